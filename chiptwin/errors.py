@@ -1,0 +1,35 @@
+"""The chiptwin exception tree.
+
+Every error a user can cause derives from :class:`ChipTwinError`; messages name the file, key and
+offending value so the command line can print them as one line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChipTwinError",
+    "SpecError",
+    "DataError",
+    "CheckpointError",
+    "MappingError",
+]
+
+
+class ChipTwinError(Exception):
+    """Base of every error chiptwin raises on purpose."""
+
+
+class SpecError(ChipTwinError):
+    """A chip or PCM specification is malformed or non-physical."""
+
+
+class DataError(ChipTwinError):
+    """A dataset file is missing, truncated or inconsistent."""
+
+
+class CheckpointError(ChipTwinError):
+    """A checkpoint or its model card is missing, corrupt or inconsistent."""
+
+
+class MappingError(ChipTwinError):
+    """A model cannot be traced, split or placed on the chip."""

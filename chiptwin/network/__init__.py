@@ -1,0 +1,1 @@
+"""Networks: the ResNet zoo, datasets, hardware-aware training, checkpoints and the layer graph."""

@@ -1,0 +1,140 @@
+"""Checkpoints: safetensors weights plus a JSON model card. Loading never unpickles.
+
+A checkpoint named ``NAME`` is two files side by side: ``NAME.safetensors`` (the state dict, batch-norm
+statistics included) and ``NAME.json`` (the model card: architecture, dataset, training recipe and
+hyper-parameters, seed, digital test accuracy, wall time and the exact command that produced it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from chiptwin.errors import CheckpointError
+from chiptwin.network.resnet import ModelSpec, build_model
+
+__all__ = [
+    "SHIPPED_CHECKPOINTS",
+    "save_checkpoint",
+    "load_checkpoint",
+    "read_card",
+    "resolve_checkpoint",
+    "write_atomic",
+]
+
+SHIPPED_CHECKPOINTS = ("resnet32_pcm_fmnist_fp", "resnet32_pcm_fmnist_hwa")
+"""Checkpoints shipped in ``chiptwin/network/checkpoints`` (FP32 and hardware-aware fine-tuned)."""
+
+_CARD_REQUIRED = ("model", "dataset")
+
+
+def write_atomic(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``, so a crash never leaves a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(model: nn.Module, spec: ModelSpec, card: dict[str, Any], path: Path | str) -> Path:
+    """Write ``path.safetensors`` and ``path.json``; returns the safetensors path.
+
+    ``card`` is merged into the model card after the ``model`` entry (the :class:`ModelSpec`).
+    """
+    base = Path(path).with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    full_card = {"model": asdict(spec), **card}
+    weights = base.with_suffix(".safetensors")
+    write_atomic(weights, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
+    write_atomic(
+        base.with_suffix(".json"),
+        lambda p: p.write_text(json.dumps(full_card, indent=2, sort_keys=False) + "\n"),
+    )
+    return weights
+
+
+def resolve_checkpoint(name_or_path: str | Path) -> Path:
+    """Map a shipped checkpoint name to its file, or return a user path as given (without suffix)."""
+    if str(name_or_path) in SHIPPED_CHECKPOINTS:
+        ref = resources.files("chiptwin.network") / "checkpoints" / f"{name_or_path}.safetensors"
+        return Path(str(ref)).with_suffix("")
+    return Path(name_or_path).with_suffix("") if str(name_or_path).endswith(
+        (".safetensors", ".json")
+    ) else Path(name_or_path)
+
+
+def read_card(path: Path | str) -> dict[str, Any]:
+    """Read and check the JSON model card of a checkpoint.
+
+    Raises:
+        CheckpointError: the card is missing, not JSON, or lacks a required entry.
+    """
+    card_path = resolve_checkpoint(path).with_suffix(".json")
+    try:
+        card = json.loads(card_path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{card_path}: model card not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{card_path}: model card is not valid JSON ({exc})") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{card_path}: model card must be a JSON object, got {type(card).__name__}")
+    for key in _CARD_REQUIRED:
+        if key not in card:
+            raise CheckpointError(f"{card_path}: model card lacks key {key!r}")
+    return card
+
+
+def _model_spec_from_card(card: dict[str, Any], card_path: Path) -> ModelSpec:
+    entry = card["model"]
+    try:
+        return ModelSpec(
+            arch=str(entry["arch"]),
+            depth=int(entry["depth"]),
+            widths=tuple(int(w) for w in entry["widths"]),
+            in_channels=int(entry["in_channels"]),
+            num_classes=int(entry["num_classes"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{card_path}: key 'model' is malformed ({entry!r}: {exc})") from None
+
+
+def load_checkpoint(path: Path | str) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint and load its weights; returns ``(model in eval mode, card)``.
+
+    ``path`` is a shipped checkpoint name (see :data:`SHIPPED_CHECKPOINTS`) or a path with or without
+    the ``.safetensors`` suffix.
+
+    Raises:
+        CheckpointError: a file is missing or corrupt, or the weights do not fit the card's model.
+    """
+    base = resolve_checkpoint(path)
+    card = read_card(base)
+    spec = _model_spec_from_card(card, base.with_suffix(".json"))
+    try:
+        model = build_model(spec)
+    except ValueError as exc:
+        raise CheckpointError(f"{base.with_suffix('.json')}: key 'model': {exc}") from None
+    weights = base.with_suffix(".safetensors")
+    try:
+        tensors = load_file(str(weights))
+    except FileNotFoundError:
+        raise CheckpointError(f"{weights}: weights file not found") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: corrupt safetensors file ({exc})") from None
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise CheckpointError(f"{weights}: weights do not match the card's model ({detail})") from None
+    model.eval()
+    return model, card

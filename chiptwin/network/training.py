@@ -1,0 +1,382 @@
+"""FP32 and hardware-aware (HWA) training, resumable, seeded.
+
+The hardware-aware recipe is Joshi et al., Nat. Commun. 11, 2473 (2020), Methods, "Hardware-aware
+training": starting from a converged FP32 network, every analog layer (first convolution and last fully
+connected layer included) gets additive Gaussian weight noise of std ``eta * max|W|`` in each training
+forward pass, redrawn every mini-batch, with gradients applied to the clean weights; after each update
+the weights are clipped to ``+/- alpha * std(W)`` per layer. ``eta = 3.8 %`` is the PCM programming
+noise at mid-range conductance relative to g_max (DESIGN.md section 3); ``alpha = 2.0`` follows the
+paper's 2.0-2.5 range. Optional 8-bit input/output quantisation in the forward pass (straight-through
+gradients) mimics the chip's DAC and ADC.
+
+Randomness: the initial weights come from ``torch.manual_seed(seed)``; the data order, augmentation and
+weight noise of epoch ``e`` come from generators seeded with ``(seed, e)``, so a run resumed from its
+last finished epoch continues exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from chiptwin.errors import CheckpointError, DataError
+from chiptwin.network.checkpoint import load_checkpoint, save_checkpoint, write_atomic
+from chiptwin.network.data import ImageSet, augment, normalise
+from chiptwin.network.resnet import ModelSpec, build_model, model_spec
+
+__all__ = [
+    "TrainSpec",
+    "TrainResult",
+    "analog_layers",
+    "inject_weight_noise",
+    "restore_weights",
+    "clip_weights",
+    "quantise_ste",
+    "evaluate_digital",
+    "train",
+]
+
+_STATE_FILE = "train_state"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainSpec:
+    """A training run. Every field goes into the model card.
+
+    Attributes:
+        model: zoo model name (see ``chiptwin.network.resnet.MODEL_NAMES``).
+        epochs: total epochs (a resumed run continues up to this count).
+        batch_size: images per mini-batch.
+        lr: peak learning rate of SGD with Nesterov momentum; cosine decay to 0 after ``warmup_epochs``.
+        warmup_epochs: linear learning-rate warm-up (epochs, may be fractional).
+        momentum: SGD momentum.
+        weight_decay: L2 weight decay.
+        label_smoothing: cross-entropy label smoothing.
+        seed: the run seed.
+        hwa: hardware-aware training (weight noise and clipping) instead of plain FP32.
+        eta: HWA weight-noise std relative to max|W| per layer (Joshi 2020: 3.8 %).
+        alpha: HWA clip bound in units of std(W) per layer (Joshi 2020: 2.0-2.5).
+        quantise_bits: if set, inputs and outputs of analog layers are quantised to this many bits.
+        init_from: checkpoint to start from (FP32 network for HWA fine-tuning); None trains from scratch.
+        augment: random crop and horizontal flip of training images.
+        crop_pad: zero padding (pixels) before the random crop.
+    """
+
+    model: str = "resnet32_pcm"
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.1
+    warmup_epochs: float = 1.0
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    seed: int = 0
+    hwa: bool = False
+    eta: float = 0.038
+    alpha: float = 2.0
+    quantise_bits: int | None = None
+    init_from: str | None = None
+    augment: bool = True
+    crop_pad: int = 4
+
+    def __post_init__(self) -> None:
+        checks = {
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "lr": self.lr > 0,
+            "warmup_epochs": self.warmup_epochs >= 0,
+            "eta": self.eta >= 0,
+            "alpha": self.alpha > 0,
+            "quantise_bits": self.quantise_bits is None or 2 <= self.quantise_bits <= 16,
+            "crop_pad": self.crop_pad >= 0,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise ValueError(f"{key}(={getattr(self, key)!r}) is out of range")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What a finished run produced: the checkpoint path, test accuracy (fraction) and the history."""
+
+    checkpoint: Path
+    test_accuracy: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def analog_layers(model: nn.Module) -> list[nn.Module]:
+    """Every Conv2d and Linear of ``model``: all of them sit on crossbars in the paper's chip."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+@torch.no_grad()
+def inject_weight_noise(
+    layers: list[nn.Module], eta: float, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Add N(0, (eta * max|W|)^2) to each layer's weight in place; returns the clean weights.
+
+    Biases stay clean: on the chip they are added by the digital unit.
+    """
+    clean = []
+    for layer in layers:
+        w = layer.weight
+        clean.append(w.detach().clone())
+        noise = torch.randn(w.shape, generator=generator, device=generator.device, dtype=w.dtype)
+        w.add_(noise.to(w.device) * (eta * w.abs().max()))
+    return clean
+
+
+@torch.no_grad()
+def restore_weights(layers: list[nn.Module], clean: list[torch.Tensor]) -> None:
+    """Put back the clean weights saved by :func:`inject_weight_noise`."""
+    for layer, w in zip(layers, clean, strict=True):
+        layer.weight.copy_(w)
+
+
+@torch.no_grad()
+def clip_weights(layers: list[nn.Module], alpha: float) -> None:
+    """Clip each layer's weight to +/- alpha * std(W) (Joshi 2020, Methods)."""
+    for layer in layers:
+        bound = alpha * layer.weight.std()
+        layer.weight.clamp_(-bound, bound)
+
+
+def quantise_ste(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Symmetric uniform quantisation to ``bits`` bits over the batch's max|x|, straight-through grads."""
+    levels = 2 ** (bits - 1) - 1
+    scale = x.detach().abs().max().clamp_min(1e-12) / levels
+    q = torch.round(x / scale).clamp(-levels, levels) * scale
+    return x + (q - x).detach()
+
+
+def _add_quantisation_hooks(layers: list[nn.Module], bits: int) -> list[Any]:
+    handles = []
+    for layer in layers:
+        handles.append(layer.register_forward_pre_hook(lambda _m, args: (quantise_ste(args[0], bits),)))
+        handles.append(layer.register_forward_hook(lambda _m, _a, out: quantise_ste(out, bits)))
+    return handles
+
+
+def _device_generator(seed: int, device: torch.device) -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.manual_seed(seed)
+    return g
+
+
+def _epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    # Distinct, stable seeds per (run, epoch, stream): data order (0) and weight noise (1).
+    return (seed * 1_000_003 + epoch * 101 + stream) % (2**63)
+
+
+def _batches(data: ImageSet, batch_size: int, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    images = torch.from_numpy(data.images)
+    labels = torch.from_numpy(data.labels)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield images[idx], labels[idx]
+
+
+def _prepare(images: torch.Tensor, dataset: str, device: torch.device) -> torch.Tensor:
+    return normalise(images.to(device), dataset).contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def evaluate_digital(
+    model: nn.Module, data: ImageSet, batch_size: int = 500, device: torch.device | str = "cpu"
+) -> float:
+    """Top-1 accuracy (fraction) of the digital model on ``data``, in eval mode."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    order = torch.arange(len(data))
+    for images, labels in _batches(data, batch_size, order):
+        logits = model(_prepare(images, data.dataset, device))
+        correct += int((logits.argmax(1).cpu() == labels).sum())
+    model.train(was_training)
+    return correct / max(len(data), 1)
+
+
+def _lr_at(spec: TrainSpec, step: int, steps_per_epoch: int) -> float:
+    warmup = spec.warmup_epochs * steps_per_epoch
+    total = spec.epochs * steps_per_epoch
+    if step < warmup:
+        return spec.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return 0.5 * spec.lr * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _initial_model(spec: TrainSpec, in_channels: int) -> tuple[nn.Module, ModelSpec]:
+    if spec.init_from is not None:
+        model, card = load_checkpoint(spec.init_from)
+        mspec = ModelSpec(**{**card["model"], "widths": tuple(card["model"]["widths"])})
+        if mspec.in_channels != in_channels:
+            raise CheckpointError(
+                f"{spec.init_from}: model has in_channels={mspec.in_channels}, data has {in_channels}"
+            )
+        return model, mspec
+    torch.manual_seed(spec.seed)
+    mspec = model_spec(spec.model, in_channels=in_channels)
+    return build_model(mspec), mspec
+
+
+def _save_state(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, meta: dict[str, Any]) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    for i, group in enumerate(opt.param_groups):
+        for j, p in enumerate(group["params"]):
+            buf = opt.state.get(p, {}).get("momentum_buffer")
+            if buf is not None:
+                tensors[f"momentum.{i}.{j}"] = buf.detach().cpu().contiguous()
+    write_atomic(out_dir / f"{_STATE_FILE}.safetensors", lambda p: save_file(tensors, str(p)))
+    write_atomic(out_dir / f"{_STATE_FILE}.json", lambda p: p.write_text(json.dumps(meta, indent=2)))
+
+
+def _load_state(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, spec: TrainSpec) -> dict[str, Any] | None:
+    meta_path = out_dir / f"{_STATE_FILE}.json"
+    if not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("spec") != asdict(spec):
+        raise CheckpointError(
+            f"{meta_path}: resume state was written by a different training spec; "
+            "use another --out directory or delete it"
+        )
+    tensors = load_file(str(out_dir / f"{_STATE_FILE}.safetensors"))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    for i, group in enumerate(opt.param_groups):
+        for j, p in enumerate(group["params"]):
+            key = f"momentum.{i}.{j}"
+            if key in tensors:
+                opt.state[p]["momentum_buffer"] = tensors[key].to(p.device)
+    return meta
+
+
+def train(
+    spec: TrainSpec,
+    train_data: ImageSet,
+    test_data: ImageSet,
+    out_dir: Path | str,
+    *,
+    name: str,
+    device: torch.device | str = "cpu",
+    command: str = "",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train (or resume) and write checkpoint ``out_dir/name`` with its model card.
+
+    The resume state (weights, momentum, history) is written to ``out_dir`` after every epoch; calling
+    again with the same spec and directory continues after the last finished epoch.
+
+    Raises:
+        CheckpointError: ``init_from`` cannot be loaded, or ``out_dir`` holds state of another spec.
+        DataError: the training set is empty.
+    """
+    if len(train_data) == 0:
+        raise DataError("training set is empty")
+    torch.set_flush_denormal(True)  # denormals make CPU convolutions ~8x slower
+    device = torch.device(device)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    emit = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    model, mspec = _initial_model(spec, in_channels=int(train_data.images.shape[1]))
+    model = model.to(device).to(memory_format=torch.channels_last)
+    layers = analog_layers(model)
+    if spec.hwa:
+        clip_weights(layers, spec.alpha)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=spec.lr, momentum=spec.momentum, nesterov=True, weight_decay=spec.weight_decay
+    )
+    meta = _load_state(out_dir, model, opt, spec) or {"spec": asdict(spec), "epoch": 0, "history": [], "wall_s": 0.0}
+    if meta["epoch"]:
+        emit(f"resuming {name} after epoch {meta['epoch']}/{spec.epochs}")
+    hooks = _add_quantisation_hooks(layers, spec.quantise_bits) if spec.quantise_bits else []
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
+    steps_per_epoch = math.ceil(len(train_data) / spec.batch_size)
+
+    for epoch in range(meta["epoch"], spec.epochs):
+        start = time.perf_counter()
+        model.train()
+        order_gen = _device_generator(_epoch_seed(spec.seed, epoch, 0), torch.device("cpu"))
+        noise_gen = _device_generator(_epoch_seed(spec.seed, epoch, 1), device)
+        order = torch.randperm(len(train_data), generator=order_gen)
+        total_loss, correct, seen = 0.0, 0, 0
+        bar = tqdm(
+            _batches(train_data, spec.batch_size, order),
+            total=steps_per_epoch,
+            desc=f"{name} epoch {epoch + 1}/{spec.epochs}",
+            disable=not progress,
+            file=sys.stderr,
+            leave=False,
+        )
+        for step, (images, labels) in enumerate(bar):
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(spec, epoch * steps_per_epoch + step, steps_per_epoch)
+            if spec.augment:
+                images = augment(images, order_gen, pad=spec.crop_pad)
+            x = _prepare(images, train_data.dataset, device)
+            y = labels.to(device)
+            clean = inject_weight_noise(layers, spec.eta, noise_gen) if spec.hwa else None
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if clean is not None:
+                restore_weights(layers, clean)
+            opt.step()
+            if spec.hwa:
+                clip_weights(layers, spec.alpha)
+            total_loss += loss.item() * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
+        bar.close()
+        test_acc = evaluate_digital(model, test_data, device=device)
+        elapsed = time.perf_counter() - start
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": total_loss / seen,
+            "train_accuracy": correct / seen,
+            "test_accuracy": test_acc,
+            "seconds": elapsed,
+        }
+        meta["history"].append(row)
+        meta["epoch"] = epoch + 1
+        meta["wall_s"] += elapsed
+        _save_state(out_dir, model, opt, meta)
+        emit(
+            f"{name} epoch {epoch + 1}/{spec.epochs}: loss {row['train_loss']:.4f} "
+            f"train {row['train_accuracy']:.4f} test {test_acc:.4f} ({elapsed:.0f} s)"
+        )
+
+    for h in hooks:
+        h.remove()
+    test_acc = evaluate_digital(model, test_data, device=device)
+    card = {
+        "dataset": train_data.dataset,
+        "recipe": "hardware-aware fine-tuning (Joshi et al. 2020)" if spec.hwa else "FP32",
+        "hyper_parameters": asdict(spec),
+        "seed": spec.seed,
+        "digital_test_accuracy": test_acc,
+        "test_images": len(test_data),
+        "train_images": len(train_data),
+        "wall_time_s": round(meta["wall_s"], 1),
+        "history": meta["history"],
+        "device": str(device),
+        "torch": torch.__version__,
+        "command": command,
+    }
+    path = save_checkpoint(model, mspec, card, out_dir / name)
+    return TrainResult(path, test_acc, meta["history"])

@@ -1,0 +1,1 @@
+"""Chip and PCM specifications: frozen dataclasses, TOML loading and validation."""

@@ -1,0 +1,106 @@
+"""PCM device parameters: the constants of the device model, each with its unit and source.
+
+The model is the one of Joshi et al., "Accurate deep neural network inference using computational
+phase-change memory", Nat. Commun. 11, 2473 (2020), Methods and Supplementary Note 2 ("PCM model"),
+fitted on 10,000 doped-Ge2Sb2Te5 devices; its constants are the published fit, also used by IBM's
+aihwkit ``PCMLikeNoiseModel`` (see DESIGN.md section 3). ``ĝ`` below is the target conductance
+normalised by ``g_max``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from chiptwin.errors import SpecError
+
+__all__ = ["PCMSpec", "WEIGHT_SCALES"]
+
+WEIGHT_SCALES = ("block", "column")
+"""Granularity of the weight-to-conductance scale: one per crossbar block, or one per output column."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PCMSpec:
+    """Phase-change-memory device parameters (Joshi et al. 2020 unless stated)."""
+
+    g_max_us: float = 25.0
+    """Largest programmable conductance, µS (Joshi 2020, Methods: g_max = 25 µS)."""
+
+    prog_noise_c0_us: float = 0.26348
+    """Programming-noise std polynomial, constant term, µS at g_max = 25 µS (Joshi 2020, Suppl. Note 2)."""
+
+    prog_noise_c1_us: float = 1.9650
+    """Programming-noise std polynomial, linear term in ĝ, µS at g_max = 25 µS (Joshi 2020)."""
+
+    prog_noise_c2_us: float = -1.1731
+    """Programming-noise std polynomial, quadratic term in ĝ, µS at g_max = 25 µS (Joshi 2020)."""
+
+    drift_mu_slope: float = -0.0155
+    """Mean drift exponent: mu_nu = slope * ln(ĝ) + offset, dimensionless (Joshi 2020)."""
+
+    drift_mu_offset: float = 0.0244
+    """Mean drift exponent offset, dimensionless (Joshi 2020)."""
+
+    drift_mu_min: float = 0.049
+    """Lower clamp of mu_nu, dimensionless (Joshi 2020)."""
+
+    drift_mu_max: float = 0.1
+    """Upper clamp of mu_nu, dimensionless (Joshi 2020)."""
+
+    drift_sigma_slope: float = -0.0125
+    """Std of the drift exponent: sigma_nu = slope * ln(ĝ) + offset, dimensionless (Joshi 2020)."""
+
+    drift_sigma_offset: float = -0.0059
+    """Std of the drift exponent offset, dimensionless (Joshi 2020)."""
+
+    drift_sigma_min: float = 0.008
+    """Lower clamp of sigma_nu, dimensionless (Joshi 2020)."""
+
+    drift_sigma_max: float = 0.045
+    """Upper clamp of sigma_nu, dimensionless (Joshi 2020)."""
+
+    g_floor_norm: float = 1e-7
+    """Floor of ĝ inside the logarithms of the drift fit, dimensionless (avoids ln 0; aihwkit)."""
+
+    t0_s: float = 20.0
+    """Reference time of drift after programming, s: G(t) = G_p (t / t0)^-nu (Joshi 2020)."""
+
+    read_noise_qs_coeff: float = 0.0088
+    """1/f read noise: Q_s = min(coeff / ĝ^exponent, max), dimensionless (Joshi 2020)."""
+
+    read_noise_qs_exponent: float = 0.65
+    """Exponent of ĝ in Q_s, dimensionless (Joshi 2020)."""
+
+    read_noise_qs_max: float = 0.2
+    """Upper clamp of Q_s, dimensionless (Joshi 2020)."""
+
+    t_read_s: float = 250e-9
+    """Duration of one read, s, in the 1/f noise integral ln((t + t_read) / (2 t_read)) (Joshi 2020)."""
+
+    weight_scale: str = "block"
+    """Weight-to-conductance scale granularity: "block" (one beta = g_max / max|W| per crossbar block,
+    Joshi 2020) or "column" (one per output column, undone by the tile's digital unit; DESIGN.md §3)."""
+
+    def __post_init__(self) -> None:
+        positive = ("g_max_us", "t0_s", "t_read_s", "read_noise_qs_coeff", "g_floor_norm")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise SpecError(f"pcm.{name}(={getattr(self, name)!r}) must be > 0")
+        non_negative = ("drift_mu_min", "drift_sigma_min", "read_noise_qs_max", "read_noise_qs_exponent")
+        for name in non_negative:
+            if not getattr(self, name) >= 0:
+                raise SpecError(f"pcm.{name}(={getattr(self, name)!r}) must be >= 0")
+        for low, high in (("drift_mu_min", "drift_mu_max"), ("drift_sigma_min", "drift_sigma_max")):
+            if getattr(self, low) > getattr(self, high):
+                raise SpecError(
+                    f"pcm.{low}(={getattr(self, low)!r}) must be <= pcm.{high}(={getattr(self, high)!r})"
+                )
+        if self.weight_scale not in WEIGHT_SCALES:
+            raise SpecError(f"pcm.weight_scale(={self.weight_scale!r}) must be one of {WEIGHT_SCALES}")
+        if self.g_floor_norm >= 1:
+            raise SpecError(f"pcm.g_floor_norm(={self.g_floor_norm!r}) must be < 1")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names of all fields, in declaration order (the keys of a ``[pcm]`` table)."""
+        return tuple(f.name for f in fields(cls))
