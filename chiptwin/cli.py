@@ -11,9 +11,62 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from chiptwin.errors import ChipTwinError
+from chiptwin.errors import ChipTwinError, SpecError
+from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.figures import chip_figures
+from chiptwin.spec.load import load_chip
 
-__all__ = ["main"]
+__all__ = ["main", "resolve_arch"]
+
+ARCHITECTURES_DIR = Path(__file__).resolve().parents[1] / "architectures"
+"""The repository's ``architectures/`` folder (bare names like ``hermes_64`` resolve there)."""
+
+DEFAULT_ARCH = "hermes_64"
+
+
+def resolve_arch(name_or_path: str | Path) -> Path:
+    """A path as given if it exists or looks like a file; else ``architectures/NAME.toml``."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix == ".toml" or len(path.parts) > 1:
+        return path
+    candidate = ARCHITECTURES_DIR / f"{path.name}.toml"
+    if not candidate.exists():
+        known = ", ".join(sorted(p.stem for p in ARCHITECTURES_DIR.glob("*.toml")))
+        raise SpecError(f"{name_or_path}: no such file or architecture (known: {known})")
+    return candidate
+
+
+def format_chip(chip: ChipSpec) -> str:
+    """A few lines describing a chip and its nominal figures."""
+    f = chip_figures(chip)
+    t = chip.tiles
+    return "\n".join(
+        [
+            f"chip {chip.name}: {f.tiles} tiles on a {chip.noc.mesh_rows}x{chip.noc.mesh_cols} mesh",
+            f"  crossbar   {t.rows} x {t.cols} ({t.pair_layout}, {t.devices_per_weight} PCM per weight)"
+            f" = {t.weight_rows} x {t.weight_cols} weights per tile",
+            f"  capacity   {f.weights:,} weights on {f.devices:,} PCM devices",
+            f"  converters {chip.dac.bits}-bit DAC, {chip.adc.bits}-bit ADC"
+            f" ({chip.adc.columns_per_adc} column(s) per ADC)",
+            f"  MVM        {f.mvm_time_ns:.1f} ns, {f.mvm_energy_pj / 1e3:.2f} nJ (full crossbar)",
+            f"  peak       {f.peak_tops:.1f} TOPS, nominal {f.tops_per_watt:.2f} TOPS/W (8-bit ops, static"
+            f" power {chip.static_power_mw:g} mW excluded)",
+        ]
+    )
+
+
+def _cmd_check_arch(args: argparse.Namespace) -> int:
+    path = resolve_arch(args.file)
+    chip = load_chip(path)
+    print(f"{path}: valid")
+    print(format_chip(chip))
+    return 0
+
+
+def _add_check_arch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-arch", help="validate an architecture file and print its summary")
+    p.add_argument("file", help="architecture TOML file, or a name in architectures/")
+    p.set_defaults(func=_cmd_check_arch)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -77,7 +130,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_check_arch, _add_train]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ CIFAR-10: Krizhevsky (2009); binary version, 10,000 records of 1 label byte + 3,
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -73,7 +74,7 @@ def _read_bytes(path: Path) -> bytes:
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path}: corrupt gzip data ({exc})") from None
     return raw
 

@@ -1,0 +1,83 @@
+"""The ``NoiseModel`` extension point: how targets become devices and devices become conductances.
+
+:class:`PCMNoiseModel` is the PCM model of Joshi et al., "Accurate deep neural network inference using
+computational phase-change memory", Nat. Commun. 11, 2473 (2020) (it delegates to
+:mod:`chiptwin.device.pcm`); :class:`IdealNoiseModel` programs and reads targets exactly, with no drift
+and no read noise, so a network mapped through it computes its digital weights (a reference for tests).
+Conductances are in µS, ages in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from chiptwin.device.pcm import DeviceState, drift, program, read, validate_age_s
+from chiptwin.spec.pcm import PCMSpec
+
+__all__ = ["NoiseModel", "PCMNoiseModel", "IdealNoiseModel"]
+
+
+@runtime_checkable
+class NoiseModel(Protocol):
+    """Programs target conductances into devices and reads them at a device age."""
+
+    def program(self, g_target_us: Tensor, generator: torch.Generator) -> DeviceState:
+        """Program devices to ``g_target_us`` (µS); the returned state is persistent."""
+        ...
+
+    def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
+        """Noise-free conductance, µS, ``age_s`` seconds after programming."""
+        ...
+
+    def read(self, state: DeviceState, age_s: float | Tensor, generator: torch.Generator) -> Tensor:
+        """One noisy read, µS, ``age_s`` seconds after programming (a fresh draw per call)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PCMNoiseModel:
+    """PCM programming noise, drift and 1/f read noise (Joshi et al. 2020) with the constants of ``spec``."""
+
+    spec: PCMSpec = field(default_factory=PCMSpec)
+    """PCM device constants."""
+
+    def program(self, g_target_us: Tensor, generator: torch.Generator) -> DeviceState:
+        """See :func:`chiptwin.device.pcm.program`."""
+        return program(g_target_us, self.spec, generator)
+
+    def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
+        """See :func:`chiptwin.device.pcm.drift`."""
+        return drift(state, age_s, self.spec)
+
+    def read(self, state: DeviceState, age_s: float | Tensor, generator: torch.Generator) -> Tensor:
+        """See :func:`chiptwin.device.pcm.read`."""
+        return read(state, age_s, self.spec, generator)
+
+
+@dataclass(frozen=True, slots=True)
+class IdealNoiseModel:
+    """Ideal devices: ``G_p = G_T`` exactly, ``nu = 0``, no read noise; the generator is not used."""
+
+    def program(self, g_target_us: Tensor, generator: torch.Generator) -> DeviceState:
+        """Store the targets (as float32) with zero drift exponents."""
+        g_prog = g_target_us.to(torch.float32, copy=True)
+        return DeviceState(g_prog_us=g_prog, nu=torch.zeros_like(g_prog))
+
+    def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
+        """The programmed conductance at every age (broadcast against ``age_s``).
+
+        Raises:
+            ValueError: ``age_s`` is negative or NaN.
+        """
+        validate_age_s(age_s)
+        if isinstance(age_s, Tensor):
+            return state.g_prog_us.expand(torch.broadcast_shapes(state.g_prog_us.shape, age_s.shape)).clone()
+        return state.g_prog_us.clone()
+
+    def read(self, state: DeviceState, age_s: float | Tensor, generator: torch.Generator) -> Tensor:
+        """Same as :meth:`conductance`: ideal reads are noise-free."""
+        return self.conductance(state, age_s)

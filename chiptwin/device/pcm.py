@@ -1,0 +1,282 @@
+"""PCM device physics: programming noise, conductance drift and 1/f read noise, as functions over tensors.
+
+The statistical model is the one of Joshi et al., "Accurate deep neural network inference using
+computational phase-change memory", Nat. Commun. 11, 2473 (2020), Methods and Supplementary Note 2,
+with every constant taken from :class:`~chiptwin.spec.pcm.PCMSpec` (DESIGN.md section 3). Conductances
+are in microsiemens (µS), times in seconds, ``ĝ = g / g_max`` is dimensionless.
+
+A device follows one persistent trajectory: :func:`program` draws its programmed conductance ``G_p``
+and its drift exponent ``nu`` once, and keeps them in a :class:`DeviceState` (8 bytes per device);
+:func:`drift` and :func:`read` evaluate that device at any later age without touching the state.
+
+Time convention: the programmed state ``G_p`` is the conductance read at ``t0`` (the end of the
+iterative program-and-verify), so the drift law is evaluated at ``t_eff = max(age_s, t0)`` and ages
+below ``t0`` read ``G_p`` (no drift "up"). This reproduces DESIGN.md's mean drift factors at
+``nu = 0.049`` (0.775 at 1 h, 0.664 at 1 day, 0.497 at 1 year) exactly; aihwkit's ``t = age + t0``
+convention agrees with it to < 0.1 % beyond an hour.
+
+Every random draw takes an explicit ``torch.Generator`` on the device of the tensors. Arithmetic is
+float32; the functions accept tensors of any shape on CPU or CUDA.
+
+Example:
+    >>> import torch
+    >>> from chiptwin.spec.pcm import PCMSpec
+    >>> spec = PCMSpec()
+    >>> state = DeviceState(g_prog_us=torch.tensor([20.0]), nu=torch.tensor([0.049]))
+    >>> round(float(drift(state, 3600.0, spec)[0]) / 20.0, 3)
+    0.775
+    >>> float(drift(state, 5.0, spec)[0])
+    20.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from chiptwin.spec.pcm import PCMSpec
+
+__all__ = [
+    "PROG_NOISE_REFERENCE_G_MAX_US",
+    "DeviceState",
+    "prog_noise_std_us",
+    "drift_nu_mean",
+    "drift_nu_std",
+    "read_noise_qs",
+    "validate_age_s",
+    "program",
+    "drift",
+    "read",
+]
+
+PROG_NOISE_REFERENCE_G_MAX_US = 25.0
+"""g_max, µS, at which the programming-noise polynomial was fitted; the std scales with g_max / this
+(Joshi et al. 2020, Suppl. Note 2; aihwkit ``PCMLikeNoiseModel``)."""
+
+_DTYPE = torch.float32
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DeviceState:
+    """Persistent state of programmed PCM devices: two float32 tensors of one shape (8 bytes/device).
+
+    Attributes:
+        g_prog_us: programmed conductance ``G_p``, µS, the value read at ``t0`` (>= 0).
+        nu: drift exponent drawn once at programming, dimensionless (>= 0).
+
+    Raises:
+        ValueError: the two tensors differ in shape, dtype or device.
+    """
+
+    g_prog_us: Tensor
+    nu: Tensor
+
+    def __post_init__(self) -> None:
+        g, nu = self.g_prog_us, self.nu
+        if g.shape != nu.shape or g.dtype != nu.dtype or g.device != nu.device:
+            raise ValueError(
+                f"DeviceState: g_prog_us (shape={tuple(g.shape)}, dtype={g.dtype}, device={g.device}) "
+                f"and nu (shape={tuple(nu.shape)}, dtype={nu.dtype}, device={nu.device}) must match"
+            )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of persistent state held for all devices."""
+        return self.g_prog_us.element_size() * self.g_prog_us.numel() + self.nu.element_size() * self.nu.numel()
+
+
+def _prog_noise_std_us_(g_norm: Tensor, spec: PCMSpec, out: Tensor) -> Tensor:
+    """Horner form of the programming-noise polynomial, written into ``out`` (must not alias ``g_norm``)."""
+    torch.mul(g_norm, spec.prog_noise_c2_us, out=out)
+    out.add_(spec.prog_noise_c1_us).mul_(g_norm).add_(spec.prog_noise_c0_us)
+    return out.mul_(spec.g_max_us / PROG_NOISE_REFERENCE_G_MAX_US)
+
+
+def prog_noise_std_us(g_norm: Tensor, spec: PCMSpec) -> Tensor:
+    """Std of the programming noise, µS: ``(c0 + c1 ĝ + c2 ĝ²) · g_max / 25 µS`` (Joshi et al. 2020).
+
+    Args:
+        g_norm: normalised target conductance ``ĝ = G_T / g_max``, expected in [0, 1].
+        spec: PCM constants.
+    """
+    return _prog_noise_std_us_(g_norm, spec, torch.empty_like(g_norm))
+
+
+def _log_g_norm_(g_norm: Tensor, spec: PCMSpec) -> Tensor:
+    """``ln(max(ĝ, floor))`` in place: the argument of the drift and read-noise fits (no ln 0)."""
+    return g_norm.clamp_min_(spec.g_floor_norm).log_()
+
+
+def _nu_mean_(log_g: Tensor, spec: PCMSpec, out: Tensor) -> Tensor:
+    torch.mul(log_g, spec.drift_mu_slope, out=out)
+    return out.add_(spec.drift_mu_offset).clamp_(spec.drift_mu_min, spec.drift_mu_max)
+
+
+def _nu_std_(log_g: Tensor, spec: PCMSpec, out: Tensor) -> Tensor:
+    torch.mul(log_g, spec.drift_sigma_slope, out=out)
+    return out.add_(spec.drift_sigma_offset).clamp_(spec.drift_sigma_min, spec.drift_sigma_max)
+
+
+def drift_nu_mean(g_norm: Tensor, spec: PCMSpec) -> Tensor:
+    """Mean drift exponent ``mu_nu = clamp(slope ln ĝ + offset, mu_min, mu_max)``, dimensionless.
+
+    Args:
+        g_norm: normalised target conductance ``ĝ``; floored at ``spec.g_floor_norm`` inside the log.
+        spec: PCM constants (Joshi et al. 2020).
+    """
+    log_g = _log_g_norm_(g_norm.clone(), spec)
+    return _nu_mean_(log_g, spec, out=log_g)
+
+
+def drift_nu_std(g_norm: Tensor, spec: PCMSpec) -> Tensor:
+    """Std of the drift exponent ``sigma_nu = clamp(slope ln ĝ + offset, s_min, s_max)``, dimensionless.
+
+    Args:
+        g_norm: normalised target conductance ``ĝ``; floored at ``spec.g_floor_norm`` inside the log.
+        spec: PCM constants (Joshi et al. 2020).
+    """
+    log_g = _log_g_norm_(g_norm.clone(), spec)
+    return _nu_std_(log_g, spec, out=log_g)
+
+
+def _read_noise_qs_(g_norm: Tensor, spec: PCMSpec) -> Tensor:
+    """``Q_s`` in place; ``ĝ^-e`` as ``exp(-e ln ĝ)``, about twice as fast as ``pow`` on CPU."""
+    log_g = _log_g_norm_(g_norm, spec)
+    qs = log_g.mul_(-spec.read_noise_qs_exponent).exp_()
+    return qs.mul_(spec.read_noise_qs_coeff).clamp_max_(spec.read_noise_qs_max)
+
+
+def read_noise_qs(g_norm: Tensor, spec: PCMSpec) -> Tensor:
+    """1/f read-noise amplitude ``Q_s = min(coeff / max(ĝ, floor)^exponent, qs_max)``, dimensionless.
+
+    Args:
+        g_norm: normalised conductance ``ĝ``.
+        spec: PCM constants (Joshi et al. 2020).
+    """
+    return _read_noise_qs_(g_norm.clone(), spec)
+
+
+def validate_age_s(age_s: float | Tensor) -> None:
+    """Check that a device age is >= 0 s (and not NaN).
+
+    Raises:
+        ValueError: naming the offending age (the smallest one for a tensor).
+    """
+    if isinstance(age_s, Tensor):
+        bad = ~(age_s >= 0)
+        if bool(bad.any()):
+            raise ValueError(f"age_s(={age_s[bad].flatten()[0].item()!r}) must be >= 0 s")
+    elif not age_s >= 0:
+        raise ValueError(f"age_s(={age_s!r}) must be >= 0 s")
+
+
+def _check_generator(generator: torch.Generator, like: Tensor) -> None:
+    if generator.device.type != like.device.type:
+        raise ValueError(
+            f"generator device (={generator.device}) must match the tensor device (={like.device})"
+        )
+
+
+def program(g_target_us: Tensor, spec: PCMSpec, generator: torch.Generator) -> DeviceState:
+    """Program devices to target conductances with iterative program-and-verify (Joshi et al. 2020).
+
+    ``G_p = max(G_T + sigma_prog(ĝ_T) · N(0, 1), 0)`` and ``nu = |N(mu_nu(ĝ_T), sigma_nu(ĝ_T))|``,
+    drawn once per device and kept. Draw order: programming noise, then drift exponents.
+
+    Args:
+        g_target_us: target conductances ``G_T``, µS, any shape, expected in [0, g_max].
+        spec: PCM constants.
+        generator: random source on the device of ``g_target_us``.
+
+    Returns:
+        The float32 :class:`DeviceState` (8 bytes per device), read at ``t0``.
+
+    Raises:
+        ValueError: the generator is on another device than ``g_target_us``.
+    """
+    _check_generator(generator, g_target_us)
+    g_target = g_target_us.detach().to(_DTYPE)
+    # Four buffers in all (two are the state): fresh allocations cost as much as the arithmetic on CPU.
+    g_prog, nu, work, draw = (torch.empty_like(g_target) for _ in range(4))
+    g_norm = torch.mul(g_target, 1.0 / spec.g_max_us, out=work)
+
+    _prog_noise_std_us_(g_norm, spec, out=g_prog)
+    g_prog.mul_(draw.normal_(generator=generator)).add_(g_target).clamp_min_(0.0)
+
+    log_g = _log_g_norm_(g_norm, spec)
+    _nu_std_(log_g, spec, out=nu).mul_(draw.normal_(generator=generator))
+    nu.add_(_nu_mean_(log_g, spec, out=draw)).abs_()
+    return DeviceState(g_prog_us=g_prog, nu=nu)
+
+
+def _effective_age_s(age_s: float | Tensor, spec: PCMSpec, like: Tensor) -> float | Tensor:
+    """``t_eff = max(age_s, t0)``, s: a float stays a float, a tensor goes to ``like``'s device/dtype."""
+    validate_age_s(age_s)
+    if isinstance(age_s, Tensor):
+        return age_s.to(device=like.device, dtype=like.dtype).clamp_min(spec.t0_s)
+    return max(float(age_s), spec.t0_s)
+
+
+def _drift_from_t_eff(state: DeviceState, t_eff: float | Tensor, spec: PCMSpec) -> Tensor:
+    if isinstance(t_eff, Tensor):
+        log_ratio: float | Tensor = (t_eff / spec.t0_s).log_()
+    else:
+        log_ratio = math.log(t_eff / spec.t0_s)
+    # G_p · (t/t0)^-nu = G_p · exp(-nu · ln(t/t0)); three passes, one allocation.
+    g = torch.mul(state.nu, -log_ratio)
+    return g.exp_().mul_(state.g_prog_us)
+
+
+def drift(state: DeviceState, age_s: float | Tensor, spec: PCMSpec) -> Tensor:
+    """Noise-free drifted conductance ``G(t) = G_p · (t_eff / t0)^(-nu)``, µS (Joshi et al. 2020).
+
+    ``t_eff = max(age_s, t0)``: ages below ``t0`` read ``G_p`` (see the module docstring).
+
+    Args:
+        state: programmed devices.
+        age_s: time since programming, s; a float or a tensor broadcastable to the state.
+        spec: PCM constants.
+
+    Returns:
+        A new float32 tensor of the broadcast shape of the state and ``age_s``.
+
+    Raises:
+        ValueError: ``age_s`` is negative or NaN.
+    """
+    return _drift_from_t_eff(state, _effective_age_s(age_s, spec, state.g_prog_us), spec)
+
+
+def read(state: DeviceState, age_s: float | Tensor, spec: PCMSpec, generator: torch.Generator) -> Tensor:
+    """One noisy read: drifted conductance plus 1/f read noise, µS, clamped at >= 0 (Joshi et al. 2020).
+
+    ``G = max(G(t) + G(t) · Q_s · sqrt(ln((t_eff + t_read) / (2 t_read))) · N(0, 1), 0)``, a fresh draw
+    per call. ``Q_s`` is evaluated at the programmed ``ĝ_p = G_p / g_max`` rather than the target, so
+    the state need not store the target and stays at 8 bytes per device.
+
+    Args:
+        state: programmed devices.
+        age_s: time since programming, s; a float or a tensor broadcastable to the state.
+        spec: PCM constants.
+        generator: random source on the device of the state.
+
+    Returns:
+        A new float32 tensor of the broadcast shape of the state and ``age_s``.
+
+    Raises:
+        ValueError: ``age_s`` is negative or NaN, or the generator is on another device.
+    """
+    _check_generator(generator, state.g_prog_us)
+    t_eff = _effective_age_s(age_s, spec, state.g_prog_us)
+    g = _drift_from_t_eff(state, t_eff, spec)
+    if isinstance(t_eff, Tensor):
+        spread: float | Tensor = ((t_eff + spec.t_read_s) / (2.0 * spec.t_read_s)).log_().sqrt_()
+    else:
+        spread = math.sqrt(math.log((t_eff + spec.t_read_s) / (2.0 * spec.t_read_s)))
+    # sigma = G(t) · Q_s(ĝ_p) · spread, then G = max(G(t) + sigma · N(0, 1), 0), in three buffers.
+    sigma = _read_noise_qs_(state.g_prog_us * (1.0 / spec.g_max_us), spec).mul_(spread)
+    sigma = sigma.mul_(g) if sigma.shape == g.shape else sigma * g
+    noisy = torch.empty_like(g).normal_(generator=generator)
+    return noisy.mul_(sigma).add_(g).clamp_min_(0.0)

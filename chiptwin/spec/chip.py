@@ -1,0 +1,290 @@
+"""Frozen chip specification: tiles, converters, digital units, on-chip network, programming, PCM.
+
+Every field carries its unit in its name and its source in its docstring. The defaults describe the
+HERMES-like 64-core PCM chip of DESIGN.md section 4 (Le Gallo et al., "A 64-core mixed-signal in-memory
+compute chip based on phase-change memory for deep neural network inference", Nature Electronics 6,
+680-693 (2023), "HERMES" below), the same numbers as ``architectures/hermes_64.toml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from chiptwin.errors import SpecError
+from chiptwin.spec.pcm import PCMSpec
+
+__all__ = [
+    "PAIR_LAYOUTS",
+    "TileSpec",
+    "DACSpec",
+    "ADCSpec",
+    "DigitalSpec",
+    "NoCSpec",
+    "ProgrammingSpec",
+    "ChipSpec",
+]
+
+PAIR_LAYOUTS = ("unit_cell", "columns", "rows")
+"""How the devices of one weight sit in the crossbar:
+
+- ``unit_cell``: a crossbar cell holds all ``devices_per_weight`` devices of one weight (HERMES: 4 PCM per
+  cell, 2 per polarity), so a ``rows x cols`` crossbar stores ``rows x cols`` weights;
+- ``columns``: G+ and G- on adjacent bit lines, sensed differentially (Joshi 2020), so it stores
+  ``rows x cols / devices_per_weight`` weights;
+- ``rows``: G+ and G- on adjacent word lines driven with opposite inputs: ``rows / devices_per_weight x cols``.
+"""
+
+
+def _require(section: str, obj: object, checks: dict[str, tuple[bool, str]]) -> None:
+    for name, (ok, rule) in checks.items():
+        if not ok:
+            raise SpecError(f"{section}.{name}(={getattr(obj, name)!r}) must be {rule}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TileSpec:
+    """The tiles (cores): how many, and the crossbar of each."""
+
+    count: int = 64
+    """Number of tiles (cores) on the chip (HERMES: 64)."""
+
+    rows: int = 256
+    """Crossbar rows (word lines, one input each) per tile (HERMES: 256)."""
+
+    cols: int = 256
+    """Crossbar columns (bit lines) per tile (HERMES: 256 unit-cell columns)."""
+
+    devices_per_weight: int = 4
+    """PCM devices storing one weight, both polarities together (HERMES: 4, 2 per polarity;
+    Joshi 2020: 2, one per polarity)."""
+
+    pair_layout: str = "unit_cell"
+    """Layout of a weight's devices, one of PAIR_LAYOUTS (HERMES: unit cell of 4 PCM devices)."""
+
+    array_energy_per_mac_fj: float = 100.0
+    """Array read energy per weight per MVM (one multiply-accumulate), fJ (assumed 0.1 pJ, half of
+    HERMES' ~0.2 pJ per MAC all-in; the DAC and ADC take the rest)."""
+
+    def __post_init__(self) -> None:
+        _require(
+            "tiles",
+            self,
+            {
+                "count": (self.count >= 1, ">= 1"),
+                "rows": (self.rows >= 1, ">= 1"),
+                "cols": (self.cols >= 1, ">= 1"),
+                "devices_per_weight": (
+                    self.devices_per_weight >= 2 and self.devices_per_weight % 2 == 0,
+                    "an even number >= 2 (a differential pair)",
+                ),
+                "pair_layout": (self.pair_layout in PAIR_LAYOUTS, f"one of {PAIR_LAYOUTS}"),
+                "array_energy_per_mac_fj": (self.array_energy_per_mac_fj >= 0, ">= 0"),
+            },
+        )
+        if self.pair_layout == "columns" and self.cols % self.devices_per_weight:
+            raise SpecError(
+                f"tiles.cols(={self.cols}) must be a multiple of "
+                f"tiles.devices_per_weight(={self.devices_per_weight}) when pair_layout is 'columns'"
+            )
+        if self.pair_layout == "rows" and self.rows % self.devices_per_weight:
+            raise SpecError(
+                f"tiles.rows(={self.rows}) must be a multiple of "
+                f"tiles.devices_per_weight(={self.devices_per_weight}) when pair_layout is 'rows'"
+            )
+
+    @property
+    def weight_rows(self) -> int:
+        """Weight rows (inputs) one crossbar holds."""
+        return self.rows // self.devices_per_weight if self.pair_layout == "rows" else self.rows
+
+    @property
+    def weight_cols(self) -> int:
+        """Weight columns (outputs) one crossbar holds."""
+        return self.cols // self.devices_per_weight if self.pair_layout == "columns" else self.cols
+
+    @property
+    def devices_per_tile(self) -> int:
+        """PCM devices in one crossbar."""
+        return self.weight_rows * self.weight_cols * self.devices_per_weight
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DACSpec:
+    """Input encoding: pulse-width-modulated DAC on every row."""
+
+    bits: int = 8
+    """Signed input resolution, bits (HERMES: 8-bit pulse-width modulation)."""
+
+    integration_time_ns: float = 100.0
+    """Longest input pulse, i.e. the integration window of one MVM, ns. HERMES reports ~130 ns per
+    256x256 MVM in total; chiptwin splits it as 100 ns integration + 30 ns ADC conversion (assumed)."""
+
+    energy_per_row_pj: float = 6.0
+    """Energy of driving one row for one MVM, pJ (assumed share of HERMES' ~13.4 nJ per MVM)."""
+
+    def __post_init__(self) -> None:
+        _require(
+            "dac",
+            self,
+            {
+                "bits": (1 <= self.bits <= 16, "in 1..16"),
+                "integration_time_ns": (self.integration_time_ns > 0, "> 0"),
+                "energy_per_row_pj": (self.energy_per_row_pj >= 0, ">= 0"),
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ADCSpec:
+    """Output digitisation of the crossbar columns."""
+
+    bits: int = 8
+    """ADC resolution, bits (HERMES: 8-bit time-based ADC per column)."""
+
+    columns_per_adc: int = 1
+    """Weight columns served by one ADC, converted one after another (HERMES: 1)."""
+
+    conversion_time_ns: float = 30.0
+    """Time of one conversion, ns (assumed split of HERMES' ~130 ns MVM, see dac.integration_time_ns)."""
+
+    energy_per_conversion_pj: float = 20.6
+    """Energy of one conversion, pJ (assumed share of HERMES' ~13.4 nJ per MVM; ISAAC's SAR ADC needs
+    ~1.6 pJ, Shafiee et al., ISCA 2016, so this is a conservative time-based ADC)."""
+
+    def __post_init__(self) -> None:
+        _require(
+            "adc",
+            self,
+            {
+                "bits": (1 <= self.bits <= 16, "in 1..16"),
+                "columns_per_adc": (self.columns_per_adc >= 1, ">= 1"),
+                "conversion_time_ns": (self.conversion_time_ns > 0, "> 0"),
+                "energy_per_conversion_pj": (self.energy_per_conversion_pj >= 0, ">= 0"),
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigitalSpec:
+    """The digital processing unit of each tile (GDC scale, batch-norm, ReLU, adds, partial sums)."""
+
+    ops_per_ns: float = 64.0
+    """Element operations per ns (a 64-lane vector unit at 1 GHz; HERMES' per-core digital unit, assumed)."""
+
+    energy_per_scale_op_pj: float = 0.2
+    """Energy of one scale multiply (GDC / per-column rescale), pJ (8-bit multiply in 14 nm, assumed)."""
+
+    energy_per_bn_op_pj: float = 0.4
+    """Energy of one batch-norm element (multiply + add), pJ (assumed)."""
+
+    energy_per_relu_op_pj: float = 0.05
+    """Energy of one ReLU element, pJ (assumed)."""
+
+    energy_per_add_op_pj: float = 0.1
+    """Energy of one residual-add element, pJ (assumed)."""
+
+    energy_per_psum_op_pj: float = 0.1
+    """Energy of accumulating one partial sum, pJ (assumed)."""
+
+    energy_per_pool_op_pj: float = 0.1
+    """Energy of one pooling element (compare or add), pJ (assumed)."""
+
+    def __post_init__(self) -> None:
+        checks = {"ops_per_ns": (self.ops_per_ns > 0, "> 0")}
+        for f in fields(self):
+            if f.name.startswith("energy_"):
+                checks[f.name] = (getattr(self, f.name) >= 0, ">= 0")
+        _require("digital", self, checks)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoCSpec:
+    """The on-chip network: a 2D mesh of tiles (HERMES and Ambrogio et al., Nature 620, 768 (2023))."""
+
+    mesh_rows: int = 8
+    """Rows of the tile mesh."""
+
+    mesh_cols: int = 8
+    """Columns of the tile mesh."""
+
+    link_bandwidth_bytes_per_ns: float = 32.0
+    """Bandwidth of one mesh link, bytes/ns (= GB/s; 256-bit links at 1 GHz, assumed)."""
+
+    hop_latency_ns: float = 2.0
+    """Router plus link latency of one hop, ns (assumed, 2 cycles at 1 GHz)."""
+
+    energy_per_bit_hop_pj: float = 0.05
+    """Energy to move one bit over one hop, pJ (~50 fJ/bit/hop for a 14 nm mesh, assumed)."""
+
+    def __post_init__(self) -> None:
+        _require(
+            "noc",
+            self,
+            {
+                "mesh_rows": (self.mesh_rows >= 1, ">= 1"),
+                "mesh_cols": (self.mesh_cols >= 1, ">= 1"),
+                "link_bandwidth_bytes_per_ns": (self.link_bandwidth_bytes_per_ns > 0, "> 0"),
+                "hop_latency_ns": (self.hop_latency_ns >= 0, ">= 0"),
+                "energy_per_bit_hop_pj": (self.energy_per_bit_hop_pj >= 0, ">= 0"),
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgrammingSpec:
+    """Iterative program-and-verify of the PCM devices (Joshi 2020, Methods; HERMES)."""
+
+    iterations: int = 20
+    """Program-and-verify iterations per device (Joshi 2020 programs with up to ~20 iterations)."""
+
+    time_per_iteration_ns: float = 1000.0
+    """One program pulse plus verify read, ns (assumed: ~0.1-1 µs pulses in Joshi 2020)."""
+
+    energy_per_iteration_pj: float = 100.0
+    """Energy of one program pulse plus verify read on one device, pJ (assumed)."""
+
+    devices_in_parallel: int = 256
+    """Devices of one tile programmed at the same time (one row of columns, assumed)."""
+
+    def __post_init__(self) -> None:
+        _require(
+            "programming",
+            self,
+            {
+                "iterations": (self.iterations >= 1, ">= 1"),
+                "time_per_iteration_ns": (self.time_per_iteration_ns > 0, "> 0"),
+                "energy_per_iteration_pj": (self.energy_per_iteration_pj >= 0, ">= 0"),
+                "devices_in_parallel": (self.devices_in_parallel >= 1, ">= 1"),
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChipSpec:
+    """A whole chip: composed of the section specs above, plus chip-level figures."""
+
+    name: str = "hermes_64"
+    """Short name of the architecture (the file stem by convention)."""
+
+    static_power_mw: float = 150.0
+    """Static (leakage and clock) power of the whole chip, mW (assumed for a 64-core 14 nm die)."""
+
+    tiles: TileSpec = field(default_factory=TileSpec)
+    dac: DACSpec = field(default_factory=DACSpec)
+    adc: ADCSpec = field(default_factory=ADCSpec)
+    digital: DigitalSpec = field(default_factory=DigitalSpec)
+    noc: NoCSpec = field(default_factory=NoCSpec)
+    programming: ProgrammingSpec = field(default_factory=ProgrammingSpec)
+    pcm: PCMSpec = field(default_factory=PCMSpec)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise SpecError("chip.name(='') must be a non-empty string")
+        if not self.static_power_mw >= 0:
+            raise SpecError(f"chip.static_power_mw(={self.static_power_mw!r}) must be >= 0")
+        mesh = self.noc.mesh_rows * self.noc.mesh_cols
+        if self.tiles.count > mesh:
+            raise SpecError(
+                f"tiles.count(={self.tiles.count}) must be <= noc.mesh_rows x noc.mesh_cols "
+                f"(={self.noc.mesh_rows} x {self.noc.mesh_cols} = {mesh})"
+            )

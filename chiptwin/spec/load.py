@@ -1,0 +1,118 @@
+"""Load a chip specification from a TOML architecture file, with validation.
+
+A file has the top-level keys ``name`` and ``static_power_mw`` and one table per section: ``[tiles]``,
+``[dac]``, ``[adc]``, ``[digital]``, ``[noc]``, ``[programming]`` (every key required, so a file states
+its whole chip) and an optional ``[pcm]`` table whose omitted keys take the published device fit of
+Joshi et al. 2020 (see :class:`chiptwin.spec.pcm.PCMSpec`). Every problem raises :class:`SpecError`
+naming the file, the key and the offending value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import typing
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from chiptwin.errors import SpecError
+from chiptwin.spec.chip import ADCSpec, ChipSpec, DACSpec, DigitalSpec, NoCSpec, ProgrammingSpec, TileSpec
+from chiptwin.spec.pcm import PCMSpec
+
+__all__ = ["load_chip", "chip_from_dict"]
+
+_SECTIONS: dict[str, type] = {
+    "tiles": TileSpec,
+    "dac": DACSpec,
+    "adc": ADCSpec,
+    "digital": DigitalSpec,
+    "noc": NoCSpec,
+    "programming": ProgrammingSpec,
+    "pcm": PCMSpec,
+}
+_OPTIONAL_SECTIONS = ("pcm",)
+_TOP_LEVEL = ("name", "static_power_mw")
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}
+
+
+def _check_type(value: Any, expected: type, key: str) -> Any:
+    # bool is an int in Python, but `rows = true` is a mistake in a chip file.
+    ok = (
+        (expected is float and isinstance(value, int | float) and not isinstance(value, bool))
+        or (expected is int and isinstance(value, int) and not isinstance(value, bool))
+        or (expected in (str, bool) and isinstance(value, expected))
+    )
+    if not ok:
+        raise SpecError(
+            f"key {key!r} must be {_TYPE_NAMES[expected]}, got {value!r} ({type(value).__name__})"
+        )
+    return float(value) if expected is float else value
+
+
+def _build(cls: type, table: Any, section: str, *, all_required: bool) -> Any:
+    if not isinstance(table, dict):
+        raise SpecError(f"key {section!r} must be a table, got {table!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise SpecError(f"unknown key '{section}.{key}' (known: {', '.join(known)})")
+    kwargs = {}
+    for name, f in known.items():
+        if name not in table:
+            has_default = f.default is not MISSING or f.default_factory is not MISSING
+            if all_required or not has_default:
+                raise SpecError(f"missing key '{section}.{name}'")
+            continue
+        kwargs[name] = _check_type(table[name], hints[name], f"{section}.{name}")
+    return cls(**kwargs)
+
+
+def chip_from_dict(data: dict[str, Any]) -> ChipSpec:
+    """Build and validate a :class:`ChipSpec` from a parsed architecture file.
+
+    Raises:
+        SpecError: unknown, missing or mistyped keys, or non-physical values (message without file).
+    """
+    for key in data:
+        if key not in _SECTIONS and key not in _TOP_LEVEL:
+            raise SpecError(f"unknown key {key!r} (known: {', '.join((*_TOP_LEVEL, *_SECTIONS))})")
+    kwargs: dict[str, Any] = {}
+    for key in _TOP_LEVEL:
+        if key not in data:
+            raise SpecError(f"missing key {key!r}")
+    kwargs["name"] = _check_type(data["name"], str, "name")
+    kwargs["static_power_mw"] = _check_type(data["static_power_mw"], float, "static_power_mw")
+    for section, cls in _SECTIONS.items():
+        if section not in data:
+            if section in _OPTIONAL_SECTIONS:
+                continue
+            raise SpecError(f"missing table [{section}]")
+        kwargs[section] = _build(
+            cls, data[section], section, all_required=section not in _OPTIONAL_SECTIONS
+        )
+    return ChipSpec(**kwargs)
+
+
+def load_chip(path: Path | str) -> ChipSpec:
+    """Read, parse and validate an architecture TOML file.
+
+    Raises:
+        SpecError: the file is missing or unreadable, is not TOML, or fails validation; the message
+            starts with the file path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        return chip_from_dict(data)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
