@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,17 @@ import torch
 from chiptwin.errors import CheckpointError
 from chiptwin.network.checkpoint import load_checkpoint, read_card, resolve_checkpoint, save_checkpoint
 from chiptwin.network.resnet import ModelSpec, build_model, model_spec
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    # These tests run tiny tensors; with several OpenMP threads on a busy machine the threads wait for
+    # each other and a resnet20 forward takes 10-20x longer than on one thread.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 _CARD: dict[str, Any] = {
     "dataset": "fashion-mnist",
@@ -87,7 +99,9 @@ def test_missing_weights_file(saved: tuple[torch.nn.Module, Path]) -> None:
 @pytest.mark.parametrize(
     "corrupt",
     [
-        pytest.param(lambda raw: bytes(torch.randint(0, 256, (4096,), dtype=torch.uint8).tolist()), id="random"),
+        pytest.param(
+            lambda raw: bytes(torch.randint(0, 256, (4096,), dtype=torch.uint8).tolist()), id="random"
+        ),
         pytest.param(lambda raw: raw[: len(raw) // 2], id="truncated"),
         pytest.param(lambda raw: raw[:5], id="shorter-than-header"),
         pytest.param(lambda raw: b"", id="empty"),
@@ -136,10 +150,16 @@ def test_missing_card(saved: tuple[torch.nn.Module, Path]) -> None:
         ('{"dataset": "fashion-mnist"}', "lacks key 'model'"),
         ('{"model": {"arch": "cifar_resnet"}}', "lacks key 'dataset'"),
         ('{"model": {"arch": "cifar_resnet", "depth": 20}, "dataset": "x"}', "key 'model' is malformed"),
-        ('{"model": {"arch": "cifar_resnet", "depth": "deep", "widths": [16, 32, 64], '
-         '"in_channels": 1, "num_classes": 10}, "dataset": "x"}', "key 'model' is malformed"),
-        ('{"model": {"arch": "cifar_resnet", "depth": 21, "widths": [16, 32, 64], '
-         '"in_channels": 1, "num_classes": 10}, "dataset": "x"}', r"key 'model': depth\(=21\)"),
+        (
+            '{"model": {"arch": "cifar_resnet", "depth": "deep", "widths": [16, 32, 64], '
+            '"in_channels": 1, "num_classes": 10}, "dataset": "x"}',
+            "key 'model' is malformed",
+        ),
+        (
+            '{"model": {"arch": "cifar_resnet", "depth": 21, "widths": [16, 32, 64], '
+            '"in_channels": 1, "num_classes": 10}, "dataset": "x"}',
+            r"key 'model': depth\(=21\)",
+        ),
     ],
 )
 def test_invalid_card(saved: tuple[torch.nn.Module, Path], text: str, match: str) -> None:

@@ -80,7 +80,9 @@ def test_shipped_sets_are_uint8_padded_by_two(which: str, n: int, request: pytes
     assert data.images[:, :, 2:30, 2:30].any(axis=(1, 2, 3)).all()
 
 
-def test_shipped_calibration_is_disjoint_from_test(shipped_test: ImageSet, shipped_calibration: ImageSet) -> None:
+def test_shipped_calibration_is_disjoint_from_test(
+    shipped_test: ImageSet, shipped_calibration: ImageSet
+) -> None:
     test_rows = {row.tobytes() for row in shipped_test.images.reshape(len(shipped_test), -1)}
     calibration_rows = [row.tobytes() for row in shipped_calibration.images.reshape(3000, -1)]
     # The calibration images come from the training split; none of them repeats a test image exactly.
@@ -115,7 +117,9 @@ def _write_fmnist(
     classes = rng.integers(0, 10, n, dtype=np.uint8)
     prefix = "t10k" if split == "test" else "train"
     files = {
-        f"{prefix}-images-idx3-ubyte": images if images is not None else _idx(0x803, (n, 28, 28), pixels.tobytes()),
+        f"{prefix}-images-idx3-ubyte": images
+        if images is not None
+        else _idx(0x803, (n, 28, 28), pixels.tobytes()),
         f"{prefix}-labels-idx1-ubyte": labels if labels is not None else _idx(0x801, (n,), classes.tobytes()),
     }
     for stem, raw in files.items():
@@ -332,7 +336,9 @@ def test_augment_output_is_a_shifted_maybe_flipped_crop_of_the_padded_input(pad:
             for flip in (False, True)
             if torch.equal(
                 out[i],
-                padded[i, :, dy : dy + h, dx : dx + w].flip(-1) if flip else padded[i, :, dy : dy + h, dx : dx + w],
+                padded[i, :, dy : dy + h, dx : dx + w].flip(-1)
+                if flip
+                else padded[i, :, dy : dy + h, dx : dx + w],
             )
         ]
         # Random pixels make the crop unique; all channels share one crop.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
@@ -15,6 +17,17 @@ from chiptwin.network.resnet import (
     count_weights,
     model_spec,
 )
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    # These tests run tiny tensors; with several OpenMP threads on a busy machine the threads wait for
+    # each other and a resnet20 forward takes 10-20x longer than on one thread.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 # ImageNet-style models are built for 224x224 but are fully convolutional up to a global pool, so a
 # 64x64 input checks the same graph at ~1/12 of the cost.
@@ -77,7 +90,9 @@ def test_resnet32_he_widths_weight_count() -> None:
 def test_count_weights_excludes_batch_norm() -> None:
     model = build_model("resnet20")
     everything = sum(p.numel() for p in model.parameters())
-    bn = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters())
+    bn = sum(
+        p.numel() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()
+    )
     assert count_weights(model) == everything - bn
 
 

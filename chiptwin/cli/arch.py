@@ -1,0 +1,67 @@
+"""``chiptwin check-arch FILE``: validate an architecture file and print its nominal figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from chiptwin.errors import SpecError
+from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.figures import chip_figures
+from chiptwin.spec.load import load_chip
+
+__all__ = ["ARCHITECTURES_DIR", "DEFAULT_ARCH", "add_parser", "format_chip", "resolve_arch"]
+
+ARCHITECTURES_DIR = Path(__file__).resolve().parents[2] / "architectures"
+"""The repository's ``architectures/`` folder (bare names like ``hermes_64`` resolve there)."""
+
+DEFAULT_ARCH = "hermes_64"
+
+
+def resolve_arch(name_or_path: str | Path) -> Path:
+    """A path as given if it exists or looks like a file; else ``architectures/NAME.toml``.
+
+    Raises:
+        SpecError: a bare name that is not in ``architectures/``.
+    """
+    path = Path(name_or_path)
+    if path.exists() or path.suffix == ".toml" or len(path.parts) > 1:
+        return path
+    candidate = ARCHITECTURES_DIR / f"{path.name}.toml"
+    if not candidate.exists():
+        known = ", ".join(sorted(p.stem for p in ARCHITECTURES_DIR.glob("*.toml")))
+        raise SpecError(f"{name_or_path}: no such file or architecture (known: {known})")
+    return candidate
+
+
+def format_chip(chip: ChipSpec) -> str:
+    """A few lines describing a chip and its nominal figures."""
+    f = chip_figures(chip)
+    t = chip.tiles
+    return "\n".join(
+        [
+            f"chip {chip.name}: {f.tiles} tiles on a {chip.noc.mesh_rows}x{chip.noc.mesh_cols} mesh",
+            f"  crossbar   {t.rows} x {t.cols} ({t.pair_layout}, {t.devices_per_weight} PCM per weight)"
+            f" = {t.weight_rows} x {t.weight_cols} weights per tile",
+            f"  capacity   {f.weights:,} weights on {f.devices:,} PCM devices",
+            f"  converters {chip.dac.bits}-bit DAC, {chip.adc.bits}-bit ADC"
+            f" ({chip.adc.columns_per_adc} column(s) per ADC)",
+            f"  MVM        {f.mvm_time_ns:.1f} ns, {f.mvm_energy_pj / 1e3:.2f} nJ (full crossbar)",
+            f"  peak       {f.peak_tops:.1f} TOPS, nominal {f.tops_per_watt:.2f} TOPS/W (8-bit ops, static"
+            f" power {chip.static_power_mw:g} mW excluded)",
+        ]
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    path = resolve_arch(args.file)
+    chip = load_chip(path)
+    print(f"{path}: valid")
+    print(format_chip(chip))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-arch", help="validate an architecture file and print its summary")
+    p.add_argument("file", help="architecture TOML file, or a name in architectures/")
+    p.set_defaults(func=_run)

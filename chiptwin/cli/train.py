@@ -1,0 +1,74 @@
+"""``chiptwin train``: FP32 training or hardware-aware fine-tuning of a zoo network."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from chiptwin.errors import ChipTwinError
+from chiptwin.network.data import FASHION_MNIST_DIR, load_cifar10, load_fashion_mnist
+from chiptwin.network.training import TrainSpec
+from chiptwin.network.training import train as run_training
+
+__all__ = ["add_parser"]
+
+
+def _run(args: argparse.Namespace) -> int:
+
+    if args.dataset == "fashion-mnist":
+        directory = args.data_dir or FASHION_MNIST_DIR
+        train_set, test_set = load_fashion_mnist("train", directory), load_fashion_mnist("test", directory)
+    else:
+        if args.data_dir is None:
+            raise ChipTwinError("--data-dir is required for cifar10 (the cifar-10-batches-bin folder)")
+        train_set, test_set = load_cifar10("train", args.data_dir), load_cifar10("test", args.data_dir)
+    try:
+        spec = TrainSpec(
+            model=args.model,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            warmup_epochs=args.warmup_epochs,
+            weight_decay=args.weight_decay,
+            seed=args.seed,
+            hwa=args.hwa,
+            eta=args.eta,
+            alpha=args.alpha,
+            quantise_bits=args.quantise_bits,
+            init_from=args.init_from,
+            crop_pad=args.crop_pad,
+        )
+    except ValueError as exc:
+        raise ChipTwinError(f"chiptwin train: {exc}") from None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    command = "chiptwin " + shlex.join(sys.argv[1:])
+    result = run_training(spec, train_set, test_set, args.out, name=args.name, device=device, command=command)
+    print(f"{result.checkpoint}: digital test accuracy {100 * result.test_accuracy:.2f} %")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a zoo network (FP32 or hardware-aware fine-tuning)")
+    p.add_argument("--model", default="resnet32_pcm")
+    p.add_argument("--dataset", choices=["fashion-mnist", "cifar10"], default="fashion-mnist")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hwa", action="store_true", help="hardware-aware training (weight noise + clip)")
+    p.add_argument("--eta", type=float, default=0.038, help="HWA noise std / max|W| (default 3.8 %%)")
+    p.add_argument("--alpha", type=float, default=2.0, help="HWA clip bound in std(W) (default 2.0)")
+    p.add_argument("--quantise-bits", type=int, default=None, help="quantise analog layer I/O")
+    p.add_argument("--init-from", default=None, help="checkpoint to fine-tune from")
+    p.add_argument("--crop-pad", type=int, default=4)
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", type=Path, required=True, help="directory for resume state and checkpoint")
+    p.add_argument("--name", required=True, help="checkpoint name (files NAME.safetensors, NAME.json)")
+    p.set_defaults(func=_run)
