@@ -10,12 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chiptwin.cli import arch, train
+from chiptwin.cli import arch, summary, train
 from chiptwin.errors import ChipTwinError
 
 __all__ = ["main"]
 
-_COMMANDS = (arch, train)
+_COMMANDS = (arch, summary, train)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

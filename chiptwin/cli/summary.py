@@ -1,0 +1,114 @@
+"""``chiptwin summary``: the chip of an architecture file and one freshly programmed PCM crossbar over time.
+
+This is the main job until the scenario layer lands. The crossbar holds a full block of Gaussian
+weights clipped at +/- 2 std (the hardware-aware training clip, Joshi et al. 2020), programmed with the
+chip's PCM model; at each device age it reports the drift of the programmed devices and the weight
+error read back, before and after a global drift compensation (GDC) with an all-ones calibration input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import torch
+
+from chiptwin.cli.arch import DEFAULT_ARCH, format_chip, resolve_arch
+from chiptwin.device import PCMNoiseModel, conductances_to_weights, weights_to_conductances
+from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.load import load_chip
+from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
+
+__all__ = ["AGES_S", "ArrayAgeResult", "add_parser", "summarise_array"]
+
+AGES_S = (20.0, SECONDS_PER_HOUR, SECONDS_PER_DAY, 30 * SECONDS_PER_DAY, SECONDS_PER_YEAR)
+"""Device ages of the summary, s: t0, 1 hour, 1 day, 30 days, 1 year."""
+
+_CLIP_STD = 2.0  # weights clipped at +/- 2 std, as after hardware-aware training
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArrayAgeResult:
+    """One crossbar read at one device age (conductances in µS, errors relative to max|W|)."""
+
+    age_s: float
+    mean_g_on_us: float
+    drift_factor: float
+    weight_error: float
+    weight_error_gdc: float
+    gdc_alpha: float
+
+
+def summarise_array(chip: ChipSpec, seed: int, ages_s: tuple[float, ...] = AGES_S) -> list[ArrayAgeResult]:
+    """Program one full crossbar of clipped Gaussian weights and read it back at each age."""
+    gen = torch.Generator().manual_seed(seed)
+    rows, cols = chip.tiles.weight_rows, chip.tiles.weight_cols
+    w = torch.randn(rows, cols, generator=gen).clamp_(-_CLIP_STD, _CLIP_STD)
+    g_pos, g_neg, beta = weights_to_conductances(w, chip.pcm.g_max_us, chip.pcm.weight_scale)
+    model = PCMNoiseModel(chip.pcm)
+    # A polarity of `per_polarity` devices, each programmed to the target, reads as their mean
+    # (HERMES' unit cell has 2 PCM per polarity; Joshi 2020 one).
+    per_polarity = chip.tiles.devices_per_weight // 2
+    pos = model.program(g_pos.expand(per_polarity, rows, cols).contiguous(), gen)
+    neg = model.program(g_neg.expand(per_polarity, rows, cols).contiguous(), gen)
+    on = torch.cat([g_pos.expand_as(pos.g_prog_us).flatten(), g_neg.expand_as(neg.g_prog_us).flatten()]) > 0
+    g_prog = torch.cat([pos.g_prog_us.flatten(), neg.g_prog_us.flatten()])[on]
+    w_max = float(w.abs().max())
+    ones = torch.ones(rows)
+    reference = None
+    results = []
+    for age in ages_s:
+        g_now = torch.cat([model.conductance(pos, age).flatten(), model.conductance(neg, age).flatten()])[on]
+        w_read = conductances_to_weights(
+            model.read(pos, age, gen).mean(0), model.read(neg, age, gen).mean(0), beta
+        )
+        # GDC: summed |output| of an all-ones input, referenced to the first read (Joshi 2020).
+        response = float((ones @ w_read).abs().sum())
+        reference = response if reference is None else reference
+        alpha = reference / response
+        results.append(
+            ArrayAgeResult(
+                age_s=age,
+                mean_g_on_us=float(g_now.mean()),
+                drift_factor=float(g_now.mean() / g_prog.mean()),
+                weight_error=float((w_read - w).std() / w_max),
+                weight_error_gdc=float((alpha * w_read - w).std() / w_max),
+                gdc_alpha=alpha,
+            )
+        )
+    return results
+
+
+def _age_label(age_s: float) -> str:
+    for unit, seconds in (("year", SECONDS_PER_YEAR), ("day", SECONDS_PER_DAY), ("h", SECONDS_PER_HOUR)):
+        if age_s >= seconds:
+            return f"{age_s / seconds:g} {unit}"
+    return f"{age_s:g} s"
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_flush_denormal(True)
+    path = resolve_arch(args.arch)
+    chip = load_chip(path)
+    print(format_chip(chip))
+    rows, cols = chip.tiles.weight_rows, chip.tiles.weight_cols
+    print(
+        f"\nPCM crossbar: {rows} x {cols} Gaussian weights clipped at +/-{_CLIP_STD:g} std, "
+        f"{chip.tiles.devices_per_weight * rows * cols:,} devices (g_max {chip.pcm.g_max_us:g} µS, {chip.pcm.weight_scale} scale, "
+        f"8 bytes of state per device), seed {args.seed}"
+    )
+    header = f"{'age':>10} {'mean G_on µS':>13} {'drift':>7} {'|W err|/max':>12} {'with GDC':>9} {'GDC alpha':>10}"
+    print(header)
+    for r in summarise_array(chip, args.seed):
+        print(
+            f"{_age_label(r.age_s):>10} {r.mean_g_on_us:>13.2f} {r.drift_factor:>7.3f} "
+            f"{100 * r.weight_error:>11.2f}% {100 * r.weight_error_gdc:>8.2f}% {r.gdc_alpha:>10.3f}"
+        )
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("summary", help="chip summary and a programmed PCM crossbar at a few device ages")
+    p.add_argument("--arch", default=DEFAULT_ARCH, help="architecture file or name (default hermes_64)")
+    p.add_argument("--seed", type=int, default=0, help="programming seed")
+    p.set_defaults(func=_run)

@@ -1,0 +1,74 @@
+"""The command line: valid runs print what they promise; bad input is one line on stderr, exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chiptwin.cli import main
+from chiptwin.cli.summary import summarise_array
+from chiptwin.spec.load import load_chip
+
+ARCH_DIR = Path(__file__).resolve().parents[1] / "architectures"
+
+
+def test_check_arch_prints_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-arch", str(ARCH_DIR / "hermes_64.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "64 tiles" in out
+    assert "130.0 ns" in out
+    assert "9.81 TOPS/W" in out
+
+
+def test_check_arch_accepts_bare_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-arch", "tiny_4"]) == 0
+    assert "4 tiles on a 2x2 mesh" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("name = 'x'\n", "missing key 'static_power_mw'"),
+        ("name = \n", "not valid TOML"),
+        (None, "file not found"),
+    ],
+)
+def test_check_arch_bad_file_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, fragment: str
+) -> None:
+    path = tmp_path / "chip.toml"
+    if content is not None:
+        path.write_text(content)
+    assert main(["check-arch", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert str(path) in lines[0] and fragment in lines[0]
+    assert "Traceback" not in captured.err
+
+
+def test_unknown_architecture_name_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-arch", "no_such_chip"]) == 2
+    assert "known: " in capsys.readouterr().err
+
+
+def test_summary_runs_on_tiny_chip(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "--arch", "tiny_4"]) == 0
+    out = capsys.readouterr().out
+    assert "chip tiny_4" in out
+    assert "1 year" in out
+
+
+def test_summary_physics() -> None:
+    results = summarise_array(load_chip(ARCH_DIR / "tiny_4.toml"), seed=3)
+    first, hour, day = results[0], results[1], results[2]
+    # At t0 nothing has drifted and GDC is the identity.
+    assert first.drift_factor == 1.0 and first.gdc_alpha == 1.0
+    # Drift exponents are >= 0.049 for every device, so the mean falls by at least (180)^-0.049 per hour.
+    assert hour.drift_factor < 0.776
+    assert day.drift_factor < hour.drift_factor
+    # GDC undoes most of the global drift.
+    assert day.weight_error_gdc < 0.5 * day.weight_error
+    assert summarise_array(load_chip(ARCH_DIR / "tiny_4.toml"), seed=3) == results
