@@ -1,0 +1,214 @@
+"""An analog Conv2d or Linear: its weights live on PCM crossbar blocks and its MVMs go through converters.
+
+Per forward batch, in the order the chip does it (DESIGN.md section 3; Joshi et al., Nat. Commun. 11,
+2473 (2020)):
+
+1. inputs are quantised by the DAC to ``dac_bits`` signed levels over the layer's input range
+   (calibrated right after programming), i.e. normalised to [-1, 1];
+2. every crossbar block computes its MVM on its conductances at the chip's device age, read with
+   fresh 1/f read noise; a polarity of several devices reads as their mean;
+3. every block's outputs are digitised by the ADC (``adc_bits`` over the block's calibrated range,
+   saturating beyond it);
+4. the tile's digital unit scales each block's outputs by its GDC factor and back to weight units,
+   accumulates the partial sums of row blocks, and adds the bias.
+
+Blocks sharing the same rows (column splits) are computed by one convolution: their columns are
+independent. Each distinct row range is one convolution over the input channels it covers, with zero
+weights for rows outside the range, so a row split inside a kernel is exact too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import Tensor, nn
+
+from chiptwin.device.converters import quantise
+from chiptwin.device.conductance import weights_to_conductances
+from chiptwin.device.noise import NoiseModel
+from chiptwin.device.pcm import DeviceState
+from chiptwin.functional.context import ChipContext
+
+__all__ = ["BlockRange", "RowGroup", "AnalogLayer", "unrolled_weight"]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRange:
+    """A crossbar block of a layer's unrolled weight matrix: rows and columns [start, stop)."""
+
+    row_start: int
+    row_stop: int
+    col_start: int
+    col_stop: int
+
+
+def unrolled_weight(module: nn.Module) -> Tensor:
+    """The (rows, cols) matrix a crossbar stores: ``weight.reshape(C_out, -1).T``.
+
+    Row ``c_in * (k_h * k_w) + i * k_w + j`` is input channel ``c_in``, kernel position ``(i, j)``.
+    """
+    w = module.weight.detach()
+    return w.reshape(w.shape[0], -1).T.contiguous()
+
+
+class RowGroup(nn.Module):
+    """The blocks of one layer that share a row range: one MVM of the programmed devices."""
+
+    def __init__(
+        self,
+        w_rows: Tensor,
+        row_start: int,
+        row_stop: int,
+        col_blocks: Sequence[tuple[int, int]],
+        noise: NoiseModel,
+        g_max_us: float,
+        weight_scale: str,
+        devices_per_polarity: int,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.row_start, self.row_stop = row_start, row_stop
+        self.col_blocks = tuple(col_blocks)
+        self.noise = noise
+        self.g_max_us = g_max_us
+        cols = w_rows.shape[1]
+        betas = []
+        g_pos_all, g_neg_all = [], []
+        for c0, c1 in self.col_blocks:
+            g_pos, g_neg, beta = weights_to_conductances(w_rows[:, c0:c1], g_max_us, weight_scale)
+            g_pos_all.append(g_pos)
+            g_neg_all.append(g_neg)
+            betas.append(beta.expand(c1 - c0))
+        shape = (devices_per_polarity, *w_rows.shape)
+        self.pos = noise.program(torch.cat(g_pos_all, 1).expand(shape).contiguous(), generator)
+        self.neg = noise.program(torch.cat(g_neg_all, 1).expand(shape).contiguous(), generator)
+        self.register_buffer("beta", torch.cat(betas))  # (cols,), µS per unit weight
+        self.register_buffer("adc_range", torch.zeros(cols))  # normalised output units, per column
+        self.register_buffer("gdc_reference", torch.zeros(len(self.col_blocks)))
+        self.register_buffer("gdc_alpha", torch.ones(cols))
+
+    @property
+    def state_bytes(self) -> int:
+        """Persistent device state of this row group, bytes."""
+        return self.pos.nbytes + self.neg.nbytes
+
+    def read_normalised(self, ctx: ChipContext) -> Tensor:
+        """(G+ − G−) / g_max of every device pair at the chip's age, read noise drawn now: (rows, cols)."""
+        g_pos = self.noise.read(self.pos, ctx.age_s, ctx.read_generator).mean(0)
+        g_neg = self.noise.read(self.neg, ctx.age_s, ctx.read_generator).mean(0)
+        return (g_pos - g_neg).mul_(1.0 / self.g_max_us)
+
+    def calibration_response(self, ctx: ChipContext) -> Tensor:
+        """GDC read: summed |output| of each block for an all-ones input through the DAC, shape (blocks,).
+
+        Digitally summed from the column currents (the ADC range is set for inference data, which an
+        all-ones input would saturate).
+        """
+        column = self.read_normalised(ctx).sum(0).abs()
+        return torch.stack([column[c0:c1].sum() for c0, c1 in self.col_blocks])
+
+    def expand_per_column(self, per_block: Tensor) -> Tensor:
+        """Broadcast one value per block to the block's columns: (blocks,) -> (cols,)."""
+        sizes = torch.tensor([c1 - c0 for c0, c1 in self.col_blocks], device=per_block.device)
+        return per_block.repeat_interleave(sizes)
+
+
+class AnalogLayer(nn.Module):
+    """Drop-in replacement of a Conv2d or Linear whose weights are programmed on PCM blocks."""
+
+    def __init__(
+        self,
+        module: nn.Conv2d | nn.Linear,
+        blocks: Sequence[BlockRange],
+        ctx: ChipContext,
+        noise: NoiseModel,
+        *,
+        g_max_us: float,
+        weight_scale: str,
+        devices_per_polarity: int,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.is_conv = isinstance(module, nn.Conv2d)
+        if self.is_conv:
+            assert isinstance(module, nn.Conv2d)
+            self.out_channels = module.out_channels
+            self.in_channels = module.in_channels
+            self.kernel_size = tuple(module.kernel_size)
+            self.stride, self.padding = module.stride, module.padding
+            self.dilation, self.groups = module.dilation, module.groups
+        self.bias = None if module.bias is None else nn.Parameter(module.bias.detach().clone(), False)
+        w = unrolled_weight(module)
+        groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for b in sorted(blocks, key=lambda b: (b.row_start, b.col_start)):
+            groups.setdefault((b.row_start, b.row_stop), []).append((b.col_start, b.col_stop))
+        _check_cover(groups, w.shape)
+        if self.is_conv and self.groups > 1 and len(groups) > 1:
+            raise ValueError(f"grouped convolution (groups={self.groups}) split over rows is not supported")
+        self.row_groups = nn.ModuleList(
+            RowGroup(w[r0:r1], r0, r1, cols, noise, g_max_us, weight_scale, devices_per_polarity, generator)
+            for (r0, r1), cols in groups.items()
+        )
+        self.register_buffer("input_range", torch.zeros(()))
+
+    def _mvm(self, x_n: Tensor, group: RowGroup, g_norm: Tensor) -> Tensor:
+        if not self.is_conv:
+            return x_n[:, group.row_start : group.row_stop] @ g_norm
+        k2 = self.kernel_size[0] * self.kernel_size[1]
+        per_group_in = self.in_channels // self.groups
+        c0, c1 = group.row_start // k2, -(-group.row_stop // k2)
+        if self.groups > 1 or (c0 * k2, c1 * k2) == (group.row_start, group.row_stop):
+            rows = g_norm
+        else:  # a split inside a kernel: zero the rows of the covered channels outside the block
+            rows = g_norm.new_zeros(((c1 - c0) * k2, g_norm.shape[1]))
+            rows[group.row_start - c0 * k2 : group.row_stop - c0 * k2] = g_norm
+        cin = per_group_in if self.groups > 1 else c1 - c0
+        weight = rows.T.reshape(-1, cin, *self.kernel_size)
+        x_part = x_n if self.groups > 1 else x_n[:, c0:c1]
+        return F.conv2d(x_part, weight, None, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, x: Tensor) -> Tensor:
+        ctx = self.ctx
+        if ctx.calibrating:
+            self.input_range = torch.maximum(self.input_range, x.detach().abs().max())
+        full_scale = self.input_range.clamp_min(torch.finfo(x.dtype).tiny)
+        x_n = x / full_scale
+        if ctx.dac_bits is not None:
+            x_n = quantise(x_n, ctx.dac_bits, 1.0)
+        out = None
+        shape = (1, -1, 1, 1) if self.is_conv else (1, -1)
+        for group in self.row_groups:
+            y = self._mvm(x_n, group, group.read_normalised(ctx))
+            if ctx.calibrating:
+                col_max = y.detach().abs().amax(dim=(0, 2, 3) if self.is_conv else 0)
+                block_max = torch.stack([col_max[c0:c1].max() for c0, c1 in group.col_blocks])
+                group.adc_range = torch.maximum(group.adc_range, group.expand_per_column(block_max))
+            elif ctx.adc_bits is not None:
+                y = quantise(y, ctx.adc_bits, group.adc_range.view(shape))
+            scale = full_scale * group.g_max_us / group.beta
+            if ctx.compensate:
+                scale = scale * group.gdc_alpha
+            y = y * scale.view(shape)
+            out = y if out is None else out + y  # partial sums of row blocks, accumulated digitally
+        assert out is not None
+        if self.bias is not None:
+            out = out + self.bias.view(shape)
+        return out
+
+
+def _check_cover(groups: dict[tuple[int, int], list[tuple[int, int]]], shape: torch.Size) -> None:
+    # Blocks must tile the matrix exactly: row ranges back to back from 0 to rows, and on each row
+    # range column ranges back to back from 0 to cols.
+    rows, cols = shape
+    row_spans = sorted(groups)
+    for name, spans, size in [("row", row_spans, rows)] + [
+        (f"column (rows [{r0}, {r1}))", sorted(groups[(r0, r1)]), cols) for r0, r1 in row_spans
+    ]:
+        tiled = spans[0][0] == 0 and spans[-1][1] == size
+        tiled = tiled and all(a[1] == b[0] and b[0] < b[1] for a, b in zip(spans, spans[1:]))
+        if not tiled:
+            raise ValueError(f"{name} blocks {spans} do not tile 0..{size} exactly")

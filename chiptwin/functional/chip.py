@@ -1,0 +1,162 @@
+"""Program a trained model onto a chip: every analog layer becomes an :class:`AnalogLayer`.
+
+``program_chip`` copies the model, replaces each Conv2d and Linear by its programmed crossbar blocks
+(as the mapping split them), calibrates the converter ranges on calibration images right after
+programming, takes the GDC reference read, and returns an :class:`AnalogChip` whose forward pass runs
+at any device age. Batch-norm, ReLU, residual adds and pooling stay the model's own modules: the
+tiles' digital units compute them exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from chiptwin.device.noise import NoiseModel
+from chiptwin.functional.analog_layer import AnalogLayer, BlockRange, unrolled_weight
+from chiptwin.functional.context import ChipContext
+from chiptwin.seeding import derive_seed
+from chiptwin.spec.chip import ChipSpec
+
+__all__ = ["AnalogChip", "ConverterBits", "program_chip", "whole_layer_blocks"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConverterBits:
+    """Converter resolutions of a run; None switches a converter's quantisation off."""
+
+    dac_bits: int | None
+    adc_bits: int | None
+
+    @classmethod
+    def of(cls, chip: ChipSpec) -> ConverterBits:
+        """The chip's own DAC and ADC resolutions."""
+        return cls(dac_bits=chip.dac.bits, adc_bits=chip.adc.bits)
+
+
+def whole_layer_blocks(model: nn.Module) -> dict[str, list[BlockRange]]:
+    """One block per analog layer (an unlimited crossbar): the weights-only view of other simulators."""
+    blocks = {}
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            rows, cols = unrolled_weight(m).shape
+            blocks[name] = [BlockRange(0, rows, 0, cols)]
+    return blocks
+
+
+class AnalogChip(nn.Module):
+    """A programmed chip: the model with analog layers, and the age its devices have reached."""
+
+    def __init__(self, model: nn.Module, ctx: ChipContext, layers: dict[str, AnalogLayer]) -> None:
+        super().__init__()
+        self.model = model
+        self.ctx = ctx
+        self.layers = layers
+        self._programmed_bn = _bn_state(model)
+
+    @property
+    def state_bytes(self) -> int:
+        """Persistent PCM state of every programmed device, bytes."""
+        return sum(g.state_bytes for layer in self.layers.values() for g in layer.row_groups)
+
+    @property
+    def age_s(self) -> float:
+        return self.ctx.age_s
+
+    def set_age(self, age_s: float) -> None:
+        """Advance (or set) the device age, s. Compensation state is kept as it is."""
+        if not age_s >= 0:
+            raise ValueError(f"age_s(={age_s!r}) must be >= 0")
+        self.ctx.age_s = float(age_s)
+
+    def restore_programmed_bn(self) -> None:
+        """Put back the batch-norm statistics the model had when it was programmed (undo AdaBS)."""
+        self.model.load_state_dict(self._programmed_bn, strict=False)
+
+    @torch.no_grad()
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)
+
+
+def _bn_state(model: nn.Module) -> dict[str, Tensor]:
+    return {
+        k: v.detach().clone()
+        for k, v in model.state_dict().items()
+        if k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    }
+
+
+@torch.no_grad()
+def program_chip(
+    model: nn.Module,
+    chip: ChipSpec,
+    blocks: Mapping[str, list[BlockRange]],
+    noise: NoiseModel,
+    seed: int,
+    calibration: Iterable[Tensor],
+    *,
+    bits: ConverterBits | None = None,
+    device: torch.device | str = "cpu",
+) -> AnalogChip:
+    """Program ``model`` onto PCM blocks and calibrate the chip right after programming (age ``t0``).
+
+    Args:
+        model: trained model (left untouched; the chip holds a copy).
+        chip: chip spec (PCM parameters, devices per weight, converters).
+        blocks: per analog layer (module qualified name), the crossbar blocks of its unrolled weight.
+        noise: device model (``PCMNoiseModel`` or ``IdealNoiseModel``).
+        seed: programming seed; each layer's devices draw from ``derive_seed(seed, "program", name)``.
+        calibration: normalised input batches for the DAC/ADC range calibration.
+        bits: converter resolutions (default: the chip's).
+        device: torch device of the programmed state.
+
+    Raises:
+        ValueError: an analog layer has no blocks, or its blocks do not tile its weight matrix.
+    """
+    bits = bits or ConverterBits.of(chip)
+    device = torch.device(device)
+    copy_ = copy.deepcopy(model).to(device).eval()
+    ctx = ChipContext(
+        age_s=chip.pcm.t0_s,
+        read_generator=torch.Generator(device=device).manual_seed(derive_seed(seed, "read")),
+        dac_bits=bits.dac_bits,
+        adc_bits=bits.adc_bits,
+    )
+    layers: dict[str, AnalogLayer] = {}
+    for name, module in list(copy_.named_modules()):
+        if not isinstance(module, (nn.Conv2d, nn.Linear)):
+            continue
+        if name not in blocks:
+            raise ValueError(f"analog layer {name!r} has no crossbar blocks in the mapping")
+        gen = torch.Generator(device=device).manual_seed(derive_seed(seed, "program", name))
+        layer = AnalogLayer(
+            module,
+            blocks[name],
+            ctx,
+            noise,
+            g_max_us=chip.pcm.g_max_us,
+            weight_scale=chip.pcm.weight_scale,
+            devices_per_polarity=chip.tiles.devices_per_weight // 2,
+            generator=gen,
+        )
+        _replace(copy_, name, layer)
+        layers[name] = layer
+    analog = AnalogChip(copy_, ctx, layers)
+    ctx.calibrating = True
+    for batch in calibration:
+        analog(batch.to(device))
+    ctx.calibrating = False
+    for layer in layers.values():
+        for group in layer.row_groups:
+            group.gdc_reference = group.calibration_response(ctx)
+    return analog
+
+
+def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, new)

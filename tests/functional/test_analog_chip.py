@@ -1,0 +1,198 @@
+"""The functional twin: exactness with ideal devices, converters, compensation, determinism."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from chiptwin.device.noise import IdealNoiseModel, PCMNoiseModel
+from chiptwin.functional import (
+    BlockRange,
+    ConverterBits,
+    apply_adabs,
+    apply_gdc,
+    apply_policy,
+    program_chip,
+    whole_layer_blocks,
+)
+from chiptwin.spec.chip import ChipSpec, TileSpec
+
+NO_CONVERTERS = ConverterBits(dac_bits=None, adc_bits=None)
+CHIP = ChipSpec()
+CHIP_2DEV = ChipSpec(tiles=TileSpec(devices_per_weight=2, pair_layout="columns"))
+
+
+class Small(nn.Module):
+    """Conv-BN-ReLU, a residual add, pooling and a Linear with bias: every kind of node."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = torch.relu(self.bn2(self.conv2(y)) + y)
+        return self.fc(self.pool(y).flatten(1))
+
+
+def _model_and_data(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
+    torch.manual_seed(seed)
+    model = Small()
+    # Give batch-norm non-trivial statistics so the digital path matters.
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(64, 3, 8, 8))
+    return model.eval(), torch.randn(32, 3, 8, 8)
+
+
+# conv2 has 8*9 = 72 rows: split at 36 (whole channels: 4 x 9) and inside a kernel at 40, columns at 3.
+SPLIT_BLOCKS = {
+    "conv1": [BlockRange(0, 27, 0, 5), BlockRange(0, 27, 5, 8)],
+    "conv2": [
+        BlockRange(0, 36, 0, 3),
+        BlockRange(0, 36, 3, 8),
+        BlockRange(36, 40, 0, 8),
+        BlockRange(40, 72, 0, 8),
+    ],
+    "fc": [BlockRange(0, 5, 0, 5), BlockRange(5, 8, 0, 5)],
+}
+
+
+@pytest.mark.parametrize("blocks", [None, SPLIT_BLOCKS], ids=["whole", "split"])
+def test_ideal_devices_without_converters_are_exact(blocks) -> None:
+    model, x = _model_and_data()
+    blocks = blocks or whole_layer_blocks(model)
+    chip = program_chip(model, CHIP, blocks, IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
+    ref = model(x).detach()
+    torch.testing.assert_close(chip(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_ideal_devices_with_16_bit_converters_within_1e3() -> None:
+    model, x = _model_and_data()
+    chip = program_chip(
+        model, CHIP, SPLIT_BLOCKS, IdealNoiseModel(), 0, [x], bits=ConverterBits(dac_bits=16, adc_bits=16)
+    )
+    ref = model(x).detach()
+    assert float((chip(x) - ref).abs().max() / ref.abs().max()) < 1e-3
+
+
+def test_adc_saturates_at_calibrated_range() -> None:
+    model, x = _model_and_data()
+    chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x[:4]])
+    # Inputs 10x larger than the calibration data saturate the DAC at its range: the output of the
+    # first layer cannot exceed what the calibrated full-scale input gives.
+    first = chip.layers["conv1"]
+    out_small = first(x[:4])
+    out_big = first(10 * x[:4])
+    assert float(out_big.abs().max()) <= float(out_small.abs().max()) * 1.0001 + 1e-6
+
+
+def test_same_seed_is_bit_identical_and_other_seed_differs() -> None:
+    model, x = _model_and_data()
+    blocks = whole_layer_blocks(model)
+
+    def run(seed: int) -> torch.Tensor:
+        chip = program_chip(model, CHIP, blocks, PCMNoiseModel(CHIP.pcm), seed, [x])
+        chip.set_age(3600.0)
+        apply_policy(chip, "gdc+adabs", [x])
+        return chip(x)
+
+    a, b, c = run(7), run(7), run(8)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_gdc_factor_undoes_the_mean_drift() -> None:
+    model, x = _model_and_data()
+    chip = program_chip(model, CHIP, whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm), 0, [x])
+    chip.set_age(86_400.0)
+    apply_gdc(chip)
+    alpha = chip.layers["conv2"].row_groups[0].gdc_alpha
+    # Drift exponents are >= 0.049, so after a day every block has lost at least (4320)^-0.049 = 0.664:
+    # alpha >= 1 / 0.664 = 1.506 on average (read noise spreads it by a few %).
+    assert float(alpha.mean()) > 1.45
+    assert torch.all(alpha == alpha[0])  # one factor per block
+
+
+def test_gdc_is_identity_for_ideal_devices() -> None:
+    model, x = _model_and_data()
+    chip = program_chip(model, CHIP, SPLIT_BLOCKS, IdealNoiseModel(), 0, [x])
+    chip.set_age(1e7)
+    apply_gdc(chip)
+    for layer in chip.layers.values():
+        for group in layer.row_groups:
+            assert torch.equal(group.gdc_alpha, torch.ones_like(group.gdc_alpha))
+
+
+def test_adabs_matches_batch_statistics_of_the_digital_model() -> None:
+    # With ideal devices and no converters the chip computes the digital model, so AdaBS over a set of
+    # images must give the batch-norm statistics of that set: mean and unbiased variance per channel.
+    model, x = _model_and_data()
+    chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
+    n = apply_adabs(chip, [x[:16], x[16:]])
+    assert n == 32
+    pre_bn = model.conv1(x)
+    bn1 = chip.model.bn1
+    torch.testing.assert_close(bn1.running_mean, pre_bn.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    var = pre_bn.var(dim=(0, 2, 3), unbiased=True)
+    # Cumulative average over two batches of the per-batch unbiased variances (torch's momentum=None).
+    per_batch = [model.conv1(b).var(dim=(0, 2, 3), unbiased=True) for b in (x[:16], x[16:])]
+    torch.testing.assert_close(bn1.running_var, sum(per_batch) / 2, rtol=1e-4, atol=1e-5)
+    assert var.shape == bn1.running_var.shape
+    # gamma and beta unchanged
+    assert torch.equal(bn1.weight, model.bn1.weight) and torch.equal(bn1.bias, model.bn1.bias)
+
+
+def test_policy_none_restores_programmed_state() -> None:
+    model, x = _model_and_data()
+    chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
+    before = chip(x)
+    apply_policy(chip, "gdc+adabs", [x])
+    apply_policy(chip, "none")
+    torch.testing.assert_close(chip(x), before)
+
+
+def test_two_devices_per_polarity_halve_programming_variance() -> None:
+    # A polarity of n devices reads as their mean: the weight error std falls by sqrt(2) from n=1 to 2.
+    torch.manual_seed(0)
+    big = nn.Linear(512, 512, bias=False)
+    blocks = whole_layer_blocks(big)
+    errors = {}
+    for chip in (CHIP_2DEV, CHIP):
+        analog = program_chip(big, chip, {"": blocks[""]}, PCMNoiseModel(chip.pcm), 0, [], bits=NO_CONVERTERS)
+        group = analog.layers[""].row_groups[0]
+        g = group.read_normalised(analog.ctx)
+        w_read = g * group.g_max_us / group.beta
+        errors[chip.tiles.devices_per_weight] = float((w_read - big.weight.detach().T).std())
+    assert errors[4] / errors[2] == pytest.approx(1 / math.sqrt(2), rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "blocks, fragment",
+    [
+        ({"fc": [BlockRange(0, 4, 0, 5)]}, "row blocks"),
+        ({"fc": [BlockRange(0, 8, 0, 3)]}, "column"),
+        ({"fc": [BlockRange(0, 5, 0, 5), BlockRange(4, 8, 0, 5)]}, "row blocks"),
+    ],
+)
+def test_blocks_that_do_not_tile_the_weight_raise(blocks, fragment) -> None:
+    model, x = _model_and_data()
+    full = {**whole_layer_blocks(model), **blocks}
+    with pytest.raises(ValueError, match=fragment):
+        program_chip(model, CHIP, full, IdealNoiseModel(), 0, [x])
+
+
+def test_missing_layer_in_mapping_raises() -> None:
+    model, x = _model_and_data()
+    blocks = whole_layer_blocks(model)
+    del blocks["fc"]
+    with pytest.raises(ValueError, match="'fc' has no crossbar blocks"):
+        program_chip(model, CHIP, blocks, IdealNoiseModel(), 0, [x])
