@@ -14,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -24,10 +23,10 @@ from chiptwin.network.resnet import ModelSpec, build_model
 
 __all__ = [
     "SHIPPED_CHECKPOINTS",
-    "save_checkpoint",
     "load_checkpoint",
     "read_card",
     "resolve_checkpoint",
+    "save_checkpoint",
     "write_atomic",
 ]
 
@@ -67,9 +66,11 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
     if str(name_or_path) in SHIPPED_CHECKPOINTS:
         ref = resources.files("chiptwin.network") / "checkpoints" / f"{name_or_path}.safetensors"
         return Path(str(ref)).with_suffix("")
-    return Path(name_or_path).with_suffix("") if str(name_or_path).endswith(
-        (".safetensors", ".json")
-    ) else Path(name_or_path)
+    return (
+        Path(name_or_path).with_suffix("")
+        if str(name_or_path).endswith((".safetensors", ".json"))
+        else Path(name_or_path)
+    )
 
 
 def read_card(path: Path | str) -> dict[str, Any]:

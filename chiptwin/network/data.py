@@ -24,15 +24,15 @@ import torch
 from chiptwin.errors import DataError
 
 __all__ = [
+    "DATASET_STATS",
     "FASHION_MNIST_DIR",
     "ImageSet",
-    "load_fashion_mnist",
-    "load_cifar10",
-    "load_shipped",
-    "normalise",
     "augment",
     "class_balanced_subset",
-    "DATASET_STATS",
+    "load_cifar10",
+    "load_fashion_mnist",
+    "load_shipped",
+    "normalise",
 ]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

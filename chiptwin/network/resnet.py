@@ -23,14 +23,14 @@ from torch import nn
 __all__ = [
     "CIFAR_DEPTHS",
     "MODEL_NAMES",
-    "ModelSpec",
     "BasicBlock",
     "Bottleneck",
     "CifarResNet",
     "ImageNetResNet",
+    "ModelSpec",
     "build_model",
-    "model_spec",
     "count_weights",
+    "model_spec",
 ]
 
 CIFAR_DEPTHS = (20, 32, 44, 56)

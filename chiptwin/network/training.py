@@ -20,7 +20,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,14 +36,14 @@ from chiptwin.network.data import ImageSet, augment, normalise
 from chiptwin.network.resnet import ModelSpec, build_model, model_spec
 
 __all__ = [
-    "TrainSpec",
     "TrainResult",
+    "TrainSpec",
     "analog_layers",
-    "inject_weight_noise",
-    "restore_weights",
     "clip_weights",
-    "quantise_ste",
     "evaluate_digital",
+    "inject_weight_noise",
+    "quantise_ste",
+    "restore_weights",
     "train",
 ]
 
@@ -115,14 +115,14 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def analog_layers(model: nn.Module) -> list[nn.Module]:
+def analog_layers(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
     """Every Conv2d and Linear of ``model``: all of them sit on crossbars in the paper's chip."""
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
 @torch.no_grad()
 def inject_weight_noise(
-    layers: list[nn.Module], eta: float, generator: torch.Generator
+    layers: Sequence[nn.Conv2d | nn.Linear], eta: float, generator: torch.Generator
 ) -> list[torch.Tensor]:
     """Add N(0, (eta * max|W|)^2) to each layer's weight in place; returns the clean weights.
 
@@ -138,14 +138,14 @@ def inject_weight_noise(
 
 
 @torch.no_grad()
-def restore_weights(layers: list[nn.Module], clean: list[torch.Tensor]) -> None:
+def restore_weights(layers: Sequence[nn.Conv2d | nn.Linear], clean: list[torch.Tensor]) -> None:
     """Put back the clean weights saved by :func:`inject_weight_noise`."""
     for layer, w in zip(layers, clean, strict=True):
         layer.weight.copy_(w)
 
 
 @torch.no_grad()
-def clip_weights(layers: list[nn.Module], alpha: float) -> None:
+def clip_weights(layers: Sequence[nn.Conv2d | nn.Linear], alpha: float) -> None:
     """Clip each layer's weight to +/- alpha * std(W) (Joshi 2020, Methods)."""
     for layer in layers:
         bound = alpha * layer.weight.std()
@@ -160,7 +160,7 @@ def quantise_ste(x: torch.Tensor, bits: int) -> torch.Tensor:
     return x + (q - x).detach()
 
 
-def _add_quantisation_hooks(layers: list[nn.Module], bits: int) -> list[Any]:
+def _add_quantisation_hooks(layers: Sequence[nn.Conv2d | nn.Linear], bits: int) -> list[Any]:
     handles = []
     for layer in layers:
         handles.append(layer.register_forward_pre_hook(lambda _m, args: (quantise_ste(args[0], bits),)))
@@ -179,7 +179,9 @@ def _epoch_seed(seed: int, epoch: int, stream: int) -> int:
     return (seed * 1_000_003 + epoch * 101 + stream) % (2**63)
 
 
-def _batches(data: ImageSet, batch_size: int, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _batches(
+    data: ImageSet, batch_size: int, order: torch.Tensor
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     images = torch.from_numpy(data.images)
     labels = torch.from_numpy(data.labels)
     for start in range(0, len(order), batch_size):
@@ -242,7 +244,9 @@ def _save_state(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, met
     write_atomic(out_dir / f"{_STATE_FILE}.json", lambda p: p.write_text(json.dumps(meta, indent=2)))
 
 
-def _load_state(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, spec: TrainSpec) -> dict[str, Any] | None:
+def _load_state(
+    out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, spec: TrainSpec
+) -> dict[str, Any] | None:
     meta_path = out_dir / f"{_STATE_FILE}.json"
     if not meta_path.exists():
         return None
@@ -292,14 +296,20 @@ def train(
     emit = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     model, mspec = _initial_model(spec, in_channels=int(train_data.images.shape[1]))
-    model = model.to(device).to(memory_format=torch.channels_last)
+    # torch accepts memory_format in Module.to, its type stubs do not list it.
+    model = model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     layers = analog_layers(model)
     if spec.hwa:
         clip_weights(layers, spec.alpha)
     opt = torch.optim.SGD(
         model.parameters(), lr=spec.lr, momentum=spec.momentum, nesterov=True, weight_decay=spec.weight_decay
     )
-    meta = _load_state(out_dir, model, opt, spec) or {"spec": asdict(spec), "epoch": 0, "history": [], "wall_s": 0.0}
+    meta = _load_state(out_dir, model, opt, spec) or {
+        "spec": asdict(spec),
+        "epoch": 0,
+        "history": [],
+        "wall_s": 0.0,
+    }
     if meta["epoch"]:
         emit(f"resuming {name} after epoch {meta['epoch']}/{spec.epochs}")
     hooks = _add_quantisation_hooks(layers, spec.quantise_bits) if spec.quantise_bits else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -46,10 +46,11 @@ def spec() -> ModelSpec:
 def saved(tmp_path: Path, spec: ModelSpec) -> tuple[torch.nn.Module, Path]:
     """A resnet20 with non-trivial batch-norm statistics, saved as ``tmp_path/net``."""
     torch.manual_seed(0)
-    model = build_model(spec).to(memory_format=torch.channels_last)
+    # Saved as train() leaves it: channels_last (torch accepts memory_format, its stubs do not).
+    model = build_model(spec).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     model.train()
     with torch.no_grad():
-        model(torch.randn(4, 1, 32, 32).contiguous(memory_format=torch.channels_last))
+        model(torch.randn(4, 1, 8, 8).contiguous(memory_format=torch.channels_last))  # any size: fully conv.
     save_checkpoint(model, spec, _CARD, tmp_path / "net")
     return model, tmp_path / "net"
 
@@ -107,7 +108,7 @@ def test_missing_weights_file(saved: tuple[torch.nn.Module, Path]) -> None:
         pytest.param(lambda raw: b"", id="empty"),
     ],
 )
-def test_corrupt_weights_file(saved: tuple[torch.nn.Module, Path], corrupt) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_weights_file(saved: tuple[torch.nn.Module, Path], corrupt: Callable[[bytes], bytes]) -> None:
     _, base = saved
     weights = base.with_suffix(".safetensors")
     torch.manual_seed(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +194,7 @@ def test_image_and_label_counts_differ(tmp_path: Path) -> None:
         pytest.param(lambda gz: gz[:-8] + bytes(8), id="bad-crc"),
     ],
 )
-def test_corrupt_gzip(tmp_path: Path, corrupt) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_gzip(tmp_path: Path, corrupt: Callable[[bytes], bytes]) -> None:
     _write_fmnist(tmp_path)
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
     path.write_bytes(corrupt(path.read_bytes()))
