@@ -7,11 +7,12 @@ offending value so the command line can print them as one line.
 from __future__ import annotations
 
 __all__ = [
-    "ChipTwinError",
-    "SpecError",
-    "DataError",
     "CheckpointError",
+    "ChipTwinError",
+    "DataError",
+    "DeviceError",
     "MappingError",
+    "SpecError",
 ]
 
 
@@ -33,3 +34,7 @@ class CheckpointError(ChipTwinError):
 
 class MappingError(ChipTwinError):
     """A model cannot be traced, split or placed on the chip."""
+
+
+class DeviceError(ChipTwinError, ValueError):
+    """A device-model call got an impossible value (negative age, unknown scale, mismatched tensors)."""

@@ -24,9 +24,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from chiptwin.errors import DeviceError
 from chiptwin.spec.pcm import WEIGHT_SCALES
 
-__all__ = ["weights_to_conductances", "conductances_to_weights"]
+__all__ = ["conductances_to_weights", "weights_to_conductances"]
 
 
 def _beta(max_abs: Tensor, g_max_us: float) -> Tensor:
@@ -46,22 +47,24 @@ def weights_to_conductances(
         scale: ``"block"``: one ``beta = g_max / max|W|`` (a 0-dim tensor); ``"column"``: ``beta`` of
             shape (cols,), ``g_max / max over rows of |W[:, c]|``. An all-zero block or column gets
             ``beta = 1``, so its conductances are 0 and it reconstructs to 0 without dividing by zero.
+            ``max|W|`` must be large enough for ``g_max / max|W|`` to be finite in ``w``'s dtype
+            (above ~1e-37 for float32); real weights are.
 
     Returns:
         ``(g_pos_us, g_neg_us, beta)``: target conductances of the two devices, µS, shaped like ``w``,
         and the scale, µS per unit weight, broadcastable against ``w``.
 
     Raises:
-        ValueError: ``scale`` is not one of ``WEIGHT_SCALES``, ``g_max_us <= 0``, or ``"column"`` is
+        DeviceError: ``scale`` is not one of ``WEIGHT_SCALES``, ``g_max_us <= 0``, or ``"column"`` is
             asked for a tensor that is not 2-D.
     """
     if scale not in WEIGHT_SCALES:
-        raise ValueError(f"scale(={scale!r}) must be one of {WEIGHT_SCALES}")
+        raise DeviceError(f"scale(={scale!r}) must be one of {WEIGHT_SCALES}")
     if not g_max_us > 0:
-        raise ValueError(f"g_max_us(={g_max_us!r}) must be > 0")
+        raise DeviceError(f"g_max_us(={g_max_us!r}) must be > 0")
     if scale == "column":
         if w.dim() != 2:
-            raise ValueError(f"scale='column' needs a 2-D (rows, cols) block, got shape {tuple(w.shape)}")
+            raise DeviceError(f"scale='column' needs a 2-D (rows, cols) block, got shape {tuple(w.shape)}")
         beta = _beta(w.abs().amax(dim=0), g_max_us)
     else:
         beta = _beta(w.abs().amax(), g_max_us)

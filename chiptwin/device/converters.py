@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from chiptwin.errors import DeviceError
+
 __all__ = ["levels", "quantise"]
 
 
@@ -19,10 +21,10 @@ def levels(bits: int) -> int:
     """Positive levels of a signed ``bits``-bit converter: ``2^(bits-1) - 1`` (127 for 8 bits).
 
     Raises:
-        ValueError: ``bits`` is outside 1..24 (1 bit has a single sign level).
+        DeviceError: ``bits`` is outside 1..24 (1 bit has a single sign level).
     """
     if not 1 <= bits <= 24:
-        raise ValueError(f"bits(={bits}) must be in 1..24")
+        raise DeviceError(f"bits(={bits}) must be in 1..24")
     return max(2 ** (bits - 1) - 1, 1)
 
 

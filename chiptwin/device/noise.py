@@ -18,7 +18,7 @@ from torch import Tensor
 from chiptwin.device.pcm import DeviceState, drift, program, read, validate_age_s
 from chiptwin.spec.pcm import PCMSpec
 
-__all__ = ["NoiseModel", "PCMNoiseModel", "IdealNoiseModel"]
+__all__ = ["IdealNoiseModel", "NoiseModel", "PCMNoiseModel"]
 
 
 @runtime_checkable
@@ -71,7 +71,7 @@ class IdealNoiseModel:
         """The programmed conductance at every age (broadcast against ``age_s``).
 
         Raises:
-            ValueError: ``age_s`` is negative or NaN.
+            DeviceError: ``age_s`` is negative or NaN.
         """
         validate_age_s(age_s)
         if isinstance(age_s, Tensor):

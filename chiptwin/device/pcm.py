@@ -37,19 +37,20 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from chiptwin.errors import DeviceError
 from chiptwin.spec.pcm import PCMSpec
 
 __all__ = [
     "PROG_NOISE_REFERENCE_G_MAX_US",
     "DeviceState",
-    "prog_noise_std_us",
+    "drift",
     "drift_nu_mean",
     "drift_nu_std",
+    "prog_noise_std_us",
+    "program",
+    "read",
     "read_noise_qs",
     "validate_age_s",
-    "program",
-    "drift",
-    "read",
 ]
 
 PROG_NOISE_REFERENCE_G_MAX_US = 25.0
@@ -68,7 +69,7 @@ class DeviceState:
         nu: drift exponent drawn once at programming, dimensionless (>= 0).
 
     Raises:
-        ValueError: the two tensors differ in shape, dtype or device.
+        DeviceError: the two tensors differ in shape, dtype or device.
     """
 
     g_prog_us: Tensor
@@ -77,7 +78,7 @@ class DeviceState:
     def __post_init__(self) -> None:
         g, nu = self.g_prog_us, self.nu
         if g.shape != nu.shape or g.dtype != nu.dtype or g.device != nu.device:
-            raise ValueError(
+            raise DeviceError(
                 f"DeviceState: g_prog_us (shape={tuple(g.shape)}, dtype={g.dtype}, device={g.device}) "
                 f"and nu (shape={tuple(nu.shape)}, dtype={nu.dtype}, device={nu.device}) must match"
             )
@@ -85,7 +86,9 @@ class DeviceState:
     @property
     def nbytes(self) -> int:
         """Bytes of persistent state held for all devices."""
-        return self.g_prog_us.element_size() * self.g_prog_us.numel() + self.nu.element_size() * self.nu.numel()
+        return (
+            self.g_prog_us.element_size() * self.g_prog_us.numel() + self.nu.element_size() * self.nu.numel()
+        )
 
 
 def _prog_noise_std_us_(g_norm: Tensor, spec: PCMSpec, out: Tensor) -> Tensor:
@@ -163,19 +166,19 @@ def validate_age_s(age_s: float | Tensor) -> None:
     """Check that a device age is >= 0 s (and not NaN).
 
     Raises:
-        ValueError: naming the offending age (the smallest one for a tensor).
+        DeviceError: naming the offending age (the smallest one for a tensor).
     """
     if isinstance(age_s, Tensor):
         bad = ~(age_s >= 0)
         if bool(bad.any()):
-            raise ValueError(f"age_s(={age_s[bad].flatten()[0].item()!r}) must be >= 0 s")
+            raise DeviceError(f"age_s(={age_s[bad].flatten()[0].item()!r}) must be >= 0 s")
     elif not age_s >= 0:
-        raise ValueError(f"age_s(={age_s!r}) must be >= 0 s")
+        raise DeviceError(f"age_s(={age_s!r}) must be >= 0 s")
 
 
 def _check_generator(generator: torch.Generator, like: Tensor) -> None:
     if generator.device.type != like.device.type:
-        raise ValueError(
+        raise DeviceError(
             f"generator device (={generator.device}) must match the tensor device (={like.device})"
         )
 
@@ -195,7 +198,7 @@ def program(g_target_us: Tensor, spec: PCMSpec, generator: torch.Generator) -> D
         The float32 :class:`DeviceState` (8 bytes per device), read at ``t0``.
 
     Raises:
-        ValueError: the generator is on another device than ``g_target_us``.
+        DeviceError: the generator is on another device than ``g_target_us``.
     """
     _check_generator(generator, g_target_us)
     g_target = g_target_us.detach().to(_DTYPE)
@@ -203,12 +206,14 @@ def program(g_target_us: Tensor, spec: PCMSpec, generator: torch.Generator) -> D
     g_prog, nu, work, draw = (torch.empty_like(g_target) for _ in range(4))
     g_norm = torch.mul(g_target, 1.0 / spec.g_max_us, out=work)
 
-    _prog_noise_std_us_(g_norm, spec, out=g_prog)
-    g_prog.mul_(draw.normal_(generator=generator)).add_(g_target).clamp_min_(0.0)
+    sigma_prog = _prog_noise_std_us_(g_norm, spec, out=g_prog)
+    torch.addcmul(g_target, sigma_prog, draw.normal_(generator=generator), out=g_prog).clamp_min_(0.0)
 
     log_g = _log_g_norm_(g_norm, spec)
-    _nu_std_(log_g, spec, out=nu).mul_(draw.normal_(generator=generator))
-    nu.add_(_nu_mean_(log_g, spec, out=draw)).abs_()
+    sigma_nu = _nu_std_(log_g, spec, out=nu)
+    draw.normal_(generator=generator)
+    mu_nu = _nu_mean_(log_g, spec, out=log_g)  # ln ĝ is not needed after this
+    torch.addcmul(mu_nu, sigma_nu, draw, out=nu).abs_()
     return DeviceState(g_prog_us=g_prog, nu=nu)
 
 
@@ -244,7 +249,7 @@ def drift(state: DeviceState, age_s: float | Tensor, spec: PCMSpec) -> Tensor:
         A new float32 tensor of the broadcast shape of the state and ``age_s``.
 
     Raises:
-        ValueError: ``age_s`` is negative or NaN.
+        DeviceError: ``age_s`` is negative or NaN.
     """
     return _drift_from_t_eff(state, _effective_age_s(age_s, spec, state.g_prog_us), spec)
 
@@ -266,7 +271,7 @@ def read(state: DeviceState, age_s: float | Tensor, spec: PCMSpec, generator: to
         A new float32 tensor of the broadcast shape of the state and ``age_s``.
 
     Raises:
-        ValueError: ``age_s`` is negative or NaN, or the generator is on another device.
+        DeviceError: ``age_s`` is negative or NaN, or the generator is on another device.
     """
     _check_generator(generator, state.g_prog_us)
     t_eff = _effective_age_s(age_s, spec, state.g_prog_us)
@@ -276,7 +281,8 @@ def read(state: DeviceState, age_s: float | Tensor, spec: PCMSpec, generator: to
     else:
         spread = math.sqrt(math.log((t_eff + spec.t_read_s) / (2.0 * spec.t_read_s)))
     # sigma = G(t) · Q_s(ĝ_p) · spread, then G = max(G(t) + sigma · N(0, 1), 0), in three buffers.
-    sigma = _read_noise_qs_(state.g_prog_us * (1.0 / spec.g_max_us), spec).mul_(spread)
-    sigma = sigma.mul_(g) if sigma.shape == g.shape else sigma * g
+    q_s = _read_noise_qs_(state.g_prog_us * (1.0 / spec.g_max_us), spec)
+    sigma = q_s.mul_(spread) if q_s.shape == g.shape else q_s * spread  # a tensor age may broadcast
+    sigma.mul_(g)
     noisy = torch.empty_like(g).normal_(generator=generator)
-    return noisy.mul_(sigma).add_(g).clamp_min_(0.0)
+    return torch.addcmul(g, sigma, noisy, out=noisy).clamp_min_(0.0)

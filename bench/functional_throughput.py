@@ -1,0 +1,58 @@
+"""Bench: twin forward at a fixed device age vs plain PyTorch forward of the same model (one run).
+
+    python bench/functional_throughput.py [--model resnet32_pcm] [--batch-size 500] [--batches 6]
+
+Both run the same model, batch size and thread count; the twin programs the model on hermes_64-sized
+blocks with the PCM model and 8-bit converters, sets the age to one day with GDC, and draws read noise
+per batch. Target (issue 5): twin throughput >= 0.67x plain (overhead <= 1.5x). Forwards of the two
+kinds alternate so background load slows both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from chiptwin.device.noise import PCMNoiseModel
+from chiptwin.functional import apply_policy, program_chip, whole_layer_blocks
+from chiptwin.network.resnet import build_model
+from chiptwin.spec.chip import ChipSpec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet32_pcm")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = build_model(args.model).eval()
+    chip_spec = ChipSpec()
+    x = torch.randn(args.batch_size, 1, 32, 32).contiguous(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
+    chip = program_chip(model, chip_spec, whole_layer_blocks(model), PCMNoiseModel(chip_spec.pcm), 0, [x])
+    chip.set_age(86_400.0)
+    apply_policy(chip, "gdc")
+    times = {"plain": 0.0, "twin": 0.0}
+    with torch.no_grad():
+        model(x), chip(x)  # warm-up
+        for _ in range(args.batches):
+            for name, fn in (("plain", model), ("twin", chip)):
+                start = time.perf_counter()
+                fn(x)
+                times[name] += time.perf_counter() - start
+    n = args.batch_size * args.batches
+    plain, twin = n / times["plain"], n / times["twin"]
+    print(f"{args.model}, batch {args.batch_size}, {args.batches} batches, torch threads {args.threads}")
+    print(f"plain PyTorch forward: {plain:8.1f} images/s")
+    print(f"twin forward (1 day, GDC, 8-bit converters, read noise per batch): {twin:8.1f} images/s")
+    print(f"twin / plain: {twin / plain:.3f}  (target >= 0.67)")
+
+
+if __name__ == "__main__":
+    main()
