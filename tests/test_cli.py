@@ -72,3 +72,28 @@ def test_summary_physics() -> None:
     # GDC undoes most of the global drift.
     assert day.weight_error_gdc < 0.5 * day.weight_error
     assert summarise_array(load_chip(ARCH_DIR / "tiny_4.toml"), seed=3) == results
+
+
+def test_accuracy_command_remeasures_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from chiptwin.network.checkpoint import save_checkpoint
+    from chiptwin.network.resnet import ModelSpec, build_model
+
+    spec = ModelSpec(arch="cifar_resnet", depth=20, widths=(2, 2, 2), in_channels=1, num_classes=10)
+    torch.manual_seed(0)
+    save_checkpoint(
+        build_model(spec), spec, {"dataset": "fashion-mnist", "digital_test_accuracy": 0.5}, tmp_path / "t"
+    )
+    assert main(["accuracy", str(tmp_path / "t")]) == 0
+    out = capsys.readouterr().out
+    assert "on 10,000 images (model card: 50.00 %)" in out
+
+
+def test_accuracy_command_corrupt_checkpoint_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    assert main(["accuracy", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "bad.json" in err

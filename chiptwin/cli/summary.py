@@ -97,7 +97,9 @@ def _run(args: argparse.Namespace) -> int:
         f"{chip.tiles.devices_per_weight * rows * cols:,} devices (g_max {chip.pcm.g_max_us:g} µS, {chip.pcm.weight_scale} scale, "
         f"8 bytes of state per device), seed {args.seed}"
     )
-    header = f"{'age':>10} {'mean G_on µS':>13} {'drift':>7} {'|W err|/max':>12} {'with GDC':>9} {'GDC alpha':>10}"
+    header = (
+        f"{'age':>10} {'mean G_on µS':>13} {'drift':>7} {'|W err|/max':>12} {'with GDC':>9} {'GDC alpha':>10}"
+    )
     print(header)
     for r in summarise_array(chip, args.seed):
         print(

@@ -46,7 +46,16 @@ def _run(args: argparse.Namespace) -> int:
         raise ChipTwinError(f"chiptwin train: {exc}") from None
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     command = "chiptwin " + shlex.join(sys.argv[1:])
-    result = run_training(spec, train_set, test_set, args.out, name=args.name, device=device, command=command)
+    result = run_training(
+        spec,
+        train_set,
+        test_set,
+        args.out,
+        name=args.name,
+        device=device,
+        command=command,
+        progress=not args.quiet,
+    )
     print(f"{result.checkpoint}: digital test accuracy {100 * result.test_accuracy:.2f} %")
     return 0
 
@@ -69,6 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", default=None, help="checkpoint to fine-tune from")
     p.add_argument("--crop-pad", type=int, default=4)
     p.add_argument("--device", default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch only)")
     p.add_argument("--out", type=Path, required=True, help="directory for resume state and checkpoint")
     p.add_argument("--name", required=True, help="checkpoint name (files NAME.safetensors, NAME.json)")
     p.set_defaults(func=_run)

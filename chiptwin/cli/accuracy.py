@@ -1,0 +1,46 @@
+"""``chiptwin accuracy CHECKPOINT``: digital test accuracy of a checkpoint, re-measured.
+
+Loads the checkpoint (a shipped name or a path; never unpickled), evaluates it on the Fashion-MNIST
+test set (the 10,000 images shipped in the package, or the IDX files in ``--data-dir``) and prints the
+measured accuracy next to the one its model card records.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from chiptwin.errors import CheckpointError
+from chiptwin.network.checkpoint import load_checkpoint
+from chiptwin.network.data import load_fashion_mnist, load_shipped
+from chiptwin.network.training import evaluate_digital
+
+__all__ = ["add_parser"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_flush_denormal(True)
+    model, card = load_checkpoint(args.checkpoint)
+    if card["dataset"] != "fashion-mnist":
+        raise CheckpointError(
+            f"{args.checkpoint}: dataset {card['dataset']!r}; only fashion-mnist is shipped"
+        )
+    test = load_fashion_mnist("test", args.data_dir) if args.data_dir else load_shipped("test")
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    measured = evaluate_digital(model, test)
+    recorded = card.get("digital_test_accuracy")
+    recorded_text = "n/a" if recorded is None else f"{100 * recorded:.2f} %"
+    print(
+        f"{args.checkpoint}: {card.get('recipe', '?')}, digital test accuracy {100 * measured:.2f} % "
+        f"on {len(test):,} images (model card: {recorded_text})"
+    )
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("accuracy", help="re-measure the digital test accuracy of a checkpoint")
+    p.add_argument("checkpoint", help="shipped checkpoint name or path (without or with .safetensors)")
+    p.add_argument("--data-dir", type=Path, default=None, help="Fashion-MNIST IDX folder (default: shipped)")
+    p.set_defaults(func=_run)
