@@ -94,7 +94,8 @@ def _run(args: argparse.Namespace) -> int:
     rows, cols = chip.tiles.weight_rows, chip.tiles.weight_cols
     print(
         f"\nPCM crossbar: {rows} x {cols} Gaussian weights clipped at +/-{_CLIP_STD:g} std, "
-        f"{chip.tiles.devices_per_weight * rows * cols:,} devices (g_max {chip.pcm.g_max_us:g} µS, {chip.pcm.weight_scale} scale, "
+        f"{chip.tiles.devices_per_weight * rows * cols:,} devices (g_max {chip.pcm.g_max_us:g} µS, "
+        f"{chip.pcm.weight_scale} scale, "
         f"8 bytes of state per device), seed {args.seed}"
     )
     header = (

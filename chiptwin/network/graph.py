@@ -33,6 +33,7 @@ from torch import fx, nn
 
 from chiptwin.errors import MappingError
 from chiptwin.network.resnet import build_model, model_spec
+from chiptwin.network.shapes import analog_layer, pool_output, reshape_output
 from chiptwin.spec.graph import EdgeSpec, LayerSpec, bytes_per_element
 
 __all__ = ["ZOO_INPUT_SIZES", "build_layer_graph", "zoo_layer_graph"]
@@ -72,9 +73,6 @@ _METHOD_KINDS = {"relu": "relu", "relu_": "relu", "add": "add", "add_": "add", "
 _METHOD_KINDS |= {"view": "flatten", "reshape": "flatten"}
 _PASS_FUNCTIONS: tuple[Callable[..., Any], ...] = (F.dropout,)
 _PASS_METHODS = ("contiguous",)
-# Keyword names of the pooling functions' positional parameters (after the input).
-_WINDOW_PARAMS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
-_AVG_PARAMS = ("kernel_size", "stride", "padding", "ceil_mode")
 
 
 class _Shape(tuple[int, ...]):
@@ -117,26 +115,6 @@ def _trace(model: nn.Module) -> fx.GraphModule:
         where = tracer.failed_in or f"{type(model).__name__} (the model's own forward)"
         raise MappingError(f"cannot trace module {where} with torch.fx: {_first_line(exc)}") from None
     return fx.GraphModule(tracer.root, graph, type(model).__name__)
-
-
-def _pair(value: Any) -> tuple[int, int]:
-    if isinstance(value, int):
-        return value, value
-    return int(value[0]), int(value[-1])
-
-
-def _window_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    span = size + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside the input
-        out -= 1
-    return out
-
-
-def _bind(args: Sequence[Any], kwargs: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    bound = dict(zip(names, args[1:], strict=False))
-    bound.update({k: v for k, v in kwargs.items() if k in names})
-    return bound
 
 
 class _Builder:
@@ -219,7 +197,7 @@ class _Builder:
             return
         kind = self._kind(node, module)
         if kind in ("conv", "linear"):
-            spec = _analog(self._name(node), module, x, self.where(node))
+            spec = analog_layer(self._name(node), module, x, self.where(node))  # type: ignore[arg-type]
         else:
             spec = self._digital(node, kind, module, args, kwargs)
         self.values[node] = _Shape((_BATCH, *spec.output_shape))
@@ -262,9 +240,9 @@ class _Builder:
             out = tuple(int(n) for n in np.broadcast_shapes(*shapes))
             ops = max(len(operands) - 1, 1) * math.prod(out[1:])
         elif kind == "pool":
-            out, ops = _pool(module if module is not None else node.target, x, args, kwargs)
+            out, ops = pool_output(module if module is not None else node.target, x, args, kwargs)
         elif kind == "flatten":
-            out = _reshape(node, module, x, args, kwargs)
+            out = reshape_output(node.target, module, x, args, kwargs)
             ops = 0
             if out[0] != _BATCH or math.prod(out) != math.prod(x):
                 raise MappingError(f"{self.where(node)}: reshapes {x[1:]} to {out} across images")
@@ -304,111 +282,10 @@ def _flat(args: Any, kwargs: Any) -> list[Any]:
     return out
 
 
-def _analog(name: str, m: Any, x: _Shape, where: str) -> LayerSpec:
-    if isinstance(m, nn.Linear):
-        if x[-1] != m.in_features:
-            raise MappingError(f"{where}: expects {m.in_features} input features, gets shape {x[1:]}")
-        out = (*x[:-1], m.out_features)
-        mvms = math.prod(out[1:-1])
-        return LayerSpec(
-            name=name,
-            kind="linear",
-            analog=True,
-            input_shape=tuple(x[1:]),
-            output_shape=tuple(out[1:]),
-            in_channels=m.in_features,
-            out_channels=m.out_features,
-            kernel_h=1,
-            kernel_w=1,
-            stride=(1, 1),
-            padding=(0, 0),
-            groups=1,
-            has_bias=m.bias is not None,
-            rows=m.in_features,
-            cols=m.out_features,
-            mvms_per_inference=mvms,
-            ops_per_inference=m.in_features * m.out_features * mvms,
-        )
-    if len(x) != 4 or x[1] != m.in_channels:
-        raise MappingError(f"{where}: expects {m.in_channels} input channels, gets shape {x[1:]}")
-    (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
-    if isinstance(m.padding, str):  # "valid" or "same" (stride 1)
-        ph, pw = (0, 0) if m.padding == "valid" else (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
-        h, w = (x[2] - dh * (kh - 1), x[3] - dw * (kw - 1)) if m.padding == "valid" else (x[2], x[3])
-    else:
-        ph, pw = m.padding
-        h, w = _window_out(x[2], kh, sh, ph, dh, False), _window_out(x[3], kw, sw, pw, dw, False)
-    if h < 1 or w < 1:
-        raise MappingError(f"{where}: input {x[1:]} is smaller than the kernel ({kh}x{kw})")
-    rows = m.in_channels // m.groups * kh * kw
-    return LayerSpec(
-        name=name,
-        kind="conv",
-        analog=True,
-        input_shape=tuple(x[1:]),
-        output_shape=(m.out_channels, h, w),
-        in_channels=m.in_channels,
-        out_channels=m.out_channels,
-        kernel_h=kh,
-        kernel_w=kw,
-        stride=(sh, sw),
-        padding=(ph, pw),
-        groups=m.groups,
-        has_bias=m.bias is not None,
-        rows=rows,
-        cols=m.out_channels,
-        mvms_per_inference=h * w,
-        ops_per_inference=rows * m.out_channels * h * w,
-    )
-
-
-def _pool(target: Any, x: _Shape, args: Any, kwargs: Any) -> tuple[tuple[int, ...], int]:
-    adaptive = isinstance(target, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) or target in (
-        F.adaptive_avg_pool2d,
-        F.adaptive_max_pool2d,
-    )
-    if adaptive:
-        size = (
-            target.output_size
-            if isinstance(target, nn.Module)
-            else _bind(args, kwargs, ("output_size",))["output_size"]
-        )
-        sizes = (size, size) if isinstance(size, int) else tuple(size)
-        out = (*x[:-2], *(x[-2 + i] if s is None else int(s) for i, s in enumerate(sizes)))
-        return out, math.prod(x[1:])
-    if isinstance(target, nn.Module):
-        p = {name: getattr(target, name) for name in _WINDOW_PARAMS if hasattr(target, name)}
-    else:
-        p = _bind(args, kwargs, _WINDOW_PARAMS if target is F.max_pool2d else _AVG_PARAMS)
-    k = _pair(p["kernel_size"])
-    s = _pair(p.get("stride") or p["kernel_size"])
-    pad, d = _pair(p.get("padding", 0)), _pair(p.get("dilation", 1))
-    ceil_mode = bool(p.get("ceil_mode", False))
-    out = (*x[:-2], *(_window_out(x[-2 + i], k[i], s[i], pad[i], d[i], ceil_mode) for i in range(2)))
-    return out, k[0] * k[1] * math.prod(out[1:])
-
-
-def _reshape(node: fx.Node, module: Any, x: _Shape, args: Any, kwargs: Any) -> tuple[int, ...]:
-    if isinstance(module, nn.Flatten):
-        start, end = module.start_dim, module.end_dim
-    elif node.target in (torch.flatten, "flatten"):
-        bound = _bind(args, kwargs, ("start_dim", "end_dim"))
-        start, end = bound.get("start_dim", 0), bound.get("end_dim", -1)
-    if isinstance(module, nn.Flatten) or node.target in (torch.flatten, "flatten"):
-        start, end = start % len(x), end % len(x)
-        return (*x[:start], math.prod(x[start : end + 1]), *x[end + 1 :])
-    dims = args[1] if len(args) == 2 and isinstance(args[1], tuple | list) else args[1:]
-    dims = [int(d) for d in dims]
-    if dims.count(-1) == 1:
-        known = math.prod(d for d in dims if d != -1)
-        dims[dims.index(-1)] = math.prod(x) // known if known else 0
-    return tuple(dims)
-
-
 def build_layer_graph(
     model: nn.Module, input_shape: Sequence[int], *, activation_bits: int = 8, name: str | None = None
 ) -> nx.DiGraph:
-    """Trace ``model`` for one input of ``input_shape`` (per image, e.g. ``(1, 32, 32)``) into the layer graph.
+    """Trace ``model`` for inputs of ``input_shape`` (per image, e.g. ``(1, 32, 32)``) into the layer graph.
 
     Args:
         model: the network; it is traced, never run, and left unchanged.
