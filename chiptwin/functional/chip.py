@@ -19,10 +19,11 @@ from torch import Tensor, nn
 from chiptwin.device.noise import NoiseModel
 from chiptwin.functional.analog_layer import AnalogLayer, BlockRange, unrolled_weight
 from chiptwin.functional.context import ChipContext
+from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.seeding import derive_seed
 from chiptwin.spec.chip import ChipSpec
 
-__all__ = ["AnalogChip", "ConverterBits", "program_chip", "whole_layer_blocks"]
+__all__ = ["AnalogChip", "ConverterBits", "blocks_from_mapping", "program_chip", "whole_layer_blocks"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +46,14 @@ def whole_layer_blocks(model: nn.Module) -> dict[str, list[BlockRange]]:
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             rows, cols = unrolled_weight(m).shape
             blocks[name] = [BlockRange(0, rows, 0, cols)]
+    return blocks
+
+
+def blocks_from_mapping(mapping: ChipMapping) -> dict[str, list[BlockRange]]:
+    """The crossbar blocks of every analog layer in a mapping (replicas hold the same weights)."""
+    blocks: dict[str, list[BlockRange]] = {}
+    for b in mapping.blocks:
+        blocks.setdefault(b.layer, []).append(BlockRange(b.row_start, b.row_stop, b.col_start, b.col_stop))
     return blocks
 
 

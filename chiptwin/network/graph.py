@@ -197,7 +197,7 @@ class _Builder:
             return
         kind = self._kind(node, module)
         if kind in ("conv", "linear"):
-            spec = analog_layer(self._name(node), module, x, self.where(node))  # type: ignore[arg-type]
+            spec = analog_layer(self._name(node), module, x, self.where(node))
         else:
             spec = self._digital(node, kind, module, args, kwargs)
         self.values[node] = _Shape((_BATCH, *spec.output_shape))
@@ -235,7 +235,7 @@ class _Builder:
     def _digital(self, node: fx.Node, kind: str, module: Any, args: Any, kwargs: Any) -> LayerSpec:
         x: _Shape = args[0]
         if kind == "add":
-            operands = [*args, *kwargs.values()]
+            operands = [*args, *([kwargs["other"]] if "other" in kwargs else [])]
             shapes = [tuple(a) for a in operands if isinstance(a, _Shape)]
             out = tuple(int(n) for n in np.broadcast_shapes(*shapes))
             ops = max(len(operands) - 1, 1) * math.prod(out[1:])

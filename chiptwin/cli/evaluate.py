@@ -1,0 +1,146 @@
+"""``chiptwin evaluate``: accuracy of a programmed chip over device age, per compensation policy.
+
+Traces the checkpoint's model, maps it on the architecture with the chosen strategy, programs one chip
+per seed and prints accuracy (mean +/- std over seeds, %) at every device age under every policy.
+``--weights-only`` keeps PCM noise, drift and GDC on the weights but switches the converters off and
+drops AdaBS, the setting other simulators report, so numbers can be compared on equal terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+import torch
+
+from chiptwin.cli.arch import DEFAULT_ARCH, resolve_arch
+from chiptwin.device.noise import IdealNoiseModel, NoiseModel, PCMNoiseModel
+from chiptwin.errors import ChipTwinError
+from chiptwin.functional import POLICIES, ConverterBits, EvalSpec, evaluate
+from chiptwin.functional.chip import blocks_from_mapping
+from chiptwin.mapping import map_graph
+from chiptwin.network.checkpoint import load_checkpoint
+from chiptwin.network.data import load_fashion_mnist, load_shipped, normalise
+from chiptwin.network.graph import build_layer_graph
+from chiptwin.network.training import evaluate_digital
+from chiptwin.spec.load import load_chip
+from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
+
+__all__ = ["add_parser", "parse_age_s", "format_age"]
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": SECONDS_PER_HOUR, "d": SECONDS_PER_DAY, "y": SECONDS_PER_YEAR}
+
+
+def parse_age_s(text: str) -> float:
+    """``"20"``, ``"20s"``, ``"10m"``, ``"1h"``, ``"1d"``, ``"1y"`` -> seconds.
+
+    Raises:
+        ChipTwinError: not a non-negative number with an optional unit s/m/h/d/y.
+    """
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([smhdy]?)\s*", text)
+    if match is None:
+        raise ChipTwinError(f"age {text!r}: expected a number with an optional unit s, m, h, d or y")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def format_age(age_s: float) -> str:
+    """Seconds -> the largest whole-ish unit (``1 d``, ``1 y``, ``20 s``)."""
+    for unit in ("y", "d", "h", "m"):
+        if age_s >= _UNITS[unit]:
+            return f"{age_s / _UNITS[unit]:.3g} {unit}"
+    return f"{age_s:.3g} s"
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_flush_denormal(True)
+    chip = load_chip(resolve_arch(args.arch))
+    model, card = load_checkpoint(args.checkpoint)
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    if card["dataset"] != "fashion-mnist":
+        raise ChipTwinError(
+            f"{args.checkpoint}: dataset {card['dataset']!r}; evaluate supports fashion-mnist"
+        )
+    test = load_fashion_mnist("test", args.data_dir) if args.data_dir else load_shipped("test")
+    calib = load_shipped("calibration")
+    n = min(args.n_images, len(test))
+    images = normalise(torch.from_numpy(test.images[:n]), test.dataset)
+    labels = torch.from_numpy(test.labels[:n])
+    calibration = normalise(torch.from_numpy(calib.images), calib.dataset)
+    in_shape = tuple(int(s) for s in test.images.shape[1:])
+    graph = build_layer_graph(model, in_shape, name=Path(str(args.checkpoint)).name)
+    mapping = map_graph(graph, chip, args.strategy)
+    policies = tuple(args.policies.split(","))
+    if args.weights_only:
+        policies = tuple(p for p in policies if p != "gdc+adabs")
+        bits = ConverterBits(dac_bits=None, adc_bits=None)
+    elif args.bits == "none":
+        bits = ConverterBits(dac_bits=None, adc_bits=None)
+    elif args.bits is None:
+        bits = ConverterBits.of(chip)
+    else:
+        bits = ConverterBits(dac_bits=int(args.bits), adc_bits=int(args.bits))
+    try:
+        spec = EvalSpec(
+            ages_s=tuple(parse_age_s(a) for a in args.ages.split(",")),
+            policies=policies,
+            seeds=tuple(range(args.seeds)),
+            n_adabs=args.n_adabs,
+            batch_size=args.batch_size,
+        )
+    except ValueError as exc:
+        raise ChipTwinError(f"chiptwin evaluate: {exc}") from None
+    noise: NoiseModel = IdealNoiseModel() if args.ideal else PCMNoiseModel(chip.pcm)
+    digital = evaluate_digital(model, type(test)(test.images[:n], test.labels[:n], test.dataset))
+    print(
+        f"{args.checkpoint} on {chip.name} ({args.strategy}, {len(mapping.tiles_used)} tiles), "
+        f"{'ideal devices' if args.ideal else 'PCM devices'}, DAC/ADC bits {bits.dac_bits}/{bits.adc_bits}, "
+        f"{n:,} test images, seeds {spec.seeds}; digital accuracy {100 * digital:.2f} %"
+    )
+    start = time.perf_counter()
+    results = evaluate(
+        model,
+        chip,
+        blocks_from_mapping(mapping),
+        noise,
+        (images, labels),
+        calibration,
+        spec,
+        bits=bits,
+        on_result=(lambda s, a, p, acc: print(f"  seed {s} age {format_age(a)} {p}: {100 * acc:.2f} %"))
+        if args.verbose
+        else None,
+    )
+    header = f"{'age':>8} | " + " | ".join(f"{p:>15}" for p in spec.policies)
+    print(header)
+    print("-" * len(header))
+    for age in sorted(spec.ages_s):
+        cells = [r for r in results if r.age_s == age]
+        print(
+            f"{format_age(age):>8} | "
+            + " | ".join(f"{100 * r.mean:6.2f} +/- {100 * r.std:4.2f}" for r in cells)
+        )
+    print(f"({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="accuracy of a programmed chip over device age per policy")
+    p.add_argument("--checkpoint", default="resnet32_pcm_fmnist_hwa", help="shipped name or path")
+    p.add_argument("--arch", default=DEFAULT_ARCH)
+    p.add_argument("--strategy", default="dense")
+    p.add_argument("--ages", default="20s,1h,1d,1y", help="comma-separated ages, units s/m/h/d/y")
+    p.add_argument("--policies", default=",".join(POLICIES), help=f"comma-separated from {POLICIES}")
+    p.add_argument("--seeds", type=int, default=5, help="number of programming seeds (0..N-1)")
+    p.add_argument("--bits", default=None, help="DAC and ADC bits (default: the chip's; 'none': off)")
+    p.add_argument("--ideal", action="store_true", help="ideal devices (no noise, no drift)")
+    p.add_argument(
+        "--weights-only", action="store_true", help="PCM weights + GDC, ideal converters, no AdaBS"
+    )
+    p.add_argument("--n-images", type=int, default=10_000)
+    p.add_argument("--n-adabs", type=int, default=2600)
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--verbose", action="store_true", help="print every (seed, age, policy) as measured")
+    p.set_defaults(func=_run)

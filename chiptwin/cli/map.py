@@ -1,0 +1,120 @@
+"""``chiptwin map``: map a zoo network onto a chip, print the per-layer table, write Parquet and a PNG."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from chiptwin.cli.arch import resolve_arch
+from chiptwin.mapping import Mapping, MappingResult, map_graph, measure_mapping, placer_for, replica_share
+from chiptwin.mapping.strategies import STRATEGIES
+from chiptwin.network.graph import zoo_layer_graph
+from chiptwin.report.tile_map import draw_tile_map
+from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.load import load_chip
+from chiptwin.trace.mapping_table import MappingRecord, write_mapping_table
+
+__all__ = ["add_parser", "format_result", "mapping_records"]
+
+
+def mapping_records(mapping: Mapping, chip: ChipSpec, kinds: dict[str, str]) -> list[MappingRecord]:
+    """Flatten a mapping into mapping-table rows (``kinds``: layer name -> ``conv``/``linear``)."""
+    order = {name: i for i, name in enumerate(dict.fromkeys(b.layer for b in mapping.blocks))}
+    records = []
+    for p in mapping.placements:
+        b, replicas = p.block, mapping.replication[p.block.layer]
+        start, stop = replica_share(b.mvms_per_inference, replicas, p.replica)
+        row, col = mapping.positions[p.tile]
+        records.append(
+            MappingRecord(
+                model=mapping.model,
+                chip=mapping.chip,
+                strategy=mapping.strategy,
+                layer=b.layer,
+                layer_index=order[b.layer],
+                kind=kinds[b.layer],
+                block=b.index,
+                replica=p.replica,
+                replicas=replicas,
+                tile=p.tile,
+                mesh_row=row,
+                mesh_col=col,
+                row_start=b.row_start,
+                row_stop=b.row_stop,
+                col_start=b.col_start,
+                col_stop=b.col_stop,
+                row_offset=p.row_offset,
+                col_offset=p.col_offset,
+                mvm_start=start,
+                mvm_stop=stop,
+                tile_rows=mapping.weight_rows,
+                tile_cols=mapping.weight_cols,
+                chip_tiles=chip.tiles.count,
+                mesh_rows=chip.noc.mesh_rows,
+                mesh_cols=chip.noc.mesh_cols,
+            )
+        )
+    return records
+
+
+def format_result(result: MappingResult) -> str:
+    """The per-layer table and the totals of a mapping, as printed by ``chiptwin map``."""
+    width = max(len("layer"), *(len(lr.name) for lr in result.layers))
+    head = (
+        f"{'layer':<{width}}  {'kind':<6} {'rows x cols':>11} {'blocks':>6} {'replicas':>8} {'tiles':>5} "
+        f"{'MVMs/img':>9} {'MVMs/replica':>12}"
+    )
+    lines = [f"{result.model} on {result.chip}, strategy {result.strategy}", head, "-" * len(head)]
+    for lr in result.layers:
+        lines.append(
+            f"{lr.name:<{width}}  {lr.kind:<6} {f'{lr.rows} x {lr.cols}':>11} {lr.blocks:>6} "
+            f"{lr.replicas:>8} {lr.tiles:>5} {lr.mvms_per_inference:>9,} {lr.mvms_per_replica:>12,}"
+        )
+    blocks = sum(lr.blocks * lr.replicas for lr in result.layers)
+    lines += [
+        "-" * len(head),
+        f"tiles       {result.tiles_used} of {result.tiles_available} used, {blocks} placed blocks "
+        f"({len(result.layers)} analog layers)",
+        f"cells       {result.cells_used:,} of {result.cells_available:,} weight cells of the used tiles "
+        f"({100 * result.utilisation:.1f} %)",
+        f"bottleneck  {result.bottleneck_layer}: {result.bottleneck_mvms:,} MVMs per image per replica; "
+        f"busiest tile {result.busiest_tile}: {result.busiest_tile_mvms:,} MVMs per image",
+        f"NoC         {result.noc_bytes_per_inference:,} bytes per image cross tiles, "
+        f"{result.noc_byte_hops_per_inference:,} byte-hops per image",
+    ]
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    placer = placer_for(args.strategy)  # fail on a bad name before tracing anything
+    path = resolve_arch(args.arch)
+    chip = load_chip(path)
+    bits = max(chip.dac.bits, chip.adc.bits)
+    graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
+    mapping = map_graph(graph, chip, placer)
+    print(format_result(measure_mapping(graph, mapping)))
+    out = args.out or Path("traces") / f"map-{args.model}-{chip.name}-{placer.name}"
+    kinds = {name: data["layer"].kind for name, data in graph.nodes(data=True)}
+    table = write_mapping_table(mapping_records(mapping, chip, kinds), out / "mapping.parquet")
+    print(f"wrote {table}")
+    print(f"wrote {draw_tile_map(table, out / 'tile_map.png')}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("map", help="map a zoo network onto a chip's crossbar tiles")
+    p.add_argument("--arch", default="hermes_64", help="architecture TOML file, or a name in architectures/")
+    p.add_argument("--model", default="resnet32_pcm", help="zoo model name")
+    p.add_argument(
+        "--strategy", default="dense", help=f"placement strategy: {', '.join(STRATEGIES)} (default dense)"
+    )
+    p.add_argument(
+        "--in-channels",
+        type=int,
+        default=None,
+        help="input channels (default: 1 for CIFAR-style models, Fashion-MNIST; 3 for ImageNet-style)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="output folder (default traces/map-MODEL-ARCH-STRATEGY)"
+    )
+    p.set_defaults(func=_run)

@@ -1,0 +1,64 @@
+"""Mapping: split analog layers into crossbar blocks, place them on tiles, build the chip graph.
+
+Runs on the layer graph (``chiptwin.network.graph``) with networkx and numpy only; it never imports
+torch. The usual path::
+
+    mapping = map_graph(graph, chip, "packed")      # split, place, check
+    result = measure_mapping(graph, mapping)        # tiles, utilisation, bottleneck, NoC traffic
+    chip_graph = build_chip_graph(graph, mapping, chip)
+"""
+
+from chiptwin.mapping.blocks import BlockSpec, analog_layers, ordered_layers, split_graph, split_layer
+from chiptwin.mapping.chip_graph import Flow, build_chip_graph, host_tiles, route_flows
+from chiptwin.mapping.mapper import ARCHITECTURES_DIR, fit_suggestions, map_graph
+from chiptwin.mapping.metrics import LayerResult, MappingResult, measure_mapping
+from chiptwin.mapping.packing import pack_rectangles
+from chiptwin.mapping.placement import (
+    BlockPlacement,
+    Mapping,
+    Placer,
+    replica_share,
+    snake_order,
+    tile_position,
+    validate_mapping,
+)
+from chiptwin.mapping.strategies import (
+    STRATEGIES,
+    BalancedPlacer,
+    DensePlacer,
+    PackedPlacer,
+    balance_replication,
+    placer_for,
+)
+
+__all__ = [
+    "ARCHITECTURES_DIR",
+    "STRATEGIES",
+    "BalancedPlacer",
+    "BlockPlacement",
+    "BlockSpec",
+    "DensePlacer",
+    "Flow",
+    "LayerResult",
+    "Mapping",
+    "MappingResult",
+    "PackedPlacer",
+    "Placer",
+    "analog_layers",
+    "balance_replication",
+    "build_chip_graph",
+    "fit_suggestions",
+    "host_tiles",
+    "map_graph",
+    "measure_mapping",
+    "ordered_layers",
+    "pack_rectangles",
+    "placer_for",
+    "replica_share",
+    "route_flows",
+    "snake_order",
+    "split_graph",
+    "split_layer",
+    "tile_position",
+    "validate_mapping",
+]

@@ -1,0 +1,1 @@
+"""Reports: plots drawn from trace tables (matplotlib, Agg backend, no global pyplot state)."""

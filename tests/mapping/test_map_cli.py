@@ -1,0 +1,59 @@
+"""``chiptwin map``: table on stdout, Parquet and PNG written, bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chiptwin.cli import main
+from chiptwin.trace.mapping_table import read_mapping_table
+
+
+def test_map_writes_parquet_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "map",
+                "--arch",
+                "hermes_64",
+                "--model",
+                "resnet32_pcm",
+                "--strategy",
+                "packed",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "resnet32_pcm on hermes_64, strategy packed" in text
+    assert "layer3.1.conv1" in text and "504 x 56" in text
+    assert "tiles       6 of 64 used, 43 placed blocks (34 analog layers)" in text
+    records = read_mapping_table(out / "mapping.parquet")
+    assert len(records) == 43 and {r.strategy for r in records} == {"packed"}
+    assert len({r.tile for r in records}) == 6
+    png = (out / "tile_map.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "resnet99"], "unknown model 'resnet99'"),
+        (["--strategy", "sparse"], "strategy(='sparse') must be one of dense, packed, balanced"),
+        (["--arch", "nochip"], "nochip: no such file or architecture"),
+        (["--in-channels", "0"], "in_channels(=0) must be >= 1"),
+        (["--arch", "tiny_4"], "'dense' placement needs 226 tiles"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["map", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chiptwin: error: ") and err.count("\n") == 1
+    assert message in err
+    assert not (tmp_path / "mapping.parquet").exists()
