@@ -13,6 +13,7 @@ __all__ = [
     "DeviceError",
     "MappingError",
     "SpecError",
+    "TimingError",
 ]
 
 
@@ -38,3 +39,7 @@ class MappingError(ChipTwinError):
 
 class DeviceError(ChipTwinError, ValueError):
     """A device-model call got an impossible value (negative age, unknown scale, mismatched tensors)."""
+
+
+class TimingError(ChipTwinError, ValueError):
+    """A timing run got an impossible parameter (negative rate, unsorted arrivals, bad replay file)."""

@@ -8,14 +8,14 @@ throughout, because PCM papers state every device constant in µS.
 from __future__ import annotations
 
 __all__ = [
-    "NS_PER_S",
-    "PS_PER_NS",
-    "PJ_PER_J",
-    "FJ_PER_PJ",
-    "SECONDS_PER_HOUR",
-    "SECONDS_PER_DAY",
-    "SECONDS_PER_YEAR",
     "BITS_PER_BYTE",
+    "FJ_PER_PJ",
+    "NS_PER_S",
+    "PJ_PER_J",
+    "PS_PER_NS",
+    "SECONDS_PER_DAY",
+    "SECONDS_PER_HOUR",
+    "SECONDS_PER_YEAR",
 ]
 
 NS_PER_S = 1_000_000_000

@@ -28,7 +28,7 @@ from chiptwin.network.training import evaluate_digital
 from chiptwin.spec.load import load_chip
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
-__all__ = ["add_parser", "parse_age_s", "format_age"]
+__all__ = ["add_parser", "format_age", "parse_age_s"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": SECONDS_PER_HOUR, "d": SECONDS_PER_DAY, "y": SECONDS_PER_YEAR}
 

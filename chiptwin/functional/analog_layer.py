@@ -19,6 +19,7 @@ weights for rows outside the range, so a row split inside a kernel is exact too.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,13 +27,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
-from chiptwin.device.converters import quantise
 from chiptwin.device.conductance import weights_to_conductances
+from chiptwin.device.converters import quantise
 from chiptwin.device.noise import NoiseModel
-from chiptwin.device.pcm import DeviceState
 from chiptwin.functional.context import ChipContext
 
-__all__ = ["BlockRange", "RowGroup", "AnalogLayer", "unrolled_weight"]
+__all__ = ["AnalogLayer", "BlockRange", "RowGroup", "unrolled_weight"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class BlockRange:
     col_stop: int
 
 
-def unrolled_weight(module: nn.Module) -> Tensor:
+def unrolled_weight(module: nn.Conv2d | nn.Linear) -> Tensor:
     """The (rows, cols) matrix a crossbar stores: ``weight.reshape(C_out, -1).T``.
 
     Row ``c_in * (k_h * k_w) + i * k_w + j`` is input channel ``c_in``, kernel position ``(i, j)``.
@@ -56,6 +56,11 @@ def unrolled_weight(module: nn.Module) -> Tensor:
 
 class RowGroup(nn.Module):
     """The blocks of one layer that share a row range: one MVM of the programmed devices."""
+
+    beta: Tensor
+    adc_range: Tensor
+    gdc_reference: Tensor
+    gdc_alpha: Tensor
 
     def __init__(
         self,
@@ -119,6 +124,8 @@ class RowGroup(nn.Module):
 class AnalogLayer(nn.Module):
     """Drop-in replacement of a Conv2d or Linear whose weights are programmed on PCM blocks."""
 
+    input_range: Tensor
+
     def __init__(
         self,
         module: nn.Conv2d | nn.Linear,
@@ -149,11 +156,16 @@ class AnalogLayer(nn.Module):
         _check_cover(groups, w.shape)
         if self.is_conv and self.groups > 1 and len(groups) > 1:
             raise ValueError(f"grouped convolution (groups={self.groups}) split over rows is not supported")
-        self.row_groups = nn.ModuleList(
+        self.blocks_by_rows = nn.ModuleList(
             RowGroup(w[r0:r1], r0, r1, cols, noise, g_max_us, weight_scale, devices_per_polarity, generator)
             for (r0, r1), cols in groups.items()
         )
         self.register_buffer("input_range", torch.zeros(()))
+
+    @property
+    def row_groups(self) -> list[RowGroup]:
+        """The row groups (blocks sharing a row range), in row order."""
+        return [g for g in self.blocks_by_rows if isinstance(g, RowGroup)]
 
     def _mvm(self, x_n: Tensor, group: RowGroup, g_norm: Tensor) -> Tensor:
         if not self.is_conv:
@@ -209,6 +221,6 @@ def _check_cover(groups: dict[tuple[int, int], list[tuple[int, int]]], shape: to
         (f"column (rows [{r0}, {r1}))", sorted(groups[(r0, r1)]), cols) for r0, r1 in row_spans
     ]:
         tiled = spans[0][0] == 0 and spans[-1][1] == size
-        tiled = tiled and all(a[1] == b[0] and b[0] < b[1] for a, b in zip(spans, spans[1:]))
+        tiled = tiled and all(a[1] == b[0] and b[0] < b[1] for a, b in itertools.pairwise(spans))
         if not tiled:
             raise ValueError(f"{name} blocks {spans} do not tile 0..{size} exactly")

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from chiptwin.functional.chip import AnalogChip
 
-__all__ = ["POLICIES", "apply_gdc", "reset_gdc", "apply_adabs", "apply_policy"]
+__all__ = ["POLICIES", "apply_adabs", "apply_gdc", "apply_policy", "reset_gdc"]
 
 POLICIES = ("none", "gdc", "gdc+adabs")
 """Compensation policies: nothing, GDC alone, GDC then AdaBS."""

@@ -8,7 +8,7 @@ policy is applied from the programmed state (GDC measured at that age; AdaBS re-
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -140,7 +140,11 @@ def evaluate(
                     on_result(seed, age, policy, acc)
     return [
         AccuracyResult(
-            age_s=a, policy=p, seeds=tuple(spec.seeds), accuracies=tuple(per_key[(a, p)]), n_images=len(labels)
+            age_s=a,
+            policy=p,
+            seeds=tuple(spec.seeds),
+            accuracies=tuple(per_key[(a, p)]),
+            n_images=len(labels),
         )
         for a in ages
         for p in spec.policies

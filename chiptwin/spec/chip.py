@@ -15,13 +15,13 @@ from chiptwin.spec.pcm import PCMSpec
 
 __all__ = [
     "PAIR_LAYOUTS",
-    "TileSpec",
-    "DACSpec",
     "ADCSpec",
+    "ChipSpec",
+    "DACSpec",
     "DigitalSpec",
     "NoCSpec",
     "ProgrammingSpec",
-    "ChipSpec",
+    "TileSpec",
 ]
 
 PAIR_LAYOUTS = ("unit_cell", "columns", "rows")
@@ -31,7 +31,8 @@ PAIR_LAYOUTS = ("unit_cell", "columns", "rows")
   cell, 2 per polarity), so a ``rows x cols`` crossbar stores ``rows x cols`` weights;
 - ``columns``: G+ and G- on adjacent bit lines, sensed differentially (Joshi 2020), so it stores
   ``rows x cols / devices_per_weight`` weights;
-- ``rows``: G+ and G- on adjacent word lines driven with opposite inputs: ``rows / devices_per_weight x cols``.
+- ``rows``: G+ and G- on adjacent word lines driven with opposite inputs:
+  ``rows / devices_per_weight x cols``.
 """
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.units import FJ_PER_PJ
 
-__all__ = ["ChipFigures", "chip_figures", "mvm_time_ns", "mvm_energy_pj"]
+__all__ = ["ChipFigures", "chip_figures", "mvm_energy_pj", "mvm_time_ns"]
 
 
 def mvm_time_ns(chip: ChipSpec) -> float:

@@ -19,7 +19,7 @@ from chiptwin.errors import SpecError
 from chiptwin.spec.chip import ADCSpec, ChipSpec, DACSpec, DigitalSpec, NoCSpec, ProgrammingSpec, TileSpec
 from chiptwin.spec.pcm import PCMSpec
 
-__all__ = ["load_chip", "chip_from_dict"]
+__all__ = ["chip_from_dict", "load_chip"]
 
 _SECTIONS: dict[str, type] = {
     "tiles": TileSpec,
@@ -88,9 +88,7 @@ def chip_from_dict(data: dict[str, Any]) -> ChipSpec:
             if section in _OPTIONAL_SECTIONS:
                 continue
             raise SpecError(f"missing table [{section}]")
-        kwargs[section] = _build(
-            cls, data[section], section, all_required=section not in _OPTIONAL_SECTIONS
-        )
+        kwargs[section] = _build(cls, data[section], section, all_required=section not in _OPTIONAL_SECTIONS)
     return ChipSpec(**kwargs)
 
 

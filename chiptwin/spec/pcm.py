@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 from chiptwin.errors import SpecError
 
-__all__ = ["PCMSpec", "WEIGHT_SCALES"]
+__all__ = ["WEIGHT_SCALES", "PCMSpec"]
 
 WEIGHT_SCALES = ("block", "column")
 """Granularity of the weight-to-conductance scale: one per crossbar block, or one per output column."""

@@ -1,0 +1,142 @@
+"""What compensation costs on the chip: when it runs, and the work of a GDC calibration and an AdaBS pass.
+
+Following Joshi et al., Nat. Commun. 11, 2473 (2020), Methods (and ``chiptwin.functional.compensation``
+for the numbers they compute):
+
+- **GDC**: every placed block is read ``gdc_reads_per_block`` times with the calibration input; the
+  tile's crossbar and ADC bank are held for ``ceil(reads * blocks * mvm_time)`` (the tile's blocks one
+  after another), then its digital unit accumulates ``|y|`` per column and computes the new scale
+  (``cols * (reads + 1)`` scale ops per block). Tiles calibrate in parallel, each as soon as its
+  crossbar is free, so a calibration slips between inferences on a busy tile and delays the ones
+  queued behind it.
+- **AdaBS**: ``adabs_images`` calibration images pass through the chip as ordinary inferences whose
+  batch-norm stages also accumulate statistics (the ``bn_statistics`` plan); when the last one is out,
+  each batch-norm layer's host writes the new running mean and variance.
+
+Compensation work competes with inference work for the same crossbars, digital units and links;
+its energy is booked to its own task (``gdc``, ``adabs``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from chiptwin.errors import TimingError
+from chiptwin.spec.figures import mvm_time_ns
+from chiptwin.timing.plan import DigitalWork, PipelinePlan, digital_work
+from chiptwin.timing.server import ceil_ns
+from chiptwin.units import FJ_PER_PJ, NS_PER_S
+
+__all__ = [
+    "POLICIES",
+    "CompensationSpec",
+    "GDCTileWork",
+    "compensation_times_ns",
+    "gdc_work",
+]
+
+POLICIES = ("none", "gdc", "gdc+adabs")
+"""Compensation policies (the names of ``chiptwin.functional.compensation.POLICIES``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationSpec:
+    """A periodic compensation schedule."""
+
+    policy: str = "gdc"
+    """One of :data:`POLICIES`."""
+
+    period_s: float = 3600.0
+    """Time between compensation passes, s."""
+
+    first_s: float | None = None
+    """Time of the first pass, s (default: one period after the start)."""
+
+    gdc_reads_per_block: int = 1
+    """Calibration MVMs per block and GDC pass (one all-ones read in ``functional``; more average noise)."""
+
+    adabs_images: int = 2600
+    """Calibration images per AdaBS pass (Joshi 2020 use 2,600 for CIFAR-10)."""
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise TimingError(f"compensation policy(={self.policy!r}) must be one of {POLICIES}")
+        if not (math.isfinite(self.period_s) and self.period_s > 0):
+            raise TimingError(f"compensation period_s(={self.period_s!r}) must be a finite number > 0")
+        if self.first_s is not None and not (math.isfinite(self.first_s) and self.first_s >= 0):
+            raise TimingError(f"compensation first_s(={self.first_s!r}) must be a finite number >= 0")
+        if self.gdc_reads_per_block < 1:
+            raise TimingError(f"gdc_reads_per_block(={self.gdc_reads_per_block}) must be >= 1")
+        if self.adabs_images < 1:
+            raise TimingError(f"adabs_images(={self.adabs_images}) must be >= 1")
+
+    @property
+    def gdc(self) -> bool:
+        """The policy runs GDC."""
+        return self.policy != "none"
+
+    @property
+    def adabs(self) -> bool:
+        """The policy runs AdaBS."""
+        return self.policy == "gdc+adabs"
+
+
+def compensation_times_ns(spec: CompensationSpec | None, duration_ns: int) -> list[int]:
+    """Start times of the compensation passes before ``duration_ns``, ns (empty for policy ``none``)."""
+    if spec is None or spec.policy == "none":
+        return []
+    period = round(spec.period_s * NS_PER_S)
+    first = period if spec.first_s is None else round(spec.first_s * NS_PER_S)
+    if period < 1:
+        raise TimingError(f"compensation period_s(={spec.period_s!r}) must be at least 1 ns")
+    return list(range(first, duration_ns, period))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GDCTileWork:
+    """One tile's share of a GDC calibration."""
+
+    tile: int
+    mvms: int
+    """Calibration MVMs (reads times blocks on the tile)."""
+
+    read_ns: int
+    """Crossbar and ADC holding time of the reads, ns."""
+
+    array_pj: float
+    dac_pj: float
+    adc_pj: float
+    """Energy of the reads by component, pJ."""
+
+    digital: DigitalWork | None
+    """The scale computation on the tile's digital unit."""
+
+
+def gdc_work(plan: PipelinePlan, reads_per_block: int) -> tuple[GDCTileWork, ...]:
+    """Each used tile's GDC calibration work (module docstring), tiles ascending."""
+    chip = plan.chip
+    per_tile: dict[int, list[tuple[int, int]]] = {}
+    for stage in plan.stages:
+        for b in stage.blocks:
+            per_tile.setdefault(b.tile, []).append((b.rows, b.cols))
+    out = []
+    for tile in sorted(per_tile):
+        blocks = per_tile[tile]
+        mvms = reads_per_block * len(blocks)
+        rows = sum(r for r, _ in blocks)
+        cols = sum(c for _, c in blocks)
+        cells = sum(r * c for r, c in blocks)
+        ops = cols * (reads_per_block + 1)
+        out.append(
+            GDCTileWork(
+                tile=tile,
+                mvms=mvms,
+                read_ns=ceil_ns(mvms * mvm_time_ns(chip)),
+                array_pj=reads_per_block * cells * chip.tiles.array_energy_per_mac_fj / FJ_PER_PJ,
+                dac_pj=reads_per_block * rows * chip.dac.energy_per_row_pj,
+                adc_pj=reads_per_block * cols * chip.adc.energy_per_conversion_pj,
+                digital=digital_work(chip, tile, {"scale": ops}),
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,408 @@
+"""The event engine: one SimPy environment plays a pipeline plan for every job of a workload.
+
+The clock counts integer nanoseconds (``env.now`` is ``now_ns``). Resources (:class:`Server`, FIFO,
+capacity one): each tile's crossbar, its ADC bank and its digital unit, and each directed mesh link.
+Jobs are user inferences from the workload and, with compensation, AdaBS calibration images; each walks
+its layer stages in topological order, a stage starting when all its predecessors are done (a fork
+starts one process per branch; the branch finishing a join carries on). Activities are those of
+:mod:`chiptwin.timing.plan`, one SimPy event each; successive jobs pipeline through the layers because
+each activity queues only for its own resource.
+
+Programming (``program=True``) holds every used tile's crossbar from time 0 for its program-and-verify
+time, so the first inferences wait for it. Compensation (:mod:`chiptwin.timing.compensation`) runs at
+its scheduled times and queues for the same resources as inferences.
+
+The run drains: every job that arrived before ``duration_ns`` finishes, so the run's elapsed time is at
+least ``duration_ns``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from chiptwin.errors import TimingError
+from chiptwin.timing.compensation import CompensationSpec, GDCTileWork, compensation_times_ns, gdc_work
+from chiptwin.timing.plan import BlockWork, DigitalWork, LayerStage, PipelinePlan, Transfer
+from chiptwin.timing.programming import programming_cost
+from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
+from chiptwin.timing.results import Tally, TimingResult, summarise
+from chiptwin.timing.server import Server, reserve
+from chiptwin.timing.workload import Workload
+from chiptwin.units import NS_PER_S
+
+__all__ = [
+    "adapt_batchnorm",
+    "calibrate_tile",
+    "compensate",
+    "default_window_ns",
+    "inject_arrivals",
+    "run_block",
+    "simulate_events",
+    "single_inference_ns",
+    "walk_layers",
+]
+
+_ARRIVAL_WINDOW_NS = NS_PER_S // 10
+"""Arrivals are taken from the workload 0.1 s of device time at a time."""
+
+Process = Generator[simpy.Event, Any, None]
+
+
+def default_window_ns(duration_ns: int) -> int:
+    """Utilisation window of a run: a hundredth of it, at least 1 ns."""
+    return max(1, duration_ns // 100)
+
+
+class _Countdown:
+    """Jobs still to finish before ``event`` fires (the images of one AdaBS pass)."""
+
+    __slots__ = ("event", "left")
+
+    def __init__(self, left: int, event: simpy.Event) -> None:
+        self.left, self.event = left, event
+
+
+class _Job:
+    __slots__ = ("arrival_ns", "done", "ident", "plan", "remaining", "sinks_left", "task")
+
+    def __init__(
+        self, task: Task, ident: int, plan: PipelinePlan, arrival_ns: int, done: _Countdown | None
+    ) -> None:
+        self.task, self.ident, self.plan, self.arrival_ns, self.done = task, ident, plan, arrival_ns, done
+        self.remaining = [len(s.preds) for s in plan.stages]
+        self.sinks_left = len(plan.sinks)
+
+
+class _Run:
+    """What the processes of one run share: environment, resources, plans, tally, record sink."""
+
+    __slots__ = (
+        "adabs",
+        "adc",
+        "crossbar",
+        "digital",
+        "env",
+        "gdc",
+        "ids",
+        "links",
+        "plan",
+        "record",
+        "tally",
+    )
+
+    def __init__(
+        self,
+        plan: PipelinePlan,
+        adabs: PipelinePlan | None,
+        record: RecordFn | None,
+        window_ns: int,
+        gdc: tuple[GDCTileWork, ...] = (),
+    ) -> None:
+        if adabs is not None and adabs.links != plan.links:
+            raise TimingError("the AdaBS plan must be built from the same graph and mapping as the plan")
+        tiles = range(plan.chip.tiles.count)
+        self.env = simpy.Environment()
+        self.plan, self.adabs, self.record, self.gdc = plan, adabs, record, gdc
+        self.crossbar = [Server(f"crossbar {t}") for t in tiles]
+        self.adc = [Server(f"adc {t}") for t in tiles]
+        self.digital = [Server(f"digital {t}") for t in tiles]
+        self.links = [Server(f"link {name}") for name in plan.links]
+        self.tally = Tally(plan.tiles_used, window_ns)
+        self.ids = dict.fromkeys(Task, 0)
+
+    def emit(self, **fields: Any) -> None:
+        """Hand one event to the record sink (call only when ``record`` is set)."""
+        assert self.record is not None
+        self.record(EventRecord(**fields))
+
+
+def _move(run: _Run, job: _Job, layer: str, t: Transfer) -> int:
+    now = run.env.now
+    links = run.links
+    start = reserve([links[i] for i in t.links], now, t.duration_ns)
+    run.tally.activities += 1
+    if run.record is not None:
+        run.emit(
+            time_ns=start, duration_ns=t.duration_ns, kind=EventKind.TRANSFER, task=job.task, job=job.ident,
+            layer=layer, tile=t.src_tile, dst_tile=t.dst_tile, count=t.size_bytes, hops=t.hops, op="",
+            energy_pj=t.energy_pj,
+        )  # fmt: skip
+    return start + t.duration_ns
+
+
+def _compute(run: _Run, task: Task, ident: int, layer: str, work: DigitalWork, kind: EventKind) -> int:
+    start = run.digital[work.tile].reserve(run.env.now, work.duration_ns)
+    run.tally.activities += 1
+    if run.record is not None:
+        run.emit(
+            time_ns=start, duration_ns=work.duration_ns, kind=kind, task=task, job=ident, layer=layer,
+            tile=work.tile, dst_tile=-1, count=work.total_ops, hops=0, op=work.main_op,
+            energy_pj=work.total_pj,
+        )  # fmt: skip
+    return start + work.duration_ns
+
+
+def _block_steps(env: simpy.Environment, run: _Run, job: _Job, stage: LayerStage, b: BlockWork) -> Process:
+    if b.inputs:
+        end = max(_move(run, job, stage.layer, t) for t in b.inputs)
+        if end > env.now:
+            yield env.timeout(end - env.now)
+    if b.duration_ns:
+        t = b.tile
+        start = reserve((run.crossbar[t], run.adc[t]), env.now, b.duration_ns)
+        run.tally.activities += 1
+        run.tally.add_busy(t, start, b.duration_ns, job.task)
+        if run.record is not None:
+            common = {"task": job.task, "job": job.ident, "layer": stage.layer, "tile": t, "dst_tile": -1}
+            run.emit(
+                time_ns=start, duration_ns=b.duration_ns, kind=EventKind.MVM, count=b.mvms, hops=0, op="",
+                energy_pj=b.array_pj + b.dac_pj, **common,
+            )  # fmt: skip
+            run.emit(
+                time_ns=start, duration_ns=b.convert_ns, kind=EventKind.CONVERT, count=b.mvms * b.cols,
+                hops=0, op="", energy_pj=b.adc_pj, **common,
+            )  # fmt: skip
+        yield env.timeout(start + b.duration_ns - env.now)
+    if b.output is not None:
+        end = _move(run, job, stage.layer, b.output)
+        yield env.timeout(end - env.now)
+
+
+def run_block(env: simpy.Environment, run: _Run, job: _Job, stage: LayerStage, b: BlockWork) -> Process:
+    """SimPy process: one placed block of a layer receives its inputs, does its MVMs, sends its outputs."""
+    yield from _block_steps(env, run, job, stage, b)
+
+
+def walk_layers(env: simpy.Environment, run: _Run, job: _Job, index: int) -> Process:
+    """SimPy process: one job walks its layer stages from ``index`` on, forking a process per branch.
+
+    A stage runs when its last predecessor is done; the process finishing a stage carries on with the
+    first successor that became ready and starts a process for each other one. The process that
+    finishes the job's last sink stage records its latency.
+    """
+    stages = job.plan.stages
+    tally = run.tally
+    while True:
+        stage = stages[index]
+        blocks = stage.blocks
+        if blocks:
+            others = [env.process(run_block(env, run, job, stage, b)) for b in blocks[1:]]
+            yield from _block_steps(env, run, job, stage, blocks[0])
+            if others:
+                yield env.all_of(others)
+        elif stage.inputs:
+            end = max(_move(run, job, stage.layer, t) for t in stage.inputs)
+            if end > env.now:
+                yield env.timeout(end - env.now)
+        if stage.digital is not None:
+            end = _compute(run, job.task, job.ident, stage.layer, stage.digital, EventKind.DIGITAL)
+            yield env.timeout(end - env.now)
+        energy = tally.energy[job.task]
+        for comp, pj in stage.energy_pj:
+            energy[comp] += pj
+        if job.task is Task.INFERENCE:
+            tally.layer_energy[stage.layer] = tally.layer_energy.get(stage.layer, 0.0) + sum(
+                pj for _, pj in stage.energy_pj
+            )
+        nxt = -1
+        for s in stage.succs:
+            job.remaining[s] -= 1
+            if job.remaining[s] == 0:
+                if nxt < 0:
+                    nxt = s
+                else:
+                    env.process(walk_layers(env, run, job, s))
+        if not stage.succs:
+            job.sinks_left -= 1
+            if job.sinks_left == 0:
+                _finish(run, job)
+        if nxt < 0:
+            return
+        index = nxt
+
+
+def _finish(run: _Run, job: _Job) -> None:
+    now, tally = run.env.now, run.tally
+    tally.jobs[job.task] += 1
+    if job.task is Task.INFERENCE:
+        tally.add_latency(now - job.arrival_ns)
+    if now > tally.last_done_ns:
+        tally.last_done_ns = now
+    if run.record is not None:
+        run.emit(
+            time_ns=job.arrival_ns, duration_ns=now - job.arrival_ns, kind=EventKind.DONE, task=job.task,
+            job=job.ident, layer="", tile=-1, dst_tile=-1, count=1, hops=0, op="", energy_pj=0.0,
+        )  # fmt: skip
+    if job.done is not None:
+        job.done.left -= 1
+        if job.done.left == 0:
+            job.done.event.succeed()
+
+
+def _start_job(run: _Run, task: Task, plan: PipelinePlan, done: _Countdown | None = None) -> None:
+    ident = run.ids[task]
+    run.ids[task] = ident + 1
+    env = run.env
+    job = _Job(task, ident, plan, env.now, done)
+    if run.record is not None:
+        run.emit(
+            time_ns=env.now, duration_ns=0, kind=EventKind.ARRIVAL, task=task, job=ident, layer="", tile=-1,
+            dst_tile=-1, count=1, hops=0, op="", energy_pj=0.0,
+        )  # fmt: skip
+    for s in plan.sources:
+        env.process(walk_layers(env, run, job, s))
+
+
+def inject_arrivals(env: simpy.Environment, run: _Run, workload: Workload, duration_ns: int) -> Process:
+    """SimPy process: take the workload's arrivals window by window and start an inference at each."""
+    for w0 in range(0, duration_ns, _ARRIVAL_WINDOW_NS):
+        for t in workload.arrivals_ns(w0, min(w0 + _ARRIVAL_WINDOW_NS, duration_ns)).tolist():
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            _start_job(run, Task.INFERENCE, run.plan)
+
+
+def calibrate_tile(env: simpy.Environment, run: _Run, n: int, work: GDCTileWork) -> Process:
+    """SimPy process: one tile's GDC calibration reads (crossbar and ADCs), then its new scale factors."""
+    t = work.tile
+    start = reserve((run.crossbar[t], run.adc[t]), env.now, work.read_ns)
+    tally = run.tally
+    tally.activities += 1
+    tally.add_busy(t, start, work.read_ns, Task.GDC)
+    energy = tally.energy[Task.GDC]
+    energy["array"] += work.array_pj
+    energy["dac"] += work.dac_pj
+    energy["adc"] += work.adc_pj
+    if run.record is not None:
+        run.emit(
+            time_ns=start, duration_ns=work.read_ns, kind=EventKind.CALIBRATE, task=Task.GDC, job=n, layer="",
+            tile=t, dst_tile=-1, count=work.mvms, hops=0, op="",
+            energy_pj=work.array_pj + work.dac_pj + work.adc_pj,
+        )  # fmt: skip
+    yield env.timeout(start + work.read_ns - env.now)
+    if work.digital is not None:
+        end = _compute(run, Task.GDC, n, "", work.digital, EventKind.DIGITAL)
+        for comp, pj in work.digital.energy_pj:
+            energy[f"digital.{comp}"] += pj
+        yield env.timeout(end - env.now)
+
+
+def adapt_batchnorm(env: simpy.Environment, run: _Run, n: int, images: int) -> Process:
+    """SimPy process: an AdaBS pass: ``images`` calibration images through the chip, then the BN update."""
+    plan = run.adabs
+    assert plan is not None
+    countdown = _Countdown(images, env.event())
+    for _ in range(images):
+        _start_job(run, Task.ADABS, plan, countdown)
+    yield countdown.event
+    energy = run.tally.energy[Task.ADABS]
+    end = env.now
+    for layer, work in plan.bn_updates:
+        end = max(end, _compute(run, Task.ADABS, n, layer, work, EventKind.BN_UPDATE))
+        for comp, pj in work.energy_pj:
+            energy[f"digital.{comp}"] += pj
+    if end > env.now:
+        yield env.timeout(end - env.now)
+    run.tally.passes[Task.ADABS] += 1
+
+
+def compensate(env: simpy.Environment, run: _Run, spec: CompensationSpec, times_ns: list[int]) -> Process:
+    """SimPy process: at each scheduled time a GDC calibration of every used tile, then (``gdc+adabs``)
+    an AdaBS pass; a pass that is still running delays the next one."""
+    for n, t in enumerate(times_ns):
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        yield env.all_of([env.process(calibrate_tile(env, run, n, w)) for w in run.gdc])
+        run.tally.passes[Task.GDC] += 1
+        if spec.adabs:
+            yield env.process(adapt_batchnorm(env, run, n, spec.adabs_images))
+
+
+def _program(run: _Run, plan: PipelinePlan) -> None:
+    cost = programming_cost(plan)
+    for t, ns in cost.time_by_tile_ns.items():
+        start = reserve((run.crossbar[t], run.adc[t]), 0, ns)
+        run.tally.add_busy(t, start, ns, Task.PROGRAM)
+        run.tally.activities += 1
+        if run.record is not None:
+            run.emit(
+                time_ns=start, duration_ns=ns, kind=EventKind.PROGRAM, task=Task.PROGRAM, job=0, layer="",
+                tile=t, dst_tile=-1, count=cost.devices_by_tile[t], hops=0, op="",
+                energy_pj=cost.energy_by_tile_pj[t],
+            )  # fmt: skip
+
+
+def single_inference_ns(plan: PipelinePlan) -> int:
+    """Latency of one inference on the idle chip (the pipeline fill), by the event engine, ns."""
+    run = _Run(plan, None, None, window_ns=1 << 62)
+    _start_job(run, Task.INFERENCE, plan)
+    run.env.run()
+    return run.tally.latency_max
+
+
+def _check_duration(duration_ns: int) -> None:
+    if not (isinstance(duration_ns, int) and duration_ns >= 1):
+        raise TimingError(f"duration_ns(={duration_ns!r}) must be an integer >= 1")
+
+
+def simulate_events(
+    plan: PipelinePlan,
+    workload: Workload,
+    *,
+    duration_ns: int,
+    compensation: CompensationSpec | None = None,
+    adabs_plan: PipelinePlan | None = None,
+    program: bool = False,
+    record: RecordFn | None = None,
+    window_ns: int | None = None,
+) -> TimingResult:
+    """Simulate every activity of the workload's inferences arriving in ``[0, duration_ns)``.
+
+    Args:
+        plan: the pipeline plan (:func:`~chiptwin.timing.plan.build_plan`).
+        workload: arrival times.
+        duration_ns: window of arrivals, ns; the run drains after it.
+        compensation: periodic compensation (None: none).
+        adabs_plan: the ``bn_statistics=True`` plan, required when the policy runs AdaBS.
+        program: program every used tile at time 0 first.
+        record: sink for every event (None: no records are built).
+        window_ns: utilisation window (default :func:`default_window_ns`).
+
+    Raises:
+        TimingError: a bad duration or window, or AdaBS without ``adabs_plan``.
+    """
+    _check_duration(duration_ns)
+    window = default_window_ns(duration_ns) if window_ns is None else window_ns
+    if window < 1:
+        raise TimingError(f"window_ns(={window_ns!r}) must be >= 1")
+    if compensation is not None and compensation.adabs and adabs_plan is None:
+        raise TimingError(
+            "compensation policy 'gdc+adabs' needs adabs_plan (build_plan(..., bn_statistics=True))"
+        )
+    gdc = gdc_work(plan, compensation.gdc_reads_per_block) if compensation is not None else ()
+    run = _Run(plan, adabs_plan, record, window, gdc)
+    cost = None
+    if program:
+        cost = programming_cost(plan)
+        _program(run, plan)
+    env = run.env
+    env.process(inject_arrivals(env, run, workload, duration_ns))
+    times = compensation_times_ns(compensation, duration_ns)
+    if compensation is not None and times:
+        env.process(compensate(env, run, compensation, times))
+    env.run()
+    fill = single_inference_ns(plan)
+    elapsed = max(duration_ns, int(env.now))
+    return summarise(
+        plan,
+        run.tally,
+        mode="events",
+        duration_ns=duration_ns,
+        elapsed_ns=elapsed,
+        fill_ns=fill,
+        policy=compensation.policy if compensation is not None else None,
+        programming=cost,
+    )

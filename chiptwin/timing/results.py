@@ -1,0 +1,274 @@
+"""What a timing run returns (frozen ``*Result`` records) and the tally both engines fill on the way.
+
+Conventions: one operation is half a multiply-accumulate (TOPS count ``2 * MACs``, as HERMES' 63.1
+TOPS); TOPS/W is operations per picojoule (1 op/pJ = 1 TOPS/W); static energy is
+``static_power_mw * elapsed_ns`` pJ (1 mW for 1 ns is 1 pJ), shared by the run's user inferences, as is
+the energy of compensation. Per-inference figures are 0 when a run completed no user inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chiptwin.timing.plan import COMPONENTS, PipelinePlan
+from chiptwin.timing.programming import ProgrammingResult
+from chiptwin.timing.records import Task
+from chiptwin.units import NS_PER_S
+
+__all__ = [
+    "ENERGY_COMPONENTS",
+    "CompensationResult",
+    "Tally",
+    "TimingResult",
+    "UtilisationResult",
+    "summarise",
+]
+
+ENERGY_COMPONENTS = (*COMPONENTS, "static", "compensation")
+"""Keys of :attr:`TimingResult.energy_per_inference_pj`."""
+
+_COMPENSATION_TASKS = (Task.GDC, Task.ADABS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UtilisationResult:
+    """Busy fraction of each used tile's crossbar per time window (all tasks: inference, compensation,
+    programming)."""
+
+    window_ns: int
+    tiles: tuple[int, ...]
+    busy_fraction: np.ndarray
+    """Shape ``(windows, len(tiles))``, read-only; the last window may be shorter (its own length counts)."""
+
+    def mean_by_tile(self) -> dict[int, float]:
+        """Busy fraction of each tile over the whole run."""
+        if not self.busy_fraction.size:
+            return dict.fromkeys(self.tiles, 0.0)
+        return dict(zip(self.tiles, self.busy_fraction.mean(axis=0).tolist(), strict=True))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationResult:
+    """What compensation did and cost in a run."""
+
+    policy: str
+    gdc_passes: int
+    adabs_passes: int
+    calibration_images: int
+    crossbar_busy_ns: int
+    """Crossbar time all compensation took, summed over tiles, ns."""
+
+    energy_pj: dict[str, float]
+    """Energy of all compensation by component (:data:`~chiptwin.timing.plan.COMPONENTS`), pJ."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimingResult:
+    """The summary of one timing run (treat the dicts as read-only)."""
+
+    mode: str
+    """``events`` (every activity simulated) or ``batched`` (pipeline formula)."""
+
+    chip: str
+    model: str
+    strategy: str
+    duration_ns: int
+    """Window in which the workload's arrivals were taken."""
+
+    elapsed_ns: int
+    """Run length: until the last job finished, at least ``duration_ns``."""
+
+    inferences: int
+    """User inferences completed."""
+
+    latency_single_ns: int
+    """Latency of one inference on the idle chip (the pipeline fill)."""
+
+    interval_ns: int
+    """Steady-state interval between results under saturation (the bottleneck's busy time per image)."""
+
+    bottleneck: str
+    latency_mean_ns: float
+    """Mean latency (arrival to result) of the run's user inferences, queueing included."""
+
+    latency_min_ns: int
+    latency_max_ns: int
+    throughput_per_s: float
+    """User inferences per second of elapsed time."""
+
+    peak_throughput_per_s: float
+    """``1e9 / interval_ns``: the throughput of a saturated pipeline."""
+
+    ops_per_inference: int
+    tops: float
+    """Achieved tera-operations per second (``ops_per_inference * throughput``)."""
+
+    peak_tops: float
+    tops_per_w: float
+    """Operations per pJ of all energy per inference (dynamic, static, compensation)."""
+
+    tops_per_w_dynamic: float
+    """Operations per pJ of dynamic inference energy only (the data-sheet figure)."""
+
+    energy_per_inference_pj: dict[str, float]
+    """Energy per user inference by :data:`ENERGY_COMPONENTS`, pJ."""
+
+    energy_by_layer_pj: dict[str, float]
+    """Dynamic energy per user inference by layer, pJ."""
+
+    compensation: CompensationResult | None
+    programming: ProgrammingResult | None
+    utilisation: UtilisationResult
+    events: int
+    """Events mode: activities simulated (one SimPy event each); batched: jobs served by the formula."""
+
+    @property
+    def energy_per_inference_total_pj(self) -> float:
+        """All energy per user inference, pJ."""
+        return sum(self.energy_per_inference_pj.values())
+
+
+class Tally:
+    """What a run accumulates as it goes (mutable; :func:`summarise` freezes it into a result)."""
+
+    __slots__ = (
+        "activities",
+        "busy",
+        "columns",
+        "crossbar_busy",
+        "energy",
+        "jobs",
+        "last_done_ns",
+        "latency_count",
+        "latency_max",
+        "latency_min",
+        "latency_sum",
+        "layer_energy",
+        "passes",
+        "window_ns",
+    )
+
+    def __init__(self, tiles: tuple[int, ...], window_ns: int) -> None:
+        self.window_ns = window_ns
+        self.columns = {t: i for i, t in enumerate(tiles)}
+        self.busy: dict[int, list[float]] = {}
+        self.jobs = dict.fromkeys(Task, 0)
+        self.passes = {Task.GDC: 0, Task.ADABS: 0}
+        self.energy = {task: dict.fromkeys(COMPONENTS, 0.0) for task in Task}
+        self.layer_energy: dict[str, float] = {}
+        self.crossbar_busy = dict.fromkeys(Task, 0)
+        self.latency_sum = 0
+        self.latency_count = 0
+        self.latency_min = 0
+        self.latency_max = 0
+        self.last_done_ns = 0
+        self.activities = 0
+
+    def add_latency(self, latency_ns: int) -> None:
+        """One user inference finished after ``latency_ns``."""
+        if self.latency_count == 0 or latency_ns < self.latency_min:
+            self.latency_min = latency_ns
+        if latency_ns > self.latency_max:
+            self.latency_max = latency_ns
+        self.latency_sum += latency_ns
+        self.latency_count += 1
+
+    def add_busy(self, tile: int, start_ns: int, duration_ns: int, task: Task) -> None:
+        """Tile ``tile``'s crossbar is busy for ``task`` from ``start_ns`` for ``duration_ns``."""
+        self.crossbar_busy[task] += duration_ns
+        col, w, stop = self.columns[tile], self.window_ns, start_ns + duration_ns
+        k = start_ns // w
+        ntiles = len(self.columns)
+        while start_ns < stop:
+            edge = min(stop, (k + 1) * w)
+            row = self.busy.get(k)
+            if row is None:
+                row = self.busy[k] = [0.0] * ntiles
+            row[col] += edge - start_ns
+            start_ns, k = edge, k + 1
+
+    def add_window_busy(self, window: int, tile: int, busy_ns: float, task: Task) -> None:
+        """Book ``busy_ns`` of tile ``tile``'s crossbar for ``task`` to utilisation window ``window``."""
+        row = self.busy.get(window)
+        if row is None:
+            row = self.busy[window] = [0.0] * len(self.columns)
+        row[self.columns[tile]] += busy_ns
+        self.crossbar_busy[task] += int(busy_ns)
+
+    def utilisation(self, elapsed_ns: int) -> UtilisationResult:
+        """The busy fractions per window up to ``elapsed_ns``."""
+        w = self.window_ns
+        windows = max(1, -(-elapsed_ns // w))
+        busy = np.zeros((windows, len(self.columns)))
+        for k, row in self.busy.items():
+            if k < windows:
+                busy[k] = row
+        lengths = np.minimum(w, elapsed_ns - np.arange(windows) * w).clip(min=1)
+        frac = busy / lengths[:, None]
+        frac.flags.writeable = False
+        return UtilisationResult(window_ns=w, tiles=tuple(self.columns), busy_fraction=frac)
+
+
+def summarise(
+    plan: PipelinePlan,
+    tally: Tally,
+    *,
+    mode: str,
+    duration_ns: int,
+    elapsed_ns: int,
+    fill_ns: int,
+    policy: str | None,
+    programming: ProgrammingResult | None,
+) -> TimingResult:
+    """Freeze a run's tally into a :class:`TimingResult` (module docstring for the conventions)."""
+    n = tally.latency_count
+    per = 1.0 / n if n else 0.0
+    user = tally.energy[Task.INFERENCE]
+    comp = {c: sum(tally.energy[t][c] for t in _COMPENSATION_TASKS) for c in COMPONENTS}
+    energy = {c: user[c] * per for c in COMPONENTS}
+    energy["static"] = plan.chip.static_power_mw * elapsed_ns * per
+    energy["compensation"] = sum(comp.values()) * per
+    dynamic = sum(user.values()) * per
+    total = sum(energy.values())
+    ops = plan.ops_per_inference
+    throughput = n * NS_PER_S / elapsed_ns if elapsed_ns else 0.0
+    compensation = None
+    if policy is not None:
+        compensation = CompensationResult(
+            policy=policy,
+            gdc_passes=tally.passes[Task.GDC],
+            adabs_passes=tally.passes[Task.ADABS],
+            calibration_images=tally.jobs[Task.ADABS],
+            crossbar_busy_ns=sum(tally.crossbar_busy[t] for t in _COMPENSATION_TASKS),
+            energy_pj=comp,
+        )
+    return TimingResult(
+        mode=mode,
+        chip=plan.chip.name,
+        model=plan.model,
+        strategy=plan.strategy,
+        duration_ns=duration_ns,
+        elapsed_ns=elapsed_ns,
+        inferences=n,
+        latency_single_ns=fill_ns,
+        interval_ns=plan.bottleneck_ns,
+        bottleneck=plan.bottleneck,
+        latency_mean_ns=tally.latency_sum * per,
+        latency_min_ns=tally.latency_min,
+        latency_max_ns=tally.latency_max,
+        throughput_per_s=throughput,
+        peak_throughput_per_s=NS_PER_S / plan.bottleneck_ns,
+        ops_per_inference=ops,
+        tops=ops * throughput / 1e12,
+        peak_tops=ops * NS_PER_S / plan.bottleneck_ns / 1e12,
+        tops_per_w=ops / total if n and total else 0.0,
+        tops_per_w_dynamic=ops / dynamic if n and dynamic else 0.0,
+        energy_per_inference_pj=energy,
+        energy_by_layer_pj={k: v * per for k, v in tally.layer_energy.items()},
+        compensation=compensation,
+        programming=programming,
+        utilisation=tally.utilisation(elapsed_ns),
+        events=tally.activities,
+    )

@@ -1,0 +1,240 @@
+"""Workloads: when inferences arrive, behind the small :class:`Workload` protocol.
+
+A workload answers one question, ``arrivals_ns(start_ns, stop_ns)``: the arrival times in
+``[start_ns, stop_ns)`` as a sorted ``int64`` numpy array of run-clock nanoseconds. Engines ask window by
+window, so a day of traffic never sits in memory at once, and the answer for a window does not depend
+on which windows were asked before (random workloads draw per fixed epoch, each epoch from its own
+generator ``numpy.random.default_rng(derive_seed(seed, "workload", <kind>, epoch))``).
+
+Replays take the arrival times as a numpy array (:class:`ReplayWorkload`). :func:`load_arrivals_csv`
+reads a CSV file; a Parquet file is read by the caller (the timing layer does not import pyarrow: the
+command line and the scenario layer read the column with pyarrow and hand the array over).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from chiptwin.errors import TimingError
+from chiptwin.seeding import derive_seed
+from chiptwin.units import NS_PER_S
+
+__all__ = [
+    "ARRIVAL_COLUMNS",
+    "BurstyWorkload",
+    "PeriodicWorkload",
+    "PoissonWorkload",
+    "ReplayWorkload",
+    "Workload",
+    "check_arrivals",
+    "load_arrivals_csv",
+]
+
+ARRIVAL_COLUMNS = ("arrival_ns", "arrival_s")
+"""Accepted replay columns: integer nanoseconds, or seconds (rounded to the nearest ns)."""
+
+
+class Workload(Protocol):
+    """Arrival times of inferences on the run clock."""
+
+    def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
+        """Sorted ``int64`` arrival times ``t`` with ``start_ns <= t < stop_ns``, ns."""
+        ...
+
+
+def _window(start_ns: int, stop_ns: int) -> None:
+    if not 0 <= start_ns <= stop_ns:
+        raise TimingError(f"arrival window [{start_ns}, {stop_ns}) ns must satisfy 0 <= start <= stop")
+
+
+def _rate(rate_per_s: float) -> float:
+    if not (math.isfinite(rate_per_s) and rate_per_s > 0):
+        raise TimingError(f"rate_per_s(={rate_per_s!r}) must be a finite number > 0")
+    return float(rate_per_s)
+
+
+class PeriodicWorkload:
+    """One arrival every ``1 / rate_per_s``: at ``phase_ns + floor(k * 1e9 / rate_per_s)``, k = 0, 1, ..."""
+
+    def __init__(self, rate_per_s: float, *, phase_ns: int = 0) -> None:
+        """Args: rate_per_s: arrivals per second (> 0); phase_ns: time of the first arrival (>= 0).
+
+        Raises:
+            TimingError: a rate that is not > 0, or a negative phase.
+        """
+        self.rate_per_s = _rate(rate_per_s)
+        if phase_ns < 0:
+            raise TimingError(f"phase_ns(={phase_ns}) must be >= 0")
+        self.phase_ns = int(phase_ns)
+        self.period_ns = NS_PER_S / self.rate_per_s
+
+    def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
+        """Arrivals in ``[start_ns, stop_ns)`` (protocol)."""
+        _window(start_ns, stop_ns)
+        lo = max(0, math.floor((start_ns - self.phase_ns) / self.period_ns) - 1)
+        hi = max(0, math.ceil((stop_ns - self.phase_ns) / self.period_ns) + 1)
+        times = self.phase_ns + np.floor(np.arange(lo, hi, dtype=np.float64) * self.period_ns).astype(
+            np.int64
+        )
+        return times[(times >= start_ns) & (times < stop_ns)]
+
+
+class PoissonWorkload:
+    """A Poisson process of ``rate_per_s``: per epoch, a Poisson count of uniform arrival times."""
+
+    def __init__(self, rate_per_s: float, *, seed: int, epoch_ns: int = NS_PER_S) -> None:
+        """Args: rate_per_s: mean arrivals per second (> 0); seed: run seed; epoch_ns: draw unit (> 0).
+
+        Raises:
+            TimingError: a rate that is not > 0, or an epoch that is not > 0.
+        """
+        self.rate_per_s = _rate(rate_per_s)
+        if epoch_ns <= 0:
+            raise TimingError(f"epoch_ns(={epoch_ns}) must be > 0")
+        self.seed, self.epoch_ns = int(seed), int(epoch_ns)
+
+    def _epoch(self, e: int) -> np.ndarray:
+        rng = np.random.default_rng(derive_seed(self.seed, "workload", "poisson", e))
+        n = rng.poisson(self.rate_per_s * self.epoch_ns / NS_PER_S)
+        return e * self.epoch_ns + np.sort(rng.integers(0, self.epoch_ns, size=n, dtype=np.int64))
+
+    def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
+        """Arrivals in ``[start_ns, stop_ns)`` (protocol)."""
+        _window(start_ns, stop_ns)
+        if start_ns == stop_ns:
+            return np.empty(0, dtype=np.int64)
+        first, last = start_ns // self.epoch_ns, (stop_ns - 1) // self.epoch_ns
+        times = np.concatenate([self._epoch(e) for e in range(first, last + 1)])
+        return times[(times >= start_ns) & (times < stop_ns)]
+
+
+class BurstyWorkload:
+    """On/off traffic: Poisson arrivals at ``rate_per_s`` during ``on_s``, none during ``off_s``, repeated.
+
+    The duty cycle is ``on_s / (on_s + off_s)``; cycle ``k`` is on during
+    ``[k * cycle, k * cycle + on)`` ns and draws from its own generator.
+    """
+
+    def __init__(self, rate_per_s: float, *, on_s: float, off_s: float, seed: int) -> None:
+        """Raises: TimingError: a rate that is not > 0, an on time that is not > 0, or a negative off time."""
+        self.rate_per_s = _rate(rate_per_s)
+        if not (math.isfinite(on_s) and on_s > 0):
+            raise TimingError(f"on_s(={on_s!r}) must be a finite number > 0")
+        if not (math.isfinite(off_s) and off_s >= 0):
+            raise TimingError(f"off_s(={off_s!r}) must be a finite number >= 0")
+        self.on_ns = round(on_s * NS_PER_S)
+        self.cycle_ns = self.on_ns + round(off_s * NS_PER_S)
+        if self.on_ns < 1:
+            raise TimingError(f"on_s(={on_s!r}) must be at least 1 ns")
+        self.seed = int(seed)
+
+    @property
+    def duty_cycle(self) -> float:
+        """Fraction of time the source is on."""
+        return self.on_ns / self.cycle_ns
+
+    def _cycle(self, k: int) -> np.ndarray:
+        rng = np.random.default_rng(derive_seed(self.seed, "workload", "bursty", k))
+        n = rng.poisson(self.rate_per_s * self.on_ns / NS_PER_S)
+        return k * self.cycle_ns + np.sort(rng.integers(0, self.on_ns, size=n, dtype=np.int64))
+
+    def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
+        """Arrivals in ``[start_ns, stop_ns)`` (protocol)."""
+        _window(start_ns, stop_ns)
+        if start_ns == stop_ns:
+            return np.empty(0, dtype=np.int64)
+        first, last = start_ns // self.cycle_ns, (stop_ns - 1) // self.cycle_ns
+        times = np.concatenate([self._cycle(k) for k in range(first, last + 1)])
+        return times[(times >= start_ns) & (times < stop_ns)]
+
+
+def check_arrivals(times: np.ndarray, source: str = "arrivals") -> np.ndarray:
+    """``times`` as a read-only sorted int64 array of ns, checked.
+
+    Raises:
+        TimingError: not one-dimensional, not integer ns, negative, or not sorted; the message names
+            ``source``, the first offending index and its value.
+    """
+    arr = np.asarray(times)
+    if arr.ndim != 1:
+        raise TimingError(f"{source}: arrival times must be one-dimensional, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise TimingError(f"{source}: arrival times must be integer ns, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=True)
+    if arr.size and (bad := np.flatnonzero(arr < 0)).size:
+        raise TimingError(f"{source}: arrival {bad[0]} (={arr[bad[0]]} ns) must be >= 0")
+    if arr.size > 1 and (bad := np.flatnonzero(np.diff(arr) < 0)).size:
+        i = bad[0] + 1
+        raise TimingError(
+            f"{source}: arrival times must be sorted; arrival {i} (={arr[i]} ns) comes before "
+            f"arrival {i - 1} (={arr[i - 1]} ns)"
+        )
+    arr.flags.writeable = False
+    return arr
+
+
+class ReplayWorkload:
+    """Replay of recorded arrival times (a numpy array of int64 ns, sorted)."""
+
+    def __init__(self, arrivals_ns: np.ndarray, *, source: str = "replay") -> None:
+        """Raises: TimingError: see :func:`check_arrivals`."""
+        self.times = check_arrivals(arrivals_ns, source)
+        self.source = source
+
+    @property
+    def end_ns(self) -> int:
+        """One ns after the last arrival (0 for an empty replay): the natural duration of a run."""
+        return int(self.times[-1]) + 1 if self.times.size else 0
+
+    def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
+        """Arrivals in ``[start_ns, stop_ns)`` (protocol)."""
+        _window(start_ns, stop_ns)
+        lo, hi = np.searchsorted(self.times, [start_ns, stop_ns], side="left")
+        return self.times[lo:hi]
+
+
+def load_arrivals_csv(path: str | Path) -> np.ndarray:
+    """Arrival times from a CSV file with a header naming one of :data:`ARRIVAL_COLUMNS`.
+
+    ``arrival_ns`` holds integers; ``arrival_s`` holds seconds (rounded to the nearest ns). Other
+    columns are ignored. Returns a sorted int64 array of ns (see :func:`check_arrivals`).
+
+    Raises:
+        TimingError: missing file, no header or no arrival column, a value that is not a number (with its
+            line), or arrivals that are negative or unsorted.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise TimingError(f"{path}: replay file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TimingError(f"{path}: cannot read replay file ({exc})") from None
+    reader = csv.reader(text.splitlines())
+    header = [h.strip() for h in next(reader, [])]
+    column = next((c for c in ARRIVAL_COLUMNS if c in header), None)
+    if column is None:
+        raise TimingError(f"{path}: header {header!r} has no column {' or '.join(ARRIVAL_COLUMNS)}")
+    at = header.index(column)
+    values: list[int] = []
+    for line, row in enumerate(reader, start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        cell = row[at].strip() if at < len(row) else ""
+        try:
+            if column == "arrival_ns":
+                values.append(int(cell))
+            else:
+                seconds = float(cell)
+                if not math.isfinite(seconds):
+                    raise ValueError(cell)
+                values.append(round(seconds * NS_PER_S))
+        except ValueError:
+            kind = "an integer" if column == "arrival_ns" else "a number"
+            raise TimingError(f"{path}:{line}: {column}(={cell!r}) must be {kind}") from None
+    return check_arrivals(np.array(values, dtype=np.int64), str(path))
