@@ -6,14 +6,13 @@ import argparse
 from pathlib import Path
 
 from chiptwin.errors import SpecError
+from chiptwin.mapping.mapper import ARCHITECTURES_DIR
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.figures import chip_figures
 from chiptwin.spec.load import load_chip
 
 __all__ = ["ARCHITECTURES_DIR", "DEFAULT_ARCH", "add_parser", "format_chip", "resolve_arch"]
 
-ARCHITECTURES_DIR = Path(__file__).resolve().parents[2] / "architectures"
-"""The repository's ``architectures/`` folder (bare names like ``hermes_64`` resolve there)."""
 
 DEFAULT_ARCH = "hermes_64"
 
