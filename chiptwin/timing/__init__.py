@@ -19,7 +19,13 @@ from chiptwin.timing.compensation import (
     gdc_work,
 )
 from chiptwin.timing.engine import simulate_events, single_inference_ns
-from chiptwin.timing.plan import (
+from chiptwin.timing.plan import build_plan
+from chiptwin.timing.programming import ProgrammingResult, programming_cost
+from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
+from chiptwin.timing.results import ENERGY_COMPONENTS, CompensationResult, TimingResult, UtilisationResult
+from chiptwin.timing.server import Server, ceil_ns
+from chiptwin.timing.simulate import MODES, simulate
+from chiptwin.timing.stages import (
     COMPONENTS,
     DIGITAL_OPS,
     BlockWork,
@@ -27,13 +33,7 @@ from chiptwin.timing.plan import (
     LayerStage,
     PipelinePlan,
     Transfer,
-    build_plan,
 )
-from chiptwin.timing.programming import ProgrammingResult, programming_cost
-from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
-from chiptwin.timing.results import ENERGY_COMPONENTS, CompensationResult, TimingResult, UtilisationResult
-from chiptwin.timing.server import Server, ceil_ns
-from chiptwin.timing.simulate import MODES, simulate
 from chiptwin.timing.workload import (
     BurstyWorkload,
     PeriodicWorkload,

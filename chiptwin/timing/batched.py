@@ -18,9 +18,10 @@ slower (the formula is then a lower bound). ``tests/timing/test_timing_batched.p
 engines agree within 0.1 % for 1,000 inferences of a residual network.
 
 **Compensation** enters the same queue: a GDC pass is one job holding the pipeline for the longest tile
-calibration, an AdaBS pass ``adabs_images`` calibration jobs (their own ``F`` and ``B`` from the
-``bn_statistics`` plan) and one batch-norm update job; all arrive at the pass's scheduled time, ahead of
-user arrivals at that instant. **Programming** holds the pipeline until the slowest tile is programmed.
+calibration, arriving at the pass's scheduled time (ahead of a user arrival at that instant); an AdaBS
+pass is ``adabs_images`` calibration jobs (their own ``F`` and ``B`` from the ``bn_statistics`` plan)
+and one batch-norm update job, arriving when the GDC calibration is done on an idle chip.
+**Programming** holds the pipeline until the slowest tile is programmed.
 
 **Energy** is exact: jobs times the plan's energy per job, plus static power times elapsed time.
 **Utilisation** books a job's crossbar time to the window in which it enters the pipeline (exact when
@@ -33,11 +34,11 @@ import numpy as np
 
 from chiptwin.errors import TimingError
 from chiptwin.timing.compensation import CompensationSpec, compensation_times_ns, gdc_work
-from chiptwin.timing.engine import default_window_ns, single_inference_ns
-from chiptwin.timing.plan import PipelinePlan
+from chiptwin.timing.engine import check_duration, check_window, single_inference_ns
 from chiptwin.timing.programming import programming_cost
 from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
-from chiptwin.timing.results import Tally, TimingResult, summarise
+from chiptwin.timing.results import UTILISATION_WINDOWS, Tally, TimingResult, summarise
+from chiptwin.timing.stages import PipelinePlan
 from chiptwin.timing.workload import Workload
 from chiptwin.units import NS_PER_S
 
@@ -108,16 +109,19 @@ class _Batches:
         """Arrival times and kinds of every compensation job of the run."""
         at: list[int] = []
         kinds: list[int] = []
+        gdc_latency = self.figures[_GDC][1]
         for t in times_ns:
             at.append(t)
             kinds.append(_GDC)
             if self.comp is not None and self.comp.adabs:
-                at += [t] * (self.comp.adabs_images + 1)
+                # AdaBS starts when the GDC calibration is done (on an idle chip: its latency later).
+                at += [t + gdc_latency] * (self.comp.adabs_images + 1)
                 kinds += [_IMAGE] * self.comp.adabs_images + [_UPDATE]
-        return np.array(at, dtype=np.int64), np.array(kinds, dtype=np.int8)
+        order = np.argsort(np.array(at, dtype=np.int64), kind="stable")
+        return np.array(at, dtype=np.int64)[order], np.array(kinds, dtype=np.int8)[order]
 
     def book_users(self, entries: np.ndarray, exits: np.ndarray, arrivals: np.ndarray) -> None:
-        n, plan, tally = int(entries.size), self.plan, self.tally
+        n, tally = int(entries.size), self.tally
         if not n:
             return
         latency = exits - arrivals
@@ -129,27 +133,43 @@ class _Batches:
         tally.latency_count += n
         tally.jobs[Task.INFERENCE] += n
         tally.activities += n
-        energy = tally.energy[Task.INFERENCE]
-        for comp, pj in plan.energy_pj.items():
-            energy[comp] += n * pj
-        for layer, pj in plan.layer_energy_pj.items():
-            tally.layer_energy[layer] = tally.layer_energy.get(layer, 0.0) + n * pj
-        self.book_busy(entries, plan, Task.INFERENCE)
+        self.book_busy(entries, self.plan, Task.INFERENCE)
         if self.record is not None:
             first = int(entries[0])
             self.record(
                 EventRecord(
                     time_ns=first, duration_ns=int(exits.max()) - first, kind=EventKind.BATCH,
                     task=Task.INFERENCE, job=-1, layer="", tile=-1, dst_tile=-1, count=n, hops=0, op="",
-                    energy_pj=n * plan.dynamic_energy_pj,
+                    energy_pj=n * self.plan.dynamic_energy_pj,
                 )
             )  # fmt: skip
 
     def book_busy(self, entries: np.ndarray, plan: PipelinePlan, task: Task) -> None:
-        windows, counts = np.unique(entries // self.tally.window_ns, return_counts=True)
-        for k, cnt in zip(windows.tolist(), counts.tolist(), strict=True):
-            for t, ns in plan.crossbar_busy_ns.items():
-                self.tally.add_window_busy(k, t, cnt * ns, task)
+        """Book the crossbar time of jobs entering at ``entries`` (sorted) to their entry windows."""
+        base = self.tally.base_window_ns
+        first, last = int(entries[0]) // base, int(entries[-1]) // base
+        if last - first < 64:  # the usual case: a chunk spans a few windows; count by bisection
+            edges = np.searchsorted(entries, np.arange(first, last + 2, dtype=np.int64) * base)
+            windows, counts = range(first, last + 1), np.diff(edges).tolist()
+        else:
+            uniq, cnt = np.unique(entries // base, return_counts=True)
+            windows, counts = uniq.tolist(), cnt.tolist()
+        for k, n in zip(windows, counts, strict=True):
+            if n:
+                for t, ns in plan.crossbar_busy_ns.items():
+                    self.tally.add_window_busy(k, t, n * ns, task)
+
+    def book_energy(self) -> None:
+        """Jobs times the plans' energies (every job of a kind costs the same), at the end of the run."""
+        tally = self.tally
+        n = tally.jobs[Task.INFERENCE]
+        for comp, pj in self.plan.energy_pj.items():
+            tally.energy[Task.INFERENCE][comp] += n * pj
+        for layer, pj in self.plan.layer_energy_pj.items():
+            tally.layer_energy[layer] = n * pj
+        if self.adabs is not None:
+            for comp, pj in self.adabs.energy_pj.items():
+                tally.energy[Task.ADABS][comp] += tally.jobs[Task.ADABS] * pj
 
     def book_compensation(self, kinds: np.ndarray, entries: np.ndarray, exits: np.ndarray) -> None:
         tally = self.tally
@@ -159,8 +179,6 @@ class _Batches:
             n = int(images.sum())
             tally.jobs[Task.ADABS] += n
             tally.activities += n
-            for comp, pj in self.adabs.energy_pj.items():
-                tally.energy[Task.ADABS][comp] += n * pj
             self.book_busy(entries[images], self.adabs, Task.ADABS)
             first = int(entries[images][0])
             self._emit(
@@ -193,7 +211,7 @@ class _Batches:
         energy = tally.energy[Task.GDC]
         total = 0.0
         for w in self.gdc:
-            tally.add_busy(w.tile, s, w.read_ns, Task.GDC)
+            tally.add_window_busy(s // tally.base_window_ns, w.tile, w.read_ns, Task.GDC)
             energy["array"] += w.array_pj
             energy["dac"] += w.dac_pj
             energy["adc"] += w.adc_pj
@@ -236,18 +254,17 @@ def simulate_batched(
     Raises:
         TimingError: a bad duration, window or chunk, or AdaBS without ``adabs_plan``.
     """
-    if not (isinstance(duration_ns, int) and duration_ns >= 1):
-        raise TimingError(f"duration_ns(={duration_ns!r}) must be an integer >= 1")
+    check_duration(duration_ns)
+    check_window(window_ns)
     if chunk_ns < 1:
         raise TimingError(f"chunk_ns(={chunk_ns}) must be >= 1")
-    window = default_window_ns(duration_ns) if window_ns is None else window_ns
-    if window < 1:
-        raise TimingError(f"window_ns(={window_ns!r}) must be >= 1")
+    # Busy time is booked to windows of ``base``; the result's windows are whole multiples of it.
+    base = window_ns if window_ns is not None else max(1, duration_ns // UTILISATION_WINDOWS)
     if compensation is not None and compensation.adabs and adabs_plan is None:
         raise TimingError(
             "compensation policy 'gdc+adabs' needs adabs_plan (build_plan(..., bn_statistics=True))"
         )
-    tally = Tally(plan.tiles_used, window)
+    tally = Tally(plan.tiles_used, base)
     run = _Batches(
         plan,
         adabs_plan if compensation is not None and compensation.adabs else None,
@@ -260,7 +277,7 @@ def simulate_batched(
     if program:
         cost = programming_cost(plan)
         for t, ns in cost.time_by_tile_ns.items():
-            tally.add_busy(t, 0, ns, Task.PROGRAM)
+            tally.add_window_busy(0, t, ns, Task.PROGRAM)
             if record is not None:
                 record(
                     EventRecord(
@@ -296,6 +313,7 @@ def simulate_batched(
         run.book_users(entries[user], exits[user], times[user])
         run.book_compensation(kinds[~user], entries[~user], exits[~user])
         tally.last_done_ns = max(tally.last_done_ns, int(exits.max()))
+    run.book_energy()
     elapsed = max(duration_ns, tally.last_done_ns)
     return summarise(
         plan,
@@ -306,4 +324,5 @@ def simulate_batched(
         fill_ns=run.fill,
         policy=compensation.policy if compensation is not None else None,
         programming=cost,
+        window_ns=window_ns,
     )

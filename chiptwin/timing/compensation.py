@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 from chiptwin.errors import TimingError
 from chiptwin.spec.figures import mvm_time_ns
-from chiptwin.timing.plan import DigitalWork, PipelinePlan, digital_work
+from chiptwin.timing.plan import digital_work
 from chiptwin.timing.server import ceil_ns
+from chiptwin.timing.stages import DigitalWork, PipelinePlan
 from chiptwin.units import FJ_PER_PJ, NS_PER_S
 
 __all__ = [

@@ -25,19 +25,20 @@ import simpy
 
 from chiptwin.errors import TimingError
 from chiptwin.timing.compensation import CompensationSpec, GDCTileWork, compensation_times_ns, gdc_work
-from chiptwin.timing.plan import BlockWork, DigitalWork, LayerStage, PipelinePlan, Transfer
 from chiptwin.timing.programming import programming_cost
 from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
 from chiptwin.timing.results import Tally, TimingResult, summarise
 from chiptwin.timing.server import Server, reserve
+from chiptwin.timing.stages import BlockWork, DigitalWork, LayerStage, PipelinePlan, Transfer
 from chiptwin.timing.workload import Workload
 from chiptwin.units import NS_PER_S
 
 __all__ = [
     "adapt_batchnorm",
     "calibrate_tile",
+    "check_duration",
+    "check_window",
     "compensate",
-    "default_window_ns",
     "inject_arrivals",
     "run_block",
     "simulate_events",
@@ -49,11 +50,6 @@ _ARRIVAL_WINDOW_NS = NS_PER_S // 10
 """Arrivals are taken from the workload 0.1 s of device time at a time."""
 
 Process = Generator[simpy.Event, Any, None]
-
-
-def default_window_ns(duration_ns: int) -> int:
-    """Utilisation window of a run: a hundredth of it, at least 1 ns."""
-    return max(1, duration_ns // 100)
 
 
 class _Countdown:
@@ -90,6 +86,7 @@ class _Run:
         "links",
         "plan",
         "record",
+        "stage_runs",
         "tally",
     )
 
@@ -98,7 +95,6 @@ class _Run:
         plan: PipelinePlan,
         adabs: PipelinePlan | None,
         record: RecordFn | None,
-        window_ns: int,
         gdc: tuple[GDCTileWork, ...] = (),
     ) -> None:
         if adabs is not None and adabs.links != plan.links:
@@ -110,38 +106,57 @@ class _Run:
         self.adc = [Server(f"adc {t}") for t in tiles]
         self.digital = [Server(f"digital {t}") for t in tiles]
         self.links = [Server(f"link {name}") for name in plan.links]
-        self.tally = Tally(plan.tiles_used, window_ns)
+        self.tally = Tally(plan.tiles_used)
         self.ids = dict.fromkeys(Task, 0)
+        # Stage completions per task; their energy is booked at the end (every stage's energy is fixed).
+        self.stage_runs = {task: [0] * len(plan.stages) for task in (Task.INFERENCE, Task.ADABS)}
 
-    def emit(self, **fields: Any) -> None:
-        """Hand one event to the record sink (call only when ``record`` is set)."""
-        assert self.record is not None
-        self.record(EventRecord(**fields))
+    def book_stage_runs(self) -> None:
+        """Add the energy of every completed stage to the tally."""
+        for task, plan in ((Task.INFERENCE, self.plan), (Task.ADABS, self.adabs)):
+            if plan is None:
+                continue
+            energy = self.tally.energy[task]
+            for stage, n in zip(plan.stages, self.stage_runs[task], strict=True):
+                if not n:
+                    continue
+                for comp, pj in stage.energy_pj:
+                    energy[comp] += n * pj
+                if task is Task.INFERENCE:
+                    layers = self.tally.layer_energy
+                    layers[stage.layer] = layers.get(stage.layer, 0.0) + n * sum(
+                        pj for _, pj in stage.energy_pj
+                    )
+
+    @property
+    def now(self) -> int:
+        """The clock, integer ns (every delay of the twin is a whole ns, so it stays an int)."""
+        return self.env.now  # type: ignore[return-value]
 
 
 def _move(run: _Run, job: _Job, layer: str, t: Transfer) -> int:
-    now = run.env.now
+    now = run.now
     links = run.links
     start = reserve([links[i] for i in t.links], now, t.duration_ns)
     run.tally.activities += 1
     if run.record is not None:
-        run.emit(
+        run.record(EventRecord(
             time_ns=start, duration_ns=t.duration_ns, kind=EventKind.TRANSFER, task=job.task, job=job.ident,
             layer=layer, tile=t.src_tile, dst_tile=t.dst_tile, count=t.size_bytes, hops=t.hops, op="",
             energy_pj=t.energy_pj,
-        )  # fmt: skip
+        ))  # fmt: skip
     return start + t.duration_ns
 
 
 def _compute(run: _Run, task: Task, ident: int, layer: str, work: DigitalWork, kind: EventKind) -> int:
-    start = run.digital[work.tile].reserve(run.env.now, work.duration_ns)
+    start = run.digital[work.tile].reserve(run.now, work.duration_ns)
     run.tally.activities += 1
     if run.record is not None:
-        run.emit(
+        run.record(EventRecord(
             time_ns=start, duration_ns=work.duration_ns, kind=kind, task=task, job=ident, layer=layer,
             tile=work.tile, dst_tile=-1, count=work.total_ops, hops=0, op=work.main_op,
             energy_pj=work.total_pj,
-        )  # fmt: skip
+        ))  # fmt: skip
     return start + work.duration_ns
 
 
@@ -152,19 +167,20 @@ def _block_steps(env: simpy.Environment, run: _Run, job: _Job, stage: LayerStage
             yield env.timeout(end - env.now)
     if b.duration_ns:
         t = b.tile
-        start = reserve((run.crossbar[t], run.adc[t]), env.now, b.duration_ns)
+        start = reserve((run.crossbar[t], run.adc[t]), run.now, b.duration_ns)
         run.tally.activities += 1
         run.tally.add_busy(t, start, b.duration_ns, job.task)
         if run.record is not None:
-            common = {"task": job.task, "job": job.ident, "layer": stage.layer, "tile": t, "dst_tile": -1}
-            run.emit(
-                time_ns=start, duration_ns=b.duration_ns, kind=EventKind.MVM, count=b.mvms, hops=0, op="",
-                energy_pj=b.array_pj + b.dac_pj, **common,
-            )  # fmt: skip
-            run.emit(
-                time_ns=start, duration_ns=b.convert_ns, kind=EventKind.CONVERT, count=b.mvms * b.cols,
-                hops=0, op="", energy_pj=b.adc_pj, **common,
-            )  # fmt: skip
+            run.record(EventRecord(
+                time_ns=start, duration_ns=b.duration_ns, kind=EventKind.MVM, task=job.task, job=job.ident,
+                layer=stage.layer, tile=t, dst_tile=-1, count=b.mvms, hops=0, op="",
+                energy_pj=b.array_pj + b.dac_pj,
+            ))  # fmt: skip
+            run.record(EventRecord(
+                time_ns=start, duration_ns=b.convert_ns, kind=EventKind.CONVERT, task=job.task, job=job.ident,
+                layer=stage.layer, tile=t, dst_tile=-1, count=b.mvms * b.cols, hops=0, op="",
+                energy_pj=b.adc_pj,
+            ))  # fmt: skip
         yield env.timeout(start + b.duration_ns - env.now)
     if b.output is not None:
         end = _move(run, job, stage.layer, b.output)
@@ -184,7 +200,7 @@ def walk_layers(env: simpy.Environment, run: _Run, job: _Job, index: int) -> Pro
     finishes the job's last sink stage records its latency.
     """
     stages = job.plan.stages
-    tally = run.tally
+    runs = run.stage_runs[job.task]
     while True:
         stage = stages[index]
         blocks = stage.blocks
@@ -200,13 +216,7 @@ def walk_layers(env: simpy.Environment, run: _Run, job: _Job, index: int) -> Pro
         if stage.digital is not None:
             end = _compute(run, job.task, job.ident, stage.layer, stage.digital, EventKind.DIGITAL)
             yield env.timeout(end - env.now)
-        energy = tally.energy[job.task]
-        for comp, pj in stage.energy_pj:
-            energy[comp] += pj
-        if job.task is Task.INFERENCE:
-            tally.layer_energy[stage.layer] = tally.layer_energy.get(stage.layer, 0.0) + sum(
-                pj for _, pj in stage.energy_pj
-            )
+        runs[index] += 1
         nxt = -1
         for s in stage.succs:
             job.remaining[s] -= 1
@@ -225,17 +235,17 @@ def walk_layers(env: simpy.Environment, run: _Run, job: _Job, index: int) -> Pro
 
 
 def _finish(run: _Run, job: _Job) -> None:
-    now, tally = run.env.now, run.tally
+    now, tally = run.now, run.tally
     tally.jobs[job.task] += 1
     if job.task is Task.INFERENCE:
         tally.add_latency(now - job.arrival_ns)
     if now > tally.last_done_ns:
         tally.last_done_ns = now
     if run.record is not None:
-        run.emit(
+        run.record(EventRecord(
             time_ns=job.arrival_ns, duration_ns=now - job.arrival_ns, kind=EventKind.DONE, task=job.task,
             job=job.ident, layer="", tile=-1, dst_tile=-1, count=1, hops=0, op="", energy_pj=0.0,
-        )  # fmt: skip
+        ))  # fmt: skip
     if job.done is not None:
         job.done.left -= 1
         if job.done.left == 0:
@@ -246,12 +256,12 @@ def _start_job(run: _Run, task: Task, plan: PipelinePlan, done: _Countdown | Non
     ident = run.ids[task]
     run.ids[task] = ident + 1
     env = run.env
-    job = _Job(task, ident, plan, env.now, done)
+    job = _Job(task, ident, plan, run.now, done)
     if run.record is not None:
-        run.emit(
-            time_ns=env.now, duration_ns=0, kind=EventKind.ARRIVAL, task=task, job=ident, layer="", tile=-1,
-            dst_tile=-1, count=1, hops=0, op="", energy_pj=0.0,
-        )  # fmt: skip
+        run.record(EventRecord(
+            time_ns=job.arrival_ns, duration_ns=0, kind=EventKind.ARRIVAL, task=task, job=ident, layer="",
+            tile=-1, dst_tile=-1, count=1, hops=0, op="", energy_pj=0.0,
+        ))  # fmt: skip
     for s in plan.sources:
         env.process(walk_layers(env, run, job, s))
 
@@ -268,7 +278,7 @@ def inject_arrivals(env: simpy.Environment, run: _Run, workload: Workload, durat
 def calibrate_tile(env: simpy.Environment, run: _Run, n: int, work: GDCTileWork) -> Process:
     """SimPy process: one tile's GDC calibration reads (crossbar and ADCs), then its new scale factors."""
     t = work.tile
-    start = reserve((run.crossbar[t], run.adc[t]), env.now, work.read_ns)
+    start = reserve((run.crossbar[t], run.adc[t]), run.now, work.read_ns)
     tally = run.tally
     tally.activities += 1
     tally.add_busy(t, start, work.read_ns, Task.GDC)
@@ -277,11 +287,11 @@ def calibrate_tile(env: simpy.Environment, run: _Run, n: int, work: GDCTileWork)
     energy["dac"] += work.dac_pj
     energy["adc"] += work.adc_pj
     if run.record is not None:
-        run.emit(
+        run.record(EventRecord(
             time_ns=start, duration_ns=work.read_ns, kind=EventKind.CALIBRATE, task=Task.GDC, job=n, layer="",
             tile=t, dst_tile=-1, count=work.mvms, hops=0, op="",
             energy_pj=work.array_pj + work.dac_pj + work.adc_pj,
-        )  # fmt: skip
+        ))  # fmt: skip
     yield env.timeout(start + work.read_ns - env.now)
     if work.digital is not None:
         end = _compute(run, Task.GDC, n, "", work.digital, EventKind.DIGITAL)
@@ -328,24 +338,31 @@ def _program(run: _Run, plan: PipelinePlan) -> None:
         run.tally.add_busy(t, start, ns, Task.PROGRAM)
         run.tally.activities += 1
         if run.record is not None:
-            run.emit(
+            run.record(EventRecord(
                 time_ns=start, duration_ns=ns, kind=EventKind.PROGRAM, task=Task.PROGRAM, job=0, layer="",
                 tile=t, dst_tile=-1, count=cost.devices_by_tile[t], hops=0, op="",
                 energy_pj=cost.energy_by_tile_pj[t],
-            )  # fmt: skip
+            ))  # fmt: skip
 
 
 def single_inference_ns(plan: PipelinePlan) -> int:
     """Latency of one inference on the idle chip (the pipeline fill), by the event engine, ns."""
-    run = _Run(plan, None, None, window_ns=1 << 62)
+    run = _Run(plan, None, None)
     _start_job(run, Task.INFERENCE, plan)
     run.env.run()
     return run.tally.latency_max
 
 
-def _check_duration(duration_ns: int) -> None:
+def check_duration(duration_ns: int) -> None:
+    """Raises: TimingError: ``duration_ns`` is not an integer >= 1."""
     if not (isinstance(duration_ns, int) and duration_ns >= 1):
         raise TimingError(f"duration_ns(={duration_ns!r}) must be an integer >= 1")
+
+
+def check_window(window_ns: int | None) -> None:
+    """Raises: TimingError: ``window_ns`` is neither None nor an integer >= 1."""
+    if window_ns is not None and not (isinstance(window_ns, int) and window_ns >= 1):
+        raise TimingError(f"window_ns(={window_ns!r}) must be an integer >= 1")
 
 
 def simulate_events(
@@ -369,31 +386,31 @@ def simulate_events(
         adabs_plan: the ``bn_statistics=True`` plan, required when the policy runs AdaBS.
         program: program every used tile at time 0 first.
         record: sink for every event (None: no records are built).
-        window_ns: utilisation window (default :func:`default_window_ns`).
+        window_ns: utilisation window, ns (default: a hundredth of the run).
 
     Raises:
         TimingError: a bad duration or window, or AdaBS without ``adabs_plan``.
     """
-    _check_duration(duration_ns)
-    window = default_window_ns(duration_ns) if window_ns is None else window_ns
-    if window < 1:
-        raise TimingError(f"window_ns(={window_ns!r}) must be >= 1")
+    check_duration(duration_ns)
+    check_window(window_ns)
     if compensation is not None and compensation.adabs and adabs_plan is None:
         raise TimingError(
             "compensation policy 'gdc+adabs' needs adabs_plan (build_plan(..., bn_statistics=True))"
         )
     gdc = gdc_work(plan, compensation.gdc_reads_per_block) if compensation is not None else ()
-    run = _Run(plan, adabs_plan, record, window, gdc)
+    run = _Run(plan, adabs_plan, record, gdc)
     cost = None
     if program:
         cost = programming_cost(plan)
         _program(run, plan)
     env = run.env
-    env.process(inject_arrivals(env, run, workload, duration_ns))
     times = compensation_times_ns(compensation, duration_ns)
     if compensation is not None and times:
+        # Started first, so a pass asks for its resources before an arrival at the same instant.
         env.process(compensate(env, run, compensation, times))
+    env.process(inject_arrivals(env, run, workload, duration_ns))
     env.run()
+    run.book_stage_runs()
     fill = single_inference_ns(plan)
     elapsed = max(duration_ns, int(env.now))
     return summarise(
@@ -405,4 +422,5 @@ def simulate_events(
         fill_ns=fill,
         policy=compensation.policy if compensation is not None else None,
         programming=cost,
+        window_ns=window_ns,
     )

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from chiptwin.timing.plan import PipelinePlan
 from chiptwin.timing.server import ceil_ns
+from chiptwin.timing.stages import PipelinePlan
 
 __all__ = ["ProgrammingResult", "programming_cost"]
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chiptwin.timing.plan import COMPONENTS, PipelinePlan
+from chiptwin.errors import TimingError
 from chiptwin.timing.programming import ProgrammingResult
 from chiptwin.timing.records import Task
+from chiptwin.timing.stages import COMPONENTS, PipelinePlan
 from chiptwin.units import NS_PER_S
 
 __all__ = [
@@ -130,15 +131,29 @@ class TimingResult:
         return sum(self.energy_per_inference_pj.values())
 
 
+UTILISATION_WINDOWS = 100
+"""Windows of the utilisation record when the caller gives no window: the run in a hundred slices."""
+
+MAX_UTILISATION_WINDOWS = 1_000_000
+"""More windows than this is a mistake (a 1 ns window over a second of device time)."""
+
+
 class Tally:
-    """What a run accumulates as it goes (mutable; :func:`summarise` freezes it into a result)."""
+    """What a run accumulates as it goes (mutable; :func:`summarise` freezes it into a result).
+
+    Crossbar busy time comes two ways: the event engine hands exact intervals (:meth:`add_busy`; one
+    crossbar's intervals never overlap and arrive in start order, FIFO), the batched engine books busy
+    time to windows of ``base_window_ns`` (:meth:`add_window_busy`). :meth:`utilisation` bins both.
+    """
 
     __slots__ = (
         "activities",
-        "busy",
+        "base_window_ns",
+        "binned",
         "columns",
         "crossbar_busy",
         "energy",
+        "intervals",
         "jobs",
         "last_done_ns",
         "latency_count",
@@ -147,13 +162,13 @@ class Tally:
         "latency_sum",
         "layer_energy",
         "passes",
-        "window_ns",
     )
 
-    def __init__(self, tiles: tuple[int, ...], window_ns: int) -> None:
-        self.window_ns = window_ns
+    def __init__(self, tiles: tuple[int, ...], base_window_ns: int = 1) -> None:
+        self.base_window_ns = base_window_ns
         self.columns = {t: i for i, t in enumerate(tiles)}
-        self.busy: dict[int, list[float]] = {}
+        self.intervals: dict[int, tuple[list[int], list[int]]] = {t: ([], []) for t in tiles}
+        self.binned: dict[int, list[float]] = {}
         self.jobs = dict.fromkeys(Task, 0)
         self.passes = {Task.GDC: 0, Task.ADABS: 0}
         self.energy = {task: dict.fromkeys(COMPONENTS, 0.0) for task in Task}
@@ -176,39 +191,57 @@ class Tally:
         self.latency_count += 1
 
     def add_busy(self, tile: int, start_ns: int, duration_ns: int, task: Task) -> None:
-        """Tile ``tile``'s crossbar is busy for ``task`` from ``start_ns`` for ``duration_ns``."""
+        """Tile ``tile``'s crossbar is busy for ``task`` from ``start_ns`` for ``duration_ns`` (exact)."""
         self.crossbar_busy[task] += duration_ns
-        col, w, stop = self.columns[tile], self.window_ns, start_ns + duration_ns
-        k = start_ns // w
-        ntiles = len(self.columns)
-        while start_ns < stop:
-            edge = min(stop, (k + 1) * w)
-            row = self.busy.get(k)
-            if row is None:
-                row = self.busy[k] = [0.0] * ntiles
-            row[col] += edge - start_ns
-            start_ns, k = edge, k + 1
+        starts, durations = self.intervals[tile]
+        starts.append(start_ns)
+        durations.append(duration_ns)
 
     def add_window_busy(self, window: int, tile: int, busy_ns: float, task: Task) -> None:
-        """Book ``busy_ns`` of tile ``tile``'s crossbar for ``task`` to utilisation window ``window``."""
-        row = self.busy.get(window)
+        """Book ``busy_ns`` of the crossbar of ``tile`` for ``task`` to window number ``window``."""
+        row = self.binned.get(window)
         if row is None:
-            row = self.busy[window] = [0.0] * len(self.columns)
+            row = self.binned[window] = [0.0] * len(self.columns)
         row[self.columns[tile]] += busy_ns
         self.crossbar_busy[task] += int(busy_ns)
 
-    def utilisation(self, elapsed_ns: int) -> UtilisationResult:
-        """The busy fractions per window up to ``elapsed_ns``."""
-        w = self.window_ns
-        windows = max(1, -(-elapsed_ns // w))
+    def utilisation(self, elapsed_ns: int, window_ns: int | None = None) -> UtilisationResult:
+        """Busy fractions per window up to ``elapsed_ns`` (default window: a hundredth of the run,
+        rounded up to a multiple of ``base_window_ns``).
+
+        Raises:
+            TimingError: more than :data:`MAX_UTILISATION_WINDOWS` windows.
+        """
+        base = self.base_window_ns
+        if window_ns is None:
+            window_ns = base * max(1, -(-elapsed_ns // (UTILISATION_WINDOWS * base)))
+        windows = max(1, -(-elapsed_ns // window_ns))
+        if windows > MAX_UTILISATION_WINDOWS:
+            raise TimingError(
+                f"window_ns(={window_ns}) cuts the run of {elapsed_ns} ns into {windows:,} windows "
+                f"(at most {MAX_UTILISATION_WINDOWS:,})"
+            )
+        edges = np.minimum(np.arange(windows + 1, dtype=np.int64) * window_ns, elapsed_ns)
         busy = np.zeros((windows, len(self.columns)))
-        for k, row in self.busy.items():
-            if k < windows:
-                busy[k] = row
-        lengths = np.minimum(w, elapsed_ns - np.arange(windows) * w).clip(min=1)
+        for tile, (starts, durations) in self.intervals.items():
+            if starts:
+                busy[:, self.columns[tile]] = np.diff(
+                    _busy_until(np.array(starts), np.array(durations), edges)
+                )
+        for k, row in self.binned.items():
+            busy[min(k * base // window_ns, windows - 1)] += row
+        lengths = np.diff(edges).clip(min=1)
         frac = busy / lengths[:, None]
         frac.flags.writeable = False
-        return UtilisationResult(window_ns=w, tiles=tuple(self.columns), busy_fraction=frac)
+        return UtilisationResult(window_ns=window_ns, tiles=tuple(self.columns), busy_fraction=frac)
+
+
+def _busy_until(starts: np.ndarray, durations: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Busy time before each of ``times`` of disjoint intervals sorted by start."""
+    done = np.concatenate([[0], np.cumsum(durations)])
+    last = np.searchsorted(starts, times, side="right") - 1
+    inside = np.where(last >= 0, np.minimum(times - starts[last.clip(min=0)], durations[last.clip(min=0)]), 0)
+    return done[last.clip(min=0)] * (last >= 0) + inside
 
 
 def summarise(
@@ -221,6 +254,7 @@ def summarise(
     fill_ns: int,
     policy: str | None,
     programming: ProgrammingResult | None,
+    window_ns: int | None = None,
 ) -> TimingResult:
     """Freeze a run's tally into a :class:`TimingResult` (module docstring for the conventions)."""
     n = tally.latency_count
@@ -269,6 +303,6 @@ def summarise(
         energy_by_layer_pj={k: v * per for k, v in tally.layer_energy.items()},
         compensation=compensation,
         programming=programming,
-        utilisation=tally.utilisation(elapsed_ns),
+        utilisation=tally.utilisation(elapsed_ns, window_ns),
         events=tally.activities,
     )

@@ -4,7 +4,8 @@ A workload answers one question, ``arrivals_ns(start_ns, stop_ns)``: the arrival
 ``[start_ns, stop_ns)`` as a sorted ``int64`` numpy array of run-clock nanoseconds. Engines ask window by
 window, so a day of traffic never sits in memory at once, and the answer for a window does not depend
 on which windows were asked before (random workloads draw per fixed epoch, each epoch from its own
-generator ``numpy.random.default_rng(derive_seed(seed, "workload", <kind>, epoch))``).
+generator ``numpy.random.default_rng(derive_seed(seed, "workload", <kind>, epoch))``; a Poisson epoch
+holds about 10,000 expected arrivals, a bursty one is one on/off cycle).
 
 Replays take the arrival times as a numpy array (:class:`ReplayWorkload`). :func:`load_arrivals_csv`
 reads a CSV file; a Parquet file is read by the caller (the timing layer does not import pyarrow: the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +34,7 @@ __all__ = [
     "ReplayWorkload",
     "Workload",
     "check_arrivals",
+    "default_epoch_ns",
     "load_arrivals_csv",
 ]
 
@@ -59,7 +62,11 @@ def _rate(rate_per_s: float) -> float:
 
 
 class PeriodicWorkload:
-    """One arrival every ``1 / rate_per_s``: at ``phase_ns + floor(k * 1e9 / rate_per_s)``, k = 0, 1, ..."""
+    """One arrival every ``1 / rate_per_s``: at ``phase_ns + floor(k * 1e9 / rate_per_s)``, k = 0, 1, ...
+
+    Integer rates are computed in integer arithmetic (exact over any horizon); other rates in float64
+    (exact to the ns for about 100 days of device time).
+    """
 
     def __init__(self, rate_per_s: float, *, phase_ns: int = 0) -> None:
         """Args: rate_per_s: arrivals per second (> 0); phase_ns: time of the first arrival (>= 0).
@@ -73,44 +80,95 @@ class PeriodicWorkload:
         self.phase_ns = int(phase_ns)
         self.period_ns = NS_PER_S / self.rate_per_s
 
+    def _times(self, k: np.ndarray) -> np.ndarray:
+        rate = self.rate_per_s
+        if rate.is_integer() and k.size and int(k[-1]) * rate < 2**62:
+            q, r = divmod(NS_PER_S, int(rate))  # floor(k * 1e9 / rate) = k * q + floor(k * r / rate)
+            return self.phase_ns + k * q + (k * r) // int(rate)
+        return self.phase_ns + np.floor(k.astype(np.float64) * self.period_ns).astype(np.int64)
+
     def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
         """Arrivals in ``[start_ns, stop_ns)`` (protocol)."""
         _window(start_ns, stop_ns)
         lo = max(0, math.floor((start_ns - self.phase_ns) / self.period_ns) - 1)
         hi = max(0, math.ceil((stop_ns - self.phase_ns) / self.period_ns) + 1)
-        times = self.phase_ns + np.floor(np.arange(lo, hi, dtype=np.float64) * self.period_ns).astype(
-            np.int64
-        )
+        times = self._times(np.arange(lo, hi, dtype=np.int64))
         return times[(times >= start_ns) & (times < stop_ns)]
 
 
-class PoissonWorkload:
-    """A Poisson process of ``rate_per_s``: per epoch, a Poisson count of uniform arrival times."""
+def _poisson_times(rng: np.random.Generator, rate_per_s: float, span_ns: int) -> np.ndarray:
+    """Arrival times in ``[0, span_ns)`` of a Poisson process (cumulated exponential gaps), int64 ns."""
+    gap_ns = NS_PER_S / rate_per_s
+    expected = span_ns / gap_ns
+    parts, t = [], 0.0
+    while t < span_ns:  # usually one draw: the expected count plus six standard deviations
+        times = t + np.cumsum(rng.exponential(gap_ns, int((span_ns - t) / gap_ns + 6 * expected**0.5 + 16)))
+        parts.append(times)
+        t = float(times[-1])
+    times = np.concatenate(parts) if parts else np.empty(0)
+    return np.floor(times[times < span_ns]).astype(np.int64)
 
-    def __init__(self, rate_per_s: float, *, seed: int, epoch_ns: int = NS_PER_S) -> None:
-        """Args: rate_per_s: mean arrivals per second (> 0); seed: run seed; epoch_ns: draw unit (> 0).
+
+class _Epochs:
+    """Draws a random workload one fixed epoch at a time, each from its own generator, keeping the
+    last epoch (engines ask for consecutive windows, often several per epoch).
+
+    ``draw(rng)`` gives one epoch's arrival times relative to its start (sorted int64 ns).
+    """
+
+    def __init__(
+        self, seed: int, kind: str, epoch_ns: int, draw: Callable[[np.random.Generator], np.ndarray]
+    ) -> None:
+        self.seed, self.kind, self.epoch_ns, self.draw = seed, kind, epoch_ns, draw
+        self._last: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
+
+    def epoch(self, e: int) -> np.ndarray:
+        if self._last[0] != e:
+            rng = np.random.default_rng(derive_seed(self.seed, "workload", self.kind, e))
+            self._last = (e, e * self.epoch_ns + self.draw(rng))
+        return self._last[1]
+
+    def window(self, start_ns: int, stop_ns: int) -> np.ndarray:
+        _window(start_ns, stop_ns)
+        if start_ns == stop_ns:
+            return np.empty(0, dtype=np.int64)
+        first, last = start_ns // self.epoch_ns, (stop_ns - 1) // self.epoch_ns
+        parts = [self.epoch(e) for e in range(first, last + 1)]
+        times = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        lo, hi = np.searchsorted(times, [start_ns, stop_ns], side="left")
+        return times[lo:hi]
+
+
+def default_epoch_ns(rate_per_s: float) -> int:
+    """Epoch of a random workload: about 10,000 expected arrivals, between 1 ms and 100 s."""
+    return int(min(max(1e4 / rate_per_s, 1e-3), 100.0) * NS_PER_S)
+
+
+class PoissonWorkload:
+    """A Poisson process of ``rate_per_s``: exponential gaps, restarted at each epoch (memoryless)."""
+
+    def __init__(self, rate_per_s: float, *, seed: int, epoch_ns: int | None = None) -> None:
+        """Args: rate_per_s: mean arrivals per second (> 0); seed: run seed; epoch_ns: draw unit (> 0;
+        default :func:`default_epoch_ns`).
 
         Raises:
             TimingError: a rate that is not > 0, or an epoch that is not > 0.
         """
         self.rate_per_s = _rate(rate_per_s)
-        if epoch_ns <= 0:
+        epoch = default_epoch_ns(self.rate_per_s) if epoch_ns is None else epoch_ns
+        if epoch <= 0:
             raise TimingError(f"epoch_ns(={epoch_ns}) must be > 0")
-        self.seed, self.epoch_ns = int(seed), int(epoch_ns)
-
-    def _epoch(self, e: int) -> np.ndarray:
-        rng = np.random.default_rng(derive_seed(self.seed, "workload", "poisson", e))
-        n = rng.poisson(self.rate_per_s * self.epoch_ns / NS_PER_S)
-        return e * self.epoch_ns + np.sort(rng.integers(0, self.epoch_ns, size=n, dtype=np.int64))
+        self.seed, self.epoch_ns = int(seed), int(epoch)
+        self._epochs = _Epochs(
+            self.seed,
+            "poisson",
+            self.epoch_ns,
+            lambda rng: _poisson_times(rng, self.rate_per_s, self.epoch_ns),
+        )
 
     def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
         """Arrivals in ``[start_ns, stop_ns)`` (protocol)."""
-        _window(start_ns, stop_ns)
-        if start_ns == stop_ns:
-            return np.empty(0, dtype=np.int64)
-        first, last = start_ns // self.epoch_ns, (stop_ns - 1) // self.epoch_ns
-        times = np.concatenate([self._epoch(e) for e in range(first, last + 1)])
-        return times[(times >= start_ns) & (times < stop_ns)]
+        return self._epochs.window(start_ns, stop_ns)
 
 
 class BurstyWorkload:
@@ -128,29 +186,22 @@ class BurstyWorkload:
         if not (math.isfinite(off_s) and off_s >= 0):
             raise TimingError(f"off_s(={off_s!r}) must be a finite number >= 0")
         self.on_ns = round(on_s * NS_PER_S)
-        self.cycle_ns = self.on_ns + round(off_s * NS_PER_S)
         if self.on_ns < 1:
             raise TimingError(f"on_s(={on_s!r}) must be at least 1 ns")
+        self.cycle_ns = self.on_ns + round(off_s * NS_PER_S)
         self.seed = int(seed)
+        self._epochs = _Epochs(
+            self.seed, "bursty", self.cycle_ns, lambda rng: _poisson_times(rng, self.rate_per_s, self.on_ns)
+        )
 
     @property
     def duty_cycle(self) -> float:
         """Fraction of time the source is on."""
         return self.on_ns / self.cycle_ns
 
-    def _cycle(self, k: int) -> np.ndarray:
-        rng = np.random.default_rng(derive_seed(self.seed, "workload", "bursty", k))
-        n = rng.poisson(self.rate_per_s * self.on_ns / NS_PER_S)
-        return k * self.cycle_ns + np.sort(rng.integers(0, self.on_ns, size=n, dtype=np.int64))
-
     def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
         """Arrivals in ``[start_ns, stop_ns)`` (protocol)."""
-        _window(start_ns, stop_ns)
-        if start_ns == stop_ns:
-            return np.empty(0, dtype=np.int64)
-        first, last = start_ns // self.cycle_ns, (stop_ns - 1) // self.cycle_ns
-        times = np.concatenate([self._cycle(k) for k in range(first, last + 1)])
-        return times[(times >= start_ns) & (times < stop_ns)]
+        return self._epochs.window(start_ns, stop_ns)
 
 
 def check_arrivals(times: np.ndarray, source: str = "arrivals") -> np.ndarray:

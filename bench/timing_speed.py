@@ -1,0 +1,155 @@
+"""Benchmark: speed of the timing twin, per-inference (event) and batched modes.
+
+resnet32_pcm (zoo, traced once, not timed) dense on hermes_64. Measures, in one run:
+
+- a reference: a plain SimPy loop (processes taking a ``simpy.Resource`` and a timeout), SimPy events
+  per wall second, so the twin's figure can be read against this machine's speed;
+- event mode: ``--events-inferences`` inferences at 1,000/s: twin events (activities, one SimPy event
+  and one trace record each) per wall second, all SimPy events per wall second, inferences per wall
+  second; once without and once with a record callback (a list's ``append``);
+- batched mode: one day of device time at 1,000 inferences/s, periodic and Poisson, and Poisson with
+  hourly GDC + AdaBS compensation: wall time and simulated inferences per wall second.
+
+Targets: >= 200,000 events per wall second (event mode); one day at 1,000 inferences/s in <= 60 s.
+
+    python bench/timing_speed.py [--events-inferences 1000] [--days 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, ClassVar
+
+import simpy
+
+from chiptwin.mapping import map_graph
+from chiptwin.mapping.mapper import ARCHITECTURES_DIR
+from chiptwin.network.graph import zoo_layer_graph
+from chiptwin.spec.load import load_chip
+from chiptwin.timing import (
+    CompensationSpec,
+    EventRecord,
+    PeriodicWorkload,
+    PoissonWorkload,
+    build_plan,
+    simulate_batched,
+    simulate_events,
+)
+from chiptwin.units import NS_PER_S, SECONDS_PER_DAY
+
+MIN_EVENTS_PER_S = 200_000
+"""Target: twin events per wall second in event mode."""
+
+MAX_DAY_S = 60.0
+"""Target: wall seconds for one day of device time at 1,000 inferences/s (batched)."""
+
+RATE_PER_S = 1000.0
+
+
+class _CountingEnvironment(simpy.Environment):
+    """A SimPy environment that remembers every instance, to read its event counter after a run."""
+
+    made: ClassVar[list[simpy.Environment]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _CountingEnvironment.made.append(self)
+
+
+def simpy_reference(jobs: int = 20_000) -> float:
+    """SimPy events per wall second of a plain resource-and-timeout loop."""
+    env = simpy.Environment()
+    res = [simpy.Resource(env, 1) for _ in range(4)]
+
+    def job() -> Any:
+        for r in res:
+            with r.request() as req:
+                yield req
+                yield env.timeout(10)
+
+    def source() -> Any:
+        for _ in range(jobs):
+            env.process(job())
+            yield env.timeout(5)
+
+    env.process(source())
+    start = time.perf_counter()
+    env.run()
+    wall = time.perf_counter() - start
+    return next(env._eid) / wall  # SimPy's event counter (private): events scheduled in the run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events-inferences", type=int, default=1000)
+    parser.add_argument("--days", type=float, default=1.0)
+    args = parser.parse_args()
+
+    chip = load_chip(ARCHITECTURES_DIR / "hermes_64.toml")
+    graph = zoo_layer_graph("resnet32_pcm", activation_bits=8)
+    mapping = map_graph(graph, chip, "dense")
+    plan = build_plan(graph, mapping, chip)
+    adabs = build_plan(graph, mapping, chip, bn_statistics=True)
+    print(
+        f"resnet32_pcm dense on hermes_64: {len(plan.stages)} layer stages, {len(mapping.tiles_used)} tiles, "
+        f"bottleneck {plan.bottleneck} {plan.bottleneck_ns:,} ns, fill {plan.fill_ns:,} ns"
+    )
+    ref = simpy_reference()
+    print(f"reference   plain SimPy loop: {ref:,.0f} SimPy events/s on this machine")
+
+    duration = round(args.events_inferences / RATE_PER_S * NS_PER_S)
+    simpy.Environment = _CountingEnvironment  # type: ignore[misc]  # count the engine's SimPy events
+    try:
+        for label, record in (("events", None), ("events+rec", [])):
+            _CountingEnvironment.made.clear()
+            start = time.perf_counter()
+            sink = None if record is None else record.append
+            result = simulate_events(plan, PeriodicWorkload(RATE_PER_S), duration_ns=duration, record=sink)
+            wall = time.perf_counter() - start
+            simpy_events = sum(next(env._eid) for env in _CountingEnvironment.made)
+            rate = result.events / wall
+            print(
+                f"{label:<11} {result.inferences:,} inferences in {wall:.2f} s: {rate:,.0f} twin events/s "
+                f"({result.events / result.inferences:.0f} per inference), {simpy_events / wall:,.0f} SimPy "
+                f"events/s, {result.inferences / wall:,.0f} inferences/s; {rate / ref:.2f} x the reference"
+                + (f"; {len(record):,} records" if record is not None else "")
+            )
+            if record is None:
+                verdict = "meets" if rate >= MIN_EVENTS_PER_S else "misses"
+                print(f"            {verdict} the target of {MIN_EVENTS_PER_S:,} events/s")
+    finally:
+        simpy.Environment = _CountingEnvironment.__mro__[1]  # type: ignore[misc]
+
+    day = round(args.days * SECONDS_PER_DAY * NS_PER_S)
+    runs: list[tuple[str, Any, CompensationSpec | None]] = [
+        ("periodic", PeriodicWorkload(RATE_PER_S), None),
+        ("poisson", PoissonWorkload(RATE_PER_S, seed=0), None),
+        (
+            "poisson+comp",
+            PoissonWorkload(RATE_PER_S, seed=0),
+            CompensationSpec(policy="gdc+adabs", period_s=3600),
+        ),
+    ]
+    for label, workload, comp in runs:
+        records: list[EventRecord] = []
+        start = time.perf_counter()
+        result = simulate_batched(
+            plan, workload, duration_ns=day, compensation=comp, adabs_plan=adabs, record=records.append
+        )
+        wall = time.perf_counter() - start
+        extra = ""
+        if result.compensation is not None:
+            c = result.compensation
+            extra = f"; {c.gdc_passes} GDC + {c.adabs_passes} AdaBS passes ({c.calibration_images:,} images)"
+        verdict = "meets" if wall * (1.0 / args.days) <= MAX_DAY_S else "misses"
+        mean, worst = result.latency_mean_ns / 1e6, result.latency_max_ns / 1e6
+        print(
+            f"batched     {label:<13} {args.days:g} day: {result.inferences:,} inferences in {wall:.2f} s "
+            f"wall ({result.inferences / wall:,.0f} inferences/s), latency mean {mean:.3f} ms, max "
+            f"{worst:.3f} ms{extra}; {verdict} the {MAX_DAY_S:.0f} s/day target"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""``chiptwin timing``: latency, throughput, TOPS, TOPS/W and energy per image of a mapped zoo network.
+
+``--calibrate`` instead streams full-crossbar MVMs (a 1x1 convolution as wide and tall as one crossbar,
+32x32 output positions) through one tile and compares the MVM time, TOPS/W and peak TOPS with the
+published HERMES figures (Le Gallo et al., Nature Electronics 6, 680 (2023): ~130 ns per 256x256 MVM,
+9.76 TOPS/W, 63.1 TOPS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chiptwin.cli.arch import resolve_arch
+from chiptwin.errors import TimingError
+from chiptwin.mapping import map_graph, placer_for
+from chiptwin.mapping.strategies import STRATEGIES
+from chiptwin.network.graph import zoo_layer_graph
+from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.graph import EdgeSpec, LayerSpec
+from chiptwin.spec.load import load_chip
+from chiptwin.timing import (
+    POLICIES,
+    BurstyWorkload,
+    CompensationSpec,
+    PeriodicWorkload,
+    PipelinePlan,
+    PoissonWorkload,
+    ReplayWorkload,
+    TimingResult,
+    Workload,
+    build_plan,
+    load_arrivals_csv,
+    simulate_batched,
+    simulate_events,
+)
+from chiptwin.units import NS_PER_S
+
+__all__ = [
+    "HERMES_MVM_TIME_NS",
+    "HERMES_PEAK_TOPS",
+    "HERMES_TOPS_PER_W",
+    "add_parser",
+    "format_result",
+    "mvm_stream_graph",
+    "parse_duration_ns",
+]
+
+HERMES_MVM_TIME_NS = 130.0
+"""Published time of one 256x256 MVM on HERMES (Le Gallo et al. 2023), ns."""
+
+HERMES_TOPS_PER_W = 9.76
+"""Published 8-bit energy efficiency of HERMES (Le Gallo et al. 2023), TOPS/W."""
+
+HERMES_PEAK_TOPS = 63.1
+"""Published 8-bit peak throughput of HERMES (Le Gallo et al. 2023), TOPS."""
+
+EVENTS_MODE_LIMIT = 2_000
+"""``--mode auto`` simulates every event up to this many expected inferences, else uses the formula."""
+
+_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": NS_PER_S, "min": 60 * NS_PER_S}
+_UNITS_NS |= {"h": 3_600 * NS_PER_S, "d": 86_400 * NS_PER_S}
+
+
+def parse_duration_ns(text: str) -> int:
+    """``"1s"``, ``"10ms"``, ``"2.5h"``, ``"1d"`` (units ns, us/µs, ms, s, min, h, d) as whole ns.
+
+    Raises:
+        TimingError: not a positive number followed by a known unit.
+    """
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zµ]+)\s*", text)
+    if m is None or m.group(2) not in _UNITS_NS:
+        raise TimingError(
+            f"duration(={text!r}) must be a number and a unit ({', '.join(_UNITS_NS)}), e.g. 1s"
+        )
+    ns = round(float(m.group(1)) * _UNITS_NS[m.group(2)])
+    if ns < 1:
+        raise TimingError(f"duration(={text!r}) must be at least 1 ns")
+    return ns
+
+
+def mvm_stream_graph(chip: ChipSpec, size: int = 32) -> nx.DiGraph:
+    """A one-layer graph whose every MVM fills one crossbar: a 1x1 conv, ``weight_rows`` in, ``weight_cols``
+    out, ``size x size`` output positions."""
+    rows, cols = chip.tiles.weight_rows, chip.tiles.weight_cols
+    shape_in, shape_out = (rows, size, size), (cols, size, size)
+    conv = LayerSpec(
+        name="mvm", kind="conv", analog=True, input_shape=shape_in, output_shape=shape_out,
+        ops_per_inference=rows * cols * size * size, in_channels=rows, out_channels=cols, kernel_h=1,
+        kernel_w=1, stride=(1, 1), padding=(0, 0), groups=1, rows=rows, cols=cols,
+        mvms_per_inference=size * size,
+    )  # fmt: skip
+    x = LayerSpec(name="x", kind="input", analog=False, input_shape=shape_in, output_shape=shape_in)
+    out = LayerSpec(name="output", kind="output", analog=False, input_shape=shape_out, output_shape=shape_out)
+    g = nx.DiGraph(model="mvm_stream", activation_bits=8)
+    for layer in (x, conv, out):
+        g.add_node(layer.name, layer=layer)
+    for src, dst, shape in (("x", "mvm", shape_in), ("mvm", "output", shape_out)):
+        edge = EdgeSpec(src=src, dst=dst, shape=shape, bytes_per_inference=math.prod(shape))
+        g.add_edge(src, dst, edge=edge)
+    return g
+
+
+def _ns(value: float) -> str:
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {unit}"
+    return f"{value:.4g} ns"
+
+
+def _pj(value: float) -> str:
+    for unit, scale in (("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {unit}"
+    return f"{value:.4g} pJ"
+
+
+def format_result(result: TimingResult, plan: PipelinePlan, *, layers: int | None = None) -> str:
+    """The summary printed by ``chiptwin timing``: latency, throughput, TOPS, TOPS/W, energy per image by
+    component and by layer (the ``layers`` most costly, all by default)."""
+    r = result
+    lines = [
+        f"{r.model} on {r.chip}, strategy {r.strategy}, mode {r.mode}: {r.inferences:,} inferences in "
+        f"{_ns(r.duration_ns)} of arrivals (run {_ns(r.elapsed_ns)})",
+        f"latency     single {_ns(r.latency_single_ns)}; under the workload mean {_ns(r.latency_mean_ns)}, "
+        f"min {_ns(r.latency_min_ns)}, max {_ns(r.latency_max_ns)}",
+        f"pipeline    interval {_ns(r.interval_ns)} (bottleneck {r.bottleneck}), peak "
+        f"{r.peak_throughput_per_s:,.0f} inferences/s",
+        f"throughput  {r.throughput_per_s:,.1f} inferences/s",
+        f"TOPS        {r.tops:.4g} achieved, {r.peak_tops:.4g} peak ({r.ops_per_inference:,} ops per image)",
+        f"TOPS/W      {r.tops_per_w_dynamic:.4g} dynamic, {r.tops_per_w:.4g} with static and compensation",
+        f"energy per image {_pj(r.energy_per_inference_total_pj)}:",
+    ]
+    total = r.energy_per_inference_total_pj or 1.0
+    for comp, pj in r.energy_per_inference_pj.items():
+        if pj:
+            lines.append(f"  {comp:<14} {_pj(pj):>11} {100 * pj / total:6.2f} %")
+    by_layer = sorted(plan.stages, key=lambda s: -r.energy_by_layer_pj.get(s.layer, 0.0))
+    shown = [s for s in by_layer if r.energy_by_layer_pj.get(s.layer, 0.0) > 0][:layers]
+    width = max([len("layer"), *(len(s.layer) for s in shown)])
+    costly = sum(1 for s in plan.stages if r.energy_by_layer_pj.get(s.layer, 0.0) > 0)
+    lines.append(f"energy by layer (dynamic; {len(shown)} most costly of {costly}):")
+    lines.append(f"  {'layer':<{width}}  {'kind':<9} {'stage':>10} {'energy':>11}")
+    for s in shown:
+        pj = r.energy_by_layer_pj[s.layer]
+        lines.append(f"  {s.layer:<{width}}  {s.kind:<9} {_ns(s.latency_ns):>10} {_pj(pj):>11}")
+    busy = r.utilisation.mean_by_tile()
+    if busy:
+        top = max(busy, key=busy.__getitem__)
+        mean = sum(busy.values()) / len(busy)
+        lines.append(
+            f"tiles       {len(busy)} used, crossbar busy {100 * mean:.1f} % on average, "
+            f"{100 * busy[top]:.1f} % on tile {top}"
+        )
+    if r.programming is not None:
+        p = r.programming
+        lines.append(f"programming {p.devices:,} devices in {_ns(p.time_ns)}, {_pj(p.energy_pj)}")
+    return "\n".join(lines)
+
+
+def _workload(args: argparse.Namespace) -> tuple[Workload, str]:
+    if args.replay is not None:
+        path = Path(args.replay)
+        times = _read_parquet_arrivals(path) if path.suffix == ".parquet" else load_arrivals_csv(path)
+        return ReplayWorkload(times, source=str(path)), f"replay of {path}"
+    if args.workload == "periodic":
+        return PeriodicWorkload(args.rate), f"{args.rate:,g} inferences/s periodic"
+    if args.workload == "poisson":
+        return PoissonWorkload(args.rate, seed=args.seed), f"{args.rate:,g} inferences/s Poisson"
+    on, off = parse_duration_ns(args.on) / NS_PER_S, parse_duration_ns(args.off) / NS_PER_S
+    return BurstyWorkload(args.rate, on_s=on, off_s=off, seed=args.seed), f"{args.rate:,g}/s bursty"
+
+
+def _read_parquet_arrivals(path: Path) -> np.ndarray:
+    # The timing layer cannot import pyarrow: the command line reads the column and hands over an array.
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise TimingError(f"{path}: cannot read Parquet replay file ({exc})") from None
+    if "arrival_ns" in table.column_names:
+        return np.asarray(table.column("arrival_ns").to_numpy(zero_copy_only=False))
+    if "arrival_s" in table.column_names:
+        seconds = table.column("arrival_s").to_numpy(zero_copy_only=False)
+        return np.round(np.asarray(seconds, dtype=np.float64) * NS_PER_S).astype(np.int64)
+    raise TimingError(f"{path}: columns {table.column_names} have no arrival_ns or arrival_s")
+
+
+def _calibrate(chip: ChipSpec) -> int:
+    graph = mvm_stream_graph(chip)
+    mapping = map_graph(graph, chip, "dense")
+    plan = build_plan(graph, mapping, chip)
+    images = 50
+    result = simulate_events(plan, ReplayWorkload(np.zeros(images, dtype=np.int64)), duration_ns=1)
+    mvms = graph.nodes["mvm"]["layer"].mvms_per_inference
+    ops_per_mvm = 2 * chip.tiles.weight_rows * chip.tiles.weight_cols
+    mvm_ns = result.interval_ns / mvms
+    dynamic = result.tops_per_w_dynamic
+    # All tiles streaming share the chip's static power: each MVM carries 1/count of it.
+    static_pj = chip.static_power_mw * mvm_ns / chip.tiles.count
+    full = ops_per_mvm / (sum(plan.energy_pj.values()) / mvms + static_pj)
+    peak = chip.tiles.count * ops_per_mvm / mvm_ns / 1e3
+    rows = [
+        ("MVM time", f"{mvm_ns:.1f} ns", HERMES_MVM_TIME_NS, mvm_ns),
+        ("TOPS/W, dynamic", f"{dynamic:.2f}", HERMES_TOPS_PER_W, dynamic),
+        ("TOPS/W, static of a full chip", f"{full:.2f}", HERMES_TOPS_PER_W, full),
+        ("peak TOPS, all tiles", f"{peak:.1f}", HERMES_PEAK_TOPS, peak),
+    ]
+    print(
+        f"{chip.name}: {images} images of {mvms} full {chip.tiles.weight_rows}x{chip.tiles.weight_cols} MVMs "
+        f"on one tile (event mode, bottleneck {result.bottleneck})"
+    )
+    for name, text, published, value in rows:
+        print(f"  {name:<30} {text:>10}   published {published:g} ({100 * (value / published - 1):+.1f} %)")
+    energy = {c: pj / mvms for c, pj in plan.energy_pj.items() if pj}
+    print("  energy per MVM: " + ", ".join(f"{c} {_pj(pj)}" for c, pj in energy.items()))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    chip = load_chip(resolve_arch(args.arch))
+    if args.calibrate:
+        return _calibrate(chip)
+    placer = placer_for(args.strategy)
+    duration = parse_duration_ns(args.duration)
+    workload, described = _workload(args)
+    if isinstance(workload, ReplayWorkload) and not args.duration_given:
+        duration = max(workload.end_ns, 1)
+    compensation = None
+    if args.policy != "none":
+        compensation = CompensationSpec(
+            policy=args.policy,
+            period_s=parse_duration_ns(args.period) / NS_PER_S,
+            adabs_images=args.adabs_images,
+            gdc_reads_per_block=args.gdc_reads,
+        )
+    bits = max(chip.dac.bits, chip.adc.bits)
+    graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
+    mapping = map_graph(graph, chip, placer)
+    plan = build_plan(graph, mapping, chip)
+    adabs = (
+        build_plan(graph, mapping, chip, bn_statistics=True) if compensation and compensation.adabs else None
+    )
+    mode = args.mode
+    if mode == "auto":
+        if isinstance(workload, ReplayWorkload):
+            expected = float(workload.arrivals_ns(0, duration).size)
+        else:
+            expected = duration / NS_PER_S * args.rate
+        mode = "events" if expected <= EVENTS_MODE_LIMIT else "batched"
+    engine = simulate_events if mode == "events" else simulate_batched
+    kwargs = {"duration_ns": duration, "adabs_plan": adabs, "program": args.program}
+    result = engine(plan, workload, compensation=compensation, **kwargs)
+    print(f"workload    {described}")
+    print(format_result(result, plan, layers=args.layers))
+    if compensation is not None and result.compensation is not None:
+        base = engine(plan, workload, compensation=None, **kwargs)
+        c = result.compensation
+        extra = result.energy_per_inference_pj["compensation"]
+        print(
+            f"compensation {c.policy} every {args.period}: {c.gdc_passes} GDC, {c.adabs_passes} AdaBS passes "
+            f"({c.calibration_images:,} images), crossbar time {_ns(c.crossbar_busy_ns)} (all tiles), "
+            f"{_pj(extra)} per image"
+        )
+        more = result.latency_mean_ns - base.latency_mean_ns
+        print(
+            f"  latency mean {_ns(result.latency_mean_ns)} vs {_ns(base.latency_mean_ns)} without "
+            f"({_ns(more)} more), max {_ns(result.latency_max_ns)} vs {_ns(base.latency_max_ns)}"
+        )
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("timing", help="latency, throughput and energy of a mapped network (SimPy twin)")
+    p.add_argument("--arch", default="hermes_64", help="architecture TOML file, or a name in architectures/")
+    p.add_argument("--model", default="resnet32_pcm", help="zoo model name")
+    p.add_argument("--strategy", default="dense", help=f"placement strategy: {', '.join(STRATEGIES)}")
+    p.add_argument("--in-channels", type=int, default=None, help="input channels (default: the zoo's)")
+    p.add_argument("--rate", type=float, default=1000.0, help="inferences per second (default 1000)")
+    p.add_argument("--duration", default=None, help="arrival window, e.g. 1s, 10ms, 1h, 1d (default 1s)")
+    p.add_argument(
+        "--workload", choices=("periodic", "poisson", "bursty"), default="periodic", help="arrival process"
+    )
+    p.add_argument("--on", default="100ms", help="bursty: on time (default 100ms)")
+    p.add_argument("--off", default="900ms", help="bursty: off time (default 900ms)")
+    p.add_argument("--replay", default=None, help="replay arrival times from a CSV or Parquet file")
+    p.add_argument("--seed", type=int, default=0, help="run seed of random workloads")
+    p.add_argument(
+        "--mode",
+        choices=("auto", "events", "batched"),
+        default="auto",
+        help=f"events: every activity; batched: pipeline formula; auto: events up to {EVENTS_MODE_LIMIT:,} "
+        "inferences",
+    )
+    p.add_argument("--policy", choices=POLICIES, default="none", help="periodic compensation")
+    p.add_argument("--period", default="1h", help="compensation period (default 1h)")
+    p.add_argument("--adabs-images", type=int, default=2600, help="calibration images per AdaBS pass")
+    p.add_argument("--gdc-reads", type=int, default=1, help="calibration reads per block per GDC pass")
+    p.add_argument("--program", action="store_true", help="program the tiles at time 0 first")
+    p.add_argument("--layers", type=int, default=12, help="print the N most costly layers (default 12)")
+    p.add_argument(
+        "--calibrate", action="store_true", help="stream full-crossbar MVMs and compare with HERMES"
+    )
+    p.set_defaults(func=_dispatch)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    args.duration_given = args.duration is not None
+    if args.duration is None:
+        args.duration = "1s"
+    return _run(args)
