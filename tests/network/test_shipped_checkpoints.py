@@ -1,0 +1,68 @@
+"""The checkpoints shipped in the package load with no set-up and carry complete model cards."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from chiptwin.network.checkpoint import SHIPPED_CHECKPOINTS, load_checkpoint
+from chiptwin.network.data import load_shipped
+from chiptwin.network.resnet import count_weights
+from chiptwin.network.training import analog_layers, evaluate_digital
+
+REQUIRED_CARD_KEYS = (
+    "model",
+    "dataset",
+    "recipe",
+    "hyper_parameters",
+    "seed",
+    "digital_test_accuracy",
+    "wall_time_s",
+    "command",
+)
+# Acceptance thresholds of the network issue, on the 10,000 Fashion-MNIST test images.
+MIN_ACCURACY = {"resnet32_pcm_fmnist_fp": 0.930, "resnet32_pcm_fmnist_hwa": 0.925}
+
+
+@pytest.mark.parametrize("name", SHIPPED_CHECKPOINTS)
+def test_shipped_checkpoint_loads_with_complete_card(name: str) -> None:
+    model, card = load_checkpoint(name)
+    for key in REQUIRED_CARD_KEYS:
+        assert key in card, key
+    assert card["dataset"] == "fashion-mnist"
+    assert card["model"]["widths"] == [16, 28, 56]
+    assert count_weights(model) == 361_434  # resnet32_pcm with one input channel
+    assert card["command"].startswith("chiptwin train ")
+    assert card["test_images"] == 10_000
+    assert card["digital_test_accuracy"] >= MIN_ACCURACY[name]
+
+
+def test_hwa_checkpoint_is_fine_tuned_from_the_fp_one_and_clipped() -> None:
+    _, fp_card = load_checkpoint("resnet32_pcm_fmnist_fp")
+    model, card = load_checkpoint("resnet32_pcm_fmnist_hwa")
+    hp = card["hyper_parameters"]
+    assert hp["hwa"] and hp["init_from"].endswith("resnet32_pcm_fmnist_fp")
+    assert not fp_card["hyper_parameters"]["hwa"]
+    # Every analog layer is clipped to alpha * std(W) (measured before the last clip: allow 1 %).
+    for layer in analog_layers(model):
+        w = layer.weight.detach()
+        assert float(w.abs().max()) <= hp["alpha"] * float(w.std()) * 1.01
+
+
+def test_recorded_accuracy_is_remeasured_on_a_subset() -> None:
+    # The first 2,000 test images: the accuracy there sits within 2.5 % of the card's full-set figure.
+    test = load_shipped("test")
+    subset = type(test)(test.images[:2000], test.labels[:2000], test.dataset)
+    model, card = load_checkpoint("resnet32_pcm_fmnist_hwa")
+    torch.set_flush_denormal(True)
+    assert evaluate_digital(model, subset) == pytest.approx(card["digital_test_accuracy"], abs=0.025)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED_CHECKPOINTS)
+def test_recorded_accuracy_is_remeasured_exactly(name: str) -> None:
+    model, card = load_checkpoint(name)
+    torch.set_flush_denormal(True)
+    assert evaluate_digital(model, load_shipped("test")) == pytest.approx(
+        card["digital_test_accuracy"], abs=3e-4
+    )  # memory layout may flip an image
