@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,15 +16,7 @@ from chiptwin.errors import CheckpointError
 from chiptwin.network.checkpoint import load_checkpoint, read_card, resolve_checkpoint, save_checkpoint
 from chiptwin.network.resnet import ModelSpec, build_model, model_spec
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    # These tests run tiny tensors; with several OpenMP threads on a busy machine the threads wait for
-    # each other and a resnet20 forward takes 10-20x longer than on one thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 _CARD: dict[str, Any] = {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -18,15 +16,7 @@ from chiptwin.network.resnet import (
     model_spec,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    # These tests run tiny tensors; with several OpenMP threads on a busy machine the threads wait for
-    # each other and a resnet20 forward takes 10-20x longer than on one thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 # ImageNet-style models are built for 224x224 but are fully convolutional up to a global pool, so a

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from torch import nn
+from torch_threads import one_torch_thread
 
 from chiptwin.errors import CheckpointError, DataError
 from chiptwin.network import training
@@ -38,14 +38,7 @@ _HWA_SPEC = TrainSpec(model="resnet20", epochs=1, batch_size=128, hwa=True, seed
 _RESUME_SPEC = replace(_HWA_SPEC, epochs=2, batch_size=64, seed=5)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    # Tiny tensors: several OpenMP threads on a busy machine wait for each other and run 10-20x slower
-    # than one. Bit-for-bit comparisons below also rely on a fixed thread count.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -197,15 +190,11 @@ def hwa_runs(
     checkpoints = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(training, "clip_weights", recording_clip)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with one_torch_thread():
             for run in ("a", "b"):
                 bounds.clear()
                 result = _run(_HWA_SPEC, data, test, tmp_path_factory.mktemp(f"hwa_{run}"))
                 checkpoints.append(result.checkpoint)
-        finally:
-            torch.set_num_threads(threads)
     return checkpoints, dict(bounds)
 
 
@@ -259,9 +248,7 @@ def resume_runs(calibration: ImageSet, tmp_path_factory: pytest.TempPathFactory)
     """A 2-epoch run straight through, and the same run stopped after epoch 1 then resumed."""
     data = _head(calibration, 0, _RESUME_IMAGES, _RESUME_CROP)
     test = _head(calibration, _RESUME_IMAGES, _TEST_IMAGES, _RESUME_CROP)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         straight = _run(_RESUME_SPEC, data, test, tmp_path_factory.mktemp("straight"))
 
         def stop_after_first_epoch(message: str) -> None:
@@ -274,8 +261,6 @@ def resume_runs(calibration: ImageSet, tmp_path_factory: pytest.TempPathFactory)
         assert not (out / "net.safetensors").exists()
         log: list[str] = []
         resumed = _run(_RESUME_SPEC, data, test, out, log)
-    finally:
-        torch.set_num_threads(threads)
     return {"straight": straight, "resumed": resumed, "log": log, "data": data, "test": test, "dir": out}
 
 
