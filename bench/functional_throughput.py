@@ -1,6 +1,6 @@
 """Bench: twin forward at a fixed device age vs plain PyTorch forward of the same model (one run).
 
-    python bench/functional_throughput.py [--model resnet32_pcm] [--batch-size 500] [--batches 6]
+    python bench/functional_throughput.py [--model resnet32_pcm] [--batch-size 100] [--batches 30]
 
 Both run the same model, batch size and thread count; the twin programs the model on hermes_64-sized
 blocks with the PCM model and 8-bit converters, sets the age to one day with GDC, and draws read noise
@@ -24,8 +24,8 @@ from chiptwin.spec.chip import ChipSpec
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet32_pcm")
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_flush_denormal(True)

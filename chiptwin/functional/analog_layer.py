@@ -28,7 +28,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from chiptwin.device.conductance import weights_to_conductances
-from chiptwin.device.converters import quantise
+from chiptwin.device.converters import levels, quantise
 from chiptwin.device.noise import NoiseModel
 from chiptwin.functional.context import ChipContext
 
@@ -179,14 +179,50 @@ class AnalogLayer(nn.Module):
             rows = g_norm.new_zeros(((c1 - c0) * k2, g_norm.shape[1]))
             rows[group.row_start - c0 * k2 : group.row_stop - c0 * k2] = g_norm
         cin = per_group_in if self.groups > 1 else c1 - c0
-        weight = rows.T.reshape(-1, cin, *self.kernel_size)
+        weight = rows.T.reshape(-1, cin, *self.kernel_size).contiguous(memory_format=torch.channels_last)
         x_part = x_n if self.groups > 1 else x_n[:, c0:c1]
         return F.conv2d(x_part, weight, None, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.ctx.calibrating:
+            return self._forward_calibrating(x)
         ctx = self.ctx
-        if ctx.calibrating:
-            self.input_range = torch.maximum(self.input_range, x.detach().abs().max())
+        full_scale = float(self.input_range.clamp_min(torch.finfo(x.dtype).tiny))
+        # The DAC's integer codes go into the MVM and every per-column factor (DAC step, ADC step,
+        # conductance-to-weight scale, GDC) is folded into the small weight matrix instead of into
+        # the large activation tensors: per batch the activations see one multiply on the way in
+        # and round/clamp/multiply (all in place) on the way out.
+        if ctx.dac_bits is not None:
+            n_dac = levels(ctx.dac_bits)
+            x_in = (x * (n_dac / full_scale)).round_().clamp_(-n_dac, n_dac)
+            per_input = 1.0 / n_dac  # x_in * per_input is the normalised input x / full_scale
+        else:
+            x_in, per_input = x, 1.0 / full_scale
+        out: Tensor | None = None
+        shape = (1, -1, 1, 1) if self.is_conv else (1, -1)
+        for group in self.row_groups:
+            to_weight = full_scale * group.g_max_us / group.beta  # normalised output -> weight units
+            if ctx.compensate:
+                to_weight = to_weight * group.gdc_alpha
+            g_norm = group.read_normalised(ctx)
+            if ctx.adc_bits is not None:
+                n_adc = levels(ctx.adc_bits)
+                live = group.adc_range > 0  # a zero range digitises everything to 0
+                to_code = torch.where(live, n_adc / group.adc_range.clamp_min(1e-30), 0.0)
+                y = self._mvm(x_in, group, g_norm.mul_(per_input * to_code))
+                y.round_().clamp_(-n_adc, n_adc).mul_((group.adc_range / n_adc * to_weight).view(shape))
+            else:
+                y = self._mvm(x_in, group, g_norm.mul_(per_input * to_weight))
+            out = y if out is None else out.add_(y)  # partial sums of row blocks, accumulated digitally
+        assert out is not None
+        if self.bias is not None:
+            out = out.add_(self.bias.view(shape))
+        return out
+
+    def _forward_calibrating(self, x: Tensor) -> Tensor:
+        """Forward right after programming that widens the DAC and ADC ranges to the data seen."""
+        ctx = self.ctx
+        self.input_range = torch.maximum(self.input_range, x.detach().abs().max())
         full_scale = self.input_range.clamp_min(torch.finfo(x.dtype).tiny)
         x_n = x / full_scale
         if ctx.dac_bits is not None:
@@ -195,17 +231,11 @@ class AnalogLayer(nn.Module):
         shape = (1, -1, 1, 1) if self.is_conv else (1, -1)
         for group in self.row_groups:
             y = self._mvm(x_n, group, group.read_normalised(ctx))
-            if ctx.calibrating:
-                col_max = y.detach().abs().amax(dim=(0, 2, 3) if self.is_conv else 0)
-                block_max = torch.stack([col_max[c0:c1].max() for c0, c1 in group.col_blocks])
-                group.adc_range = torch.maximum(group.adc_range, group.expand_per_column(block_max))
-            elif ctx.adc_bits is not None:
-                y = quantise(y, ctx.adc_bits, group.adc_range.view(shape))
-            scale = full_scale * group.g_max_us / group.beta
-            if ctx.compensate:
-                scale = scale * group.gdc_alpha
-            y = y * scale.view(shape)
-            out = y if out is None else out + y  # partial sums of row blocks, accumulated digitally
+            col_max = y.detach().abs().amax(dim=(0, 2, 3) if self.is_conv else 0)
+            block_max = torch.stack([col_max[c0:c1].max() for c0, c1 in group.col_blocks])
+            group.adc_range = torch.maximum(group.adc_range, group.expand_per_column(block_max))
+            y = y * (full_scale * group.g_max_us / group.beta).view(shape)
+            out = y if out is None else out + y
         assert out is not None
         if self.bias is not None:
             out = out + self.bias.view(shape)

@@ -2,7 +2,8 @@
 
 ``program_chip`` copies the model, replaces each Conv2d and Linear by its programmed crossbar blocks
 (as the mapping split them), calibrates the converter ranges on calibration images right after
-programming, takes the GDC reference read, and returns an :class:`AnalogChip` whose forward pass runs
+programming (the ADC full scale per block is ``adc.range_headroom`` times the largest output seen),
+takes the GDC reference read, and returns an :class:`AnalogChip` whose forward pass runs
 at any device age. Batch-norm, ReLU, residual adds and pooling stay the model's own modules: the
 tiles' digital units compute them exactly.
 """
@@ -152,7 +153,10 @@ def program_chip(
             devices_per_polarity=chip.tiles.devices_per_weight // 2,
             generator=gen,
         )
-        _replace(copy_, name, layer)
+        if name:
+            _replace(copy_, name, layer)
+        else:  # the model is a single Conv2d or Linear
+            copy_ = layer
         layers[name] = layer
     analog = AnalogChip(copy_, ctx, layers)
     ctx.calibrating = True
@@ -161,6 +165,7 @@ def program_chip(
     ctx.calibrating = False
     for layer in layers.values():
         for group in layer.row_groups:
+            group.adc_range.mul_(chip.adc.range_headroom)
             group.gdc_reference = group.calibration_response(ctx)
     return analog
 

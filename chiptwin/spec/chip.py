@@ -152,6 +152,12 @@ class ADCSpec:
     """Energy of one conversion, pJ (assumed share of HERMES' ~13.4 nJ per MVM; ISAAC's SAR ADC needs
     ~1.6 pJ, Shafiee et al., ISCA 2016, so this is a conservative time-based ADC)."""
 
+    range_headroom: float = 1.0
+    """ADC full scale as a multiple of the largest output of each crossbar block seen on the
+    calibration images right after programming (the range is calibrated per block, as HERMES trims
+    its ADCs per core; Le Gallo 2023); outputs beyond it saturate at the largest code. Above 1 leaves
+    room for drift-free outliers at the cost of resolution."""
+
     def __post_init__(self) -> None:
         _require(
             "adc",
@@ -161,6 +167,7 @@ class ADCSpec:
                 "columns_per_adc": (self.columns_per_adc >= 1, ">= 1"),
                 "conversion_time_ns": (self.conversion_time_ns > 0, "> 0"),
                 "energy_per_conversion_pj": (self.energy_per_conversion_pj >= 0, ">= 0"),
+                "range_headroom": (0 < self.range_headroom <= 100, "in (0, 100]"),
             },
         )
 

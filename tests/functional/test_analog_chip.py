@@ -18,7 +18,7 @@ from chiptwin.functional import (
     program_chip,
     whole_layer_blocks,
 )
-from chiptwin.spec.chip import ChipSpec, TileSpec
+from chiptwin.spec.chip import ADCSpec, ChipSpec, TileSpec
 
 NO_CONVERTERS = ConverterBits(dac_bits=None, adc_bits=None)
 CHIP = ChipSpec()
@@ -93,6 +93,31 @@ def test_adc_saturates_at_calibrated_range() -> None:
     out_small = first(x[:4])
     out_big = first(10 * x[:4])
     assert float(out_big.abs().max()) <= float(out_small.abs().max()) * 1.0001 + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("headroom", "x", "expected"),
+    [
+        # Calibrated on [1, 1]: the block's largest output is 2 (normalised), so a 3-bit ADC (3 levels
+        # per sign) over +/-2 has a step of 2/3: 0.5 reads as code round(0.75) = 1, i.e. 2/3.
+        (1.0, [0.5, 0.0], 2 / 3),
+        (1.0, [3.0, 3.0], 2.0),  # 6 saturates at the largest code, 2
+        (1.0, [-0.4, 0.0], -2 / 3),  # code round(-0.6) = -1
+        # Headroom 2: full scale 4, step 4/3; 0.5 is code round(0.375) = 0 and 6 saturates at 4.
+        (2.0, [0.5, 0.0], 0.0),
+        (2.0, [3.0, 3.0], 4.0),
+    ],
+)
+def test_adc_codes_by_hand(headroom: float, x: list[float], expected: float) -> None:
+    fc = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        fc.weight.copy_(torch.tensor([[1.0, 1.0]]))
+    chip_spec = ChipSpec(adc=ADCSpec(range_headroom=headroom))
+    bits = ConverterBits(dac_bits=None, adc_bits=3)
+    calibration = [torch.tensor([[1.0, 1.0]])]
+    chip = program_chip(fc, chip_spec, whole_layer_blocks(fc), IdealNoiseModel(), 0, calibration, bits=bits)
+    assert float(chip.layers[""].row_groups[0].adc_range[0]) == pytest.approx(2.0 * headroom)
+    assert float(chip(torch.tensor([x]))[0, 0]) == pytest.approx(expected, rel=1e-6)
 
 
 def test_same_seed_is_bit_identical_and_other_seed_differs() -> None:

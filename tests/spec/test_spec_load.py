@@ -95,6 +95,12 @@ BAD = [
     ("table as value", lambda d: d.update(tiles=3), "key 'tiles' must be a table"),
     ("zero rows", lambda d: d["tiles"].update(rows=0), "tiles.rows(=0) must be >= 1"),
     ("negative energy", lambda d: d["adc"].update(energy_per_conversion_pj=-1.0), "(=-1.0) must be >= 0"),
+    (
+        "adc headroom 0",
+        lambda d: d["adc"].update(range_headroom=0.0),
+        "adc.range_headroom(=0.0) must be in (0, 100]",
+    ),
+    ("adc headroom nan", lambda d: d["adc"].update(range_headroom=float("nan")), "adc.range_headroom(=nan)"),
     ("adc bits 0", lambda d: d["adc"].update(bits=0), "adc.bits(=0) must be in 1..16"),
     ("adc bits 17", lambda d: d["adc"].update(bits=17), "adc.bits(=17) must be in 1..16"),
     ("dac bits 17", lambda d: d["dac"].update(bits=17), "dac.bits(=17) must be in 1..16"),
