@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from chiptwin.errors import SpecError
-from chiptwin.mapping.mapper import ARCHITECTURES_DIR
+from chiptwin.mapping.mapper import ARCHITECTURES_DIR, resolve_arch
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.figures import chip_figures
 from chiptwin.spec.load import load_chip
@@ -15,22 +13,6 @@ __all__ = ["ARCHITECTURES_DIR", "DEFAULT_ARCH", "add_parser", "format_chip", "re
 
 
 DEFAULT_ARCH = "hermes_64"
-
-
-def resolve_arch(name_or_path: str | Path) -> Path:
-    """A path as given if it exists or looks like a file; else ``architectures/NAME.toml``.
-
-    Raises:
-        SpecError: a bare name that is not in ``architectures/``.
-    """
-    path = Path(name_or_path)
-    if path.exists() or path.suffix == ".toml" or len(path.parts) > 1:
-        return path
-    candidate = ARCHITECTURES_DIR / f"{path.name}.toml"
-    if not candidate.exists():
-        known = ", ".join(sorted(p.stem for p in ARCHITECTURES_DIR.glob("*.toml")))
-        raise SpecError(f"{name_or_path}: no such file or architecture (known: {known})")
-    return candidate
 
 
 def format_chip(chip: ChipSpec) -> str:

@@ -28,7 +28,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from chiptwin.device.conductance import weights_to_conductances
-from chiptwin.device.converters import levels, quantise
+from chiptwin.device.converters import levels
 from chiptwin.device.noise import NoiseModel
 from chiptwin.functional.context import ChipContext
 
@@ -184,9 +184,9 @@ class AnalogLayer(nn.Module):
         return F.conv2d(x_part, weight, None, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.ctx.calibrating:
-            return self._forward_calibrating(x)
         ctx = self.ctx
+        if ctx.calibrating:  # right after programming: widen the DAC range to the data seen
+            self.input_range = torch.maximum(self.input_range, x.detach().abs().max())
         full_scale = float(self.input_range.clamp_min(torch.finfo(x.dtype).tiny))
         # The DAC's integer codes go into the MVM and every per-column factor (DAC step, ADC step,
         # conductance-to-weight scale, GDC) is folded into the small weight matrix instead of into
@@ -205,7 +205,13 @@ class AnalogLayer(nn.Module):
             if ctx.compensate:
                 to_weight = to_weight * group.gdc_alpha
             g_norm = group.read_normalised(ctx)
-            if ctx.adc_bits is not None:
+            if ctx.calibrating:  # widen each block's ADC range to its largest normalised output
+                y = self._mvm(x_in, group, g_norm.mul_(per_input))
+                col_max = y.abs().amax(dim=(0, 2, 3) if self.is_conv else 0)
+                block_max = torch.stack([col_max[c0:c1].max() for c0, c1 in group.col_blocks])
+                group.adc_range = torch.maximum(group.adc_range, group.expand_per_column(block_max))
+                y.mul_(to_weight.view(shape))
+            elif ctx.adc_bits is not None:
                 n_adc = levels(ctx.adc_bits)
                 live = group.adc_range > 0  # a zero range digitises everything to 0
                 to_code = torch.where(live, n_adc / group.adc_range.clamp_min(1e-30), 0.0)
@@ -217,28 +223,6 @@ class AnalogLayer(nn.Module):
         assert out is not None
         if self.bias is not None:
             out = out.add_(self.bias.view(shape))
-        return out
-
-    def _forward_calibrating(self, x: Tensor) -> Tensor:
-        """Forward right after programming that widens the DAC and ADC ranges to the data seen."""
-        ctx = self.ctx
-        self.input_range = torch.maximum(self.input_range, x.detach().abs().max())
-        full_scale = self.input_range.clamp_min(torch.finfo(x.dtype).tiny)
-        x_n = x / full_scale
-        if ctx.dac_bits is not None:
-            x_n = quantise(x_n, ctx.dac_bits, 1.0)
-        out = None
-        shape = (1, -1, 1, 1) if self.is_conv else (1, -1)
-        for group in self.row_groups:
-            y = self._mvm(x_n, group, group.read_normalised(ctx))
-            col_max = y.detach().abs().amax(dim=(0, 2, 3) if self.is_conv else 0)
-            block_max = torch.stack([col_max[c0:c1].max() for c0, c1 in group.col_blocks])
-            group.adc_range = torch.maximum(group.adc_range, group.expand_per_column(block_max))
-            y = y * (full_scale * group.g_max_us / group.beta).view(shape)
-            out = y if out is None else out + y
-        assert out is not None
-        if self.bias is not None:
-            out = out + self.bias.view(shape)
         return out
 
 

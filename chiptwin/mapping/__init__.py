@@ -10,7 +10,7 @@ torch. The usual path::
 
 from chiptwin.mapping.blocks import BlockSpec, analog_layers, ordered_layers, split_graph, split_layer
 from chiptwin.mapping.chip_graph import Flow, build_chip_graph, host_tiles, route_flows
-from chiptwin.mapping.mapper import ARCHITECTURES_DIR, fit_suggestions, map_graph
+from chiptwin.mapping.mapper import ARCHITECTURES_DIR, fit_suggestions, map_graph, resolve_arch
 from chiptwin.mapping.metrics import LayerResult, MappingResult, measure_mapping
 from chiptwin.mapping.packing import pack_rectangles
 from chiptwin.mapping.placement import (
@@ -55,6 +55,7 @@ __all__ = [
     "pack_rectangles",
     "placer_for",
     "replica_share",
+    "resolve_arch",
     "route_flows",
     "snake_order",
     "split_graph",

@@ -22,10 +22,26 @@ from chiptwin.mapping.strategies import STRATEGIES, placer_for
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import load_chip
 
-__all__ = ["ARCHITECTURES_DIR", "fit_suggestions", "map_graph"]
+__all__ = ["ARCHITECTURES_DIR", "fit_suggestions", "map_graph", "resolve_arch"]
 
 ARCHITECTURES_DIR = Path(__file__).resolve().parents[2] / "architectures"
 """The repository's architecture files, searched for a chip that fits."""
+
+
+def resolve_arch(name_or_path: str | Path) -> Path:
+    """A path as given if it exists or looks like a file; else ``architectures/NAME.toml``.
+
+    Raises:
+        SpecError: a bare name that is not in ``architectures/``.
+    """
+    path = Path(name_or_path)
+    if path.exists() or path.suffix == ".toml" or len(path.parts) > 1:
+        return path
+    candidate = ARCHITECTURES_DIR / f"{path.name}.toml"
+    if not candidate.exists():
+        known = ", ".join(sorted(p.stem for p in ARCHITECTURES_DIR.glob("*.toml")))
+        raise SpecError(f"{name_or_path}: no such file or architecture (known: {known})")
+    return candidate
 
 
 def _tiles_needed(graph: nx.DiGraph, chip: ChipSpec, placer: Placer) -> int | None:

@@ -19,6 +19,7 @@ its energy is booked to its own task (``gdc``, ``adabs``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ POLICIES = ("none", "gdc", "gdc+adabs")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompensationSpec:
-    """A periodic compensation schedule."""
+    """A compensation schedule: periodic, or at explicit times."""
 
     policy: str = "gdc"
     """One of :data:`POLICIES`."""
@@ -53,6 +54,9 @@ class CompensationSpec:
 
     first_s: float | None = None
     """Time of the first pass, s (default: one period after the start)."""
+
+    times_s: tuple[float, ...] | None = None
+    """Explicit pass times, s (ascending); when given, ``period_s`` and ``first_s`` are not used."""
 
     gdc_reads_per_block: int = 1
     """Calibration MVMs per block and GDC pass (one all-ones read in ``functional``; more average noise)."""
@@ -67,6 +71,12 @@ class CompensationSpec:
             raise TimingError(f"compensation period_s(={self.period_s!r}) must be a finite number > 0")
         if self.first_s is not None and not (math.isfinite(self.first_s) and self.first_s >= 0):
             raise TimingError(f"compensation first_s(={self.first_s!r}) must be a finite number >= 0")
+        if self.times_s is not None:
+            times = tuple(self.times_s)
+            if not all(math.isfinite(t) and t >= 0 for t in times):
+                raise TimingError(f"compensation times_s(={times!r}) must be finite numbers >= 0")
+            if any(b <= a for a, b in itertools.pairwise(times)):
+                raise TimingError(f"compensation times_s(={times!r}) must be strictly ascending")
         if self.gdc_reads_per_block < 1:
             raise TimingError(f"gdc_reads_per_block(={self.gdc_reads_per_block}) must be >= 1")
         if self.adabs_images < 1:
@@ -87,6 +97,8 @@ def compensation_times_ns(spec: CompensationSpec | None, duration_ns: int) -> li
     """Start times of the compensation passes before ``duration_ns``, ns (empty for policy ``none``)."""
     if spec is None or spec.policy == "none":
         return []
+    if spec.times_s is not None:
+        return [t for t in (round(s * NS_PER_S) for s in spec.times_s) if t < duration_ns]
     period = round(spec.period_s * NS_PER_S)
     first = period if spec.first_s is None else round(spec.first_s * NS_PER_S)
     if period < 1:

@@ -29,7 +29,8 @@ def test_public_api_is_curated() -> None:
         "ARCHITECTURES_DIR", "STRATEGIES", "BalancedPlacer", "BlockPlacement", "BlockSpec", "DensePlacer",
         "Flow", "LayerResult", "Mapping", "MappingResult", "PackedPlacer", "Placer", "analog_layers",
         "balance_replication", "build_chip_graph", "fit_suggestions", "host_tiles", "map_graph",
-        "measure_mapping", "ordered_layers", "pack_rectangles", "placer_for", "replica_share", "route_flows",
+        "measure_mapping", "ordered_layers", "pack_rectangles", "placer_for", "replica_share", "resolve_arch",
+        "route_flows",
         "snake_order", "split_graph", "split_layer", "tile_position", "validate_mapping",
     }  # fmt: skip
     assert all(hasattr(chiptwin.mapping, name) for name in chiptwin.mapping.__all__)

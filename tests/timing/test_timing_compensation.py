@@ -119,6 +119,9 @@ def test_compensation_schedule() -> None:
     ]
     assert compensation_times_ns(CompensationSpec(policy="none"), 10**12) == []
     assert compensation_times_ns(None, 10**12) == []
+    # Explicit times: rounded to ns, those at or after the end dropped, the period ignored.
+    explicit = CompensationSpec(period_s=5.0, times_s=(0.5, 1.0, 2.0))
+    assert compensation_times_ns(explicit, 2_000_000_000) == [500_000_000, 1_000_000_000]
 
 
 @pytest.mark.parametrize(
@@ -129,6 +132,8 @@ def test_compensation_schedule() -> None:
         ({"first_s": -1.0}, r"first_s\(=-1.0\)"),
         ({"gdc_reads_per_block": 0}, r"gdc_reads_per_block\(=0\)"),
         ({"adabs_images": 0}, r"adabs_images\(=0\)"),
+        ({"times_s": (1.0, 1.0)}, r"strictly ascending"),
+        ({"times_s": (-1.0,)}, r"times_s\(=\(-1.0,\)\)"),
     ],
 )
 def test_bad_compensation_spec(kwargs: dict[str, object], fragment: str) -> None:

@@ -1,0 +1,93 @@
+"""``chiptwin run SCENARIO``: run a named scenario or a scenario TOML file, write its trace and report.
+
+``SCENARIO`` is a name from :data:`chiptwin.scenario.library.SCENARIOS` (``day_retention``,
+``compensation_period``, ``tile_mapping``, ...) or a path to a scenario ``.toml`` file. Prints the accuracy
+table (rows: device age; columns: checkpoint x policy) with latency and energy, and writes the trace
+directory and its report (PNG plots, summary.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from chiptwin.errors import MappingError
+from chiptwin.report.summary import format_accuracy_table
+from chiptwin.report.sweep_table import format_sweep_table, sweep_rows
+from chiptwin.report.trace_report import write_report
+from chiptwin.scenario.library import SCENARIOS, named_scenario
+from chiptwin.scenario.run import run_scenario
+from chiptwin.scenario.spec import ScenarioSpec, load_scenario
+from chiptwin.trace.reader import read_manifest, read_table
+
+__all__ = ["add_parser", "specs_for"]
+
+
+def specs_for(scenario: str, size: str) -> tuple[str, list[tuple[str, ScenarioSpec]]]:
+    """``(name, [(label, spec), ...])`` of a scenario name or TOML file."""
+    path = Path(scenario)
+    if path.suffix == ".toml" or path.exists():
+        spec = load_scenario(path)
+        return spec.name, [("", spec)]
+    return scenario, named_scenario(scenario, size)
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_flush_denormal(True)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    size = "quick" if args.quick else "full" if args.full else "default"
+    name, specs = specs_for(args.scenario, size)
+    out = Path(args.out) if args.out else Path("traces") / (name if size == "default" else f"{name}-{size}")
+    start = time.perf_counter()
+    runs = []
+    failed: list[tuple[str, str]] = []
+    for label, spec in specs:
+        trace_dir = out / label if label else out
+        if label:
+            print(f"== {label}", flush=True)
+        try:
+            run = run_scenario(spec, trace_dir, resume=args.resume, progress=not args.quiet)
+        except MappingError as exc:
+            if not label:
+                raise
+            print(f"   does not fit: {exc}")  # one point of a sweep: report it and go on
+            failed.append((label, str(exc)))
+            continue
+        runs.append((label, run))
+        if not label:
+            manifest = read_manifest(trace_dir)
+            print(
+                format_accuracy_table(
+                    read_table(trace_dir, "probes"),
+                    read_table(trace_dir, "cells"),
+                    manifest.get("digital_accuracy"),
+                )
+            )
+        if not args.no_report:
+            files = write_report(trace_dir)
+            print(f"report: {files.out_dir}")
+    if len(specs) > 1:
+        print(format_sweep_table(sweep_rows([(label, run.trace_dir) for label, run in runs]), failed))
+    print(
+        f"trace: {out}  ({time.perf_counter() - start:.0f} s; "
+        f"{sum(r.cells_run for _, r in runs)} cells run, {sum(r.cells_skipped for _, r in runs)} resumed)"
+    )
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a scenario; write its trace and report")
+    p.add_argument("scenario", help=f"one of {', '.join(SCENARIOS)}, or a scenario .toml file")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="seconds-long version (what the tests run)")
+    size.add_argument("--full", action="store_true", help="published size: 5 seeds, 10,000 test images")
+    p.add_argument("--out", help="trace directory (default: traces/NAME[-SIZE])")
+    p.add_argument("--resume", action="store_true", help="keep the finished cells of an interrupted run")
+    p.add_argument("--no-report", action="store_true", help="skip the PNG plots and summary.txt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,81 @@
+"""The table of an architecture sweep: one row per configuration (one trace directory each)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chiptwin.trace.reader import read_table
+
+__all__ = ["SweepRow", "format_sweep_table", "sweep_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRow:
+    """One configuration's figures (means over its cells; accuracy at the last probe)."""
+
+    label: str
+    tiles_used: int
+    latency_single_us: float
+    peak_throughput_per_s: float
+    dynamic_energy_per_inference_nj: float
+    accuracy_mean: float
+    accuracy_std: float
+    seeds: int
+    age_s: float
+
+
+def sweep_rows(traces: Sequence[tuple[str, Path]]) -> list[SweepRow]:
+    """Read each configuration's trace and summarise it."""
+    rows = []
+    for label, root in traces:
+        cells = read_table(root, "cells")
+        probes = read_table(root, "probes")
+        last = pc.max(probes["time_ns"]).as_py()
+        at_end = probes.filter(pc.equal(probes["time_ns"], last))
+        acc = np.asarray(at_end["accuracy"].to_pylist(), dtype=float)
+        rows.append(
+            SweepRow(
+                label=label,
+                tiles_used=int(pc.max(cells["tiles_used"]).as_py()),
+                latency_single_us=float(pc.mean(cells["latency_single_ns"]).as_py()) / 1e3,
+                peak_throughput_per_s=float(pc.mean(cells["peak_throughput_per_s"]).as_py()),
+                dynamic_energy_per_inference_nj=_dynamic_pj(cells) / 1e3,
+                accuracy_mean=float(acc.mean()),
+                accuracy_std=float(acc.std()),
+                seeds=len(acc),
+                age_s=float(pc.mean(at_end["age_s"]).as_py()),
+            )
+        )
+    return rows
+
+
+def _dynamic_pj(cells: pa.Table) -> float:
+    parts = ("array", "dac", "adc", "noc", "digital")
+    return float(np.mean([sum(row[f"energy_{p}_pj"] for p in parts) for row in cells.to_pylist()]))
+
+
+def format_sweep_table(rows: Sequence[SweepRow], failed: Sequence[tuple[str, str]] = ()) -> str:
+    """Plain-text table: configuration, tiles, latency, throughput, energy per image, accuracy."""
+    header = (
+        f"{'configuration':<24} {'tiles':>5} {'latency µs':>11} {'peak img/s':>10} "
+        f"{'nJ/image':>9} {'accuracy %':>15}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(
+            f"{r.label:<24} {r.tiles_used:>5} {r.latency_single_us:>11.1f} {r.peak_throughput_per_s:>10.1f} "
+            f"{r.dynamic_energy_per_inference_nj:>9.1f} "
+            f"{100 * r.accuracy_mean:>7.2f} ± {100 * r.accuracy_std:<5.2f}"
+        )
+    lines += [f"{label:<24} does not fit: {why}" for label, why in failed]
+    if rows:
+        lines.append(
+            f"(accuracy at device age {rows[0].age_s:.0f} s, mean ± std over {rows[0].seeds} seed(s))"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,290 @@
+"""One cell of a scenario (a checkpoint under one policy with one programming seed) on one SimPy clock.
+
+The cell's clock is a SimPy environment in integer nanoseconds starting when the weights are programmed.
+One process walks the cell's schedule: compensation passes, reprogrammings and accuracy probes, in time
+order (at equal times: reprogram, then compensate, then probe, so a probe sees the pass made for it).
+At every step the functional twin is moved to the device age of that moment,
+``age_s = (now_ns - programmed_at_ns) / 1e9``:
+
+- a compensation pass runs GDC (and AdaBS) at that age and its factors stay in force until the next pass;
+- a probe measures accuracy with whatever compensation is in force (a GDC made 50 minutes earlier, not a
+  fresh one), so a periodic policy shows the saw-tooth it really has;
+- a reprogramming programs fresh devices (a new seed derived from the cell's) and restarts the age.
+
+Latency and energy come from the timing layer over the same clock and schedule: the workload's
+inferences and the compensation passes are served by :func:`chiptwin.timing.simulate_batched`, and every
+(re)programming is charged with :func:`chiptwin.timing.programming_cost`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+import torch
+
+from chiptwin.device.noise import PCMNoiseModel
+from chiptwin.functional import apply_policy, program_chip
+from chiptwin.functional.chip import AnalogChip
+from chiptwin.functional.evaluate import accuracy, batches
+from chiptwin.scenario.prepare import Prepared, PreparedModel
+from chiptwin.scenario.spec import PolicySpec
+from chiptwin.seeding import derive_seed
+from chiptwin.timing import (
+    CompensationSpec,
+    EventRecord,
+    PeriodicWorkload,
+    PoissonWorkload,
+    TimingResult,
+    Workload,
+    programming_cost,
+    simulate_batched,
+)
+from chiptwin.units import NS_PER_S
+
+__all__ = ["CellResult", "cell_id", "run_cell", "schedule", "time_cell"]
+
+REPROGRAM, COMPENSATE, PROBE = 0, 1, 2
+"""Order of the actions that fall on the same nanosecond."""
+
+CHUNK_NS = 60 * NS_PER_S
+"""Inferences served per batched-mode record (one ``batch`` event per minute of traffic)."""
+
+
+def cell_id(checkpoint: str, policy: str, seed: int) -> str:
+    """The id of a cell, also its part-file name: ``CHECKPOINT.POLICY.seedN``."""
+    return f"{checkpoint}.{policy}.seed{seed}"
+
+
+def _ns(seconds: float) -> int:
+    return round(seconds * NS_PER_S)
+
+
+def schedule(policy: PolicySpec, probes_s: tuple[float, ...]) -> list[tuple[int, int]]:
+    """The cell's actions as ``(time_ns, action)``, in the order they run."""
+    end = _ns(probes_s[-1])
+    actions = [(_ns(t), PROBE) for t in probes_s]
+    if policy.compensation != "none":
+        if policy.every == "probe":
+            actions += [(_ns(t), COMPENSATE) for t in probes_s]
+        elif policy.every_s is not None:
+            step = _ns(policy.every_s)
+            actions += [(t, COMPENSATE) for t in range(step, end + 1, step)]
+    if policy.reprogram_after_s is not None:
+        step = _ns(policy.reprogram_after_s)
+        actions += [(t, REPROGRAM) for t in range(step, end + 1, step)]
+    return sorted(actions)
+
+
+@dataclass(slots=True)
+class _CellState:
+    """What changes on a cell's clock: the programmed chip and the compensation bookkeeping."""
+
+    chip: AnalogChip
+    programmed_at_ns: int = 0
+    reprograms: int = 0
+    compensations: int = 0
+    last_compensation_ns: int = -1
+
+
+@dataclass(slots=True)
+class CellResult:
+    """The rows a finished cell contributes to the trace tables."""
+
+    cell: str
+    probes: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    cell_row: dict[str, Any]
+
+
+def _workload(prepared: Prepared) -> Workload:
+    w = prepared.spec.workload
+    if w.kind == "periodic":
+        return PeriodicWorkload(w.rate_per_s)
+    return PoissonWorkload(w.rate_per_s, seed=w.seed)
+
+
+def time_cell(
+    prepared: Prepared, model: PreparedModel, policy: PolicySpec
+) -> tuple[TimingResult, list[EventRecord]]:
+    """Serve the scenario's workload over the run with this policy's compensation passes (timing layer).
+
+    Independent of the programming seed, so a scenario computes it once per (model, policy).
+    """
+    actions = schedule(policy, prepared.spec.probes_s)
+    passes = tuple(t / NS_PER_S for t, a in actions if a == COMPENSATE)
+    comp = (
+        CompensationSpec(
+            policy=policy.compensation,
+            times_s=passes,
+            adabs_images=prepared.spec.n_adabs,
+        )
+        if passes
+        else None
+    )
+    events: list[EventRecord] = []
+    result = simulate_batched(
+        model.plan,
+        _workload(prepared),
+        duration_ns=_ns(prepared.spec.duration_s) + 1,
+        compensation=comp,
+        adabs_plan=model.adabs_plan,
+        program=True,
+        record=events.append,
+        chunk_ns=CHUNK_NS,
+    )
+    return result, events
+
+
+def _program(prepared: Prepared, model: PreparedModel, seed: int) -> AnalogChip:
+    spec = prepared.spec
+    return program_chip(
+        model.model,
+        prepared.chip,
+        model.blocks,
+        PCMNoiseModel(prepared.chip.pcm),
+        seed,
+        batches(prepared.calibration[: spec.n_range_calibration], spec.batch_size),
+    )
+
+
+def run_cell(
+    prepared: Prepared,
+    model: PreparedModel,
+    policy: PolicySpec,
+    seed: int,
+    timing: tuple[TimingResult, list[EventRecord]],
+    *,
+    on_probe: Callable[[], None] | None = None,
+) -> CellResult:
+    """Run one cell: program, then walk the schedule on the SimPy clock; returns its trace rows."""
+    start = time.perf_counter()
+    spec = prepared.spec
+    keys: dict[str, Any] = {"cell": cell_id(model.label, policy.name, seed), "checkpoint": model.label}
+    keys |= {"policy": policy.name, "seed": seed}
+    state = _CellState(chip=_program(prepared, model, seed))
+    probes: list[dict[str, Any]] = []
+
+    def walk(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
+        for at_ns, action in schedule(policy, spec.probes_s):
+            yield env.timeout(at_ns - env.now)
+            if action == REPROGRAM:
+                state.reprograms += 1
+                state.chip = _program(prepared, model, derive_seed(seed, "reprogram", state.reprograms))
+                state.programmed_at_ns = int(env.now)
+                continue
+            chip = state.chip
+            chip.set_age((env.now - state.programmed_at_ns) / NS_PER_S)
+            if action == COMPENSATE:
+                calibration = batches(prepared.calibration[: spec.n_adabs], spec.batch_size)
+                apply_policy(chip, policy.compensation, calibration)
+                state.compensations += 1
+                state.last_compensation_ns = int(env.now)
+                continue
+            acc = accuracy(chip, prepared.images, prepared.labels, spec.batch_size)
+            probes.append(
+                keys
+                | {
+                    "time_ns": int(env.now),
+                    "age_s": chip.age_s,
+                    "accuracy": acc,
+                    "n_images": int(prepared.labels.shape[0]),
+                    "compensations": state.compensations,
+                    "last_compensation_ns": state.last_compensation_ns,
+                    "programmed_at_ns": state.programmed_at_ns,
+                }
+            )
+            if on_probe is not None:
+                on_probe()
+
+    env = simpy.Environment()
+    env.process(walk(env))
+    with torch.no_grad():
+        env.run()
+    result, records = timing
+    events = [keys | _event_row(r) for r in records]
+    program = programming_cost(model.plan)
+    events += [
+        keys
+        | _program_row(at_ns, tile, program.time_by_tile_ns[tile], program.energy_by_tile_pj[tile], devices)
+        for at_ns, action in schedule(policy, spec.probes_s)
+        if action == REPROGRAM
+        for tile, devices in program.devices_by_tile.items()
+    ]
+    return CellResult(
+        cell=keys["cell"],
+        probes=probes,
+        events=events,
+        cell_row=keys | _cell_row(prepared, model, result, state.reprograms, time.perf_counter() - start),
+    )
+
+
+def _event_row(r: EventRecord) -> dict[str, Any]:
+    return {
+        "time_ns": r.time_ns,
+        "duration_ns": r.duration_ns,
+        "kind": str(r.kind),
+        "task": str(r.task),
+        "job": r.job,
+        "layer": r.layer,
+        "tile": r.tile,
+        "dst_tile": r.dst_tile,
+        "count": r.count,
+        "hops": r.hops,
+        "op": r.op,
+        "energy_pj": r.energy_pj,
+    }
+
+
+def _program_row(at_ns: int, tile: int, duration_ns: int, energy_pj: float, devices: int) -> dict[str, Any]:
+    return {
+        "time_ns": at_ns,
+        "duration_ns": duration_ns,
+        "kind": "program",
+        "task": "program",
+        "job": -1,
+        "layer": "",
+        "tile": tile,
+        "dst_tile": -1,
+        "count": devices,
+        "hops": 0,
+        "op": "",
+        "energy_pj": energy_pj,
+    }
+
+
+def _cell_row(
+    prepared: Prepared, model: PreparedModel, result: TimingResult, reprograms: int, wall_s: float
+) -> dict[str, Any]:
+    per = result.energy_per_inference_pj
+    digital = sum(v for k, v in per.items() if k.startswith("digital."))
+    comp = result.compensation
+    program = programming_cost(model.plan)
+    first = result.programming.energy_pj if result.programming is not None else program.energy_pj
+    return {
+        "arch": prepared.chip.name,
+        "strategy": prepared.spec.strategy,
+        "tiles_used": len(model.mapping.tiles_used),
+        "duration_ns": result.duration_ns,
+        "inferences": result.inferences,
+        "latency_single_ns": result.latency_single_ns,
+        "latency_mean_ns": float(result.latency_mean_ns),
+        "throughput_per_s": float(result.throughput_per_s),
+        "peak_throughput_per_s": float(result.peak_throughput_per_s),
+        "energy_per_inference_pj": float(result.energy_per_inference_total_pj),
+        "energy_array_pj": float(per.get("array", 0.0)),
+        "energy_dac_pj": float(per.get("dac", 0.0)),
+        "energy_adc_pj": float(per.get("adc", 0.0)),
+        "energy_noc_pj": float(per.get("noc", 0.0)),
+        "energy_digital_pj": float(digital),
+        "energy_static_pj": float(per.get("static", 0.0)),
+        "energy_compensation_pj": float(per.get("compensation", 0.0)),
+        "compensations": (comp.gdc_passes if comp is not None else 0),
+        "compensation_energy_pj": float(sum(comp.energy_pj.values())) if comp is not None else 0.0,
+        "programming_energy_pj": float(first + reprograms * program.energy_pj),
+        "programming_ns": int(program.time_ns * (1 + reprograms)),
+        "wall_s": float(wall_s),
+    }

@@ -1,0 +1,145 @@
+"""The named scenarios (``chiptwin run NAME``, and the scripts in ``scenarios/``), in three sizes.
+
+- ``quick``: seconds; what the test suite runs (few images, one seed, few probes).
+- ``default``: the main job's size, minutes on a 2-core CPU (one seed, 1,000 test images).
+- ``full``: the published-experiment size (5 seeds, all 10,000 test images, 2,600 AdaBS images).
+
+Each entry returns a list of ``(label, ScenarioSpec)``: one for a single scenario, several for a sweep
+(each its own trace directory ``OUT/label``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chiptwin.errors import SpecError
+from chiptwin.scenario.spec import PolicySpec, ScenarioSpec, WorkloadSpec, log_probes_s
+from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
+
+__all__ = ["SCENARIOS", "SIZES", "named_scenario"]
+
+SIZES = ("quick", "default", "full")
+
+_SIZE = {
+    # (seeds, test images, AdaBS images, probes from 1 s to the end)
+    "quick": ((0,), 200, 100, 3),
+    "default": ((0,), 1000, 1000, 6),
+    "full": ((0, 1, 2, 3, 4), 10_000, 2600, 9),
+}
+
+
+_WORKLOAD = {
+    # A quick run serves a day at 1 image/s so its timing takes well under a second.
+    "quick": WorkloadSpec(kind="poisson", rate_per_s=1.0),
+    "default": WorkloadSpec(kind="poisson", rate_per_s=100.0),
+    "full": WorkloadSpec(kind="poisson", rate_per_s=100.0),
+}
+
+
+def day_retention(size: str, *, year: bool = False) -> list[tuple[str, ScenarioSpec]]:
+    """Joshi et al. 2020's experiment: FP vs hardware-aware checkpoint x {none, GDC, GDC+AdaBS},
+    compensated right before every probe, probes log-spaced from 1 s to 1 day (or 1 year)."""
+    seeds, n_images, n_adabs, probes = _SIZE[size]
+    end = SECONDS_PER_YEAR if year else SECONDS_PER_DAY
+    return [
+        (
+            "",
+            ScenarioSpec(
+                name="day_retention",
+                probes_s=log_probes_s(1.0, end, probes + (2 if year else 0)),
+                seeds=seeds,
+                n_images=n_images,
+                n_adabs=n_adabs,
+                workload=_WORKLOAD[size],
+            ),
+        )
+    ]
+
+
+def compensation_period(size: str) -> list[tuple[str, ScenarioSpec]]:
+    """Accuracy vs energy over a day with GDC+AdaBS every 10 min / 1 h / 6 h, or never (hardware-aware
+    checkpoint); probes every 30 min show the saw-tooth between passes."""
+    seeds, n_images, n_adabs, _ = _SIZE[size]
+    step = 2 * SECONDS_PER_HOUR if size == "quick" else SECONDS_PER_HOUR / 2
+    probes = tuple(step * k for k in range(1, int(SECONDS_PER_DAY / step) + 1))
+    periods = {"10min": 600.0, "1h": SECONDS_PER_HOUR, "6h": 6 * SECONDS_PER_HOUR}
+    if size == "quick":
+        periods = {"6h": 6 * SECONDS_PER_HOUR}
+    periodic = [
+        PolicySpec(name=f"every_{label}", compensation="gdc+adabs", every_s=period)
+        for label, period in periods.items()
+    ]
+    policies = (*periodic, PolicySpec(name="never"))
+    return [
+        (
+            "",
+            ScenarioSpec(
+                name="compensation_period",
+                checkpoints=("resnet32_pcm_fmnist_hwa",),
+                policies=policies,
+                probes_s=probes,
+                seeds=seeds,
+                n_images=n_images // 2 if size != "quick" else n_images,
+                n_adabs=n_adabs // 2 if size != "quick" else n_adabs,
+                workload=_WORKLOAD[size],
+            ),
+        )
+    ]
+
+
+def tile_mapping(size: str) -> list[tuple[str, ScenarioSpec]]:
+    """Architect sweep: crossbar 128/256/512 x ADC bits 6/8/10 x strategy -> tiles, latency, throughput,
+    energy per image, and accuracy at 1 day (hardware-aware checkpoint, GDC+AdaBS before the probe).
+
+    The chip keeps HERMES' 64 tiles; 128x128 crossbars need more, so they get 256 tiles (a larger die
+    of the same core). A configuration that still does not fit is reported, not fatal.
+    """
+    seeds, n_images, n_adabs, _ = _SIZE[size]
+    sizes = (128, 256) if size == "quick" else (128, 256, 512)
+    bits = (6, 8) if size == "quick" else (6, 8, 10)
+    strategies = ("dense",) if size == "quick" else ("dense", "balanced")
+    policy = (PolicySpec(name="gdc+adabs", compensation="gdc+adabs", every="probe"),)
+    out = []
+    for xbar in sizes:
+        for adc in bits:
+            for strategy in strategies:
+                overrides = {"tiles.rows": xbar, "tiles.cols": xbar, "adc.bits": adc}
+                if xbar == 128:
+                    overrides |= {"tiles.count": 256, "noc.mesh_rows": 16, "noc.mesh_cols": 16}
+                label = f"xbar{xbar}_adc{adc}_{strategy}"
+                spec = ScenarioSpec(
+                    name=f"tile_mapping.{label}",
+                    checkpoints=("resnet32_pcm_fmnist_hwa",),
+                    arch_overrides=overrides,
+                    strategy=strategy,
+                    policies=policy,
+                    probes_s=(SECONDS_PER_DAY,),
+                    seeds=seeds,
+                    n_images=n_images // 2,
+                    n_adabs=n_adabs // 2,
+                    workload=_WORKLOAD[size],
+                )
+                out.append((label, spec))
+    return out
+
+
+SCENARIOS: dict[str, Callable[[str], list[tuple[str, ScenarioSpec]]]] = {
+    "day_retention": day_retention,
+    "day_retention_year": lambda size: day_retention(size, year=True),
+    "compensation_period": compensation_period,
+    "tile_mapping": tile_mapping,
+}
+"""Named scenarios, by name."""
+
+
+def named_scenario(name: str, size: str = "default") -> list[tuple[str, ScenarioSpec]]:
+    """The specs of scenario ``name`` at ``size``.
+
+    Raises:
+        SpecError: an unknown name or size.
+    """
+    if name not in SCENARIOS:
+        raise SpecError(f"no scenario named {name!r} (known: {', '.join(SCENARIOS)}; or pass a .toml file)")
+    if size not in SIZES:
+        raise SpecError(f"size(={size!r}) must be one of {SIZES}")
+    return SCENARIOS[name](size)

@@ -1,0 +1,151 @@
+"""Everything a scenario's cells share, loaded once: chip spec, models, data, layer graph, mapping, plans.
+
+Both shipped checkpoints of a scenario are the same architecture, so the graph, mapping and timing plans
+are built per distinct model (keyed by the checkpoint's model card) and shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping as AnyMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import Tensor, nn
+
+from chiptwin.errors import SpecError
+from chiptwin.functional.analog_layer import BlockRange
+from chiptwin.functional.chip import blocks_from_mapping
+from chiptwin.mapping import Mapping, map_graph, resolve_arch
+from chiptwin.network.checkpoint import load_checkpoint, resolve_checkpoint
+from chiptwin.network.data import ImageSet, load_fashion_mnist, load_shipped, normalise
+from chiptwin.network.graph import build_layer_graph
+from chiptwin.network.training import evaluate_digital
+from chiptwin.scenario.spec import ScenarioSpec
+from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.load import load_chip
+from chiptwin.timing import PipelinePlan, build_plan
+
+__all__ = ["Prepared", "PreparedModel", "checkpoint_label", "prepare"]
+
+
+def checkpoint_label(checkpoint: str) -> str:
+    """The name a checkpoint goes by in tables and cell ids: its file stem."""
+    return Path(checkpoint).name.removesuffix(".safetensors")
+
+
+@dataclass(slots=True)
+class PreparedModel:
+    """One checkpoint, mapped and planned."""
+
+    label: str
+    model: nn.Module
+    card: dict[str, object]
+    path: Path
+    digital_accuracy: float
+    """Accuracy of the digital model on the scenario's test images (fraction)."""
+
+    graph: nx.DiGraph
+    mapping: Mapping
+    blocks: dict[str, list[BlockRange]]
+    plan: PipelinePlan
+    adabs_plan: PipelinePlan
+
+
+@dataclass(slots=True)
+class Prepared:
+    """The shared inputs of every cell of a scenario."""
+
+    spec: ScenarioSpec
+    arch_path: Path
+    chip: ChipSpec
+    models: dict[str, PreparedModel]
+    """By checkpoint label, in the scenario's order."""
+
+    images: Tensor
+    labels: Tensor
+    calibration: Tensor
+    """Normalised calibration images (range calibration and AdaBS)."""
+
+
+def _test_set(spec: ScenarioSpec) -> ImageSet:
+    test = load_fashion_mnist("test", spec.data_dir) if spec.data_dir else load_shipped("test")
+    n = min(spec.n_images, len(test))
+    return type(test)(test.images[:n], test.labels[:n], test.dataset)
+
+
+def apply_overrides(chip: ChipSpec, overrides: AnyMapping[str, Any], source: Path) -> ChipSpec:
+    """``chip`` with ``{"section.key": value}`` changed; every value is validated as in a file.
+
+    Raises:
+        SpecError: an unknown section or key, or a value the spec rejects (named with the source file).
+    """
+    sections: dict[str, dict[str, Any]] = {}
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        part = getattr(chip, section, None)
+        known = {f.name for f in dataclasses.fields(part)} if dataclasses.is_dataclass(part) else set()
+        if key not in known:
+            raise SpecError(f"{source}: arch_overrides key {dotted!r} names no field of the chip spec")
+        sections.setdefault(section, {})[key] = value
+    # All sections change in one step: cross-section checks (tiles vs mesh) see the new values together.
+    try:
+        parts = {name: dataclasses.replace(getattr(chip, name), **keys) for name, keys in sections.items()}
+        chip = dataclasses.replace(chip, **parts)
+    except SpecError as exc:
+        raise SpecError(f"{source} with arch_overrides: {exc}") from None
+    except TypeError as exc:
+        raise SpecError(
+            f"{source}: arch_overrides {dict(overrides)!r}: a value has the wrong type ({exc})"
+        ) from None
+    return chip
+
+
+def prepare(spec: ScenarioSpec) -> Prepared:
+    """Load and map everything the scenario names.
+
+    Raises:
+        SpecError, CheckpointError, DataError, MappingError: a bad architecture, checkpoint, data set or
+            a model that does not fit the chip (each names the file/key/value).
+    """
+    torch.set_flush_denormal(True)
+    arch_path = resolve_arch(spec.arch)
+    chip = apply_overrides(load_chip(arch_path), spec.arch_overrides, arch_path)
+    test = _test_set(spec)
+    calib = load_shipped("calibration")
+    images = normalise(torch.from_numpy(test.images), test.dataset)
+    images = images.contiguous(memory_format=torch.channels_last)
+    calibration = normalise(torch.from_numpy(calib.images), calib.dataset)
+    calibration = calibration.contiguous(memory_format=torch.channels_last)
+    in_shape = tuple(int(s) for s in test.images.shape[1:])
+    models: dict[str, PreparedModel] = {}
+    for checkpoint in spec.checkpoints:
+        label = checkpoint_label(checkpoint)
+        model, card = load_checkpoint(checkpoint)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        graph = build_layer_graph(model, in_shape, name=label)
+        mapping = map_graph(graph, chip, spec.strategy)
+        models[label] = PreparedModel(
+            label=label,
+            model=model,
+            card=card,
+            path=resolve_checkpoint(checkpoint).with_suffix(".safetensors"),
+            digital_accuracy=evaluate_digital(model, test, batch_size=spec.batch_size),
+            graph=graph,
+            mapping=mapping,
+            blocks=blocks_from_mapping(mapping),
+            plan=build_plan(graph, mapping, chip),
+            adabs_plan=build_plan(graph, mapping, chip, bn_statistics=True),
+        )
+    return Prepared(
+        spec=spec,
+        arch_path=arch_path,
+        chip=chip,
+        models=models,
+        images=images,
+        labels=torch.from_numpy(test.labels),
+        calibration=calibration,
+    )

@@ -1,0 +1,115 @@
+"""Run a scenario: every (checkpoint, policy, seed) cell, each written to the trace as soon as it finishes.
+
+A run writes ``manifest.json`` first (status ``running``), the mapping table, then one part per cell and
+table; ``finish`` marks the manifest complete. An interrupted run keeps every finished cell, and running
+it again with ``resume=True`` skips them (the scenario must be the same one, checked against the
+manifest), so the finished trace is the same as that of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from chiptwin.scenario.cell import CellResult, cell_id, run_cell, time_cell
+from chiptwin.scenario.mapping_rows import mapping_records
+from chiptwin.scenario.prepare import Prepared, prepare
+from chiptwin.scenario.spec import ScenarioSpec
+from chiptwin.timing import EventRecord, TimingResult
+from chiptwin.trace.manifest import build_manifest
+from chiptwin.trace.mapping_table import MappingRecord, write_mapping_table
+from chiptwin.trace.writer import TraceWriter
+
+__all__ = ["ScenarioRun", "run_scenario"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRun:
+    """Where a run's trace is, and what it did."""
+
+    trace_dir: Path
+    cells_run: int
+    cells_skipped: int
+    wall_s: float
+    prepared: Prepared
+
+
+def _mapping_records(prepared: Prepared) -> list[MappingRecord]:
+    first = next(iter(prepared.models.values()))
+    kinds = {name: data["layer"].kind for name, data in first.graph.nodes(data=True)}
+    return mapping_records(first.mapping, prepared.chip, kinds)
+
+
+def run_scenario(
+    spec: ScenarioSpec,
+    out: Path | str,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> ScenarioRun:
+    """Run ``spec`` and write its trace directory ``out``.
+
+    Args:
+        spec: the scenario.
+        out: trace directory (created).
+        resume: keep the finished cells of an earlier run of the same scenario in ``out`` and run the rest.
+        progress: show a progress bar (one step per accuracy probe) on stderr.
+
+    Raises:
+        ChipTwinError: bad inputs (architecture, checkpoint, data set, a model that does not fit, a trace
+            directory that holds another run).
+    """
+    start = time.perf_counter()
+    prepared = prepare(spec)
+    files = {"arch": prepared.arch_path} | {f"checkpoint:{m.label}": m.path for m in prepared.models.values()}
+    cells = [(m, p, s) for m in prepared.models.values() for p in spec.policies for s in spec.seeds]
+    manifest = build_manifest(
+        scenario=spec.to_dict(),
+        files=files,
+        seeds=list(spec.seeds),
+        extra={
+            "cells_total": len(cells),
+            "digital_accuracy": {m.label: m.digital_accuracy for m in prepared.models.values()},
+            "chip": prepared.chip.name,
+        },
+    )
+    writer = TraceWriter(out, manifest, resume=resume)
+    root = Path(out)
+    write_mapping_table(_mapping_records(prepared), root / "mapping.parquet")
+    todo = [c for c in cells if not writer.has_part("cells", cell_id(c[0].label, c[1].name, c[2]))]
+    timings: dict[tuple[str, str], tuple[TimingResult, list[EventRecord]]] = {}
+    bar = tqdm(
+        total=len(todo) * len(spec.probes_s),
+        desc=f"{spec.name}: {len(todo)} cells",
+        unit="probe",
+        disable=not progress,
+        leave=False,
+    )
+    with bar:
+        for model, policy, seed in todo:
+            # Timing depends on the network's structure and the policy's schedule, not on the weights
+            # or the seed: the two shipped checkpoints (same architecture) share it.
+            key = (json.dumps(model.card.get("model"), sort_keys=True), policy.name)
+            if key not in timings:
+                timings[key] = time_cell(prepared, model, policy)
+            result = run_cell(prepared, model, policy, seed, timings[key], on_probe=lambda: bar.update(1))
+            _write(writer, result)
+    writer.finish(wall_s=time.perf_counter() - start)
+    return ScenarioRun(
+        trace_dir=root,
+        cells_run=len(todo),
+        cells_skipped=len(cells) - len(todo),
+        wall_s=time.perf_counter() - start,
+        prepared=prepared,
+    )
+
+
+def _write(writer: TraceWriter, result: CellResult) -> None:
+    # The cells part goes last: its presence is what marks the cell finished.
+    writer.write_part("events", result.cell, result.events)
+    writer.write_part("probes", result.cell, result.probes)
+    writer.write_part("cells", result.cell, [result.cell_row])

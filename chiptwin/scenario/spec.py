@@ -1,0 +1,266 @@
+"""What a scenario is: architecture, checkpoints, data, mapping, workload, policies, probes and seeds.
+
+A :class:`ScenarioSpec` is built in Python (the scripts in ``scenarios/``) or loaded from a TOML file
+(:func:`load_scenario`); either way it is validated on construction, and :meth:`ScenarioSpec.to_dict`
+is what the trace manifest records. Times are seconds of device time after the first programming.
+
+Compensation schedules (:class:`PolicySpec`):
+
+- ``every = "probe"``: compensate right before every accuracy probe, the protocol of Joshi et al.,
+  Nat. Commun. 11, 2473 (2020) (GDC calibration, then AdaBS, then the measurement);
+- ``every_s = X``: compensate every X seconds from X on; a probe between two passes sees the state
+  of the last pass (the saw-tooth of a real deployment);
+- ``reprogram_after_s = Z``: reprogram the weights every Z seconds (device age restarts).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from chiptwin.errors import SpecError
+
+__all__ = [
+    "COMPENSATIONS",
+    "PolicySpec",
+    "ScenarioSpec",
+    "WorkloadSpec",
+    "load_scenario",
+    "log_probes_s",
+]
+
+COMPENSATIONS = ("none", "gdc", "gdc+adabs")
+"""What a compensation pass does (``chiptwin.functional.POLICIES``)."""
+
+WORKLOAD_KINDS = ("periodic", "poisson")
+
+
+def log_probes_s(start_s: float, stop_s: float, count: int) -> tuple[float, ...]:
+    """``count`` probe times log-spaced from ``start_s`` to ``stop_s`` inclusive, rounded to 3 digits."""
+    if not (0 < start_s < stop_s) or count < 2:
+        raise SpecError(
+            f"log probes need 0 < start_s(={start_s}) < stop_s(={stop_s}) and count(={count}) >= 2"
+        )
+    ratio = math.log(stop_s / start_s) / (count - 1)
+    times = [float(f"{start_s * math.exp(i * ratio):.3g}") for i in range(count)]
+    times[-1] = float(stop_s)
+    return tuple(times)
+
+
+def _finite_positive(value: float | None) -> bool:
+    return value is None or (math.isfinite(value) and value > 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicySpec:
+    """One compensation policy of a scenario (a column of its accuracy table)."""
+
+    name: str
+    """Label in tables and traces (letters, digits, ``+-_.``)."""
+
+    compensation: str = "none"
+    """What each pass does: one of :data:`COMPENSATIONS`."""
+
+    every: str | None = None
+    """``"probe"``: a pass right before every probe; None: periodic (``every_s``) or never."""
+
+    every_s: float | None = None
+    """Period of the passes, s (first pass at ``every_s``)."""
+
+    reprogram_after_s: float | None = None
+    """Reprogram the weights every this many seconds (None: never)."""
+
+    def __post_init__(self) -> None:
+        where = f"policy {self.name!r}"
+        if not self.name or not all(c.isalnum() or c in "+-_." for c in self.name):
+            raise SpecError(f"policy name(={self.name!r}) must be letters, digits and + - _ . only")
+        if self.compensation not in COMPENSATIONS:
+            raise SpecError(f"{where}: compensation(={self.compensation!r}) must be one of {COMPENSATIONS}")
+        if self.every not in (None, "probe"):
+            raise SpecError(f"{where}: every(={self.every!r}) must be 'probe' (or use every_s)")
+        if self.every is not None and self.every_s is not None:
+            raise SpecError(f"{where}: give every or every_s, not both")
+        if self.compensation != "none" and self.every is None and self.every_s is None:
+            raise SpecError(f"{where}: compensation {self.compensation!r} needs every = 'probe' or every_s")
+        if self.compensation == "none" and (self.every is not None or self.every_s is not None):
+            raise SpecError(f"{where}: compensation 'none' takes no schedule (every/every_s)")
+        for key in ("every_s", "reprogram_after_s"):
+            if not _finite_positive(getattr(self, key)):
+                raise SpecError(f"{where}: {key}(={getattr(self, key)!r}) must be a finite number > 0")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadSpec:
+    """The inference traffic the chip serves while its devices age (timing and energy only)."""
+
+    kind: str = "poisson"
+    """``periodic`` or ``poisson``."""
+
+    rate_per_s: float = 100.0
+    """Mean inferences per second."""
+
+    seed: int = 0
+    """Seed of the Poisson arrivals."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in WORKLOAD_KINDS:
+            raise SpecError(f"workload.kind(={self.kind!r}) must be one of {WORKLOAD_KINDS}")
+        if not _finite_positive(self.rate_per_s):
+            raise SpecError(f"workload.rate_per_s(={self.rate_per_s!r}) must be a finite number > 0")
+
+
+DEFAULT_POLICIES = (
+    PolicySpec(name="none"),
+    PolicySpec(name="gdc", compensation="gdc", every="probe"),
+    PolicySpec(name="gdc+adabs", compensation="gdc+adabs", every="probe"),
+)
+"""The three policies of Joshi et al. 2020, compensated right before every probe."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioSpec:
+    """A complete, validated scenario."""
+
+    name: str
+    arch: str = "hermes_64"
+    """Architecture name (``architectures/NAME.toml``) or path."""
+
+    arch_overrides: dict[str, Any] = field(default_factory=dict)
+    """Changes to the architecture file, ``{"tiles.rows": 128, "adc.bits": 6}`` (validated like the file)."""
+
+    checkpoints: tuple[str, ...] = ("resnet32_pcm_fmnist_fp", "resnet32_pcm_fmnist_hwa")
+    """Shipped checkpoint names or paths."""
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    """IDX folder for the test set (None: the shipped copy)."""
+
+    n_images: int = 10_000
+    """Test images per probe (the first ``n_images`` of the test set)."""
+
+    n_adabs: int = 2600
+    """Calibration images per AdaBS pass (Joshi 2020: 2,600)."""
+
+    n_range_calibration: int = 256
+    """Calibration images for the DAC/ADC ranges right after programming."""
+
+    batch_size: int = 100
+    strategy: str = "dense"
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec)
+    policies: tuple[PolicySpec, ...] = DEFAULT_POLICIES
+    probes_s: tuple[float, ...] = (1.0, 60.0, 3600.0, 86_400.0)
+    """Device ages of the accuracy probes, s (ascending)."""
+
+    seeds: tuple[int, ...] = (0,)
+    """Programming seeds (one newly programmed chip each)."""
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
+            raise SpecError(f"scenario name(={self.name!r}) must be letters, digits and - _ . only")
+        for key in self.arch_overrides:
+            if not isinstance(key, str) or key.count(".") != 1:
+                raise SpecError(f"arch_overrides key {key!r} must be 'section.key' (e.g. 'tiles.rows')")
+        if not self.checkpoints:
+            raise SpecError("checkpoints must name at least one checkpoint")
+        if self.dataset != "fashion-mnist":
+            raise SpecError(f"dataset(={self.dataset!r}) must be 'fashion-mnist'")
+        for key, low in (("n_images", 1), ("n_adabs", 1), ("n_range_calibration", 1), ("batch_size", 1)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise SpecError(f"{key}(={value!r}) must be an integer >= {low}")
+        if not self.policies:
+            raise SpecError("policies must hold at least one policy")
+        names = [p.name for p in self.policies]
+        if len(set(names)) != len(names):
+            raise SpecError(f"policies: names {names} must be unique")
+        probes = self.probes_s
+        if not probes or not all(isinstance(t, (int, float)) and math.isfinite(t) and t >= 0 for t in probes):
+            raise SpecError(f"probes_s(={probes!r}) must be finite numbers >= 0")
+        if any(b <= a for a, b in itertools.pairwise(probes)):
+            raise SpecError(f"probes_s(={probes!r}) must be strictly ascending")
+        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise SpecError(f"seeds(={self.seeds!r}) must be integers >= 0")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise SpecError(f"seeds(={self.seeds!r}) must be distinct")
+
+    @property
+    def duration_s(self) -> float:
+        """End of the run: the last probe, s."""
+        return self.probes_s[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples as lists), the form recorded in the trace manifest."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, (tuple, list)):
+                return [plain(v) for v in value]
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            return value
+
+        result: dict[str, Any] = plain(asdict(self))
+        return result
+
+
+def _check_keys(table: Mapping[str, Any], cls: type, where: str, path: Path) -> None:
+    known = {f.name for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise SpecError(f"{path}: unknown key {where}{key!r} (known: {', '.join(sorted(known))})")
+
+
+def load_scenario(path: Path | str) -> ScenarioSpec:
+    """Load a scenario TOML file (top-level keys of :class:`ScenarioSpec`, ``[workload]``,
+    ``[[policies]]``; ``probes_s`` a list, or ``[probes] log = [start_s, stop_s, count]``).
+
+    Raises:
+        SpecError: the file is missing, not TOML, or a key or value is invalid (named in the message).
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: not a valid TOML scenario ({exc})") from None
+    data = dict(raw)
+    try:
+        if "probes" in data:
+            probes = data.pop("probes")
+            if not isinstance(probes, dict) or set(probes) != {"log"} or not isinstance(probes["log"], list):
+                raise SpecError("[probes] must be a table with log = [start_s, stop_s, count]")
+            start, stop, count = probes["log"]
+            data["probes_s"] = log_probes_s(float(start), float(stop), int(count))
+        _check_keys(data, ScenarioSpec, "", path)
+        if "workload" in data:
+            if not isinstance(data["workload"], dict):
+                raise SpecError(f"workload(={data['workload']!r}) must be a table")
+            _check_keys(data["workload"], WorkloadSpec, "workload.", path)
+            data["workload"] = WorkloadSpec(**data["workload"])
+        if "arch_overrides" in data and not isinstance(data["arch_overrides"], dict):
+            raise SpecError(f"arch_overrides(={data['arch_overrides']!r}) must be a table")
+        if "policies" in data:
+            policies = data["policies"]
+            if not isinstance(policies, list) or not all(isinstance(p, dict) for p in policies):
+                raise SpecError("policies must be an array of tables [[policies]]")
+            for i, p in enumerate(policies):
+                _check_keys(p, PolicySpec, f"policies[{i}].", path)
+            data["policies"] = tuple(PolicySpec(**p) for p in policies)
+        for key in ("checkpoints", "probes_s", "seeds"):
+            if key in data:
+                if not isinstance(data[key], (list, tuple)):
+                    raise SpecError(f"{key}(={data[key]!r}) must be an array")
+                data[key] = tuple(data[key])
+        if "name" not in data:
+            data["name"] = path.stem
+        return ScenarioSpec(**data)
+    except SpecError as exc:
+        message = str(exc)
+        raise SpecError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{path}: {exc}") from None

@@ -1,0 +1,99 @@
+"""A scenario on the shipped checkpoint: the clock, the compensation state in force, traces, resume."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from chiptwin.scenario import PolicySpec, ScenarioSpec, WorkloadSpec, run_scenario
+from chiptwin.trace.reader import read_manifest, read_table
+
+S = 1_000_000_000
+
+SPEC = ScenarioSpec(
+    name="clock_test",
+    checkpoints=("resnet32_pcm_fmnist_hwa",),
+    policies=(
+        PolicySpec(name="none"),
+        PolicySpec(name="gdc_hourly", compensation="gdc", every_s=3600.0),
+    ),
+    # 30 min (before the first pass), 1 h (the pass runs first), 1 h 50 min (the 1 h pass still in force)
+    probes_s=(1800.0, 3600.0, 6600.0),
+    seeds=(0,),
+    n_images=100,
+    n_adabs=100,
+    n_range_calibration=50,
+    batch_size=50,
+    workload=WorkloadSpec(kind="periodic", rate_per_s=1.0),
+)
+
+
+@pytest.fixture(scope="module")
+def trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("trace") / "run"
+    run = run_scenario(SPEC, out, progress=False)
+    assert (run.cells_run, run.cells_skipped) == (2, 0)
+    return out
+
+
+def _rows(root: Path, table: str, policy: str) -> list[dict]:  # type: ignore[type-arg]
+    t = read_table(root, table)
+    return t.filter(pc.equal(t["policy"].cast("string"), policy)).to_pylist()
+
+
+def test_probes_see_the_compensation_in_force(trace: Path) -> None:
+    rows = _rows(trace, "probes", "gdc_hourly")
+    assert [r["time_ns"] for r in rows] == [1800 * S, 3600 * S, 6600 * S]
+    assert [r["age_s"] for r in rows] == [1800.0, 3600.0, 6600.0]
+    assert [r["compensations"] for r in rows] == [0, 1, 1]
+    assert [r["last_compensation_ns"] for r in rows] == [-1, 3600 * S, 3600 * S]
+    none = _rows(trace, "probes", "none")
+    assert all(r["compensations"] == 0 for r in none)
+    # Same devices (same seed), same age: before the first pass both policies are the uncompensated
+    # chip, which drift has already broken (Joshi 2020: GDC is what keeps accuracy); after it, GDC
+    # restores it, and the 1 h factors still hold at 1 h 50 min.
+    assert rows[0]["accuracy"] < 0.5 and none[0]["accuracy"] < 0.5
+    assert rows[1]["accuracy"] > 0.8 and rows[2]["accuracy"] > 0.8
+    assert none[2]["accuracy"] < 0.5
+
+
+def test_timing_follows_the_same_schedule(trace: Path) -> None:
+    cell = _rows(trace, "cells", "gdc_hourly")[0]
+    assert cell["compensations"] == 1 and cell["compensation_energy_pj"] > 0
+    assert _rows(trace, "cells", "none")[0]["compensation_energy_pj"] == 0.0
+    parts = ("array", "dac", "adc", "noc", "digital", "static", "compensation")
+    total = sum(cell[f"energy_{p}_pj"] for p in parts)
+    assert math.isclose(total, cell["energy_per_inference_pj"], rel_tol=1e-9)
+    events = _rows(trace, "events", "gdc_hourly")
+    gdc = [e for e in events if e["task"] == "gdc"]
+    assert gdc and min(e["time_ns"] for e in gdc) >= 3600 * S
+    assert cell["inferences"] == 6601  # one per second, 0 .. 6600 s inclusive
+
+
+def test_manifest_records_inputs(trace: Path) -> None:
+    manifest = read_manifest(trace)
+    assert manifest["status"] == "complete" and manifest["cells_total"] == 2
+    assert set(manifest["hashes"]) == {"arch", "checkpoint:resnet32_pcm_fmnist_hwa"}
+    assert manifest["scenario"]["probes_s"] == [1800.0, 3600.0, 6600.0]
+    assert (trace / "mapping.parquet").exists()
+
+
+def test_resume_and_rerun_are_identical(trace: Path, tmp_path: Path) -> None:
+    # Resume over a finished run: nothing to do.
+    again = run_scenario(SPEC, trace, resume=True, progress=False)
+    assert (again.cells_run, again.cells_skipped) == (0, 2)
+    # A crash after one cell: its parts are there, the other cell's are not; resuming finishes the
+    # run with the same numbers as the uninterrupted one, and a fresh run gives them bit for bit.
+    fresh = tmp_path / "fresh"
+    run_scenario(SPEC, fresh, progress=False)
+    for table in ("events", "probes", "cells"):
+        (fresh / table / "resnet32_pcm_fmnist_hwa.gdc_hourly.seed0.parquet").unlink()
+    resumed = run_scenario(SPEC, fresh, resume=True, progress=False)
+    assert (resumed.cells_run, resumed.cells_skipped) == (1, 1)
+    for table in ("events", "probes"):
+        assert read_table(fresh, table).equals(read_table(trace, table))
+    columns = [c for c in read_table(trace, "cells").column_names if c != "wall_s"]
+    assert read_table(fresh, "cells").select(columns).equals(read_table(trace, "cells").select(columns))

@@ -1,0 +1,66 @@
+"""The scenario scripts in ``scenarios/`` run end to end in their quick versions, and write traces."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+from chiptwin.cli import main
+from chiptwin.trace.reader import is_complete, read_table
+
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _run_script(name: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", [name, "--quick", "--quiet", "--out", str(out)])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(SCENARIOS_DIR / f"{name}.py"), run_name="__main__")
+    assert done.value.code == 0
+
+
+def test_day_retention_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    _run_script("day_retention", tmp_path, monkeypatch)
+    printed = capsys.readouterr().out
+    assert "resnet32_pcm_fmnist_fp" in printed and "resnet32_pcm_fmnist_hwa" in printed
+    assert "gdc+adabs" in printed and "1.0 d" in printed
+    assert is_complete(tmp_path)
+    probes = read_table(tmp_path, "probes")
+    assert probes.num_rows == 2 * 3 * 3  # checkpoints x policies x probes, one seed
+    for png in ("accuracy.png", "energy.png", "tile_map.png"):
+        assert (tmp_path / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compensation_period_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run_script("compensation_period", tmp_path, monkeypatch)
+    probes = read_table(tmp_path, "probes").to_pylist()
+    periodic = [p for p in probes if p["policy"] == "every_6h"]
+    # Passes at 6, 12, 18 and 24 h: probes every 2 h see the count of passes made so far.
+    assert [p["compensations"] for p in periodic] == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
+
+
+def test_tile_mapping_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    _run_script("tile_mapping", tmp_path, monkeypatch)
+    printed = capsys.readouterr().out
+    for label in ("xbar128_adc6_dense", "xbar128_adc8_dense", "xbar256_adc6_dense", "xbar256_adc8_dense"):
+        assert label in printed and is_complete(tmp_path / label)
+    tiles = {
+        label: read_table(tmp_path / label, "cells")["tiles_used"][0].as_py()
+        for label in ("xbar128_adc8_dense", "xbar256_adc8_dense")
+    }
+    assert tiles["xbar128_adc8_dense"] > tiles["xbar256_adc8_dense"]  # smaller crossbars need more tiles
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["run", "nope"], "no scenario named 'nope'"),
+        (["run", "missing.toml"], "missing.toml: no such scenario file"),
+    ],
+)
+def test_run_bad_input_is_one_line(argv: list[str], fragment: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
