@@ -166,3 +166,9 @@ def test_named_scenarios_build(name: str, size: str) -> None:
 def test_unknown_scenario_name() -> None:
     with pytest.raises(SpecError, match="no scenario named 'nope'"):
         named_scenario("nope")
+
+
+def test_shipped_scenario_file_loads() -> None:
+    spec = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "hourly_gdc.toml")
+    assert [p.name for p in spec.policies] == ["gdc_hourly", "gdc+adabs_6h", "none"]
+    assert spec.probes_s[-1] == 21600.0
