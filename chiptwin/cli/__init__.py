@@ -10,12 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chiptwin.cli import accuracy, arch, evaluate, map, report, run, summary, timing, train
+from chiptwin.cli import accuracy, arch, evaluate, map, report, run, summary, sweep, timing, train
 from chiptwin.errors import ChipTwinError
 
 __all__ = ["main"]
 
-_COMMANDS = (arch, summary, train, accuracy, evaluate, map, timing, run, report)
+_COMMANDS = (arch, summary, train, accuracy, evaluate, map, timing, run, report, sweep)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

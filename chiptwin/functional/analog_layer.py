@@ -6,9 +6,11 @@ Per forward batch, in the order the chip does it (DESIGN.md section 3; Joshi et 
 1. inputs are quantised by the DAC to ``dac_bits`` signed levels over the layer's input range
    (calibrated right after programming), i.e. normalised to [-1, 1];
 2. every crossbar block computes its MVM on its conductances at the chip's device age, read with
-   fresh 1/f read noise; a polarity of several devices reads as their mean;
+   fresh 1/f read noise; stuck devices (if the chip was programmed with faults) read exactly 0 or
+   g_max; a polarity of several devices reads as their mean;
 3. every block's outputs are digitised by the ADC (``adc_bits`` over the block's calibrated range,
-   saturating beyond it);
+   saturating beyond it), each column with its own gain and offset error if the chip has ADC faults:
+   ``code = clamp(round(y_code * gain + offset * n), -n, n)`` for ``n`` levels per sign;
 4. the tile's digital unit scales each block's outputs by its GDC factor and back to weight units,
    accumulates the partial sums of row blocks, and adds the bias.
 
@@ -29,8 +31,11 @@ from torch import Tensor, nn
 
 from chiptwin.device.conductance import weights_to_conductances
 from chiptwin.device.converters import levels
+from chiptwin.device.faults import DeviceFaults, apply_faults, draw_faults
 from chiptwin.device.noise import NoiseModel
+from chiptwin.device.pcm import DeviceState
 from chiptwin.functional.context import ChipContext
+from chiptwin.spec.faults import FaultSpec
 
 __all__ = ["AnalogLayer", "BlockRange", "RowGroup", "unrolled_weight"]
 
@@ -55,12 +60,19 @@ def unrolled_weight(module: nn.Conv2d | nn.Linear) -> Tensor:
 
 
 class RowGroup(nn.Module):
-    """The blocks of one layer that share a row range: one MVM of the programmed devices."""
+    """The blocks of one layer that share a row range: one MVM of the programmed devices.
+
+    Faults (:meth:`add_faults`) are physics the rest of the chip sees as it is: the converter-range
+    calibration and the GDC reads go through the stuck devices too. The ADC gain and offset errors act
+    in inference only: the range calibration and the GDC read sum the column currents digitally.
+    """
 
     beta: Tensor
     adc_range: Tensor
     gdc_reference: Tensor
     gdc_alpha: Tensor
+    adc_gain: Tensor | None
+    adc_offset: Tensor | None
 
     def __init__(
         self,
@@ -94,16 +106,45 @@ class RowGroup(nn.Module):
         self.register_buffer("adc_range", torch.zeros(cols))  # normalised output units, per column
         self.register_buffer("gdc_reference", torch.zeros(len(self.col_blocks)))
         self.register_buffer("gdc_alpha", torch.ones(cols))
+        self.pos_faults: DeviceFaults | None = None
+        self.neg_faults: DeviceFaults | None = None
+        self.register_buffer("adc_gain", None)  # (cols,) relative gain, None: exactly 1
+        self.register_buffer("adc_offset", None)  # (cols,) offset, fraction of full scale; None: 0
 
     @property
     def state_bytes(self) -> int:
         """Persistent device state of this row group, bytes."""
         return self.pos.nbytes + self.neg.nbytes
 
+    def add_faults(
+        self, spec: FaultSpec, device_generator: torch.Generator, adc_generator: torch.Generator
+    ) -> None:
+        """Draw this group's device and ADC faults once, at programming (before the range calibration).
+
+        Device faults of both polarities are one draw of shape ``(2, devices, rows, cols)`` (G+ first)
+        from ``device_generator``; the column ADCs draw ``(2, cols)`` standard normals (gains, then
+        offsets) from ``adc_generator``, whichever of the two stds is zero. Nothing is drawn for a kind of
+        fault the spec does not have.
+        """
+        if spec.has_device_faults:
+            self.pos_faults, self.neg_faults = draw_faults(
+                (2, *self.pos.g_prog_us.shape), spec, device_generator
+            ).unbind()
+        if spec.has_adc_faults:
+            draws = self.beta.new_empty((2, self.beta.shape[0])).normal_(generator=adc_generator)
+            self.adc_gain = draws[0].mul_(spec.adc_gain_std).add_(1.0) if spec.adc_gain_std > 0 else None
+            self.adc_offset = draws[1].mul_(spec.adc_offset_std) if spec.adc_offset_std > 0 else None
+
+    def _read_polarity(self, state: DeviceState, faults: DeviceFaults | None, ctx: ChipContext) -> Tensor:
+        g = self.noise.read(state, ctx.age_s, ctx.read_generator)
+        if faults is not None:  # stuck devices overwrite the noisy read: exact 0 or g_max
+            g = apply_faults(g, faults, ctx.age_s, self.g_max_us)
+        return g.mean(0)
+
     def read_normalised(self, ctx: ChipContext) -> Tensor:
         """(G+ − G−) / g_max of every device pair at the chip's age, read noise drawn now: (rows, cols)."""
-        g_pos = self.noise.read(self.pos, ctx.age_s, ctx.read_generator).mean(0)
-        g_neg = self.noise.read(self.neg, ctx.age_s, ctx.read_generator).mean(0)
+        g_pos = self._read_polarity(self.pos, self.pos_faults, ctx)
+        g_neg = self._read_polarity(self.neg, self.neg_faults, ctx)
         return (g_pos - g_neg).mul_(1.0 / self.g_max_us)
 
     def calibration_response(self, ctx: ChipContext) -> Tensor:
@@ -215,10 +256,18 @@ class AnalogLayer(nn.Module):
                 n_adc = levels(ctx.adc_bits)
                 live = group.adc_range > 0  # a zero range digitises everything to 0
                 to_code = torch.where(live, n_adc / group.adc_range.clamp_min(1e-30), 0.0)
+                if group.adc_gain is not None:  # the column's gain error, folded into its weights
+                    to_code = to_code * group.adc_gain
                 y = self._mvm(x_in, group, g_norm.mul_(per_input * to_code))
+                if group.adc_offset is not None:
+                    y.add_((group.adc_offset * n_adc).view(shape))
+                # The digital unit knows the nominal step only: gain and offset errors stay in the output.
                 y.round_().clamp_(-n_adc, n_adc).mul_((group.adc_range / n_adc * to_weight).view(shape))
-            else:
-                y = self._mvm(x_in, group, g_norm.mul_(per_input * to_weight))
+            else:  # no quantisation, but the same column gain and offset as the quantised path
+                scale = to_weight if group.adc_gain is None else to_weight * group.adc_gain
+                y = self._mvm(x_in, group, g_norm.mul_(per_input * scale))
+                if group.adc_offset is not None:
+                    y.add_((group.adc_offset * group.adc_range * to_weight).view(shape))
             out = y if out is None else out.add_(y)  # partial sums of row blocks, accumulated digitally
         assert out is not None
         if self.bias is not None:

@@ -3,9 +3,10 @@
 ``program_chip`` copies the model, replaces each Conv2d and Linear by its programmed crossbar blocks
 (as the mapping split them), calibrates the converter ranges on calibration images right after
 programming (the ADC full scale per block is ``adc.range_headroom`` times the largest output seen),
-takes the GDC reference read, and returns an :class:`AnalogChip` whose forward pass runs
-at any device age. Batch-norm, ReLU, residual adds and pooling stay the model's own modules: the
-tiles' digital units compute them exactly.
+takes the GDC reference read, and returns an :class:`AnalogChip` whose forward pass runs at any device
+age. Optional faults (stuck devices, ADC gain and offset errors) are drawn at programming from their own
+seeds, so the programming noise of a chip is the same with and without them. Batch-norm, ReLU, residual
+adds and pooling stay the model's own modules: the tiles' digital units compute them exactly.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from chiptwin.functional.context import ChipContext
 from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.seeding import derive_seed
 from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.faults import FaultSpec
 
 __all__ = ["AnalogChip", "ConverterBits", "blocks_from_mapping", "program_chip", "whole_layer_blocks"]
 
@@ -111,6 +113,7 @@ def program_chip(
     *,
     bits: ConverterBits | None = None,
     device: torch.device | str = "cpu",
+    faults: FaultSpec | None = None,
 ) -> AnalogChip:
     """Program ``model`` onto PCM blocks and calibrate the chip right after programming (age ``t0``).
 
@@ -123,6 +126,11 @@ def program_chip(
         calibration: normalised input batches for the DAC/ADC range calibration.
         bits: converter resolutions (default: the chip's).
         device: torch device of the programmed state.
+        faults: stuck devices and ADC errors (default None: none). Each row group of layer ``name``
+            draws its device faults from ``derive_seed(seed, "faults", name, row_start)`` and its column
+            ADCs from ``derive_seed(seed, "faults", name, row_start, "adc")``, before the calibration
+            (which sees the stuck devices). None or an all-zero spec draws nothing, so the chip is
+            bit-identical to one programmed without faults.
 
     Raises:
         ValueError: an analog layer has no blocks, or its blocks do not tile its weight matrix.
@@ -153,6 +161,10 @@ def program_chip(
             devices_per_polarity=chip.tiles.devices_per_weight // 2,
             generator=gen,
         )
+        if faults is not None and (faults.has_device_faults or faults.has_adc_faults):
+            for group in layer.row_groups:
+                key = (seed, "faults", name, group.row_start)
+                group.add_faults(faults, _generator(device, *key), _generator(device, *key, "adc"))
         if name:
             _replace(copy_, name, layer)
         else:  # the model is a single Conv2d or Linear
@@ -168,6 +180,10 @@ def program_chip(
             group.adc_range.mul_(chip.adc.range_headroom)
             group.gdc_reference = group.calibration_response(ctx)
     return analog
+
+
+def _generator(device: torch.device, seed: int, *key: object) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(derive_seed(seed, *key))
 
 
 def _replace(root: nn.Module, name: str, new: nn.Module) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import pyarrow.compute as pc
 
 from chiptwin.trace.reader import read_table
 
-__all__ = ["SweepRow", "format_sweep_table", "sweep_rows"]
+__all__ = ["SweepRow", "format_sweep_results", "format_sweep_table", "sweep_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,5 +78,30 @@ def format_sweep_table(rows: Sequence[SweepRow], failed: Sequence[tuple[str, str
     if rows:
         lines.append(
             f"(accuracy at device age {rows[0].age_s:.0f} s, mean ± std over {rows[0].seeds} seed(s))"
+        )
+    return "\n".join(lines)
+
+
+def format_sweep_results(table: pa.Table) -> str:
+    """A sweep's results dataset as text: one line per cell and probe, grid keys first."""
+    meta = table.schema.metadata or {}
+    keys = [k.replace(".", "_") for k in json.loads(meta.get(b"keys", b"[]"))]
+    keys = [k for k in keys if len(set(table[k].to_pylist())) > 1] or keys[:1]  # only keys that vary
+    rows = table.to_pylist()
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    head = "  ".join(f"{k:<{widths[k]}}" for k in keys)
+    head += (
+        f"  {'tiles':>5} {'latency µs':>10} {'peak img/s':>10} {'nJ/image':>9} {'age':>9} {'accuracy %':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        acc = r["accuracy"]
+        age = r["age_s"]
+        lines.append(
+            "  ".join(f"{r[k]!s:<{widths[k]}}" for k in keys)
+            + f"  {r['tiles_used']:>5} {r['latency_single_ns'] / 1e3:>10.1f}"
+            f" {r['peak_throughput_per_s']:>10.1f}"
+            f" {r['dynamic_energy_pj'] / 1e3:>9.1f} {'-' if age is None else f'{age:.0f} s':>9}"
+            f" {'-' if acc is None else f'{100 * acc:.2f}':>10}"
         )
     return "\n".join(lines)

@@ -83,7 +83,7 @@ def schedule(policy: PolicySpec, probes_s: tuple[float, ...]) -> list[tuple[int,
 class _CellState:
     """What changes on a cell's clock: the programmed chip and the compensation bookkeeping."""
 
-    chip: AnalogChip
+    chip: AnalogChip | None
     programmed_at_ns: int = 0
     reprograms: int = 0
     compensations: int = 0
@@ -165,8 +165,9 @@ def run_cell(
     spec = prepared.spec
     keys: dict[str, Any] = {"cell": cell_id(model.label, policy.name, seed), "checkpoint": model.label}
     keys |= {"policy": policy.name, "seed": seed}
-    state = _CellState(chip=_program(prepared, model, seed))
     probes: list[dict[str, Any]] = []
+    # Timing-only scenarios program nothing and probe nothing.
+    state = _CellState(chip=_program(prepared, model, seed) if spec.accuracy else None)
 
     def walk(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         for at_ns, action in schedule(policy, spec.probes_s):
@@ -177,6 +178,7 @@ def run_cell(
                 state.programmed_at_ns = int(env.now)
                 continue
             chip = state.chip
+            assert chip is not None
             chip.set_age((env.now - state.programmed_at_ns) / NS_PER_S)
             if action == COMPENSATE:
                 calibration = batches(prepared.calibration[: spec.n_adabs], spec.batch_size)
@@ -200,10 +202,11 @@ def run_cell(
             if on_probe is not None:
                 on_probe()
 
-    env = simpy.Environment()
-    env.process(walk(env))
-    with torch.no_grad():
-        env.run()
+    if spec.accuracy:
+        env = simpy.Environment()
+        env.process(walk(env))
+        with torch.no_grad():
+            env.run()
     result, records = timing
     events = [keys | _event_row(r) for r in records]
     program = programming_cost(model.plan)

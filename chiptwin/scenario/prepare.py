@@ -7,6 +7,7 @@ are built per distinct model (keyed by the checkpoint's model card) and shared.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,9 @@ def prepare(spec: ScenarioSpec) -> Prepared:
             model=model,
             card=card,
             path=resolve_checkpoint(checkpoint).with_suffix(".safetensors"),
-            digital_accuracy=evaluate_digital(model, test, batch_size=spec.batch_size),
+            digital_accuracy=evaluate_digital(model, test, batch_size=spec.batch_size)
+            if spec.accuracy
+            else math.nan,
             graph=graph,
             mapping=mapping,
             blocks=blocks_from_mapping(mapping),

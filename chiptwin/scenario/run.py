@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from chiptwin.scenario.cell import CellResult, cell_id, run_cell, time_cell
@@ -50,6 +51,7 @@ def run_scenario(
     *,
     resume: bool = False,
     progress: bool = True,
+    threads: int | None = None,
 ) -> ScenarioRun:
     """Run ``spec`` and write its trace directory ``out``.
 
@@ -58,12 +60,15 @@ def run_scenario(
         out: trace directory (created).
         resume: keep the finished cells of an earlier run of the same scenario in ``out`` and run the rest.
         progress: show a progress bar (one step per accuracy probe) on stderr.
+        threads: torch threads for this run (None: leave torch's setting).
 
     Raises:
         ChipTwinError: bad inputs (architecture, checkpoint, data set, a model that does not fit, a trace
             directory that holds another run).
     """
     start = time.perf_counter()
+    if threads is not None:
+        torch.set_num_threads(threads)
     prepared = prepare(spec)
     files = {"arch": prepared.arch_path} | {f"checkpoint:{m.label}": m.path for m in prepared.models.values()}
     cells = [(m, p, s) for m in prepared.models.values() for p in spec.policies for s in spec.seeds]
@@ -73,7 +78,9 @@ def run_scenario(
         seeds=list(spec.seeds),
         extra={
             "cells_total": len(cells),
-            "digital_accuracy": {m.label: m.digital_accuracy for m in prepared.models.values()},
+            "digital_accuracy": {
+                m.label: m.digital_accuracy for m in prepared.models.values() if spec.accuracy
+            },
             "chip": prepared.chip.name,
         },
     )

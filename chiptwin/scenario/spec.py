@@ -159,6 +159,9 @@ class ScenarioSpec:
     seeds: tuple[int, ...] = (0,)
     """Programming seeds (one newly programmed chip each)."""
 
+    accuracy: bool = True
+    """Program the chip and probe accuracy; False: timing and energy only (no torch work)."""
+
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
             raise SpecError(f"scenario name(={self.name!r}) must be letters, digits and - _ . only")
@@ -185,6 +188,8 @@ class ScenarioSpec:
             raise SpecError(f"probes_s(={probes!r}) must be strictly ascending")
         if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
             raise SpecError(f"seeds(={self.seeds!r}) must be integers >= 0")
+        if not isinstance(self.accuracy, bool):
+            raise SpecError(f"accuracy(={self.accuracy!r}) must be true or false")
         if len(set(self.seeds)) != len(self.seeds):
             raise SpecError(f"seeds(={self.seeds!r}) must be distinct")
 

@@ -1,0 +1,58 @@
+"""``chiptwin sweep SWEEP_FILE``: run a grid of scenario cells on dask.distributed.
+
+A LocalCluster of ``--workers`` single-threaded processes by default, or an existing scheduler with
+``--scheduler ADDRESS``; ``--serial`` runs the cells in this process. Writes ``OUT/results`` (one Parquet
+part per cell, the cell's grid keys as columns) and each cell's trace under ``OUT/cells``; a re-run skips
+finished cells. Exit code 1 when cells failed after their retries (each is printed with its error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from chiptwin.report.sweep_table import format_sweep_results
+from chiptwin.sweep import load_sweep, read_sweep, run_sweep
+
+__all__ = ["add_parser"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = load_sweep(args.file)
+    out = Path(args.out) if args.out else Path("traces") / f"sweep-{spec.name}"
+    cells = spec.cells()
+    print(f"sweep {spec.name}: {len(cells)} cells -> {out}", flush=True)
+    bar = tqdm(total=len(cells), unit="cell", disable=args.quiet, leave=False)
+    with bar:
+
+        def done(cell_id: str, error: str | None) -> None:
+            bar.update(1)
+            if error is not None:
+                bar.write(f"  failed: {cell_id}: {error}")
+
+        result = run_sweep(
+            spec, out, scheduler=args.scheduler, workers=args.workers, serial=args.serial, on_done=done
+        )
+    print(
+        f"{result.cells_run} cells run, {result.cells_skipped} already finished, {len(result.failed)} failed "
+        f"({result.wall_s:.0f} s); results: {out / 'results'}"
+    )
+    if result.cells_run + result.cells_skipped:
+        print(format_sweep_results(read_sweep(out)))
+    for cell_id, error in result.failed.items():
+        print(f"FAILED {cell_id}: {error}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a grid of scenario cells on dask.distributed")
+    p.add_argument("file", help="sweep TOML file (see chiptwin/sweep/spec.py)")
+    p.add_argument("--out", help="output directory (default: traces/sweep-NAME)")
+    p.add_argument("--scheduler", help="address of an existing dask scheduler (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    p.add_argument("--serial", action="store_true", help="run the cells in this process, no dask")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)

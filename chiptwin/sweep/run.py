@@ -1,0 +1,280 @@
+"""Run a sweep's cells on dask.distributed (a LocalCluster by default, or an existing scheduler).
+
+Output directory::
+
+    OUT/sweep.json                  # the sweep, its cell count, and (at the end) failed cells
+    OUT/cells/<cell id>/            # each cell's full trace (chiptwin.trace layout)
+    OUT/results/<cell id>.parquet   # one part per finished cell: its grid keys as columns + figures
+
+``OUT/results`` is one partitioned Parquet dataset (:func:`read_sweep`). A cell's results part is written
+last and atomically, so its presence marks the cell finished: a re-run skips finished cells and resumes
+the traces of interrupted ones. A failing cell is retried ``retries`` times, then reported with its error
+(the other cells still run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from chiptwin.errors import DataError
+from chiptwin.scenario.run import run_scenario
+from chiptwin.sweep.spec import SweepCell, SweepSpec
+from chiptwin.trace.reader import read_table
+
+__all__ = ["RESULTS_VERSION", "SweepResult", "read_sweep", "results_schema", "run_sweep", "run_sweep_cell"]
+
+RESULTS_VERSION = 1
+"""Version of the results table schema."""
+
+_FIGURES = [
+    pa.field("time_ns", pa.int64()),
+    pa.field("age_s", pa.float64()),
+    pa.field("accuracy", pa.float64()),  # null for timing-only cells (as age_s)
+    pa.field("n_images", pa.int64()),
+    pa.field("tiles_used", pa.int64()),
+    pa.field("latency_single_ns", pa.int64()),
+    pa.field("latency_mean_ns", pa.float64()),
+    pa.field("throughput_per_s", pa.float64()),
+    pa.field("peak_throughput_per_s", pa.float64()),
+    pa.field("energy_per_inference_pj", pa.float64()),
+    pa.field("dynamic_energy_pj", pa.float64()),
+    pa.field("compensation_energy_pj", pa.float64()),
+    pa.field("programming_energy_pj", pa.float64()),
+]
+
+
+def results_schema(keys: list[str]) -> pa.Schema:
+    """The results table of a sweep whose grid keys are ``keys`` (string columns, dots as ``_``)."""
+    return pa.schema(
+        [pa.field("sweep_cell", pa.string()), *(pa.field(_column(k), pa.string()) for k in keys), *_FIGURES],
+        metadata={"table": "sweep_results", "schema_version": str(RESULTS_VERSION), "keys": json.dumps(keys)},
+    )
+
+
+def _column(key: str) -> str:
+    return key.replace(".", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What a sweep run did."""
+
+    out: Path
+    cells_total: int
+    cells_run: int
+    cells_skipped: int
+    failed: dict[str, str]
+    """Cell id -> error of the cells that failed after their retries."""
+
+    wall_s: float
+
+
+def _results_path(out: Path, cell_id: str) -> Path:
+    return out / "results" / f"{cell_id}.parquet"
+
+
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def run_sweep_cell(cell: SweepCell, out: Path | str, keys: list[str], accuracy: bool = True) -> str:
+    """Run one cell (its own trace under ``OUT/cells``) and write its results part; returns its path.
+
+    Runs in a dask worker or in-process; the same cell gives the same Parquet data either way.
+    """
+    out = Path(out)
+    trace_dir = out / "cells" / cell.cell_id
+    scenario = replace(cell.scenario, accuracy=accuracy)
+    run_scenario(scenario, trace_dir, resume=True, progress=False, threads=1)  # one core per worker
+    cells = read_table(trace_dir, "cells").to_pylist()
+    probes = read_table(trace_dir, "probes").to_pylist()
+    assert len(cells) == 1, f"{trace_dir}: expected one cell, found {len(cells)}"
+    c = cells[0]
+    dynamic = sum(c[f"energy_{p}_pj"] for p in ("array", "dac", "adc", "noc", "digital"))
+    base = {"sweep_cell": cell.cell_id} | {_column(k): cell.keys[k] for k in keys}
+    base |= {
+        "tiles_used": c["tiles_used"],
+        "latency_single_ns": c["latency_single_ns"],
+        "latency_mean_ns": c["latency_mean_ns"],
+        "throughput_per_s": c["throughput_per_s"],
+        "peak_throughput_per_s": c["peak_throughput_per_s"],
+        "energy_per_inference_pj": c["energy_per_inference_pj"],
+        "dynamic_energy_pj": dynamic,
+        "compensation_energy_pj": c["compensation_energy_pj"],
+        "programming_energy_pj": c["programming_energy_pj"],
+    }
+    timing_only = {"time_ns": c["duration_ns"], "age_s": None, "accuracy": None, "n_images": 0}
+    rows = [base | {k: p[k] for k in ("time_ns", "age_s", "accuracy", "n_images")} for p in probes] or [
+        base | timing_only
+    ]
+    table = pa.Table.from_pylist(rows, schema=results_schema(keys))
+    path = _results_path(out, cell.cell_id)
+    _write_atomic(table, path)
+    return str(path)
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".sweep.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, out / "sweep.json")
+
+
+def _error(exc: BaseException) -> str:
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return " ".join(last.split())
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: Path | str,
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    serial: bool = False,
+    on_done: Callable[[str, str | None], None] | None = None,
+) -> SweepResult:
+    """Run every unfinished cell of ``spec``; write the results dataset under ``out``.
+
+    Args:
+        spec: the sweep.
+        out: output directory (created; a re-run skips finished cells).
+        scheduler: address of an existing dask scheduler (default: a LocalCluster of ``workers``
+            single-threaded worker processes).
+        workers: LocalCluster size.
+        serial: run the cells one after another in this process (no dask), e.g. for comparison.
+        on_done: called as ``on_done(cell_id, error or None)`` when a cell finishes or finally fails.
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    cells = spec.cells()
+    keys = list(cells[0].keys) if cells else []
+    manifest = {
+        "sweep": spec.name,
+        "grid": {k: [str(v) for v in vs] for k, vs in spec.grid.items()},
+        "base": spec.base.to_dict(),
+        "cells_total": len(cells),
+        "keys": keys,
+        "status": "running",
+    }
+    previous = out / "sweep.json"
+    if previous.exists():
+        try:
+            old = json.loads(previous.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"{previous}: not a sweep manifest ({exc})") from None
+        if old.get("base") != manifest["base"] or old.get("grid") != manifest["grid"]:
+            raise DataError(f"{out}: holds another sweep (use another --out)")
+    _write_manifest(out, manifest)
+    todo = [c for c in cells if not _results_path(out, c.cell_id).exists()]
+    failed: dict[str, str] = {}
+    if serial:
+        for cell in todo:
+            for attempt in range(spec.retries + 1):
+                try:
+                    run_sweep_cell(cell, out, keys, spec.accuracy)
+                    error = None
+                    break
+                except Exception as exc:
+                    error = _error(exc)
+                    if attempt == spec.retries:
+                        failed[cell.cell_id] = error
+            if on_done is not None:
+                on_done(cell.cell_id, error)
+    elif todo:
+        failed = _run_distributed(spec, todo, out, keys, scheduler, workers, on_done)
+    manifest |= {"status": "complete" if not failed else "failed", "failed": failed}
+    _write_manifest(out, manifest)
+    return SweepResult(
+        out=out,
+        cells_total=len(cells),
+        cells_run=len(todo) - len(failed),
+        cells_skipped=len(cells) - len(todo),
+        failed=failed,
+        wall_s=time.perf_counter() - start,
+    )
+
+
+def _run_distributed(
+    spec: SweepSpec,
+    todo: list[SweepCell],
+    out: Path,
+    keys: list[str],
+    scheduler: str | None,
+    workers: int,
+    on_done: Callable[[str, str | None], None] | None,
+) -> dict[str, str]:
+    from distributed import Client, LocalCluster, as_completed
+
+    failed: dict[str, str] = {}
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    try:
+        with Client(cluster if cluster is not None else scheduler) as client:
+            futures = {
+                client.submit(
+                    run_sweep_cell,
+                    cell,
+                    str(out),
+                    keys,
+                    spec.accuracy,
+                    key=f"chiptwin-{spec.name}-{cell.cell_id}",
+                    retries=spec.retries,
+                    pure=False,
+                ): cell.cell_id
+                for cell in todo
+            }
+            for future in as_completed(futures):
+                cell_id = futures[future]
+                error = None
+                if future.status != "finished":
+                    error = _error(future.exception())
+                    failed[cell_id] = error
+                if on_done is not None:
+                    on_done(cell_id, error)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return failed
+
+
+def read_sweep(out: Path | str) -> pa.Table:
+    """The sweep's results: every finished cell's rows, sorted by cell id.
+
+    Raises:
+        DataError: ``out`` has no results, or a part is not a results part of this schema version.
+    """
+    root = Path(out) / "results"
+    parts = sorted(p for p in root.glob("*.parquet") if not p.name.startswith("."))
+    if not parts:
+        raise DataError(f"{root}: no finished sweep cells")
+    for p in parts:
+        try:
+            meta = pq.read_schema(p).metadata or {}
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"{p}: not a Parquet results part ({exc})") from None
+        if (
+            meta.get(b"table") != b"sweep_results"
+            or meta.get(b"schema_version") != str(RESULTS_VERSION).encode()
+        ):
+            raise DataError(f"{p}: not a sweep results part of schema_version {RESULTS_VERSION}")
+    return ds.dataset([str(p) for p in parts], format="parquet").to_table()

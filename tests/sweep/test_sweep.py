@@ -1,0 +1,148 @@
+"""Sweeps on a real dask LocalCluster (2 workers): grid expansion, results dataset, retries, resume,
+and the same Parquet data whether a cell runs alone, serially or in the cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from chiptwin.errors import SpecError
+from chiptwin.scenario import PolicySpec, ScenarioSpec, WorkloadSpec, run_scenario
+from chiptwin.sweep import SweepSpec, load_sweep, read_sweep, run_sweep
+from chiptwin.trace.reader import read_table
+
+BASE = ScenarioSpec(
+    name="sweep_base",
+    checkpoints=("resnet32_pcm_fmnist_hwa",),
+    policies=(PolicySpec(name="none"), PolicySpec(name="gdc", compensation="gdc", every="probe")),
+    probes_s=(3600.0,),
+    n_images=100,
+    n_adabs=100,
+    n_range_calibration=50,
+    batch_size=50,
+    workload=WorkloadSpec(kind="periodic", rate_per_s=1.0),
+)
+
+TIMING = SweepSpec(
+    name="t",
+    base=BASE,
+    grid={"arch": ("hermes_64", "large_512"), "strategy": ("dense", "packed"), "policy": ("gdc",)},
+    accuracy=False,
+)
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+def test_grid_expands_in_order_with_keys() -> None:
+    cells = TIMING.cells()
+    assert [c.cell_id for c in cells][:2] == [
+        "arch=hermes_64,strategy=dense,policy=gdc,checkpoint=resnet32_pcm_fmnist_hwa,seed=0",
+        "arch=hermes_64,strategy=packed,policy=gdc,checkpoint=resnet32_pcm_fmnist_hwa,seed=0",
+    ]
+    assert len(cells) == 4
+    last = cells[-1].scenario
+    assert (last.arch, last.strategy, [p.name for p in last.policies], last.seeds) == (
+        "large_512",
+        "packed",
+        ["gdc"],
+        (0,),
+    )
+    adc = SweepSpec(name="a", base=BASE, grid={"adc.bits": (6, 8)}).cells()
+    assert [c.scenario.arch_overrides for c in adc][:2] == [{"adc.bits": 6}, {"adc.bits": 6}]
+    assert len(adc) == 2 * 2  # adc bits x the base's two policies
+
+
+@pytest.mark.parametrize(
+    ("grid", "fragment"),
+    [
+        ({"colour": ("red",)}, "grid key 'colour'"),
+        ({"policy": ("magic",)}, "not a policy of the base"),
+        ({"seed": (-1,)}, "grid.seed value -1"),
+        ({"strategy": ()}, "at least one value"),
+        ({"strategy": ("dense", "dense")}, "repeated"),
+    ],
+)
+def test_bad_grid(grid: dict[str, tuple[object, ...]], fragment: str) -> None:
+    with pytest.raises(SpecError) as err:
+        SweepSpec(name="x", base=BASE, grid=grid)
+    assert fragment in str(err.value)
+
+
+def test_load_sweep_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(
+        'scenario = "day_retention"\n[base]\nn_images = 50\nprobes_s = [60.0]\n'
+        '[grid]\n"adc.bits" = [6, 8]\npolicy = ["gdc"]\n[run]\nretries = 0\n'
+    )
+    spec = load_sweep(path)
+    assert spec.name == "s" and spec.base.n_images == 50 and spec.retries == 0
+    assert len(spec.cells()) == 2 * 2  # adc bits x both shipped checkpoints
+    path.write_text('[grid]\nstrategy = "dense"\n')
+    with pytest.raises(SpecError, match=f"{path}: grid must be a table of arrays"):
+        load_sweep(path)
+    path.write_text("[base]\nn_imagez = 3\n")
+    with pytest.raises(SpecError, match=r"unknown key base\.'n_imagez'"):
+        load_sweep(path)
+
+
+def test_shipped_sweep_files_load() -> None:
+    root = Path(__file__).resolve().parents[2] / "sweeps"
+    assert len(load_sweep(root / "adc_strategy.toml").cells()) == 24
+    assert len(load_sweep(root / "timing_only.toml").cells()) == 18
+
+
+def test_timing_sweep_on_the_cluster_matches_serial_and_resumes(scheduler: str, tmp_path: Path) -> None:
+    done: list[str] = []
+    result = run_sweep(TIMING, tmp_path / "d", scheduler=scheduler, on_done=lambda c, e: done.append(c))
+    assert (result.cells_run, result.cells_skipped, result.failed) == (4, 0, {})
+    assert sorted(done) == sorted(c.cell_id for c in TIMING.cells())
+    table = read_sweep(tmp_path / "d")
+    assert table.num_rows == 4 and {"arch", "strategy", "policy", "seed"} <= set(table.column_names)
+    # Packed placement needs fewer tiles than dense on the same chip.
+    for arch in ("hermes_64", "large_512"):
+        rows = {r["strategy"]: r for r in table.filter(pc.equal(table["arch"], arch)).to_pylist()}
+        assert rows["packed"]["tiles_used"] < rows["dense"]["tiles_used"]
+    serial = run_sweep(TIMING, tmp_path / "s", serial=True)
+    assert serial.cells_run == 4 and read_sweep(tmp_path / "s").equals(table)
+    again = run_sweep(TIMING, tmp_path / "d", scheduler=scheduler)
+    assert (again.cells_run, again.cells_skipped) == (0, 4)
+
+
+def test_failed_cells_are_retried_then_reported(scheduler: str, tmp_path: Path) -> None:
+    spec = SweepSpec(
+        name="f",
+        base=BASE,
+        grid={"arch": ("hermes_64", "no_such_chip"), "policy": ("gdc",)},
+        accuracy=False,
+        retries=1,
+    )
+    result = run_sweep(spec, tmp_path, scheduler=scheduler)
+    assert result.cells_run == 1 and len(result.failed) == 1
+    ((cell, error),) = result.failed.items()
+    assert cell.startswith("arch=no_such_chip") and "no_such_chip: no such file or architecture" in error
+    assert read_sweep(tmp_path).num_rows == 1
+
+
+def test_a_cell_alone_in_a_sweep_and_resumed_gives_identical_parquet(scheduler: str, tmp_path: Path) -> None:
+    spec = SweepSpec(name="acc", base=BASE, grid={"policy": ("gdc",)})
+    (cell,) = spec.cells()
+    run_sweep(spec, tmp_path / "sweep", scheduler=scheduler)
+    alone = run_scenario(cell.scenario, tmp_path / "alone", progress=False, threads=1)
+    swept = tmp_path / "sweep" / "cells" / cell.cell_id
+    for table in ("probes", "events"):
+        assert read_table(alone.trace_dir, table).equals(read_table(swept, table))
+    probes = read_table(swept, "probes").to_pylist()
+    assert len(probes) == 1 and probes[0]["accuracy"] > 0.8  # GDC at 1 h keeps the HWA network accurate
