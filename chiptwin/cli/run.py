@@ -9,6 +9,7 @@ directory and its report (PNG plots, summary.txt).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -41,6 +42,13 @@ def _run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     size = "quick" if args.quick else "full" if args.full else "default"
     name, specs = specs_for(args.scenario, size)
+    changes: dict[str, object] = {}
+    if args.seeds is not None:
+        changes["seeds"] = tuple(range(args.seeds))
+    if args.n_images is not None:
+        changes["n_images"] = args.n_images
+    if changes:  # validated again by the spec
+        specs = [(label, dataclasses.replace(spec, **changes)) for label, spec in specs]  # type: ignore[arg-type]
     out = Path(args.out) if args.out else Path("traces") / (name if size == "default" else f"{name}-{size}")
     start = time.perf_counter()
     runs = []
@@ -58,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
             failed.append((label, str(exc)))
             continue
         runs.append((label, run))
-        if not label:
+        if not label or len(read_table(trace_dir, "probes")) > len(spec.seeds):
             manifest = read_manifest(trace_dir)
             print(
                 format_accuracy_table(
@@ -90,4 +98,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-report", action="store_true", help="skip the PNG plots and summary.txt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--seeds", type=int, default=None, help="override: programming seeds 0..N-1")
+    p.add_argument("--n-images", type=int, default=None, help="override: test images per probe")
     p.set_defaults(func=_run)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chiptwin.cli.arch import resolve_arch
-from chiptwin.errors import TimingError
+from chiptwin.errors import MappingError, TimingError
 from chiptwin.mapping import map_graph, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import zoo_layer_graph
@@ -224,7 +224,8 @@ def _calibrate(chip: ChipSpec) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    chip = load_chip(resolve_arch(args.arch))
+    path = resolve_arch(args.arch)
+    chip = load_chip(path)
     if args.calibrate:
         return _calibrate(chip)
     placer = placer_for(args.strategy)
@@ -242,7 +243,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     bits = max(chip.dac.bits, chip.adc.bits)
     graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
-    mapping = map_graph(graph, chip, placer)
+    try:
+        mapping = map_graph(graph, chip, placer)
+    except MappingError as exc:  # say which architecture file the model does not fit
+        raise MappingError(f"{path}: {exc}") from None
     plan = build_plan(graph, mapping, chip)
     adabs = (
         build_plan(graph, mapping, chip, bn_statistics=True) if compensation and compensation.adabs else None

@@ -73,6 +73,9 @@ class RowGroup(nn.Module):
     gdc_alpha: Tensor
     adc_gain: Tensor | None
     adc_offset: Tensor | None
+    weights: Tensor
+    col_age_offset_s: Tensor | None
+    dead: Tensor | None
 
     def __init__(
         self,
@@ -110,6 +113,12 @@ class RowGroup(nn.Module):
         self.neg_faults: DeviceFaults | None = None
         self.register_buffer("adc_gain", None)  # (cols,) relative gain, None: exactly 1
         self.register_buffer("adc_offset", None)  # (cols,) offset, fraction of full scale; None: 0
+        # The weights the host keeps, to reprogram a block on a spare tile; per-column device age offsets
+        # (columns reprogrammed later are younger) and dead columns (a failed tile reads nothing).
+        self.register_buffer("weights", w_rows.detach().to(torch.float32).clone())
+        self.weight_scale, self.devices_per_polarity = weight_scale, devices_per_polarity
+        self.register_buffer("col_age_offset_s", None)  # (cols,) s; None: every column programmed at 0
+        self.register_buffer("dead", None)  # (cols,) bool; None: no dead column
 
     @property
     def state_bytes(self) -> int:
@@ -136,7 +145,10 @@ class RowGroup(nn.Module):
             self.adc_offset = draws[1].mul_(spec.adc_offset_std) if spec.adc_offset_std > 0 else None
 
     def _read_polarity(self, state: DeviceState, faults: DeviceFaults | None, ctx: ChipContext) -> Tensor:
-        g = self.noise.read(state, ctx.age_s, ctx.read_generator)
+        age: float | Tensor = ctx.age_s
+        if self.col_age_offset_s is not None:  # columns reprogrammed later are younger
+            age = (ctx.age_s - self.col_age_offset_s).clamp_min_(0.0)
+        g = self.noise.read(state, age, ctx.read_generator)
         if faults is not None:  # stuck devices overwrite the noisy read: exact 0 or g_max
             g = apply_faults(g, faults, ctx.age_s, self.g_max_us)
         return g.mean(0)
@@ -145,7 +157,50 @@ class RowGroup(nn.Module):
         """(G+ − G−) / g_max of every device pair at the chip's age, read noise drawn now: (rows, cols)."""
         g_pos = self._read_polarity(self.pos, self.pos_faults, ctx)
         g_neg = self._read_polarity(self.neg, self.neg_faults, ctx)
-        return (g_pos - g_neg).mul_(1.0 / self.g_max_us)
+        g = (g_pos - g_neg).mul_(1.0 / self.g_max_us)
+        if self.dead is not None:  # a failed tile's columns carry no current
+            g.masked_fill_(self.dead, 0.0)
+        return g
+
+    def block_index(self, col_start: int, col_stop: int) -> int:
+        """Index of the block with columns ``[col_start, col_stop)`` in :attr:`col_blocks`."""
+        try:
+            return self.col_blocks.index((col_start, col_stop))
+        except ValueError:
+            raise ValueError(
+                f"no block with columns [{col_start}, {col_stop}) in {self.col_blocks}"
+            ) from None
+
+    def fail_block(self, index: int) -> None:
+        """The tile holding block ``index`` died: its columns read 0 from now on."""
+        c0, c1 = self.col_blocks[index]
+        if self.dead is None:
+            self.dead = torch.zeros_like(self.beta, dtype=torch.bool)
+        self.dead[c0:c1] = True
+
+    @torch.no_grad()
+    def reprogram_block(self, index: int, generator: torch.Generator, ctx: ChipContext) -> int:
+        """Program block ``index`` afresh (on a spare tile) at the chip's current age; returns its devices.
+
+        The block's devices are drawn anew from the host's weights (programming noise, drift exponents),
+        its columns restart their device age now and are alive again, and its GDC reference is re-read
+        (its factor back to 1). Stuck-device masks stay those of the block's position in the array.
+        """
+        c0, c1 = self.col_blocks[index]
+        g_pos, g_neg, _ = weights_to_conductances(self.weights[:, c0:c1], self.g_max_us, self.weight_scale)
+        shape = (self.devices_per_polarity, *g_pos.shape)
+        for state, target in ((self.pos, g_pos), (self.neg, g_neg)):
+            fresh = self.noise.program(target.expand(shape).contiguous(), generator)
+            state.g_prog_us[..., c0:c1] = fresh.g_prog_us
+            state.nu[..., c0:c1] = fresh.nu
+        if self.col_age_offset_s is None:
+            self.col_age_offset_s = torch.zeros_like(self.beta)
+        self.col_age_offset_s[c0:c1] = ctx.age_s
+        if self.dead is not None:
+            self.dead[c0:c1] = False
+        self.gdc_reference[index] = self.calibration_response(ctx)[index]
+        self.gdc_alpha[c0:c1] = 1.0
+        return 2 * int(self.pos.g_prog_us[..., c0:c1].numel())
 
     def calibration_response(self, ctx: ChipContext) -> Tensor:
         """GDC read: summed |output| of each block for an all-ones input through the DAC, shape (blocks,).

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from chiptwin.device.noise import NoiseModel
-from chiptwin.functional.analog_layer import AnalogLayer, BlockRange, unrolled_weight
+from chiptwin.functional.analog_layer import AnalogLayer, BlockRange, RowGroup, unrolled_weight
 from chiptwin.functional.context import ChipContext
 from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.seeding import derive_seed
@@ -84,6 +84,33 @@ class AnalogChip(nn.Module):
         if not age_s >= 0:
             raise ValueError(f"age_s(={age_s!r}) must be >= 0")
         self.ctx.age_s = float(age_s)
+
+    def _group_block(self, layer: str, block: BlockRange) -> tuple[RowGroup, int]:
+        if layer not in self.layers:
+            raise ValueError(f"no analog layer {layer!r} on this chip")
+        for group in self.layers[layer].row_groups:
+            if (group.row_start, group.row_stop) == (block.row_start, block.row_stop):
+                return group, group.block_index(block.col_start, block.col_stop)
+        raise ValueError(f"layer {layer!r} has no block with rows [{block.row_start}, {block.row_stop})")
+
+    def fail_blocks(self, blocks: Iterable[tuple[str, BlockRange]]) -> None:
+        """The tile holding these ``(layer, block)`` pairs died: they read 0 until reprogrammed."""
+        for layer, block in blocks:
+            group, index = self._group_block(layer, block)
+            group.fail_block(index)
+
+    def reprogram_blocks(self, blocks: Iterable[tuple[str, BlockRange]], seed: int) -> int:
+        """Program these blocks afresh on a spare tile at the current age; returns the devices programmed.
+
+        Each block draws from ``derive_seed(seed, "reprogram-block", layer, row_start, col_start)``.
+        """
+        devices = 0
+        for layer, block in blocks:
+            group, index = self._group_block(layer, block)
+            key = derive_seed(seed, "reprogram-block", layer, block.row_start, block.col_start)
+            generator = torch.Generator(device=group.beta.device).manual_seed(key)
+            devices += group.reprogram_block(index, generator, self.ctx)
+        return devices
 
     def restore_programmed_bn(self) -> None:
         """Put back the batch-norm statistics the model had when it was programmed (undo AdaBS)."""

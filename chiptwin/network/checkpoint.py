@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -83,7 +84,11 @@ def read_card(path: Path | str) -> dict[str, Any]:
     try:
         card = json.loads(card_path.read_text())
     except FileNotFoundError:
-        raise CheckpointError(f"{card_path}: model card not found") from None
+        bare = Path(str(path)).name == str(path) and not Path(str(path)).suffix
+        hint = (
+            f" ({str(path)!r} is not a shipped checkpoint: {', '.join(SHIPPED_CHECKPOINTS)})" if bare else ""
+        )
+        raise CheckpointError(f"{card_path}: model card not found{hint}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{card_path}: model card is not valid JSON ({exc})") from None
     if not isinstance(card, dict):
@@ -137,5 +142,15 @@ def load_checkpoint(path: Path | str) -> tuple[nn.Module, dict[str, Any]]:
         first = str(exc).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
         raise CheckpointError(f"{weights}: weights do not match the card's model ({detail})") from None
+    # load_state_dict casts silently: an integer tensor where the model has floats is a corrupt file, and a
+    # NaN or infinite weight would only show up as a chance-level accuracy much later.
+    expected = model.state_dict()
+    for key, tensor in tensors.items():
+        if tensor.dtype != expected[key].dtype:
+            raise CheckpointError(
+                f"{weights}: tensor {key!r} is {tensor.dtype}, the card's model has {expected[key].dtype}"
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{weights}: tensor {key!r} holds NaN or infinite values")
     model.eval()
     return model, card

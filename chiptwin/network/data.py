@@ -116,12 +116,15 @@ def load_fashion_mnist(split: str, directory: Path | str = FASHION_MNIST_DIR) ->
     """Load the Fashion-MNIST ``"train"`` (60,000) or ``"test"`` (10,000) split, padded to 32x32.
 
     Raises:
-        DataError: a file is missing, truncated, has the wrong magic number, or a label is out of range.
+        DataError: the directory or a file is missing, a file is truncated, has the wrong magic number or
+            no images, or a label is out of range.
     """
     prefix = {"train": "train", "test": "t10k"}.get(split)
     if prefix is None:
         raise DataError(f"split(={split!r}) must be 'train' or 'test'")
     directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: no such Fashion-MNIST directory")
     images_path = _find(directory, f"{prefix}-images-idx3-ubyte")
     labels_path = _find(directory, f"{prefix}-labels-idx1-ubyte")
     images = _read_idx(images_path, _IDX_IMAGES_MAGIC, 3)
@@ -131,6 +134,8 @@ def load_fashion_mnist(split: str, directory: Path | str = FASHION_MNIST_DIR) ->
             f"{images_path}: {images.shape[0]} images of {images.shape[1:]} "
             f"for {labels.shape[0]} labels, expected 28x28 images, one per label"
         )
+    if not len(labels):
+        raise DataError(f"{images_path}: holds no images")
     return ImageSet(_pad_to_32(images), labels, "fashion-mnist")
 
 

@@ -65,19 +65,20 @@ def format_sweep_table(rows: Sequence[SweepRow], failed: Sequence[tuple[str, str
     """Plain-text table: configuration, tiles, latency, throughput, energy per image, accuracy."""
     header = (
         f"{'configuration':<24} {'tiles':>5} {'latency µs':>11} {'peak img/s':>10} "
-        f"{'nJ/image':>9} {'accuracy %':>15}"
+        f"{'nJ/image':>9} {'age':>8} {'accuracy %':>15}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
             f"{r.label:<24} {r.tiles_used:>5} {r.latency_single_us:>11.1f} {r.peak_throughput_per_s:>10.1f} "
-            f"{r.dynamic_energy_per_inference_nj:>9.1f} "
+            f"{r.dynamic_energy_per_inference_nj:>9.1f} {r.age_s / 3600:>6.1f} h "
             f"{100 * r.accuracy_mean:>7.2f} ± {100 * r.accuracy_std:<5.2f}"
         )
     lines += [f"{label:<24} does not fit: {why}" for label, why in failed]
     if rows:
         lines.append(
-            f"(accuracy at device age {rows[0].age_s:.0f} s, mean ± std over {rows[0].seeds} seed(s))"
+            f"(energy: dynamic, per image; accuracy at each configuration's last probe, mean ± std over "
+            f"{rows[0].seeds} seed(s))"
         )
     return "\n".join(lines)
 

@@ -56,6 +56,8 @@ def write_report(root: Path | str, out_dir: Path | str | None = None) -> ReportF
     if not probes.num_rows and not cells.num_rows and not mapping.is_file():
         raise DataError(f"{root}: nothing to report (no probes, no cells and no {MAPPING_FILE})")
     out = Path(out_dir) if out_dir is not None else root / "report"
+    if mapping.is_file():
+        read_table(root, "mapping")  # a corrupt mapping table fails before anything is drawn
     out.mkdir(parents=True, exist_ok=True)
     scenario = manifest.get("scenario") or {}
     title = f"{scenario.get('name', root.name)} on {scenario.get('arch', '?')}"

@@ -18,6 +18,7 @@ inferences and the compensation passes are served by :func:`chiptwin.timing.simu
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -28,10 +29,12 @@ import torch
 
 from chiptwin.device.noise import PCMNoiseModel
 from chiptwin.functional import apply_policy, program_chip
+from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import AnalogChip
 from chiptwin.functional.evaluate import accuracy, batches
+from chiptwin.mapping.repair import replace_dead_tile
 from chiptwin.scenario.prepare import Prepared, PreparedModel
-from chiptwin.scenario.spec import PolicySpec
+from chiptwin.scenario.spec import PolicySpec, TileFailureSpec
 from chiptwin.seeding import derive_seed
 from chiptwin.timing import (
     CompensationSpec,
@@ -47,7 +50,7 @@ from chiptwin.units import NS_PER_S
 
 __all__ = ["CellResult", "cell_id", "run_cell", "schedule", "time_cell"]
 
-REPROGRAM, COMPENSATE, PROBE = 0, 1, 2
+REPROGRAM, FAIL, RECOVER, COMPENSATE, PROBE = 0, 1, 2, 3, 4
 """Order of the actions that fall on the same nanosecond."""
 
 CHUNK_NS = 60 * NS_PER_S
@@ -63,10 +66,16 @@ def _ns(seconds: float) -> int:
     return round(seconds * NS_PER_S)
 
 
-def schedule(policy: PolicySpec, probes_s: tuple[float, ...]) -> list[tuple[int, int]]:
+def schedule(
+    policy: PolicySpec, probes_s: tuple[float, ...], failure: TileFailureSpec | None = None
+) -> list[tuple[int, int]]:
     """The cell's actions as ``(time_ns, action)``, in the order they run."""
     end = _ns(probes_s[-1])
     actions = [(_ns(t), PROBE) for t in probes_s]
+    if failure is not None and _ns(failure.at_s) <= end:
+        actions.append((_ns(failure.at_s), FAIL))
+        if failure.recover_after_s is not None and _ns(failure.at_s + failure.recover_after_s) <= end:
+            actions.append((_ns(failure.at_s + failure.recover_after_s), RECOVER))
     if policy.compensation != "none":
         if policy.every == "probe":
             actions += [(_ns(t), COMPENSATE) for t in probes_s]
@@ -88,6 +97,8 @@ class _CellState:
     reprograms: int = 0
     compensations: int = 0
     last_compensation_ns: int = -1
+    repaired_devices: int = 0
+    """Devices programmed on spare tiles after tile failures."""
 
 
 @dataclass(slots=True)
@@ -148,7 +159,17 @@ def _program(prepared: Prepared, model: PreparedModel, seed: int) -> AnalogChip:
         PCMNoiseModel(prepared.chip.pcm),
         seed,
         batches(prepared.calibration[: spec.n_range_calibration], spec.batch_size),
+        faults=spec.faults,
     )
+
+
+def _failed_blocks(model: PreparedModel, tile: int) -> list[tuple[str, BlockRange]]:
+    """The distinct weight blocks a tile holds (a replica elsewhere holds the same weights)."""
+    blocks = {
+        (p.block.layer, BlockRange(p.block.row_start, p.block.row_stop, p.block.col_start, p.block.col_stop))
+        for p in model.mapping.placements_on(tile)
+    }
+    return sorted(blocks, key=lambda b: (b[0], b[1].row_start, b[1].col_start))
 
 
 def run_cell(
@@ -170,7 +191,7 @@ def run_cell(
     state = _CellState(chip=_program(prepared, model, seed) if spec.accuracy else None)
 
     def walk(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
-        for at_ns, action in schedule(policy, spec.probes_s):
+        for at_ns, action in schedule(policy, spec.probes_s, spec.tile_failure):
             yield env.timeout(at_ns - env.now)
             if action == REPROGRAM:
                 state.reprograms += 1
@@ -179,6 +200,15 @@ def run_cell(
                 continue
             chip = state.chip
             assert chip is not None
+            if action in (FAIL, RECOVER):
+                assert spec.tile_failure is not None
+                chip.set_age((env.now - state.programmed_at_ns) / NS_PER_S)
+                blocks = _failed_blocks(model, spec.tile_failure.tile)
+                if action == FAIL:
+                    chip.fail_blocks(blocks)
+                else:
+                    state.repaired_devices += chip.reprogram_blocks(blocks, derive_seed(seed, "repair"))
+                continue
             chip.set_age((env.now - state.programmed_at_ns) / NS_PER_S)
             if action == COMPENSATE:
                 calibration = batches(prepared.calibration[: spec.n_adabs], spec.batch_size)
@@ -217,12 +247,35 @@ def run_cell(
         if action == REPROGRAM
         for tile, devices in program.devices_by_tile.items()
     ]
+    repair = _repair(prepared, model)
+    if repair is not None:
+        spare, devices, duration_ns, energy_pj = repair
+        events += [
+            keys | _program_row(at_ns, spare, duration_ns, energy_pj, devices)
+            for at_ns, action in schedule(policy, spec.probes_s, spec.tile_failure)
+            if action == RECOVER
+        ]
     return CellResult(
         cell=keys["cell"],
         probes=probes,
         events=events,
         cell_row=keys | _cell_row(prepared, model, result, state.reprograms, time.perf_counter() - start),
     )
+
+
+def _repair(prepared: Prepared, model: PreparedModel) -> tuple[int, int, int, float] | None:
+    """Spare tile, devices, time (ns) and energy (pJ) of repairing the scenario's failed tile."""
+    failure = prepared.spec.tile_failure
+    if failure is None or failure.recover_after_s is None:
+        return None
+    _, spare, moved = replace_dead_tile(model.mapping, failure.tile)
+    cells = sum(
+        (p.block.row_stop - p.block.row_start) * (p.block.col_stop - p.block.col_start) for p in moved
+    )
+    devices = cells * prepared.chip.tiles.devices_per_weight
+    p = prepared.chip.programming
+    duration = math.ceil(math.ceil(devices / p.devices_in_parallel) * p.iterations * p.time_per_iteration_ns)
+    return spare, devices, duration, devices * p.iterations * p.energy_per_iteration_pj
 
 
 def _event_row(r: EventRecord) -> dict[str, Any]:
@@ -259,6 +312,15 @@ def _program_row(at_ns: int, tile: int, duration_ns: int, energy_pj: float, devi
     }
 
 
+def _repair_energy(prepared: Prepared, model: PreparedModel) -> float:
+    repair = _repair(prepared, model)
+    failure = prepared.spec.tile_failure
+    if repair is None or failure is None:
+        return 0.0
+    repaired = _ns(failure.at_s + (failure.recover_after_s or 0.0)) <= _ns(prepared.spec.duration_s)
+    return repair[3] if repaired else 0.0
+
+
 def _cell_row(
     prepared: Prepared, model: PreparedModel, result: TimingResult, reprograms: int, wall_s: float
 ) -> dict[str, Any]:
@@ -287,7 +349,9 @@ def _cell_row(
         "energy_compensation_pj": float(per.get("compensation", 0.0)),
         "compensations": (comp.gdc_passes if comp is not None else 0),
         "compensation_energy_pj": float(sum(comp.energy_pj.values())) if comp is not None else 0.0,
-        "programming_energy_pj": float(first + reprograms * program.energy_pj),
+        "programming_energy_pj": float(
+            first + reprograms * program.energy_pj + _repair_energy(prepared, model)
+        ),
         "programming_ns": int(program.time_ns * (1 + reprograms)),
         "wall_s": float(wall_s),
     }

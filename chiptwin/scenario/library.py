@@ -11,9 +11,11 @@ Each entry returns a list of ``(label, ScenarioSpec)``: one for a single scenari
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from chiptwin.errors import SpecError
-from chiptwin.scenario.spec import PolicySpec, ScenarioSpec, WorkloadSpec, log_probes_s
+from chiptwin.scenario.spec import PolicySpec, ScenarioSpec, TileFailureSpec, WorkloadSpec, log_probes_s
+from chiptwin.spec.faults import FaultSpec
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
 __all__ = ["SCENARIOS", "SIZES", "named_scenario"]
@@ -123,11 +125,44 @@ def tile_mapping(size: str) -> list[tuple[str, ScenarioSpec]]:
     return out
 
 
+def faults(size: str) -> list[tuple[str, ScenarioSpec]]:
+    """Device faults: accuracy at 1 day vs the stuck-device rate, and a tile that dies at noon and is
+    repaired on a spare tile two hours later (hardware-aware checkpoint, GDC+AdaBS before every probe)."""
+    seeds, n_images, n_adabs, _ = _SIZE[size]
+    rates = (0.0, 0.05) if size == "quick" else (0.0, 0.001, 0.005, 0.01, 0.02, 0.05)
+    policy = (PolicySpec(name="gdc+adabs", compensation="gdc+adabs", every="probe"),)
+
+    def case(name: str, probes: tuple[float, ...], **extra: Any) -> ScenarioSpec:
+        return ScenarioSpec(
+            name=f"faults.{name}",
+            checkpoints=("resnet32_pcm_fmnist_hwa",),
+            policies=policy,
+            probes_s=probes,
+            seeds=seeds,
+            n_images=n_images // 2,
+            n_adabs=n_adabs // 2,
+            workload=_WORKLOAD[size],
+            **extra,
+        )
+
+    out = [
+        (f"stuck_{rate:g}", case(f"stuck_{rate:g}", (SECONDS_PER_DAY,), faults=FaultSpec(stuck_rate=rate)))
+        for rate in rates
+    ]
+    hour = SECONDS_PER_HOUR
+    quick = (6 * hour, 12 * hour, 14 * hour)
+    probes = quick if size == "quick" else tuple(2 * hour * k for k in range(1, 13))
+    failure = TileFailureSpec(tile=20, at_s=12 * hour, recover_after_s=2 * hour)
+    out.append(("tile_failure", case("tile_failure", probes, tile_failure=failure)))
+    return out
+
+
 SCENARIOS: dict[str, Callable[[str], list[tuple[str, ScenarioSpec]]]] = {
     "day_retention": day_retention,
     "day_retention_year": lambda size: day_retention(size, year=True),
     "compensation_period": compensation_period,
     "tile_mapping": tile_mapping,
+    "faults": faults,
 }
 """Named scenarios, by name."""
 

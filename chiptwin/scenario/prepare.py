@@ -17,17 +17,17 @@ import networkx as nx
 import torch
 from torch import Tensor, nn
 
-from chiptwin.errors import SpecError
+from chiptwin.errors import MappingError, SpecError
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import Mapping, map_graph, resolve_arch
-from chiptwin.network.checkpoint import load_checkpoint, resolve_checkpoint
+from chiptwin.network.checkpoint import load_checkpoint, read_card, resolve_checkpoint
 from chiptwin.network.data import ImageSet, load_fashion_mnist, load_shipped, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
 from chiptwin.scenario.spec import ScenarioSpec
 from chiptwin.spec.chip import ChipSpec
-from chiptwin.spec.load import load_chip
+from chiptwin.spec.load import chip_from_dict, load_chip
 from chiptwin.timing import PipelinePlan, build_plan
 
 __all__ = ["Prepared", "PreparedModel", "checkpoint_label", "prepare"]
@@ -84,25 +84,19 @@ def apply_overrides(chip: ChipSpec, overrides: AnyMapping[str, Any], source: Pat
     Raises:
         SpecError: an unknown section or key, or a value the spec rejects (named with the source file).
     """
-    sections: dict[str, dict[str, Any]] = {}
+    data = dataclasses.asdict(chip)
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")
-        part = getattr(chip, section, None)
-        known = {f.name for f in dataclasses.fields(part)} if dataclasses.is_dataclass(part) else set()
-        if key not in known:
+        part = data.get(section)
+        if not isinstance(part, dict) or key not in part:
             raise SpecError(f"{source}: arch_overrides key {dotted!r} names no field of the chip spec")
-        sections.setdefault(section, {})[key] = value
-    # All sections change in one step: cross-section checks (tiles vs mesh) see the new values together.
+        part[key] = value
+    # Rebuilt as from a file, so a value gets the file's type checks (8.5 or "8" for adc.bits is refused),
+    # and cross-section checks (tiles vs mesh) see every new value together.
     try:
-        parts = {name: dataclasses.replace(getattr(chip, name), **keys) for name, keys in sections.items()}
-        chip = dataclasses.replace(chip, **parts)
+        return chip_from_dict(data)
     except SpecError as exc:
         raise SpecError(f"{source} with arch_overrides: {exc}") from None
-    except TypeError as exc:
-        raise SpecError(
-            f"{source}: arch_overrides {dict(overrides)!r}: a value has the wrong type ({exc})"
-        ) from None
-    return chip
 
 
 def prepare(spec: ScenarioSpec) -> Prepared:
@@ -115,6 +109,8 @@ def prepare(spec: ScenarioSpec) -> Prepared:
     torch.set_flush_denormal(True)
     arch_path = resolve_arch(spec.arch)
     chip = apply_overrides(load_chip(arch_path), spec.arch_overrides, arch_path)
+    for checkpoint in spec.checkpoints:  # a missing or unknown checkpoint fails before the data loads
+        read_card(checkpoint)
     test = _test_set(spec)
     calib = load_shipped("calibration")
     images = normalise(torch.from_numpy(test.images), test.dataset)
@@ -128,7 +124,15 @@ def prepare(spec: ScenarioSpec) -> Prepared:
         model, card = load_checkpoint(checkpoint)
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         graph = build_layer_graph(model, in_shape, name=label)
-        mapping = map_graph(graph, chip, spec.strategy)
+        try:
+            mapping = map_graph(graph, chip, spec.strategy)
+        except MappingError as exc:
+            raise MappingError(f"{arch_path}: {exc}") from None
+        if spec.tile_failure is not None and spec.tile_failure.tile not in mapping.tiles_used:
+            raise SpecError(
+                f"tile_failure.tile(={spec.tile_failure.tile}) holds no block of {label} on {chip.name} "
+                f"({spec.strategy}; used tiles {mapping.tiles_used[0]}..{mapping.tiles_used[-1]})"
+            )
         models[label] = PreparedModel(
             label=label,
             model=model,

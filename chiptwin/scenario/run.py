@@ -22,7 +22,7 @@ from chiptwin.scenario.prepare import Prepared, prepare
 from chiptwin.scenario.spec import ScenarioSpec
 from chiptwin.timing import EventRecord, TimingResult
 from chiptwin.trace.manifest import build_manifest
-from chiptwin.trace.mapping_table import MappingRecord, write_mapping_table
+from chiptwin.trace.mapping_table import MappingRecord
 from chiptwin.trace.writer import TraceWriter
 
 __all__ = ["ScenarioRun", "run_scenario"]
@@ -86,7 +86,7 @@ def run_scenario(
     )
     writer = TraceWriter(out, manifest, resume=resume)
     root = Path(out)
-    write_mapping_table(_mapping_records(prepared), root / "mapping.parquet")
+    writer.write_mapping(_mapping_records(prepared))
     todo = [c for c in cells if not writer.has_part("cells", cell_id(c[0].label, c[1].name, c[2]))]
     timings: dict[tuple[str, str], tuple[TimingResult, list[EventRecord]]] = {}
     bar = tqdm(

@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from chiptwin.errors import SpecError
+from chiptwin.mapping.strategies import STRATEGIES
+from chiptwin.spec.faults import FaultSpec
 
 __all__ = [
     "COMPENSATIONS",
     "PolicySpec",
     "ScenarioSpec",
+    "TileFailureSpec",
     "WorkloadSpec",
     "load_scenario",
     "log_probes_s",
@@ -52,8 +55,17 @@ def log_probes_s(start_s: float, stop_s: float, count: int) -> tuple[float, ...]
     return tuple(times)
 
 
-def _finite_positive(value: float | None) -> bool:
-    return value is None or (math.isfinite(value) and value > 0)
+def _is_number(value: object) -> bool:
+    # bool is an int in Python, but `every_s = true` is a mistake in a scenario file.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite_positive(value: object) -> bool:
+    if value is None:
+        return True
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +89,11 @@ class PolicySpec:
 
     def __post_init__(self) -> None:
         where = f"policy {self.name!r}"
-        if not self.name or not all(c.isalnum() or c in "+-_." for c in self.name):
+        if (
+            not isinstance(self.name, str)
+            or not self.name
+            or not all(c.isalnum() or c in "+-_." for c in self.name)
+        ):
             raise SpecError(f"policy name(={self.name!r}) must be letters, digits and + - _ . only")
         if self.compensation not in COMPENSATIONS:
             raise SpecError(f"{where}: compensation(={self.compensation!r}) must be one of {COMPENSATIONS}")
@@ -112,6 +128,29 @@ class WorkloadSpec:
             raise SpecError(f"workload.kind(={self.kind!r}) must be one of {WORKLOAD_KINDS}")
         if not _finite_positive(self.rate_per_s):
             raise SpecError(f"workload.rate_per_s(={self.rate_per_s!r}) must be a finite number > 0")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise SpecError(f"workload.seed(={self.seed!r}) must be an integer >= 0")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TileFailureSpec:
+    """A tile dies at ``at_s``; after ``recover_after_s`` its blocks are re-placed on a spare tile and
+    reprogrammed (the repair is charged as programming energy and time)."""
+
+    tile: int
+    at_s: float
+    recover_after_s: float | None = None
+    """Time from the failure to the repair, s (None: never repaired)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or self.tile < 0:
+            raise SpecError(f"tile_failure.tile(={self.tile!r}) must be an integer >= 0")
+        if not (isinstance(self.at_s, (int, float)) and math.isfinite(self.at_s) and self.at_s >= 0):
+            raise SpecError(f"tile_failure.at_s(={self.at_s!r}) must be a finite number >= 0")
+        if not _finite_positive(self.recover_after_s):
+            raise SpecError(
+                f"tile_failure.recover_after_s(={self.recover_after_s!r}) must be a finite number > 0"
+            )
 
 
 DEFAULT_POLICIES = (
@@ -162,16 +201,34 @@ class ScenarioSpec:
     accuracy: bool = True
     """Program the chip and probe accuracy; False: timing and energy only (no torch work)."""
 
+    faults: FaultSpec = field(default_factory=FaultSpec)
+    """Stuck devices and ADC errors (none by default)."""
+
+    tile_failure: TileFailureSpec | None = None
+    """A tile that dies during the run (None: none)."""
+
     def __post_init__(self) -> None:
-        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
+        if (
+            not isinstance(self.name, str)
+            or not self.name
+            or not all(c.isalnum() or c in "-_." for c in self.name)
+        ):
             raise SpecError(f"scenario name(={self.name!r}) must be letters, digits and - _ . only")
+        if not isinstance(self.arch, str) or not self.arch:
+            raise SpecError(f"arch(={self.arch!r}) must be an architecture name or a file path")
         for key in self.arch_overrides:
             if not isinstance(key, str) or key.count(".") != 1:
                 raise SpecError(f"arch_overrides key {key!r} must be 'section.key' (e.g. 'tiles.rows')")
         if not self.checkpoints:
             raise SpecError("checkpoints must name at least one checkpoint")
+        if not all(isinstance(c, str) and c for c in self.checkpoints):
+            raise SpecError(f"checkpoints(={self.checkpoints!r}) must be checkpoint names or file paths")
         if self.dataset != "fashion-mnist":
             raise SpecError(f"dataset(={self.dataset!r}) must be 'fashion-mnist'")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise SpecError(f"data_dir(={self.data_dir!r}) must be a folder path")
+        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
+            raise SpecError(f"strategy(={self.strategy!r}) must be one of {', '.join(STRATEGIES)}")
         for key, low in (("n_images", 1), ("n_adabs", 1), ("n_range_calibration", 1), ("batch_size", 1)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -182,7 +239,7 @@ class ScenarioSpec:
         if len(set(names)) != len(names):
             raise SpecError(f"policies: names {names} must be unique")
         probes = self.probes_s
-        if not probes or not all(isinstance(t, (int, float)) and math.isfinite(t) and t >= 0 for t in probes):
+        if not probes or not all(_is_number(t) and math.isfinite(t) and t >= 0 for t in probes):
             raise SpecError(f"probes_s(={probes!r}) must be finite numbers >= 0")
         if any(b <= a for a, b in itertools.pairwise(probes)):
             raise SpecError(f"probes_s(={probes!r}) must be strictly ascending")
@@ -219,6 +276,21 @@ def _check_keys(table: Mapping[str, Any], cls: type, where: str, path: Path) -> 
             raise SpecError(f"{path}: unknown key {where}{key!r} (known: {', '.join(sorted(known))})")
 
 
+def _log_probes(probes: Any) -> tuple[float, ...]:
+    form = "[start_s, stop_s, count] (finite numbers, count an integer)"
+    if not isinstance(probes, dict) or set(probes) != {"log"}:
+        raise SpecError(f"[probes](={probes!r}) must be a table holding only log = {form}")
+    log = probes["log"]
+    if not (
+        isinstance(log, list)
+        and len(log) == 3
+        and all(_is_number(v) and math.isfinite(v) for v in log)
+        and isinstance(log[2], int)
+    ):
+        raise SpecError(f"[probes] log(={log!r}) must be {form}")
+    return log_probes_s(float(log[0]), float(log[1]), log[2])
+
+
 def load_scenario(path: Path | str) -> ScenarioSpec:
     """Load a scenario TOML file (top-level keys of :class:`ScenarioSpec`, ``[workload]``,
     ``[[policies]]``; ``probes_s`` a list, or ``[probes] log = [start_s, stop_s, count]``).
@@ -236,17 +308,21 @@ def load_scenario(path: Path | str) -> ScenarioSpec:
     data = dict(raw)
     try:
         if "probes" in data:
-            probes = data.pop("probes")
-            if not isinstance(probes, dict) or set(probes) != {"log"} or not isinstance(probes["log"], list):
-                raise SpecError("[probes] must be a table with log = [start_s, stop_s, count]")
-            start, stop, count = probes["log"]
-            data["probes_s"] = log_probes_s(float(start), float(stop), int(count))
+            if "probes_s" in data:
+                raise SpecError("give probes_s or [probes] log, not both")
+            data["probes_s"] = _log_probes(data.pop("probes"))
         _check_keys(data, ScenarioSpec, "", path)
         if "workload" in data:
             if not isinstance(data["workload"], dict):
                 raise SpecError(f"workload(={data['workload']!r}) must be a table")
             _check_keys(data["workload"], WorkloadSpec, "workload.", path)
             data["workload"] = WorkloadSpec(**data["workload"])
+        for key, cls in (("faults", FaultSpec), ("tile_failure", TileFailureSpec)):
+            if key in data:
+                if not isinstance(data[key], dict):
+                    raise SpecError(f"{key}(={data[key]!r}) must be a table")
+                _check_keys(data[key], cls, f"{key}.", path)
+                data[key] = cls(**data[key])
         if "arch_overrides" in data and not isinstance(data["arch_overrides"], dict):
             raise SpecError(f"arch_overrides(={data['arch_overrides']!r}) must be a table")
         if "policies" in data:

@@ -9,6 +9,7 @@ naming the file, the key and the offending value.
 
 from __future__ import annotations
 
+import math
 import tomllib
 import typing
 from dataclasses import MISSING, fields
@@ -46,6 +47,9 @@ def _check_type(value: Any, expected: type, key: str) -> Any:
         raise SpecError(
             f"key {key!r} must be {_TYPE_NAMES[expected]}, got {value!r} ({type(value).__name__})"
         )
+    # TOML spells inf and nan; no figure of a chip is infinite, and nan slips past every range check.
+    if expected is float and not math.isfinite(value):
+        raise SpecError(f"key {key!r} must be a finite number, got {value!r}")
     return float(value) if expected is float else value
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "MAPPING_SCHEMA",
     "MAPPING_SCHEMA_VERSION",
     "MappingRecord",
+    "build_mapping_table",
     "read_mapping_table",
     "write_mapping_table",
 ]
@@ -91,16 +92,24 @@ MAPPING_SCHEMA = pa.schema(
 """pyarrow schema of the mapping table (string columns dictionary-encoded, integers int64)."""
 
 
-def write_mapping_table(records: Sequence[MappingRecord], path: Path | str) -> Path:
-    """Write ``records`` to the Parquet file ``path`` (parent folders created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def build_mapping_table(records: Sequence[MappingRecord]) -> pa.Table:
+    """``records`` as a table of :data:`MAPPING_SCHEMA` (one row per record, in order)."""
     columns = list(zip(*(astuple(r) for r in records), strict=True)) or [() for _ in MAPPING_SCHEMA]
-    table = pa.Table.from_arrays(
+    return pa.Table.from_arrays(
         [pa.array(list(col), type=field.type) for col, field in zip(columns, MAPPING_SCHEMA, strict=True)],
         schema=MAPPING_SCHEMA,
     )
-    pq.write_table(table, path)
+
+
+def write_mapping_table(records: Sequence[MappingRecord], path: Path | str) -> Path:
+    """Write ``records`` to the Parquet file ``path`` (parent folders created); returns the path.
+
+    A plain write: a crash can leave half a file. A run's trace writes its mapping table atomically
+    through :meth:`chiptwin.trace.writer.TraceWriter.write_mapping`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(build_mapping_table(records), path)
     return path
 
 

@@ -20,8 +20,10 @@ import pyarrow.parquet as pq
 
 from chiptwin.errors import DataError
 from chiptwin.trace.manifest import TRACE_VERSION, as_json, utc_now
+from chiptwin.trace.mapping_table import MappingRecord, build_mapping_table
 from chiptwin.trace.reader import (
     MANIFEST_FILE,
+    MAPPING_FILE,
     check_part_schema,
     list_cells,
     part_path,
@@ -128,8 +130,7 @@ class TraceWriter:
             self._check_resumable(has_parts)
         elif has_parts:
             raise DataError(f"{self.root}: trace directory already holds a run (use resume or another --out)")
-        for table in SCHEMAS:  # temporary files of an interrupted write
-            folder = self.root / table
+        for folder in (self.root, *(self.root / table for table in SCHEMAS)):  # of an interrupted write
             if folder.is_dir():
                 for tmp in folder.glob(".*.tmp"):
                     tmp.unlink(missing_ok=True)
@@ -208,6 +209,22 @@ class TraceWriter:
         _check_values(table, cell, data, path)
         path.parent.mkdir(exist_ok=True)
         _write_atomic(path, lambda f: pq.write_table(data, f))
+        return path
+
+    def write_mapping(self, records: Sequence[MappingRecord]) -> Path:
+        """Write the mapping table ``root/mapping.parquet`` (replacing any earlier one) atomically.
+
+        Returns:
+            The path of the mapping table.
+
+        Raises:
+            DataError: the writer is finished.
+        """
+        path = self.root / MAPPING_FILE
+        if self._finished:
+            raise DataError(f"{path}: the trace is finished; the mapping table cannot be rewritten")
+        table = build_mapping_table(records)
+        _write_atomic(path, lambda f: pq.write_table(table, f))
         return path
 
     def finish(self, **extra: Any) -> dict[str, Any]:

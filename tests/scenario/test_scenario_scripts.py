@@ -64,3 +64,21 @@ def test_run_bad_input_is_one_line(argv: list[str], fragment: str, capsys) -> No
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_faults_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run_script("faults", tmp_path, monkeypatch)
+    stuck = {
+        rate: read_table(tmp_path / f"stuck_{rate}", "probes")["accuracy"][0].as_py()
+        for rate in ("0", "0.05")
+    }
+    assert stuck["0.05"] < stuck["0"]  # 5 % stuck devices cost accuracy even with GDC+AdaBS
+    probes = read_table(tmp_path / "tile_failure", "probes")["accuracy"].to_pylist()
+    # 6 h: healthy; 12 h: tile 20 just died (its layer reads nothing); 14 h: repaired on a spare tile.
+    assert probes[0] > 0.8 and probes[1] < 0.5 and probes[2] > 0.8
+    cells = read_table(tmp_path / "tile_failure", "cells").to_pylist()[0]
+    healthy = read_table(tmp_path / "stuck_0", "cells").to_pylist()[0]
+    assert cells["programming_energy_pj"] > healthy["programming_energy_pj"]  # the repair is charged
+    events = read_table(tmp_path / "tile_failure", "events").to_pylist()
+    repairs = [e for e in events if e["kind"] == "program" and e["time_ns"] == 14 * 3600 * 10**9]
+    assert len(repairs) == 1 and repairs[0]["tile"] not in range(43)  # a spare tile, not a used one

@@ -100,7 +100,11 @@ BAD = [
         lambda d: d["adc"].update(range_headroom=0.0),
         "adc.range_headroom(=0.0) must be in (0, 100]",
     ),
-    ("adc headroom nan", lambda d: d["adc"].update(range_headroom=float("nan")), "adc.range_headroom(=nan)"),
+    (
+        "adc headroom nan",
+        lambda d: d["adc"].update(range_headroom=float("nan")),
+        "'adc.range_headroom' must be a finite",
+    ),
     ("adc bits 0", lambda d: d["adc"].update(bits=0), "adc.bits(=0) must be in 1..16"),
     ("adc bits 17", lambda d: d["adc"].update(bits=17), "adc.bits(=17) must be in 1..16"),
     ("dac bits 17", lambda d: d["dac"].update(bits=17), "dac.bits(=17) must be in 1..16"),

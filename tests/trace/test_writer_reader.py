@@ -323,20 +323,45 @@ def test_requested_cells_must_exist(writer: TraceWriter) -> None:
         read_table(writer.root, "probes", cells=["c0", "c1"])
 
 
-def test_the_mapping_table_is_read_through_read_table(writer: TraceWriter) -> None:
-    with pytest.raises(DataError, match=r"mapping\.parquet: cannot read the mapping table"):
-        read_table(writer.root, "mapping")
-    record = MappingRecord(
-        model="m", chip="tiny_4", strategy="dense", layer="conv", layer_index=0, kind="conv", block=0,
+def _mapping_record(layer: str) -> MappingRecord:
+    return MappingRecord(
+        model="m", chip="tiny_4", strategy="dense", layer=layer, layer_index=0, kind="conv", block=0,
         replica=0, replicas=1, tile=0, mesh_row=0, mesh_col=0, row_start=0, row_stop=36, col_start=0,
         col_stop=16, row_offset=0, col_offset=0, mvm_start=0, mvm_stop=16, tile_rows=64, tile_cols=32,
         chip_tiles=4, mesh_rows=2, mesh_cols=2,
     )  # fmt: skip
-    write_mapping_table([record], writer.root / "mapping.parquet")
+
+
+def test_the_mapping_table_is_read_through_read_table(writer: TraceWriter) -> None:
+    with pytest.raises(DataError, match=r"mapping\.parquet: cannot read the mapping table"):
+        read_table(writer.root, "mapping")
+    write_mapping_table([_mapping_record("conv")], writer.root / "mapping.parquet")
     data = read_table(writer.root, "mapping")
     assert data.num_rows == 1 and data.column("layer").to_pylist() == ["conv"]
     with pytest.raises(DataError, match="the mapping table has no cells"):
         read_table(writer.root, "mapping", cells=["c0"])
+
+
+def test_the_mapping_table_is_replaced_atomically(
+    writer: TraceWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer.write_mapping([_mapping_record("conv")])
+
+    def crash(src: object, dst: object) -> None:
+        raise OSError("disk pulled")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk pulled"):
+        writer.write_mapping([_mapping_record("fc")])
+    monkeypatch.undo()
+    assert read_table(writer.root, "mapping").column("layer").to_pylist() == ["conv"]  # the old one, whole
+    assert not list(writer.root.glob(".*.tmp"))
+    (writer.root / ".mapping.parquet.tmp").write_bytes(b"PAR1")  # what a killed process leaves
+    TraceWriter(writer.root, _manifest(), resume=True)  # a resumed run clears it
+    assert not list(writer.root.glob(".*.tmp"))
+    writer.finish()
+    with pytest.raises(DataError, match=r"mapping\.parquet: the trace is finished"):
+        writer.write_mapping([])
 
 
 def test_read_pandas_without_pandas_says_so(writer: TraceWriter, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,134 @@
+"""Benchmark: sweep throughput on a dask LocalCluster vs the same cells run serially in one process.
+
+Runs, in one run, each set of cells twice with :func:`chiptwin.sweep.run_sweep` into a fresh output
+folder under a temporary directory: once serially in this process (``serial=True``), once on a new
+LocalCluster of ``--workers`` single-threaded worker processes. Both modes give each cell one torch
+thread. Two kinds of cells:
+
+- timing-only (``accuracy = false``): the grid of ``sweeps/timing_only.toml`` (arch x strategy x ADC
+  bits, a day of Poisson traffic each), with ``--cells`` rounded up to whole blocks of its 6 arch x
+  strategy pairs (more ADC bit values for more cells);
+- functional evaluation (``accuracy = true``): the same base on hermes_64 with GDC + AdaBS before two
+  probes (1 h, 1 d) of ``--n-images`` test images, one cell per programming seed (``--accuracy-cells``).
+
+Prints, per kind: cells, wall time per mode, cells/s and the speed-up (serial wall / cluster wall).
+Target: >= 1.5x for timing-only cells with 2 workers on 2 cores. The cluster's wall time includes
+starting and closing its LocalCluster: the bench first measures that start-up and shutdown alone and
+prints it (14.5 s + 4.1 s on a 2-core machine under a load of ~5 from other jobs; 18 timing-only cells
+take ~25 s serially there, so at this size the fixed cost decides the ratio). The serial mode runs in
+the bench's process, whose imports are already done; the workers import chiptwin and torch on their
+first cell, inside the cluster's wall time.
+
+    python bench/sweep_throughput.py [--cells 18] [--workers 2] [--accuracy-cells 4] [--n-images 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+from distributed import Client, LocalCluster
+
+from chiptwin.sweep import SweepSpec, load_sweep, read_sweep, run_sweep
+
+MIN_TIMING_SPEEDUP = 1.5
+"""Target: serial wall / cluster wall for timing-only cells, 2 workers on 2 cores."""
+
+SWEEP_FILE = Path(__file__).resolve().parents[1] / "sweeps" / "timing_only.toml"
+
+ADC_BITS = (6, 8, 10, 4, 12, 5, 7, 9, 11, 3, 13, 14)
+"""ADC resolutions of the timing grid, in the order they are added (the shipped file's three first)."""
+
+ACCURACY_PROBES_S = (3600.0, 86400.0)
+
+
+def timing_sweep(cells: int) -> SweepSpec:
+    """``sweeps/timing_only.toml`` with as many ADC bit values as ``cells`` needs (at least ``cells``)."""
+    shipped = load_sweep(SWEEP_FILE)
+    pairs = len(shipped.grid["arch"]) * len(shipped.grid["strategy"])
+    bits = ADC_BITS[: max(1, min(len(ADC_BITS), math.ceil(cells / pairs)))]
+    return dataclasses.replace(shipped, name="bench_timing", grid={**shipped.grid, "adc.bits": bits})
+
+
+def accuracy_sweep(cells: int, n_images: int) -> SweepSpec:
+    """One functional cell per seed: the timing sweep's base with GDC + AdaBS before each probe."""
+    base = dataclasses.replace(
+        load_sweep(SWEEP_FILE).base,
+        probes_s=ACCURACY_PROBES_S,
+        n_images=n_images,
+        n_adabs=n_images,
+        n_range_calibration=min(n_images, 50),
+        batch_size=min(n_images, 50),
+    )
+    return SweepSpec(
+        name="bench_accuracy",
+        base=base,
+        grid={"policy": ("gdc+adabs",), "seed": tuple(range(cells))},
+        accuracy=True,
+    )
+
+
+def cluster_overhead_s(workers: int) -> tuple[float, float]:
+    """Wall seconds to start a LocalCluster like ``run_sweep``'s (workers up) and to close it."""
+    start = time.perf_counter()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    with Client(cluster) as client:
+        client.wait_for_workers(workers)
+    up = time.perf_counter() - start
+    start = time.perf_counter()
+    cluster.close()
+    return up, time.perf_counter() - start
+
+
+def timed_sweep(spec: SweepSpec, *, serial: bool, workers: int) -> tuple[float, int, pa.Table]:
+    """Run ``spec`` into a fresh temporary folder: wall seconds, cells run, and the results table."""
+    with tempfile.TemporaryDirectory(prefix="chiptwin-sweep-bench-") as tmp:
+        start = time.perf_counter()
+        result = run_sweep(spec, Path(tmp) / "sweep", workers=workers, serial=serial)
+        wall = time.perf_counter() - start
+        if result.failed:
+            raise SystemExit(f"{spec.name}: cells failed: {result.failed}")
+        return wall, result.cells_run, read_sweep(result.out)
+
+
+def compare(spec: SweepSpec, workers: int, target: float | None) -> None:
+    """Run ``spec`` serially and on the cluster, and print one line per mode and the speed-up."""
+    serial_s, cells, serial_rows = timed_sweep(spec, serial=True, workers=workers)
+    cluster_s, cluster_cells, cluster_rows = timed_sweep(spec, serial=False, workers=workers)
+    assert cells == cluster_cells == len(spec.cells()), "both modes run every cell"
+    same = serial_rows.equals(cluster_rows)
+    kind = "timing-only" if not spec.accuracy else "accuracy"
+    print(f"{kind}: {cells} cells ({', '.join(f'{k} x{len(v)}' for k, v in spec.grid.items())})")
+    for mode, wall in (("serial, 1 process", serial_s), (f"LocalCluster, {workers} workers", cluster_s)):
+        print(f"  {mode:<26} {wall:8.1f} s  {cells / wall:7.3f} cells/s")
+    ratio = serial_s / cluster_s
+    goal = f"target >= {target:.1f}x" if target is not None else "no target"
+    print(f"  speed-up {ratio:.2f}x ({goal}); results {'identical' if same else 'DIFFER'} in both modes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=18, help="timing-only cells (rounded up to 6s)")
+    parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    parser.add_argument("--accuracy-cells", type=int, default=4, help="cells with functional evaluation")
+    parser.add_argument("--n-images", type=int, default=100, help="test images per probe (accuracy cells)")
+    args = parser.parse_args()
+
+    up, down = cluster_overhead_s(args.workers)
+    print(f"sweep throughput: dask LocalCluster ({args.workers} single-threaded workers) vs serial")
+    print(
+        f"LocalCluster start-up {up:.1f} s + shutdown {down:.1f} s, measured alone "
+        "(included in each cluster wall time below)"
+    )
+    compare(timing_sweep(args.cells), args.workers, MIN_TIMING_SPEEDUP)
+    if args.accuracy_cells > 0:
+        compare(accuracy_sweep(args.accuracy_cells, args.n_images), args.workers, None)
+
+
+if __name__ == "__main__":  # the LocalCluster's worker processes re-import this module
+    main()
