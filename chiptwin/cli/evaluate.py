@@ -72,15 +72,17 @@ def _run(args: argparse.Namespace) -> int:
     graph = build_layer_graph(model, in_shape, name=Path(str(args.checkpoint)).name)
     mapping = map_graph(graph, chip, args.strategy)
     policies = tuple(args.policies.split(","))
+    if not (args.headroom > 0 and args.headroom <= 100):
+        raise ChipTwinError(f"--headroom(={args.headroom}) must be in (0, 100]")
     if args.weights_only:
         policies = tuple(p for p in policies if p != "gdc+adabs")
         bits = ConverterBits(dac_bits=None, adc_bits=None)
     elif args.bits == "none":
         bits = ConverterBits(dac_bits=None, adc_bits=None)
     elif args.bits is None:
-        bits = ConverterBits.of(chip)
+        bits = ConverterBits(dac_bits=chip.dac.bits, adc_bits=chip.adc.bits, headroom=args.headroom)
     else:
-        bits = ConverterBits(dac_bits=int(args.bits), adc_bits=int(args.bits))
+        bits = ConverterBits(dac_bits=int(args.bits), adc_bits=int(args.bits), headroom=args.headroom)
     try:
         spec = EvalSpec(
             ages_s=tuple(parse_age_s(a) for a in args.ages.split(",")),
@@ -135,6 +137,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=5, help="number of programming seeds (0..N-1)")
     p.add_argument("--bits", default=None, help="DAC and ADC bits (default: the chip's; 'none': off)")
     p.add_argument("--ideal", action="store_true", help="ideal devices (no noise, no drift)")
+    p.add_argument(
+        "--headroom",
+        type=float,
+        default=1.0,
+        help="converter ranges x this over what the calibration images showed (default 1: clip beyond)",
+    )
     p.add_argument(
         "--weights-only", action="store_true", help="PCM weights + GDC, ideal converters, no AdaBS"
     )

@@ -35,6 +35,14 @@ class ConverterBits:
 
     dac_bits: int | None
     adc_bits: int | None
+    headroom: float = 1.0
+    """Extra calibration headroom of this run: the DAC input range and the ADC full scale are this many
+    times what the calibration images showed (on top of ``adc.range_headroom``). Above 1, test data
+    beyond the calibration images' largest values is not clipped, at the cost of resolution."""
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.headroom, (int, float)) and 0 < self.headroom <= 100):
+            raise ValueError(f"headroom(={self.headroom!r}) must be in (0, 100]")
 
     @classmethod
     def of(cls, chip: ChipSpec) -> ConverterBits:
@@ -203,6 +211,9 @@ def program_chip(
         analog(batch.to(device))
     ctx.calibrating = False
     for layer in layers.values():
+        # The ADC range is kept in units of the DAC's full scale, so widening the DAC range by the run's
+        # headroom widens every ADC range by the same factor in absolute terms.
+        layer.input_range.mul_(bits.headroom)
         for group in layer.row_groups:
             group.adc_range.mul_(chip.adc.range_headroom)
             group.gdc_reference = group.calibration_response(ctx)

@@ -221,3 +221,29 @@ def test_missing_layer_in_mapping_raises() -> None:
     del blocks["fc"]
     with pytest.raises(ValueError, match="'fc' has no crossbar blocks"):
         program_chip(model, CHIP, blocks, IdealNoiseModel(), 0, [x])
+
+
+def test_run_headroom_widens_the_dac_range_and_with_it_the_adc_range() -> None:
+    fc = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        fc.weight.copy_(torch.tensor([[1.0, 1.0]]))
+    calibration = [torch.tensor([[1.0, 1.0]])]
+    blocks = whole_layer_blocks(fc)
+    plain = program_chip(
+        fc, CHIP, blocks, IdealNoiseModel(), 0, calibration, bits=ConverterBits(dac_bits=8, adc_bits=3)
+    )
+    wide = program_chip(
+        fc,
+        CHIP,
+        blocks,
+        IdealNoiseModel(),
+        0,
+        calibration,
+        bits=ConverterBits(dac_bits=8, adc_bits=3, headroom=2.0),
+    )
+    assert float(plain.layers[""].input_range) == 1.0 and float(wide.layers[""].input_range) == 2.0
+    # The ADC range stays 2 in units of the DAC full scale, so in absolute terms it doubled too. Without
+    # headroom [3, 3] saturates at 2. With it, [1.5, 1.5] is DAC code round(1.5 / 2 * 127) = 95 each,
+    # normalised output 2 * 95 / 127 = 1.496, ADC step 2/3: code 2, i.e. 4/3 x full scale 2 = 8/3.
+    assert float(plain(torch.tensor([[3.0, 3.0]]))[0, 0]) == pytest.approx(2.0)
+    assert float(wide(torch.tensor([[1.5, 1.5]]))[0, 0]) == pytest.approx(8 / 3, rel=1e-6)
