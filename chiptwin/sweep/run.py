@@ -15,7 +15,6 @@ the traces of interrupted ones. A failing cell is retried ``retries`` times, the
 from __future__ import annotations
 
 import json
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from chiptwin.errors import DataError
 from chiptwin.scenario.run import run_scenario
 from chiptwin.sweep.spec import SweepCell, SweepSpec
 from chiptwin.trace.reader import read_table
+from chiptwin.trace.writer import write_atomic
 
 __all__ = ["RESULTS_VERSION", "SweepResult", "read_sweep", "results_schema", "run_sweep", "run_sweep_cell"]
 
@@ -84,15 +84,6 @@ def _results_path(out: Path, cell_id: str) -> Path:
     return out / "results" / f"{cell_id}.parquet"
 
 
-def _write_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def run_sweep_cell(cell: SweepCell, out: Path | str, keys: list[str], accuracy: bool = True) -> str:
     """Run one cell (its own trace under ``OUT/cells``) and write its results part; returns its path.
 
@@ -125,15 +116,15 @@ def run_sweep_cell(cell: SweepCell, out: Path | str, keys: list[str], accuracy: 
     ]
     table = pa.Table.from_pylist(rows, schema=results_schema(keys))
     path = _results_path(out, cell.cell_id)
-    _write_atomic(table, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda f: pq.write_table(table, f))
     return str(path)
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".sweep.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, out / "sweep.json")
+    text = json.dumps(manifest, indent=2, sort_keys=True)
+    write_atomic(out / "sweep.json", lambda f: f.write(text.encode("utf-8")))
 
 
 def _error(exc: BaseException) -> str:

@@ -32,7 +32,7 @@ from chiptwin.trace.reader import (
 )
 from chiptwin.trace.schema import EVENT_KINDS, SCHEMAS, TASKS
 
-__all__ = ["TraceWriter"]
+__all__ = ["TraceWriter", "write_atomic"]
 
 _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {("events", "kind"): EVENT_KINDS, ("events", "task"): TASKS}
 """Closed enumerations checked on write: (table, column) -> allowed values."""
@@ -48,7 +48,7 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(file)`` on ``.<name>.tmp`` next to ``path``, fsync it, and rename it onto ``path``."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -159,7 +159,7 @@ class TraceWriter:
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         text = json.dumps(manifest, indent=2, allow_nan=False) + "\n"
-        _write_atomic(self.root / MANIFEST_FILE, lambda f: f.write(text.encode("utf-8")))
+        write_atomic(self.root / MANIFEST_FILE, lambda f: f.write(text.encode("utf-8")))
         self._manifest = manifest
 
     def has_part(self, table: str, cell: str) -> bool:
@@ -208,7 +208,7 @@ class TraceWriter:
         data = _build_table(table, rows, path)
         _check_values(table, cell, data, path)
         path.parent.mkdir(exist_ok=True)
-        _write_atomic(path, lambda f: pq.write_table(data, f))
+        write_atomic(path, lambda f: pq.write_table(data, f))
         return path
 
     def write_mapping(self, records: Sequence[MappingRecord]) -> Path:
@@ -224,7 +224,7 @@ class TraceWriter:
         if self._finished:
             raise DataError(f"{path}: the trace is finished; the mapping table cannot be rewritten")
         table = build_mapping_table(records)
-        _write_atomic(path, lambda f: pq.write_table(table, f))
+        write_atomic(path, lambda f: pq.write_table(table, f))
         return path
 
     def finish(self, **extra: Any) -> dict[str, Any]:
