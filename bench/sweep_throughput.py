@@ -44,6 +44,9 @@ SWEEP_FILE = Path(__file__).resolve().parents[1] / "sweeps" / "timing_only.toml"
 ADC_BITS = (6, 8, 10, 4, 12, 5, 7, 9, 11, 3, 13, 14)
 """ADC resolutions of the timing grid, in the order they are added (the shipped file's three first)."""
 
+COLUMNS_PER_ADC = (1, 2, 4, 8)
+"""Columns per ADC, added to the grid when the ADC bits alone do not give enough cells."""
+
 ACCURACY_PROBES_S = (3600.0, 86400.0)
 
 
@@ -52,7 +55,11 @@ def timing_sweep(cells: int) -> SweepSpec:
     shipped = load_sweep(SWEEP_FILE)
     pairs = len(shipped.grid["arch"]) * len(shipped.grid["strategy"])
     bits = ADC_BITS[: max(1, min(len(ADC_BITS), math.ceil(cells / pairs)))]
-    return dataclasses.replace(shipped, name="bench_timing", grid={**shipped.grid, "adc.bits": bits})
+    grid = {**shipped.grid, "adc.bits": bits}
+    sharing = math.ceil(cells / (pairs * len(bits)))
+    if sharing > 1:  # beyond 72 cells: ADCs shared by 1, 2, 4, ... columns as well
+        grid["adc.columns_per_adc"] = COLUMNS_PER_ADC[: min(len(COLUMNS_PER_ADC), sharing)]
+    return dataclasses.replace(shipped, name="bench_timing", grid=grid)
 
 
 def accuracy_sweep(cells: int, n_images: int) -> SweepSpec:
