@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from small_model import model_and_data
 from torch import nn
 
 from chiptwin.device.noise import IdealNoiseModel, PCMNoiseModel
@@ -25,34 +26,6 @@ CHIP = ChipSpec()
 CHIP_2DEV = ChipSpec(tiles=TileSpec(devices_per_weight=2, pair_layout="columns"))
 
 
-class Small(nn.Module):
-    """Conv-BN-ReLU, a residual add, pooling and a Linear with bias: every kind of node."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(8)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(8, 5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.relu(self.bn1(self.conv1(x)))
-        y = torch.relu(self.bn2(self.conv2(y)) + y)
-        return self.fc(self.pool(y).flatten(1))
-
-
-def _model_and_data(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
-    torch.manual_seed(seed)
-    model = Small()
-    # Give batch-norm non-trivial statistics so the digital path matters.
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(64, 3, 8, 8))
-    return model.eval(), torch.randn(32, 3, 8, 8)
-
-
 # conv2 has 8*9 = 72 rows: split at 36 (whole channels: 4 x 9) and inside a kernel at 40, columns at 3.
 SPLIT_BLOCKS = {
     "conv1": [BlockRange(0, 27, 0, 5), BlockRange(0, 27, 5, 8)],
@@ -68,7 +41,7 @@ SPLIT_BLOCKS = {
 
 @pytest.mark.parametrize("blocks", [None, SPLIT_BLOCKS], ids=["whole", "split"])
 def test_ideal_devices_without_converters_are_exact(blocks) -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     blocks = blocks or whole_layer_blocks(model)
     chip = program_chip(model, CHIP, blocks, IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
     ref = model(x).detach()
@@ -76,7 +49,7 @@ def test_ideal_devices_without_converters_are_exact(blocks) -> None:
 
 
 def test_ideal_devices_with_16_bit_converters_within_1e3() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     chip = program_chip(
         model, CHIP, SPLIT_BLOCKS, IdealNoiseModel(), 0, [x], bits=ConverterBits(dac_bits=16, adc_bits=16)
     )
@@ -85,7 +58,7 @@ def test_ideal_devices_with_16_bit_converters_within_1e3() -> None:
 
 
 def test_adc_saturates_at_calibrated_range() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x[:4]])
     # Inputs 10x larger than the calibration data saturate the DAC at its range: the output of the
     # first layer cannot exceed what the calibrated full-scale input gives.
@@ -121,7 +94,7 @@ def test_adc_codes_by_hand(headroom: float, x: list[float], expected: float) -> 
 
 
 def test_same_seed_is_bit_identical_and_other_seed_differs() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     blocks = whole_layer_blocks(model)
 
     def run(seed: int) -> torch.Tensor:
@@ -136,7 +109,7 @@ def test_same_seed_is_bit_identical_and_other_seed_differs() -> None:
 
 
 def test_gdc_factor_undoes_the_mean_drift() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     chip = program_chip(model, CHIP, whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm), 0, [x])
     chip.set_age(86_400.0)
     apply_gdc(chip)
@@ -148,7 +121,7 @@ def test_gdc_factor_undoes_the_mean_drift() -> None:
 
 
 def test_gdc_is_identity_for_ideal_devices() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     chip = program_chip(model, CHIP, SPLIT_BLOCKS, IdealNoiseModel(), 0, [x])
     chip.set_age(1e7)
     apply_gdc(chip)
@@ -160,7 +133,7 @@ def test_gdc_is_identity_for_ideal_devices() -> None:
 def test_adabs_matches_batch_statistics_of_the_digital_model() -> None:
     # With ideal devices and no converters the chip computes the digital model, so AdaBS over a set of
     # images must give the batch-norm statistics of that set: mean and unbiased variance per channel.
-    model, x = _model_and_data()
+    model, x = model_and_data()
     chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
     n = apply_adabs(chip, [x[:16], x[16:]])
     assert n == 32
@@ -177,7 +150,7 @@ def test_adabs_matches_batch_statistics_of_the_digital_model() -> None:
 
 
 def test_policy_none_restores_programmed_state() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
     before = chip(x)
     apply_policy(chip, "gdc+adabs", [x])
@@ -209,14 +182,14 @@ def test_two_devices_per_polarity_halve_programming_variance() -> None:
     ],
 )
 def test_blocks_that_do_not_tile_the_weight_raise(blocks, fragment) -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     full = {**whole_layer_blocks(model), **blocks}
     with pytest.raises(ValueError, match=fragment):
         program_chip(model, CHIP, full, IdealNoiseModel(), 0, [x])
 
 
 def test_missing_layer_in_mapping_raises() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     blocks = whole_layer_blocks(model)
     del blocks["fc"]
     with pytest.raises(ValueError, match="'fc' has no crossbar blocks"):

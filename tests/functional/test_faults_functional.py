@@ -12,6 +12,7 @@ import itertools
 
 import pytest
 import torch
+from small_model import model_and_data
 from torch import nn
 
 from chiptwin.device.faults import stuck_mask
@@ -36,33 +37,6 @@ CHIP_UNIT_HEADROOM = ChipSpec(adc=ADCSpec(range_headroom=1.0))
 G_MAX = CHIP.pcm.g_max_us
 
 
-class Small(nn.Module):
-    """Conv-BN-ReLU, a residual add, pooling and a Linear with bias (as in ``test_analog_chip.py``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(8)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(8, 5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.relu(self.bn1(self.conv1(x)))
-        y = torch.relu(self.bn2(self.conv2(y)) + y)
-        return self.fc(self.pool(y).flatten(1))
-
-
-def _model_and_data(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
-    torch.manual_seed(seed)
-    model = Small()
-    model.train()  # non-trivial batch-norm statistics
-    with torch.no_grad():
-        model(torch.randn(64, 3, 8, 8))
-    return model.eval(), torch.randn(32, 3, 8, 8)
-
-
 def _ones_linear() -> nn.Linear:
     fc = nn.Linear(2, 1, bias=False)
     with torch.no_grad():
@@ -83,7 +57,7 @@ def _group(chip: AnalogChip, layer: str = "") -> RowGroup:
 
 
 def _pcm_outputs(faults: FaultSpec | None) -> torch.Tensor:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     noise = PCMNoiseModel(CHIP.pcm)
     chip = program_chip(model, CHIP, whole_layer_blocks(model), noise, 7, [x], faults=faults)
     chip.set_age(SECONDS_PER_HOUR)
@@ -92,7 +66,7 @@ def _pcm_outputs(faults: FaultSpec | None) -> torch.Tensor:
 
 
 def test_no_faults_and_all_zero_faults_are_bit_identical_to_a_chip_without_them() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     chip = program_chip(model, CHIP, whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm), 7, [x])
     chip.set_age(SECONDS_PER_HOUR)
     apply_policy(chip, "gdc+adabs", [x])
@@ -103,7 +77,7 @@ def test_no_faults_and_all_zero_faults_are_bit_identical_to_a_chip_without_them(
 
 
 def test_zero_fault_spec_draws_nothing() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], faults=FaultSpec())
     for layer in chip.layers.values():
         for group in layer.row_groups:
@@ -112,7 +86,7 @@ def test_zero_fault_spec_draws_nothing() -> None:
 
 
 def test_programming_noise_is_the_same_with_and_without_faults() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     blocks, noise = whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm)
     clean = program_chip(model, CHIP, blocks, noise, 3, [x])
     faulty = program_chip(
@@ -126,7 +100,7 @@ def test_programming_noise_is_the_same_with_and_without_faults() -> None:
 
 def test_adc_faults_do_not_change_which_devices_are_stuck() -> None:
     # Device faults and ADC errors draw from separate seeds.
-    model, x = _model_and_data()
+    model, x = model_and_data()
     blocks = whole_layer_blocks(model)
     a = program_chip(model, CHIP, blocks, IdealNoiseModel(), 5, [x], faults=FaultSpec(stuck_rate=0.1))
     b = program_chip(
@@ -223,7 +197,7 @@ def _expected_read(group: RowGroup, age_s: float) -> torch.Tensor:
     "chip_spec", [CHIP, ChipSpec(tiles=TileSpec(devices_per_weight=2, pair_layout="columns"))]
 )
 def test_stuck_devices_enter_every_read_at_every_age(chip_spec: ChipSpec) -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     spec = FaultSpec(stuck_rate=0.05, stuck_high_fraction=0.3, stuck_arrival_per_day=0.01)
     chip = program_chip(model, chip_spec, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], faults=spec)
     group = _group(chip, "conv2")
@@ -236,7 +210,7 @@ def test_stuck_devices_enter_every_read_at_every_age(chip_spec: ChipSpec) -> Non
 
 
 def test_calibration_and_gdc_see_the_stuck_devices() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     spec = FaultSpec(stuck_rate=0.05, stuck_arrival_per_day=0.01)
     bits = NO_CONVERTERS
     chip = program_chip(
@@ -274,7 +248,7 @@ def _relative_error(chip: AnalogChip, model: nn.Module, x: torch.Tensor) -> floa
 def test_output_error_grows_with_the_stuck_rate() -> None:
     # Ideal devices, the chip's 8-bit converters: the only growing error is the stuck devices. A tiny
     # model has few devices (conv1: 216 weights), so the proxy is the mean over five fault seeds.
-    model, x = _model_and_data()
+    model, x = model_and_data()
     blocks = whole_layer_blocks(model)
     rates = (0.0, 0.01, 0.05, 0.2)
     errors = []
@@ -295,7 +269,7 @@ def test_output_error_grows_with_the_stuck_rate() -> None:
 
 
 def test_output_error_grows_with_age_as_devices_fail() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     spec = FaultSpec(stuck_arrival_per_day=0.01)
     chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], faults=spec)
     errors = []
@@ -307,7 +281,7 @@ def test_output_error_grows_with_age_as_devices_fail() -> None:
 
 
 def test_faults_are_deterministic_per_seed() -> None:
-    model, x = _model_and_data()
+    model, x = model_and_data()
     blocks = whole_layer_blocks(model)
     spec = FaultSpec(stuck_rate=0.1, adc_gain_std=0.05)
     a, b, c = (program_chip(model, CHIP, blocks, IdealNoiseModel(), s, [x], faults=spec) for s in (1, 1, 2))
