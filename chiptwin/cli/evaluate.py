@@ -55,7 +55,8 @@ def format_age(age_s: float) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     torch.set_flush_denormal(True)
-    chip = load_chip(resolve_arch(args.arch))
+    arch_path = resolve_arch(args.arch)
+    chip = load_chip(arch_path)
     model, card = load_checkpoint(args.checkpoint)
     model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if card["dataset"] != "fashion-mnist":
@@ -70,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     calibration = normalise(torch.from_numpy(calib.images), calib.dataset)
     in_shape = tuple(int(s) for s in test.images.shape[1:])
     graph = build_layer_graph(model, in_shape, name=Path(str(args.checkpoint)).name)
-    mapping = map_graph(graph, chip, args.strategy)
+    mapping = map_graph(graph, chip, args.strategy, source=arch_path)
     policies = tuple(args.policies.split(","))
     if not (args.headroom > 0 and args.headroom <= 100):
         raise ChipTwinError(f"--headroom(={args.headroom}) must be in (0, 100]")

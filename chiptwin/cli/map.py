@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from chiptwin.cli.arch import resolve_arch
-from chiptwin.errors import MappingError
 from chiptwin.mapping import MappingResult, map_graph, measure_mapping, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import zoo_layer_graph
@@ -52,10 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     chip = load_chip(path)
     bits = max(chip.dac.bits, chip.adc.bits)
     graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
-    try:
-        mapping = map_graph(graph, chip, placer)
-    except MappingError as exc:  # say which architecture file the model does not fit
-        raise MappingError(f"{path}: {exc}") from None
+    mapping = map_graph(graph, chip, placer, source=path)
     print(format_result(measure_mapping(graph, mapping)))
     out = args.out or Path("traces") / f"map-{args.model}-{chip.name}-{placer.name}"
     kinds = {name: data["layer"].kind for name, data in graph.nodes(data=True)}

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chiptwin.cli.arch import resolve_arch
-from chiptwin.errors import MappingError, TimingError
+from chiptwin.errors import TimingError
 from chiptwin.mapping import map_graph, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import zoo_layer_graph
@@ -243,10 +243,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     bits = max(chip.dac.bits, chip.adc.bits)
     graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
-    try:
-        mapping = map_graph(graph, chip, placer)
-    except MappingError as exc:  # say which architecture file the model does not fit
-        raise MappingError(f"{path}: {exc}") from None
+    mapping = map_graph(graph, chip, placer, source=path)
     plan = build_plan(graph, mapping, chip)
     adabs = (
         build_plan(graph, mapping, chip, bn_statistics=True) if compensation and compensation.adabs else None

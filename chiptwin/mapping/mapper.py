@@ -90,6 +90,7 @@ def map_graph(
     strategy: str | Placer = "dense",
     *,
     architectures_dir: Path | None = ARCHITECTURES_DIR,
+    source: Path | str | None = None,
 ) -> Mapping:
     """Split the graph's analog layers into blocks and place them on ``chip`` with ``strategy``.
 
@@ -98,6 +99,7 @@ def map_graph(
         chip: the chip to map onto.
         strategy: a name in :data:`~chiptwin.mapping.strategies.STRATEGIES` or a :class:`Placer`.
         architectures_dir: where to look for chips that would fit when this one does not (None: skip).
+        source: the architecture file ``chip`` came from; a model that does not fit names it.
 
     Raises:
         MappingError: unknown strategy, no analog layer, the model does not fit (with the numbers and
@@ -110,7 +112,8 @@ def map_graph(
         mapping = placer.place(blocks, chip)
     except MappingError as exc:
         hint = fit_suggestions(graph, chip, placer.name, architectures_dir)
-        raise MappingError(f"{model or 'model'}: {exc}; {hint}") from None
+        where = f"{source}: " if source is not None else ""
+        raise MappingError(f"{where}{model or 'model'}: {exc}; {hint}") from None
     mapping = dataclasses.replace(mapping, model=model)
     validate_mapping(mapping)
     return mapping

@@ -41,6 +41,7 @@ from chiptwin.timing import (
     EventRecord,
     PeriodicWorkload,
     PoissonWorkload,
+    ProgrammingResult,
     TimingResult,
     Workload,
     programming_cost,
@@ -248,18 +249,21 @@ def run_cell(
         for tile, devices in program.devices_by_tile.items()
     ]
     repair = _repair(prepared, model)
+    repairs: list[dict[str, Any]] = []
     if repair is not None:
         spare, devices, duration_ns, energy_pj = repair
-        events += [
+        repairs = [
             keys | _program_row(at_ns, spare, duration_ns, energy_pj, devices)
             for at_ns, action in schedule(policy, spec.probes_s, spec.tile_failure)
             if action == RECOVER
         ]
+    reprogram_pj = state.reprograms * program.energy_pj + sum(r["energy_pj"] for r in repairs)
+    wall_s = time.perf_counter() - start
     return CellResult(
         cell=keys["cell"],
         probes=probes,
-        events=events,
-        cell_row=keys | _cell_row(prepared, model, result, state.reprograms, time.perf_counter() - start),
+        events=events + repairs,
+        cell_row=keys | _cell_row(prepared, model, result, program, state.reprograms, reprogram_pj, wall_s),
     )
 
 
@@ -312,22 +316,19 @@ def _program_row(at_ns: int, tile: int, duration_ns: int, energy_pj: float, devi
     }
 
 
-def _repair_energy(prepared: Prepared, model: PreparedModel) -> float:
-    repair = _repair(prepared, model)
-    failure = prepared.spec.tile_failure
-    if repair is None or failure is None:
-        return 0.0
-    repaired = _ns(failure.at_s + (failure.recover_after_s or 0.0)) <= _ns(prepared.spec.duration_s)
-    return repair[3] if repaired else 0.0
-
-
 def _cell_row(
-    prepared: Prepared, model: PreparedModel, result: TimingResult, reprograms: int, wall_s: float
+    prepared: Prepared,
+    model: PreparedModel,
+    result: TimingResult,
+    program: ProgrammingResult,
+    reprograms: int,
+    reprogram_pj: float,
+    wall_s: float,
 ) -> dict[str, Any]:
+    """The cell's cost row; ``reprogram_pj``: energy of every reprogramming and repair after the first."""
     per = result.energy_per_inference_pj
     digital = sum(v for k, v in per.items() if k.startswith("digital."))
     comp = result.compensation
-    program = programming_cost(model.plan)
     first = result.programming.energy_pj if result.programming is not None else program.energy_pj
     return {
         "arch": prepared.chip.name,
@@ -349,9 +350,7 @@ def _cell_row(
         "energy_compensation_pj": float(per.get("compensation", 0.0)),
         "compensations": (comp.gdc_passes if comp is not None else 0),
         "compensation_energy_pj": float(sum(comp.energy_pj.values())) if comp is not None else 0.0,
-        "programming_energy_pj": float(
-            first + reprograms * program.energy_pj + _repair_energy(prepared, model)
-        ),
+        "programming_energy_pj": float(first + reprogram_pj),
         "programming_ns": int(program.time_ns * (1 + reprograms)),
         "wall_s": float(wall_s),
     }

@@ -17,7 +17,7 @@ import networkx as nx
 import torch
 from torch import Tensor, nn
 
-from chiptwin.errors import MappingError, SpecError
+from chiptwin.errors import SpecError
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import Mapping, map_graph, resolve_arch
@@ -124,10 +124,7 @@ def prepare(spec: ScenarioSpec) -> Prepared:
         model, card = load_checkpoint(checkpoint)
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         graph = build_layer_graph(model, in_shape, name=label)
-        try:
-            mapping = map_graph(graph, chip, spec.strategy)
-        except MappingError as exc:
-            raise MappingError(f"{arch_path}: {exc}") from None
+        mapping = map_graph(graph, chip, spec.strategy, source=arch_path)
         if spec.tile_failure is not None and spec.tile_failure.tile not in mapping.tiles_used:
             raise SpecError(
                 f"tile_failure.tile(={spec.tile_failure.tile}) holds no block of {label} on {chip.name} "
