@@ -29,6 +29,7 @@ __all__ = [
     "ImageSet",
     "augment",
     "class_balanced_subset",
+    "image_shape",
     "load_cifar10",
     "load_fashion_mnist",
     "load_shipped",
@@ -44,6 +45,17 @@ DATASET_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
+
+IMAGE_SIZE = 32
+"""Height and width of every image this module returns (Fashion-MNIST's 28x28 are padded)."""
+
+
+def image_shape(dataset: str) -> tuple[int, int, int]:
+    """(C, H, W) of the images of ``dataset`` as this module loads them, without loading any."""
+    if dataset not in DATASET_STATS:
+        raise DataError(f"dataset(={dataset!r}) must be one of {sorted(DATASET_STATS)}")
+    return len(DATASET_STATS[dataset][0]), IMAGE_SIZE, IMAGE_SIZE
+
 
 _IDX_LABELS_MAGIC = 0x00000801
 _IDX_IMAGES_MAGIC = 0x00000803
@@ -108,7 +120,7 @@ def _check_labels(path: Path, labels: np.ndarray) -> np.ndarray:
 
 
 def _pad_to_32(images: np.ndarray) -> np.ndarray:
-    pad = (32 - images.shape[-1]) // 2
+    pad = (IMAGE_SIZE - images.shape[-1]) // 2
     return np.pad(images, ((0, 0), (pad, pad), (pad, pad)))[:, None, :, :]
 
 

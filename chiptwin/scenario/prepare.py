@@ -22,7 +22,7 @@ from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import Mapping, map_graph, resolve_arch
 from chiptwin.network.checkpoint import load_checkpoint, read_card, resolve_checkpoint
-from chiptwin.network.data import ImageSet, load_fashion_mnist, load_shipped, normalise
+from chiptwin.network.data import ImageSet, image_shape, load_fashion_mnist, load_shipped, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
 from chiptwin.scenario.spec import ScenarioSpec
@@ -111,13 +111,19 @@ def prepare(spec: ScenarioSpec) -> Prepared:
     chip = apply_overrides(load_chip(arch_path), spec.arch_overrides, arch_path)
     for checkpoint in spec.checkpoints:  # a missing or unknown checkpoint fails before the data loads
         read_card(checkpoint)
-    test = _test_set(spec)
-    calib = load_shipped("calibration")
-    images = normalise(torch.from_numpy(test.images), test.dataset)
-    images = images.contiguous(memory_format=torch.channels_last)
-    calibration = normalise(torch.from_numpy(calib.images), calib.dataset)
-    calibration = calibration.contiguous(memory_format=torch.channels_last)
-    in_shape = tuple(int(s) for s in test.images.shape[1:])
+    if spec.accuracy:
+        test = _test_set(spec)
+        calib = load_shipped("calibration")
+        images = normalise(torch.from_numpy(test.images), test.dataset)
+        images = images.contiguous(memory_format=torch.channels_last)
+        labels = torch.from_numpy(test.labels)
+        calibration = normalise(torch.from_numpy(calib.images), calib.dataset)
+        calibration = calibration.contiguous(memory_format=torch.channels_last)
+        in_shape = tuple(int(s) for s in test.images.shape[1:])
+    else:  # timing-only: the network's shapes are all it needs, so no images are loaded
+        in_shape = image_shape(spec.dataset)
+        images = calibration = torch.empty((0, *in_shape))
+        labels = torch.empty(0, dtype=torch.int64)
     models: dict[str, PreparedModel] = {}
     for checkpoint in spec.checkpoints:
         label = checkpoint_label(checkpoint)
@@ -150,6 +156,6 @@ def prepare(spec: ScenarioSpec) -> Prepared:
         chip=chip,
         models=models,
         images=images,
-        labels=torch.from_numpy(test.labels),
+        labels=labels,
         calibration=calibration,
     )

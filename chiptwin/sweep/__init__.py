@@ -3,6 +3,7 @@
 from chiptwin.sweep.run import (
     RESULTS_VERSION,
     SweepResult,
+    local_cluster,
     read_sweep,
     results_schema,
     run_sweep,
@@ -17,6 +18,7 @@ __all__ = [
     "SweepResult",
     "SweepSpec",
     "load_sweep",
+    "local_cluster",
     "read_sweep",
     "results_schema",
     "run_sweep",

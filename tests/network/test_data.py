@@ -16,6 +16,7 @@ from chiptwin.network.data import (
     ImageSet,
     augment,
     class_balanced_subset,
+    image_shape,
     load_cifar10,
     load_fashion_mnist,
     load_shipped,
@@ -46,6 +47,13 @@ def shipped_test() -> ImageSet:
 @pytest.fixture(scope="module")
 def shipped_calibration() -> ImageSet:
     return load_shipped("calibration")
+
+
+def test_image_shape_is_that_of_the_loaded_images(shipped_test: ImageSet) -> None:
+    assert image_shape("fashion-mnist") == shipped_test.images.shape[1:] == (1, 32, 32)
+    assert image_shape("cifar10") == (3, 32, 32)
+    with pytest.raises(DataError, match="dataset\\(='mnist'\\)"):
+        image_shape("mnist")
 
 
 @needs_idx

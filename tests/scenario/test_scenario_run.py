@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -97,3 +98,15 @@ def test_resume_and_rerun_are_identical(trace: Path, tmp_path: Path) -> None:
         assert read_table(fresh, table).equals(read_table(trace, table))
     columns = [c for c in read_table(trace, "cells").column_names if c != "wall_s"]
     assert read_table(fresh, "cells").select(columns).equals(read_table(trace, "cells").select(columns))
+
+
+def test_timing_only_run_loads_no_images_and_times_the_same(trace: Path, tmp_path: Path) -> None:
+    spec = dataclasses.replace(SPEC, accuracy=False)
+    run = run_scenario(spec, tmp_path / "timing", progress=False)
+    assert run.prepared.images.shape == (0, 1, 32, 32) and run.prepared.calibration.shape[0] == 0
+    assert read_table(run.trace_dir, "probes").num_rows == 0
+    # Timing depends on the network's shapes and the schedule, not on the images: same events, same
+    # latency, energy and tiles as the run that measured accuracy.
+    assert read_table(run.trace_dir, "events").equals(read_table(trace, "events"))
+    timing = ["cell", "tiles_used", "latency_single_ns", "latency_mean_ns", "energy_per_inference_pj"]
+    assert read_table(run.trace_dir, "cells").select(timing).equals(read_table(trace, "cells").select(timing))

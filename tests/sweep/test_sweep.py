@@ -11,7 +11,7 @@ import pytest
 
 from chiptwin.errors import SpecError
 from chiptwin.scenario import PolicySpec, ScenarioSpec, WorkloadSpec, run_scenario
-from chiptwin.sweep import SweepSpec, load_sweep, read_sweep, run_sweep
+from chiptwin.sweep import SweepSpec, load_sweep, local_cluster, read_sweep, run_sweep
 from chiptwin.trace.reader import read_table
 
 BASE = ScenarioSpec(
@@ -36,14 +36,32 @@ TIMING = SweepSpec(
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    cluster = local_cluster(2)  # the cluster run_sweep starts when given no scheduler
     try:
         yield cluster.scheduler_address
     finally:
         cluster.close()
+
+
+def _worker_settings() -> tuple[str | None, str | None, bool, bool]:
+    import os
+    import sys
+
+    import dask
+
+    env = os.environ
+    profile = dask.config.get("distributed.worker.profile.enabled")
+    return env.get("MALLOC_TRIM_THRESHOLD_"), env.get("OMP_NUM_THREADS"), profile, "torch" in sys.modules
+
+
+def test_local_cluster_workers_keep_glibc_malloc_run_no_profiler_and_preload(scheduler: str) -> None:
+    from distributed import Client
+
+    with Client(scheduler) as client:
+        settings = client.run(_worker_settings)
+    # MALLOC_TRIM_THRESHOLD_ (dask's default) made cells 1.5x slower; the thread limit stays; torch is
+    # imported before any cell (preload), not on the first task's deserialisation.
+    assert list(settings.values()) == [(None, "1", False, True)] * 2
 
 
 def test_grid_expands_in_order_with_keys() -> None:
@@ -146,3 +164,28 @@ def test_a_cell_alone_in_a_sweep_and_resumed_gives_identical_parquet(scheduler: 
         assert read_table(alone.trace_dir, table).equals(read_table(swept, table))
     probes = read_table(swept, "probes").to_pylist()
     assert len(probes) == 1 and probes[0]["accuracy"] > 0.8  # GDC at 1 h keeps the HWA network accurate
+
+
+def test_worker_config_file_for_external_clusters_matches_the_local_cluster() -> None:
+    import copy
+
+    import dask
+
+    from chiptwin.sweep.run import _worker_config
+
+    path = Path(__file__).resolve().parents[2] / "sweeps" / "dask-workers.yaml"
+    (loaded,) = dask.config.collect_yaml([str(path)])
+    merged = copy.deepcopy(dask.config.config)
+    dask.config.update(merged, loaded)
+    environ = merged["distributed"]["nanny"]["pre-spawn-environ"]
+    ours = _worker_config()
+    # A null in the file unsets the variable (dask drops None values), as _worker_config leaves it out.
+    assert {k: v for k, v in environ.items() if v is not None} == ours["distributed.nanny.pre-spawn-environ"]
+    assert "MALLOC_TRIM_THRESHOLD_" in environ and environ["MALLOC_TRIM_THRESHOLD_"] is None
+    assert merged["distributed"]["worker"]["profile"]["enabled"] is ours["distributed.worker.profile.enabled"]
+    preload = ours["distributed.worker.preload"]
+    assert merged["distributed"]["worker"]["preload"] == preload == ["chiptwin.sweep.run"]
+    with dask.config.set(merged):  # every setting of _worker_config, as the file gives it
+        for key, value in ours.items():
+            if key != "distributed.nanny.pre-spawn-environ":
+                assert dask.config.get(key) == value, key
