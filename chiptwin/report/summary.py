@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from chiptwin.errors import DataError
 from chiptwin.trace.reader import read_manifest, read_table
+from chiptwin.trace.schema import DYNAMIC_ENERGY_COMPONENTS, ENERGY_COMPONENTS
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
 __all__ = [
@@ -43,8 +44,6 @@ __all__ = [
 POLICY_ORDER = ("none", "gdc", "gdc+adabs")
 """Column order of the known compensation policies; any other policy follows, alphabetically."""
 
-ENERGY_COMPONENTS = ("array", "dac", "adc", "noc", "digital", "static", "compensation")
-"""Energy components of a cell, each a column ``energy_<component>_pj`` (per inference) of ``cells``."""
 
 _AGE_UNITS = (
     ("y", SECONDS_PER_YEAR),
@@ -120,8 +119,7 @@ class CostResult:
     @property
     def dynamic_energy_pj(self) -> float:
         """Energy per inference of the inference itself (array, converters, mesh, digital), pJ."""
-        by = dict(self.energy_by_component_pj)
-        return sum(v for k, v in by.items() if k not in ("static", "compensation"))
+        return sum(v for k, v in self.energy_by_component_pj if k in DYNAMIC_ENERGY_COMPONENTS)
 
 
 def format_age(seconds: float) -> str:

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chiptwin.trace.reader import read_table
+from chiptwin.trace.schema import dynamic_energy_pj
 
 __all__ = ["SweepRow", "format_sweep_results", "format_sweep_table", "sweep_rows"]
 
@@ -57,8 +58,7 @@ def sweep_rows(traces: Sequence[tuple[str, Path]]) -> list[SweepRow]:
 
 
 def _dynamic_pj(cells: pa.Table) -> float:
-    parts = ("array", "dac", "adc", "noc", "digital")
-    return float(np.mean([sum(row[f"energy_{p}_pj"] for p in parts) for row in cells.to_pylist()]))
+    return float(np.mean([dynamic_energy_pj(row) for row in cells.to_pylist()]))
 
 
 def format_sweep_table(rows: Sequence[SweepRow], failed: Sequence[tuple[str, str]] = ()) -> str:

@@ -30,6 +30,7 @@ from chiptwin.errors import DataError
 from chiptwin.scenario.run import run_scenario
 from chiptwin.sweep.spec import SweepCell, SweepSpec
 from chiptwin.trace.reader import read_table
+from chiptwin.trace.schema import dynamic_energy_pj
 from chiptwin.trace.writer import write_atomic
 
 if TYPE_CHECKING:
@@ -108,8 +109,7 @@ def run_sweep_cell(cell: SweepCell, out: Path | str, keys: list[str], accuracy: 
     probes = read_table(trace_dir, "probes").to_pylist()
     assert len(cells) == 1, f"{trace_dir}: expected one cell, found {len(cells)}"
     c = cells[0]
-    dynamic = sum(c[f"energy_{p}_pj"] for p in ("array", "dac", "adc", "noc", "digital"))
-    base = {"sweep_cell": cell.cell_id} | {_column(k): cell.keys[k] for k in keys}
+    base: dict[str, Any] = {"sweep_cell": cell.cell_id} | {_column(k): cell.keys[k] for k in keys}
     base |= {
         "tiles_used": c["tiles_used"],
         "latency_single_ns": c["latency_single_ns"],
@@ -117,7 +117,7 @@ def run_sweep_cell(cell: SweepCell, out: Path | str, keys: list[str], accuracy: 
         "throughput_per_s": c["throughput_per_s"],
         "peak_throughput_per_s": c["peak_throughput_per_s"],
         "energy_per_inference_pj": c["energy_per_inference_pj"],
-        "dynamic_energy_pj": dynamic,
+        "dynamic_energy_pj": dynamic_energy_pj(c),
         "compensation_energy_pj": c["compensation_energy_pj"],
         "programming_energy_pj": c["programming_energy_pj"],
     }

@@ -15,21 +15,39 @@ String columns that repeat are dictionary-encoded; ``kind`` and ``task`` are clo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pyarrow as pa
 
 __all__ = [
     "CELLS_SCHEMA",
     "CELL_KEYS",
+    "DYNAMIC_ENERGY_COMPONENTS",
+    "ENERGY_COMPONENTS",
     "EVENTS_SCHEMA",
     "EVENT_KINDS",
     "PROBES_SCHEMA",
     "SCHEMAS",
     "SCHEMA_VERSION",
     "TASKS",
+    "dynamic_energy_pj",
 ]
 
 SCHEMA_VERSION = 1
 """Version of every table schema below; raise it on any change of columns or meaning."""
+
+DYNAMIC_ENERGY_COMPONENTS = ("array", "dac", "adc", "noc", "digital")
+"""Energy components the inference itself draws (crossbars, converters, mesh, digital units)."""
+
+ENERGY_COMPONENTS = (*DYNAMIC_ENERGY_COMPONENTS, "static", "compensation")
+"""Energy components of a cell, each a column ``energy_<component>_pj`` (per inference) of ``cells``."""
+
+
+def dynamic_energy_pj(cell: Mapping[str, Any]) -> float:
+    """Dynamic energy per inference of a ``cells`` row (the sum of its dynamic components), pJ."""
+    return sum(float(cell[f"energy_{c}_pj"]) for c in DYNAMIC_ENERGY_COMPONENTS)
+
 
 EVENT_KINDS = (
     "arrival",

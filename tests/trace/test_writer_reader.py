@@ -398,3 +398,21 @@ def test_bad_manifests_are_refused(tmp_path: Path, text: str, message: str) -> N
 def test_a_missing_manifest_is_named(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"manifest\.json: no manifest \(not a trace directory\)"):
         read_manifest(tmp_path)
+
+
+def test_energy_components_are_the_cells_energy_columns() -> None:
+    from chiptwin.trace.schema import (
+        CELLS_SCHEMA,
+        DYNAMIC_ENERGY_COMPONENTS,
+        ENERGY_COMPONENTS,
+        dynamic_energy_pj,
+    )
+
+    columns = [
+        f.name for f in CELLS_SCHEMA if f.name.startswith("energy_") and f.name != "energy_per_inference_pj"
+    ]
+    assert columns == [f"energy_{c}_pj" for c in ENERGY_COMPONENTS]
+    row = {f"energy_{c}_pj": float(2**i) for i, c in enumerate(ENERGY_COMPONENTS)}
+    assert (
+        len(DYNAMIC_ENERGY_COMPONENTS) == 5 and dynamic_energy_pj(row) == 1 + 2 + 4 + 8 + 16
+    )  # not static, compensation
