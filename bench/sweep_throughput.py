@@ -121,8 +121,8 @@ def compare(spec: SweepSpec, workers: int, repeats: int, target: float | None) -
             wall, run, rows = timed_sweep(spec, serial=serial, workers=workers)
             assert run == cells, "every mode runs every cell"
             walls.append(wall)
-            same = same and (reference is None or rows.equals(reference))
             reference = rows if reference is None else reference
+            same = same and rows.equals(reference)
     kind = "timing-only" if not spec.accuracy else "accuracy"
     print(f"{kind}: {cells} cells ({', '.join(f'{k} x{len(v)}' for k, v in spec.grid.items())})")
     for mode, walls in (("serial, 1 process", serial_s), (f"LocalCluster, {workers} workers", cluster_s)):
