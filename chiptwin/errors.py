@@ -14,6 +14,7 @@ __all__ = [
     "MappingError",
     "SpecError",
     "TimingError",
+    "UsageError",
 ]
 
 
@@ -22,7 +23,7 @@ class ChipTwinError(Exception):
 
 
 class SpecError(ChipTwinError):
-    """A chip or PCM specification is malformed or non-physical."""
+    """A specification a user wrote (chip, PCM, scenario, a duration) is malformed or non-physical."""
 
 
 class DataError(ChipTwinError):
@@ -43,3 +44,7 @@ class DeviceError(ChipTwinError, ValueError):
 
 class TimingError(ChipTwinError, ValueError):
     """A timing run got an impossible parameter (negative rate, unsorted arrivals, bad replay file)."""
+
+
+class UsageError(ChipTwinError):
+    """A command-line argument is missing, unknown, malformed or out of range."""

@@ -14,12 +14,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "chiptwin"
 
-# layer -> chiptwin layers it may import (units, errors and seeding are the base every layer may use).
-BASE = {"units", "errors", "seeding"}
+# layer -> chiptwin layers it may import (units, errors, seeding and durations are the base every layer
+# may use; durations itself reads only units and errors).
+BASE = {"units", "errors", "seeding", "durations"}
 ALLOWED_LAYERS: dict[str, set[str]] = {
     "units": set(),
     "errors": set(),
     "seeding": set(),
+    "durations": {"units", "errors"},
     "spec": {"units", "errors"},
     "device": {"spec", "units", "errors"},
     "network": {"spec", "units", "errors"},
@@ -40,6 +42,7 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
     "units": set(),
     "errors": set(),
     "seeding": set(),
+    "durations": set(),
     "spec": {"numpy"},
     "device": {"torch", "numpy"},
     "network": {"torch", "numpy", "networkx", "safetensors", "tqdm"},

@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from chiptwin.errors import DataError
+from chiptwin.durations import format_age
 from chiptwin.trace.reader import read_manifest, read_table
 from chiptwin.trace.schema import DYNAMIC_ENERGY_COMPONENTS, ENERGY_COMPONENTS
-from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
 __all__ = [
     "ENERGY_COMPONENTS",
@@ -45,12 +44,6 @@ POLICY_ORDER = ("none", "gdc", "gdc+adabs")
 """Column order of the known compensation policies; any other policy follows, alphabetically."""
 
 
-_AGE_UNITS = (
-    ("y", SECONDS_PER_YEAR),
-    ("d", SECONDS_PER_DAY),
-    ("h", SECONDS_PER_HOUR),
-    ("min", 60.0),
-)
 _ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
 _GROUP_SEP = "  |  "  # between the column groups of two checkpoints
 _COLUMN_SEP = "  "
@@ -120,24 +113,6 @@ class CostResult:
     def dynamic_energy_pj(self) -> float:
         """Energy per inference of the inference itself (array, converters, mesh, digital), pJ."""
         return sum(v for k, v in self.energy_by_component_pj if k in DYNAMIC_ENERGY_COMPONENTS)
-
-
-def format_age(seconds: float) -> str:
-    """A device age in the largest unit (min, h, d, y) in which it reads at least 1.0, else seconds.
-
-    >>> [format_age(s) for s in (0.5, 1, 16, 90, 3600, 86400, 3.15e7)]
-    ['0.5 s', '1 s', '16 s', '1.5 min', '1.0 h', '1.0 d', '1.0 y']
-
-    Raises:
-        DataError: ``seconds`` is negative or not finite (a trace with such an age is corrupt).
-    """
-    if not np.isfinite(seconds) or seconds < 0:
-        raise DataError(f"device age(={seconds!r} s) must be finite and >= 0")
-    for unit, scale in _AGE_UNITS:
-        text = f"{seconds / scale:.1f}"
-        if float(text) >= 1.0:
-            return f"{text} {unit}"
-    return f"{seconds:.3g} s"
 
 
 def format_energy(pj: float) -> str:
