@@ -673,6 +673,198 @@ def test_the_generated_trace_reads(tmp_path: Path) -> None:
     assert all(read_table(root, table).num_rows == 2 for table in SCHEMAS)
 
 
+# ---- command-line arguments: refused while parsing, before anything is loaded -----------------------------
+
+_TRAIN = ["train", "--out", "{tmp}/train", "--name", "n"]
+_CUDA_99 = "device(='cuda:99')"  # "CUDA is not available" or "has N CUDA device(s)", by machine
+
+ARGUMENT_CASES: dict[str, tuple[list[str], list[str]]] = {
+    # top level
+    "no_command": ([], ["required: command"]),
+    "unknown_command": (["evaluat"], ["invalid choice: 'evaluat'"]),
+    "unknown_option": (["evaluate", "--bitz", "4"], ["unrecognized arguments: --bitz 4"]),
+    # check-arch
+    "arch_empty_file": (["check-arch", ""], ["file(='') must be a name or a path"]),
+    # summary
+    "summary_seed_word": (["summary", "--seed", "x"], ["--seed", "seed(='x') must be an integer in 0.."]),
+    "summary_seed_negative": (["summary", "--seed", "-1"], ["--seed", "seed(=-1) must be in 0.."]),
+    "summary_seed_huge": (["summary", "--seed", str(2**63)], ["seed(=9223372036854775808) must be in 0.."]),
+    "summary_arch_empty": (["summary", "--arch", ""], ["--arch", "arch(='') must be a name or a path"]),
+    # train
+    "train_epochs_zero": ([*_TRAIN, "--epochs", "0"], ["--epochs", "epochs(=0) must be >= 1"]),
+    "train_epochs_float": ([*_TRAIN, "--epochs", "1.5"], ["epochs(='1.5') must be an integer >= 1"]),
+    "train_batch_negative": ([*_TRAIN, "--batch-size", "-1"], ["batch_size(=-1) must be >= 1"]),
+    "train_lr_zero": ([*_TRAIN, "--lr", "0"], ["--lr", "lr(=0.0) must be a finite number > 0"]),
+    "train_lr_nan": ([*_TRAIN, "--lr", "nan"], ["lr(=nan) must be a finite number > 0"]),
+    "train_lr_inf": ([*_TRAIN, "--lr", "inf"], ["lr(=inf) must be a finite number > 0"]),
+    "train_lr_word": ([*_TRAIN, "--lr", "fast"], ["lr(='fast') must be a finite number > 0"]),
+    "train_warmup_negative": ([*_TRAIN, "--warmup-epochs", "-1"], ["warmup_epochs(=-1.0) must be a finite"]),
+    "train_weight_decay_negative": ([*_TRAIN, "--weight-decay=-1e-4"], ["weight_decay(=-0.0001) must be"]),
+    "train_eta_negative": ([*_TRAIN, "--eta", "-0.1"], ["eta(=-0.1) must be a finite number >= 0"]),
+    "train_alpha_zero": ([*_TRAIN, "--alpha", "0"], ["alpha(=0.0) must be a finite number > 0"]),
+    "train_quantise_bits_low": ([*_TRAIN, "--quantise-bits", "1"], ["quantise_bits(=1) must be in 2..16"]),
+    "train_quantise_bits_high": ([*_TRAIN, "--quantise-bits", "17"], ["quantise_bits(=17) must be in 2..16"]),
+    "train_crop_pad_negative": ([*_TRAIN, "--crop-pad", "-1"], ["crop_pad(=-1) must be >= 0"]),
+    "train_seed_word": ([*_TRAIN, "--seed", "x"], ["seed(='x') must be an integer"]),
+    "train_device_unknown": ([*_TRAIN, "--device", "gpu"], ["device(='gpu') must be a torch device"]),
+    "train_device_garbled": ([*_TRAIN, "--device", "cuda:x"], ["device(='cuda:x') must be a torch device"]),
+    "train_device_meta": (
+        [*_TRAIN, "--device", "meta"],
+        ["device(='meta') must be cpu, cuda, cuda:N or mps"],
+    ),
+    "train_device_absent": ([*_TRAIN, "--device", "cuda:99"], [_CUDA_99]),
+    "train_model_unknown": ([*_TRAIN, "--model", "resnet99"], ["--model", "unknown model 'resnet99'"]),
+    "train_dataset_unknown": ([*_TRAIN, "--dataset", "mnist"], ["--dataset", "invalid choice: 'mnist'"]),
+    "train_name_with_folder": (
+        ["train", "--out", "{tmp}/t", "--name", "a/b"],
+        ["name(='a/b') must be a file"],
+    ),
+    "train_name_empty": (["train", "--out", "{tmp}/t", "--name", ""], ["name(='') must be a file name"]),
+    "train_name_dotdot": (["train", "--out", "{tmp}/t", "--name", ".."], ["name(='..') must be a file name"]),
+    "train_out_empty": (["train", "--out", "", "--name", "n"], ["--out", "out(='') must be a path"]),
+    "train_without_out": (["train", "--name", "n"], ["the following arguments are required: --out"]),
+    "train_init_from_empty": ([*_TRAIN, "--init-from", ""], ["init_from(='') must be a name or a path"]),
+    "train_cifar_without_data": ([*_TRAIN, "--dataset", "cifar10"], ["cifar10 needs --data-dir"]),
+    # accuracy
+    "accuracy_empty_checkpoint": (["accuracy", ""], ["checkpoint(='') must be a name or a path"]),
+    "accuracy_checkpoint_is_root": (
+        ["accuracy", "/"],
+        ["checkpoint '/': not a checkpoint name or file path"],
+    ),
+    "accuracy_data_dir_empty": (["accuracy", "resnet32_pcm_fmnist_hwa", "--data-dir", ""], ["data_dir(='')"]),
+    # evaluate
+    "evaluate_bits_word": (
+        ["evaluate", "--bits", "abc"],
+        ["--bits", "bits(='abc') must be an integer in 1..16"],
+    ),
+    "evaluate_bits_zero": (["evaluate", "--bits", "0"], ["bits(=0) must be in 1..16 or 'none'"]),
+    "evaluate_bits_high": (["evaluate", "--bits", "17"], ["bits(=17) must be in 1..16"]),
+    "evaluate_bits_float": (["evaluate", "--bits", "4.5"], ["bits(='4.5') must be an integer"]),
+    "evaluate_ages_empty": (
+        ["evaluate", "--ages", ""],
+        ["--ages", "ages(='') must be a comma-separated list"],
+    ),
+    "evaluate_ages_empty_item": (
+        ["evaluate", "--ages", "1h,,1d"],
+        ["ages(='1h,,1d')", "without empty items"],
+    ),
+    "evaluate_ages_repeated": (["evaluate", "--ages", "1h,3600s"], ["ages(='1h,3600s') lists '3600s' twice"]),
+    "evaluate_age_minutes": (["evaluate", "--ages", "10m"], ["age(='10m')", "'m' is ambiguous"]),
+    "evaluate_age_negative": (["evaluate", "--ages=-1h"], ["age(='-1h') must not be negative"]),
+    "evaluate_age_nan": (["evaluate", "--ages", "nan"], ["age(='nan') must be a number and a unit"]),
+    "evaluate_age_inf": (["evaluate", "--ages", "1h,inf"], ["age(='inf') must be a number and a unit"]),
+    "evaluate_age_unit": (["evaluate", "--ages", "1 fortnight"], ["age(='1 fortnight')"]),
+    "evaluate_age_too_long": (["evaluate", "--ages", "1000y"], ["age(='1000y') must be at most"]),
+    "evaluate_policies_empty": (["evaluate", "--policies", ""], ["policies(='') must be a comma-separated"]),
+    "evaluate_policy_unknown": (["evaluate", "--policies", "gdc,magic"], ["policy(='magic') must be one of"]),
+    "evaluate_policy_repeated": (["evaluate", "--policies", "gdc,gdc"], ["lists 'gdc' twice"]),
+    "evaluate_seeds_zero": (["evaluate", "--seeds", "0"], ["--seeds", "seeds(=0) must be >= 1"]),
+    "evaluate_seeds_negative": (["evaluate", "--seeds", "-2"], ["seeds(=-2) must be >= 1"]),
+    "evaluate_headroom_zero": (
+        ["evaluate", "--headroom", "0"],
+        ["headroom(=0.0) must be a finite number > 0"],
+    ),
+    "evaluate_headroom_nan": (["evaluate", "--headroom", "nan"], ["headroom(=nan)", "<= 100"]),
+    "evaluate_headroom_high": (["evaluate", "--headroom", "101"], ["headroom(=101.0)", "<= 100"]),
+    "evaluate_n_images_zero": (["evaluate", "--n-images", "0"], ["n_images(=0) must be >= 1"]),
+    "evaluate_n_adabs_zero": (["evaluate", "--n-adabs", "0"], ["n_adabs(=0) must be >= 1"]),
+    "evaluate_batch_size_word": (
+        ["evaluate", "--batch-size", "big"],
+        ["batch_size(='big') must be an integer"],
+    ),
+    "evaluate_strategy_unknown": (["evaluate", "--strategy", "magic"], ["strategy(='magic') must be one of"]),
+    "evaluate_checkpoint_empty": (
+        ["evaluate", "--checkpoint", ""],
+        ["checkpoint(='') must be a name or a path"],
+    ),
+    "evaluate_arch_empty": (["evaluate", "--arch", ""], ["arch(='') must be a name or a path"]),
+    "evaluate_data_dir_empty": (["evaluate", "--data-dir", ""], ["data_dir(='') must be a path"]),
+    "evaluate_weights_only_no_policy": (
+        ["evaluate", "--weights-only", "--policies", "gdc+adabs"],
+        ["--weights-only drops AdaBS"],
+    ),
+    "evaluate_weights_only_bits": (["evaluate", "--weights-only", "--bits", "4"], ["--bits(=4) conflicts"]),
+    # map
+    "map_model_unknown": (["map", "--model", "resnet99", "--out", "{tmp}/map"], ["unknown model 'resnet99'"]),
+    "map_strategy_unknown": (
+        ["map", "--strategy", "x", "--out", "{tmp}/map"],
+        ["strategy(='x') must be one"],
+    ),
+    "map_in_channels_word": (["map", "--in-channels", "x", "--out", "{tmp}/map"], ["in_channels(='x')"]),
+    "map_in_channels_zero": (
+        ["map", "--in-channels", "0", "--out", "{tmp}/map"],
+        ["in_channels(=0) must be"],
+    ),
+    "map_arch_empty": (["map", "--arch", "", "--out", "{tmp}/map"], ["arch(='') must be a name or a path"]),
+    "map_out_empty": (["map", "--out", ""], ["out(='') must be a path"]),
+    # timing
+    "timing_rate_zero": (
+        ["timing", "--rate", "0"],
+        ["--rate", "rate_per_s(=0.0) must be a finite number > 0"],
+    ),
+    "timing_rate_negative": (["timing", "--rate", "-5"], ["rate_per_s(=-5.0) must be a finite number > 0"]),
+    "timing_rate_nan": (["timing", "--rate", "nan"], ["rate_per_s(=nan)"]),
+    "timing_rate_inf": (["timing", "--rate", "inf"], ["rate_per_s(=inf)"]),
+    "timing_rate_word": (["timing", "--rate", "fast"], ["rate_per_s(='fast')"]),
+    "timing_duration_zero": (["timing", "--duration", "0s"], ["duration(='0s') must be at least 1 ns"]),
+    "timing_duration_sub_ns": (
+        ["timing", "--duration", "0.4ns"],
+        ["duration(='0.4ns') must be at least 1 ns"],
+    ),
+    "timing_duration_negative": (["timing", "--duration=-1s"], ["duration(='-1s') must not be negative"]),
+    "timing_duration_empty": (["timing", "--duration", ""], ["duration(='') must be a number and a unit"]),
+    "timing_duration_nan": (
+        ["timing", "--duration", "nan"],
+        ["duration(='nan') must be a number and a unit"],
+    ),
+    "timing_duration_unit": (["timing", "--duration", "5 parsecs"], ["duration(='5 parsecs')"]),
+    "timing_duration_minutes": (["timing", "--duration", "1m"], ["'m' is ambiguous"]),
+    "timing_duration_too_long": (["timing", "--duration", "300y"], ["duration(='300y') must be at most"]),
+    "timing_on_zero": (["timing", "--on", "0ms"], ["--on", "on(='0ms') must be at least 1 ns"]),
+    "timing_off_negative": (["timing", "--off=-1ms"], ["--off", "off(='-1ms') must not be negative"]),
+    "timing_period_zero": (["timing", "--period", "0h"], ["--period", "period(='0h') must be at least 1 ns"]),
+    "timing_period_word": (["timing", "--period", "hourly"], ["period(='hourly') must be a number"]),
+    "timing_seed_negative": (["timing", "--seed", "-1"], ["seed(=-1) must be in 0.."]),
+    "timing_in_channels_zero": (["timing", "--in-channels", "0"], ["in_channels(=0) must be >= 1"]),
+    "timing_adabs_images_zero": (["timing", "--adabs-images", "0"], ["adabs_images(=0) must be >= 1"]),
+    "timing_gdc_reads_zero": (["timing", "--gdc-reads", "0"], ["gdc_reads_per_block(=0) must be >= 1"]),
+    "timing_layers_zero": (["timing", "--layers", "0"], ["layers(=0) must be >= 1"]),
+    "timing_model_unknown": (["timing", "--model", "vgg"], ["unknown model 'vgg'"]),
+    "timing_strategy_unknown": (["timing", "--strategy", "magic"], ["strategy(='magic') must be one of"]),
+    "timing_workload_unknown": (["timing", "--workload", "steady"], ["invalid choice: 'steady'"]),
+    "timing_mode_unknown": (["timing", "--mode", "fast"], ["invalid choice: 'fast'"]),
+    "timing_policy_unknown": (["timing", "--policy", "adabs"], ["invalid choice: 'adabs'"]),
+    "timing_replay_empty": (["timing", "--replay", ""], ["replay(='') must be a path"]),
+    # run
+    "run_scenario_empty": (["run", "", "--out", "{tmp}/run"], ["scenario(='') must be a name or a path"]),
+    "run_seeds_zero": (["run", "faults", "--seeds", "0", "--out", "{tmp}/run"], ["seeds(=0) must be >= 1"]),
+    "run_n_images_zero": (["run", "faults", "--n-images", "0", "--out", "{tmp}/run"], ["n_images(=0)"]),
+    "run_threads_zero": (["run", "faults", "--threads", "0", "--out", "{tmp}/run"], ["threads(=0) must be"]),
+    "run_quick_and_full": (
+        ["run", "faults", "--quick", "--full"],
+        ["--full: not allowed with argument --quick"],
+    ),
+    "run_out_empty": (["run", "faults", "--out", ""], ["out(='') must be a path"]),
+    # report
+    "report_trace_dir_empty": (["report", ""], ["trace_dir(='') must be a path"]),
+    "report_out_empty": (["report", "{tmp}", "--out", ""], ["out(='') must be a path"]),
+    # sweep
+    "sweep_file_empty": (["sweep", "", "--out", "{tmp}/sweep"], ["file(='') must be a name or a path"]),
+    "sweep_workers_zero": (["sweep", "x.toml", "--workers", "0"], ["workers(=0) must be >= 1"]),
+    "sweep_scheduler_no_port": (["sweep", "x.toml", "--scheduler", "localhost"], ["scheduler(='localhost')"]),
+    "sweep_scheduler_bad_port": (["sweep", "x.toml", "--scheduler", "tcp://h:99999"], ["scheduler("]),
+    "sweep_out_empty": (["sweep", "x.toml", "--out", ""], ["out(='') must be a path"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARGUMENT_CASES))
+def test_bad_argument(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv, expect = ARGUMENT_CASES[name]
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    _run_case(Case(argv, expect, tmp_path), capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # refused before anything was written
+
+
 # ---- the generated cases, one test id each ---------------------------------------------------------------
 
 GENERATED = [

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import doctest
 from pathlib import Path
 
 import pytest
 
-from chiptwin.cli import main
+from chiptwin.cli import arguments, build_parser, main
 from chiptwin.cli.summary import summarise_array
 from chiptwin.spec.load import load_chip
 
@@ -58,7 +60,7 @@ def test_summary_runs_on_tiny_chip(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summary", "--arch", "tiny_4"]) == 0
     out = capsys.readouterr().out
     assert "chip tiny_4" in out
-    assert "1 year" in out
+    assert "1.0 y" in out and "30.0 d" in out
 
 
 def test_summary_physics() -> None:
@@ -97,3 +99,36 @@ def test_accuracy_command_corrupt_checkpoint_exit_2(
     assert main(["accuracy", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "bad.json" in err
+
+
+def test_every_argument_is_checked_while_parsing() -> None:
+    # A value argument with no type (or a bare int/float/str/Path) would reach the command unchecked:
+    # each one needs a checking type from chiptwin.cli.arguments, or choices.
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert len(commands) == 10
+    unchecked = [
+        f"{name} {action.dest}"
+        for name, command in commands.items()
+        for action in command._actions
+        if action.nargs != 0 and action.choices is None and action.type in (None, int, float, str, Path)
+    ]
+    assert unchecked == []
+
+
+def test_argument_types_docstrings() -> None:
+    assert doctest.testmod(arguments).failed == 0
+
+
+def test_parsed_values_reach_the_command() -> None:
+    parser = build_parser()
+    args = parser.parse_args(
+        ["evaluate", "--ages", "20s, 1.5h,1y", "--policies", "gdc,none", "--bits", "none"]
+    )
+    assert args.ages == (20.0, 5400.0, 365 * 86_400.0)
+    assert args.policies == ("gdc", "none") and args.bits == "none"
+    defaults = parser.parse_args(["evaluate"])
+    assert defaults.ages == (20.0, 3600.0, 86_400.0, 365 * 86_400.0) and defaults.bits is None
+    timing = parser.parse_args(["timing", "--period", "90min", "--off", "0s"])
+    assert timing.period.ns == 90 * 60 * 10**9 and str(timing.period) == "90min"
+    assert timing.on.ns == 100_000_000 and timing.off.ns == 0 and timing.duration is None

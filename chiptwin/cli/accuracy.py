@@ -8,10 +8,10 @@ measured accuracy next to the one its model card records.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
+from chiptwin.cli.arguments import name_or_path, path
 from chiptwin.errors import CheckpointError
 from chiptwin.network.checkpoint import load_checkpoint
 from chiptwin.network.data import load_fashion_mnist, load_shipped
@@ -41,6 +41,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("accuracy", help="re-measure the digital test accuracy of a checkpoint")
-    p.add_argument("checkpoint", help="shipped checkpoint name or path (without or with .safetensors)")
-    p.add_argument("--data-dir", type=Path, default=None, help="Fashion-MNIST IDX folder (default: shipped)")
+    p.add_argument(
+        "checkpoint",
+        type=name_or_path("checkpoint"),
+        help="shipped checkpoint name or path (without or with .safetensors)",
+    )
+    p.add_argument(
+        "--data-dir", type=path("data_dir"), default=None, help="Fashion-MNIST IDX folder (default: shipped)"
+    )
     p.set_defaults(func=_run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from chiptwin.cli.arguments import name_or_path
 from chiptwin.mapping.mapper import ARCHITECTURES_DIR, resolve_arch
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.figures import chip_figures
@@ -44,5 +45,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-arch", help="validate an architecture file and print its summary")
-    p.add_argument("file", help="architecture TOML file, or a name in architectures/")
+    p.add_argument(
+        "file", type=name_or_path("file"), help="architecture TOML file, or a name in architectures/"
+    )
     p.set_defaults(func=_run)

@@ -9,15 +9,26 @@ drops AdaBS, the setting other simulators report, so numbers can be compared on 
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
 import torch
 
 from chiptwin.cli.arch import DEFAULT_ARCH, resolve_arch
+from chiptwin.cli.arguments import (
+    age_list,
+    bits_or_none,
+    comma_list,
+    integer,
+    name_or_path,
+    one_of,
+    path,
+    real,
+    strategy_name,
+)
 from chiptwin.device.noise import IdealNoiseModel, NoiseModel, PCMNoiseModel
-from chiptwin.errors import ChipTwinError
+from chiptwin.durations import format_age
+from chiptwin.errors import ChipTwinError, UsageError
 from chiptwin.functional import POLICIES, ConverterBits, EvalSpec, evaluate
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import map_graph
@@ -26,34 +37,20 @@ from chiptwin.network.data import load_fashion_mnist, load_shipped, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
 from chiptwin.spec.load import load_chip
-from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
-__all__ = ["add_parser", "format_age", "parse_age_s"]
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": SECONDS_PER_HOUR, "d": SECONDS_PER_DAY, "y": SECONDS_PER_YEAR}
-
-
-def parse_age_s(text: str) -> float:
-    """``"20"``, ``"20s"``, ``"10m"``, ``"1h"``, ``"1d"``, ``"1y"`` -> seconds.
-
-    Raises:
-        ChipTwinError: not a non-negative number with an optional unit s/m/h/d/y.
-    """
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([smhdy]?)\s*", text)
-    if match is None:
-        raise ChipTwinError(f"age {text!r}: expected a number with an optional unit s, m, h, d or y")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-
-
-def format_age(age_s: float) -> str:
-    """Seconds -> the largest whole-ish unit (``1 d``, ``1 y``, ``20 s``)."""
-    for unit in ("y", "d", "h", "m"):
-        if age_s >= _UNITS[unit]:
-            return f"{age_s / _UNITS[unit]:.3g} {unit}"
-    return f"{age_s:.3g} s"
+__all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    policies = args.policies
+    if args.weights_only:
+        policies = tuple(p for p in policies if p != "gdc+adabs")
+        if not policies:
+            raise UsageError("chiptwin evaluate: --weights-only drops AdaBS: give --policies none or gdc too")
+        if args.bits is not None:
+            raise UsageError(
+                f"chiptwin evaluate: --bits(={args.bits!r}) conflicts with --weights-only (converters off)"
+            )
     torch.set_flush_denormal(True)
     arch_path = resolve_arch(args.arch)
     chip = load_chip(arch_path)
@@ -72,21 +69,15 @@ def _run(args: argparse.Namespace) -> int:
     in_shape = tuple(int(s) for s in test.images.shape[1:])
     graph = build_layer_graph(model, in_shape, name=Path(str(args.checkpoint)).name)
     mapping = map_graph(graph, chip, args.strategy, source=arch_path)
-    policies = tuple(args.policies.split(","))
-    if not (args.headroom > 0 and args.headroom <= 100):
-        raise ChipTwinError(f"--headroom(={args.headroom}) must be in (0, 100]")
-    if args.weights_only:
-        policies = tuple(p for p in policies if p != "gdc+adabs")
-        bits = ConverterBits(dac_bits=None, adc_bits=None)
-    elif args.bits == "none":
+    if args.weights_only or args.bits == "none":
         bits = ConverterBits(dac_bits=None, adc_bits=None)
     elif args.bits is None:
         bits = ConverterBits(dac_bits=chip.dac.bits, adc_bits=chip.adc.bits, headroom=args.headroom)
     else:
-        bits = ConverterBits(dac_bits=int(args.bits), adc_bits=int(args.bits), headroom=args.headroom)
+        bits = ConverterBits(dac_bits=args.bits, adc_bits=args.bits, headroom=args.headroom)
     try:
         spec = EvalSpec(
-            ages_s=tuple(parse_age_s(a) for a in args.ages.split(",")),
+            ages_s=args.ages,
             policies=policies,
             seeds=tuple(range(args.seeds)),
             n_adabs=args.n_adabs,
@@ -130,26 +121,48 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy of a programmed chip over device age per policy")
-    p.add_argument("--checkpoint", default="resnet32_pcm_fmnist_hwa", help="shipped name or path")
-    p.add_argument("--arch", default=DEFAULT_ARCH)
-    p.add_argument("--strategy", default="dense")
-    p.add_argument("--ages", default="20s,1h,1d,1y", help="comma-separated ages, units s/m/h/d/y")
-    p.add_argument("--policies", default=",".join(POLICIES), help=f"comma-separated from {POLICIES}")
-    p.add_argument("--seeds", type=int, default=5, help="number of programming seeds (0..N-1)")
-    p.add_argument("--bits", default=None, help="DAC and ADC bits (default: the chip's; 'none': off)")
+    p.add_argument(
+        "--checkpoint",
+        type=name_or_path("checkpoint"),
+        default="resnet32_pcm_fmnist_hwa",
+        help="shipped name or path",
+    )
+    p.add_argument("--arch", type=name_or_path("arch"), default=DEFAULT_ARCH)
+    p.add_argument("--strategy", type=strategy_name, default="dense", help="placement strategy")
+    p.add_argument(
+        "--ages",
+        type=age_list(),
+        default="20s,1h,1d,1y",
+        help="comma-separated device ages, e.g. 20s,1h,1d,1y (units ns us ms s min h d y; y = 365 d)",
+    )
+    p.add_argument(
+        "--policies",
+        type=comma_list("policies", one_of("policy", POLICIES)),
+        default=",".join(POLICIES),
+        help=f"comma-separated from {POLICIES}",
+    )
+    p.add_argument(
+        "--seeds", type=integer("seeds", minimum=1), default=5, help="number of programming seeds (0..N-1)"
+    )
+    p.add_argument(
+        "--bits",
+        type=bits_or_none(),
+        default=None,
+        help="DAC and ADC bits, 1..16 (default: the chip's; 'none': ideal converters)",
+    )
     p.add_argument("--ideal", action="store_true", help="ideal devices (no noise, no drift)")
     p.add_argument(
         "--headroom",
-        type=float,
+        type=real("headroom", above=0, at_most=100),
         default=1.0,
         help="converter ranges x this over what the calibration images showed (default 1: clip beyond)",
     )
     p.add_argument(
         "--weights-only", action="store_true", help="PCM weights + GDC, ideal converters, no AdaBS"
     )
-    p.add_argument("--n-images", type=int, default=10_000)
-    p.add_argument("--n-adabs", type=int, default=2600)
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--n-images", type=integer("n_images", minimum=1), default=10_000)
+    p.add_argument("--n-adabs", type=integer("n_adabs", minimum=1), default=2600)
+    p.add_argument("--batch-size", type=integer("batch_size", minimum=1), default=500)
+    p.add_argument("--data-dir", type=path("data_dir"), default=None)
     p.add_argument("--verbose", action="store_true", help="print every (seed, age, policy) as measured")
     p.set_defaults(func=_run)

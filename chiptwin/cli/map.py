@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from chiptwin.cli.arch import resolve_arch
+from chiptwin.cli.arguments import integer, model_name, name_or_path, path, strategy_name
 from chiptwin.mapping import MappingResult, map_graph, measure_mapping, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import zoo_layer_graph
@@ -46,7 +47,7 @@ def format_result(result: MappingResult) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    placer = placer_for(args.strategy)  # fail on a bad name before tracing anything
+    placer = placer_for(args.strategy)
     path = resolve_arch(args.arch)
     chip = load_chip(path)
     bits = max(chip.dac.bits, chip.adc.bits)
@@ -63,18 +64,26 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("map", help="map a zoo network onto a chip's crossbar tiles")
-    p.add_argument("--arch", default="hermes_64", help="architecture TOML file, or a name in architectures/")
-    p.add_argument("--model", default="resnet32_pcm", help="zoo model name")
     p.add_argument(
-        "--strategy", default="dense", help=f"placement strategy: {', '.join(STRATEGIES)} (default dense)"
+        "--arch",
+        type=name_or_path("arch"),
+        default="hermes_64",
+        help="architecture TOML file, or a name in architectures/",
+    )
+    p.add_argument("--model", type=model_name, default="resnet32_pcm", help="zoo model name")
+    p.add_argument(
+        "--strategy",
+        type=strategy_name,
+        default="dense",
+        help=f"placement strategy: {', '.join(STRATEGIES)} (default dense)",
     )
     p.add_argument(
         "--in-channels",
-        type=int,
+        type=integer("in_channels", minimum=1),
         default=None,
         help="input channels (default: 1 for CIFAR-style models, Fashion-MNIST; 3 for ImageNet-style)",
     )
     p.add_argument(
-        "--out", type=Path, default=None, help="output folder (default traces/map-MODEL-ARCH-STRATEGY)"
+        "--out", type=path("out"), default=None, help="output folder (default traces/map-MODEL-ARCH-STRATEGY)"
     )
     p.set_defaults(func=_run)

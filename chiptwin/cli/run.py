@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from chiptwin.cli.arguments import integer, name_or_path, path
 from chiptwin.errors import MappingError
 from chiptwin.report.summary import format_accuracy_table
 from chiptwin.report.sweep_table import format_sweep_table, sweep_rows
@@ -89,15 +90,28 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a scenario; write its trace and report")
-    p.add_argument("scenario", help=f"one of {', '.join(SCENARIOS)}, or a scenario .toml file")
+    p.add_argument(
+        "scenario",
+        type=name_or_path("scenario"),
+        help=f"one of {', '.join(SCENARIOS)}, or a scenario .toml file",
+    )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="seconds-long version (what the tests run)")
     size.add_argument("--full", action="store_true", help="published size: 5 seeds, 10,000 test images")
-    p.add_argument("--out", help="trace directory (default: traces/NAME[-SIZE])")
+    p.add_argument("--out", type=path("out"), help="trace directory (default: traces/NAME[-SIZE])")
     p.add_argument("--resume", action="store_true", help="keep the finished cells of an interrupted run")
     p.add_argument("--no-report", action="store_true", help="skip the PNG plots and summary.txt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--seeds", type=int, default=None, help="override: programming seeds 0..N-1")
-    p.add_argument("--n-images", type=int, default=None, help="override: test images per probe")
+    p.add_argument(
+        "--threads", type=integer("threads", minimum=1), default=None, help="torch threads (default: torch's)"
+    )
+    p.add_argument(
+        "--seeds", type=integer("seeds", minimum=1), default=None, help="override: programming seeds 0..N-1"
+    )
+    p.add_argument(
+        "--n-images",
+        type=integer("n_images", minimum=1),
+        default=None,
+        help="override: test images per probe",
+    )
     p.set_defaults(func=_run)

@@ -1,9 +1,10 @@
 """``chiptwin summary``: the chip of an architecture file and one freshly programmed PCM crossbar over time.
 
-This is the main job until the scenario layer lands. The crossbar holds a full block of Gaussian
-weights clipped at +/- 2 std (the hardware-aware training clip, Joshi et al. 2020), programmed with the
-chip's PCM model; at each device age it reports the drift of the programmed devices and the weight
-error read back, before and after a global drift compensation (GDC) with an all-ones calibration input.
+A quick look at the device model alone, without a network or a clock (``chiptwin run`` runs scenarios on
+the whole chip). The crossbar holds a full block of Gaussian weights clipped at +/- 2 std (the
+hardware-aware training clip, Joshi et al. 2020), programmed with the chip's PCM model; at each device
+age it reports the drift of the programmed devices and the weight error read back, before and after a
+global drift compensation (GDC) with an all-ones calibration input, referenced to the first age.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from chiptwin.cli.arch import DEFAULT_ARCH, format_chip, resolve_arch
+from chiptwin.cli.arguments import name_or_path, seed
 from chiptwin.device import PCMNoiseModel, conductances_to_weights, weights_to_conductances
+from chiptwin.durations import format_age
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import load_chip
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
@@ -79,13 +82,6 @@ def summarise_array(chip: ChipSpec, seed: int, ages_s: tuple[float, ...] = AGES_
     return results
 
 
-def _age_label(age_s: float) -> str:
-    for unit, seconds in (("year", SECONDS_PER_YEAR), ("day", SECONDS_PER_DAY), ("h", SECONDS_PER_HOUR)):
-        if age_s >= seconds:
-            return f"{age_s / seconds:g} {unit}"
-    return f"{age_s:g} s"
-
-
 def _run(args: argparse.Namespace) -> int:
     torch.set_flush_denormal(True)
     path = resolve_arch(args.arch)
@@ -104,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     print(header)
     for r in summarise_array(chip, args.seed):
         print(
-            f"{_age_label(r.age_s):>10} {r.mean_g_on_us:>13.2f} {r.drift_factor:>7.3f} "
+            f"{format_age(r.age_s):>10} {r.mean_g_on_us:>13.2f} {r.drift_factor:>7.3f} "
             f"{100 * r.weight_error:>11.2f}% {100 * r.weight_error_gdc:>8.2f}% {r.gdc_alpha:>10.3f}"
         )
     return 0
@@ -112,6 +108,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="chip summary and a programmed PCM crossbar at a few device ages")
-    p.add_argument("--arch", default=DEFAULT_ARCH, help="architecture file or name (default hermes_64)")
-    p.add_argument("--seed", type=int, default=0, help="programming seed")
+    p.add_argument(
+        "--arch",
+        type=name_or_path("arch"),
+        default=DEFAULT_ARCH,
+        help="architecture file or name (default hermes_64)",
+    )
+    p.add_argument("--seed", type=seed(), default=0, help="programming seed")
     p.set_defaults(func=_run)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from chiptwin.cli.arguments import integer, name_or_path, path, scheduler_address
 from chiptwin.report.sweep_table import format_sweep_results
 from chiptwin.sweep import load_sweep, read_sweep, run_sweep
 
@@ -49,10 +50,16 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="run a grid of scenario cells on dask.distributed")
-    p.add_argument("file", help="sweep TOML file (see chiptwin/sweep/spec.py)")
-    p.add_argument("--out", help="output directory (default: traces/sweep-NAME)")
-    p.add_argument("--scheduler", help="address of an existing dask scheduler (default: a LocalCluster)")
-    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    p.add_argument("file", type=name_or_path("file"), help="sweep TOML file (see chiptwin/sweep/spec.py)")
+    p.add_argument("--out", type=path("out"), help="output directory (default: traces/sweep-NAME)")
+    p.add_argument(
+        "--scheduler",
+        type=scheduler_address,
+        help="address of an existing dask scheduler, [PROTOCOL://]HOST:PORT (default: a LocalCluster)",
+    )
+    p.add_argument(
+        "--workers", type=integer("workers", minimum=1), default=2, help="LocalCluster worker processes"
+    )
     p.add_argument("--serial", action="store_true", help="run the cells in this process, no dask")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)

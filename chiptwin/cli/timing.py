@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 from pathlib import Path
 
 import networkx as nx
@@ -19,6 +18,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chiptwin.cli.arch import resolve_arch
+from chiptwin.cli.arguments import (
+    duration,
+    integer,
+    model_name,
+    name_or_path,
+    path,
+    real,
+    seed,
+    strategy_name,
+)
+from chiptwin.durations import parse_duration_ns
 from chiptwin.errors import TimingError
 from chiptwin.mapping import map_graph, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
@@ -50,7 +60,7 @@ __all__ = [
     "add_parser",
     "format_result",
     "mvm_stream_graph",
-    "parse_duration_ns",
+    "parse_duration_ns",  # re-exported from chiptwin.durations, where the one duration grammar lives
 ]
 
 HERMES_MVM_TIME_NS = 130.0
@@ -64,26 +74,6 @@ HERMES_PEAK_TOPS = 63.1
 
 EVENTS_MODE_LIMIT = 2_000
 """``--mode auto`` simulates every event up to this many expected inferences, else uses the formula."""
-
-_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": NS_PER_S, "min": 60 * NS_PER_S}
-_UNITS_NS |= {"h": 3_600 * NS_PER_S, "d": 86_400 * NS_PER_S}
-
-
-def parse_duration_ns(text: str) -> int:
-    """``"1s"``, ``"10ms"``, ``"2.5h"``, ``"1d"`` (units ns, us/µs, ms, s, min, h, d) as whole ns.
-
-    Raises:
-        TimingError: not a positive number followed by a known unit.
-    """
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zµ]+)\s*", text)
-    if m is None or m.group(2) not in _UNITS_NS:
-        raise TimingError(
-            f"duration(={text!r}) must be a number and a unit ({', '.join(_UNITS_NS)}), e.g. 1s"
-        )
-    ns = round(float(m.group(1)) * _UNITS_NS[m.group(2)])
-    if ns < 1:
-        raise TimingError(f"duration(={text!r}) must be at least 1 ns")
-    return ns
 
 
 def mvm_stream_graph(chip: ChipSpec, size: int = 32) -> nx.DiGraph:
@@ -174,7 +164,7 @@ def _workload(args: argparse.Namespace) -> tuple[Workload, str]:
         return PeriodicWorkload(args.rate), f"{args.rate:,g} inferences/s periodic"
     if args.workload == "poisson":
         return PoissonWorkload(args.rate, seed=args.seed), f"{args.rate:,g} inferences/s Poisson"
-    on, off = parse_duration_ns(args.on) / NS_PER_S, parse_duration_ns(args.off) / NS_PER_S
+    on, off = args.on.ns / NS_PER_S, args.off.ns / NS_PER_S
     return BurstyWorkload(args.rate, on_s=on, off_s=off, seed=args.seed), f"{args.rate:,g}/s bursty"
 
 
@@ -229,15 +219,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.calibrate:
         return _calibrate(chip)
     placer = placer_for(args.strategy)
-    duration = parse_duration_ns(args.duration)
+    duration = NS_PER_S if args.duration is None else args.duration.ns
     workload, described = _workload(args)
-    if isinstance(workload, ReplayWorkload) and not args.duration_given:
+    if isinstance(workload, ReplayWorkload) and args.duration is None:
         duration = max(workload.end_ns, 1)
     compensation = None
     if args.policy != "none":
         compensation = CompensationSpec(
             policy=args.policy,
-            period_s=parse_duration_ns(args.period) / NS_PER_S,
+            period_s=args.period.ns / NS_PER_S,
             adabs_images=args.adabs_images,
             gdc_reads_per_block=args.gdc_reads,
         )
@@ -279,19 +269,48 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("timing", help="latency, throughput and energy of a mapped network (SimPy twin)")
-    p.add_argument("--arch", default="hermes_64", help="architecture TOML file, or a name in architectures/")
-    p.add_argument("--model", default="resnet32_pcm", help="zoo model name")
-    p.add_argument("--strategy", default="dense", help=f"placement strategy: {', '.join(STRATEGIES)}")
-    p.add_argument("--in-channels", type=int, default=None, help="input channels (default: the zoo's)")
-    p.add_argument("--rate", type=float, default=1000.0, help="inferences per second (default 1000)")
-    p.add_argument("--duration", default=None, help="arrival window, e.g. 1s, 10ms, 1h, 1d (default 1s)")
+    p.add_argument(
+        "--arch",
+        type=name_or_path("arch"),
+        default="hermes_64",
+        help="architecture TOML file, or a name in architectures/",
+    )
+    p.add_argument("--model", type=model_name, default="resnet32_pcm", help="zoo model name")
+    p.add_argument(
+        "--strategy", type=strategy_name, default="dense", help=f"placement strategy: {', '.join(STRATEGIES)}"
+    )
+    p.add_argument(
+        "--in-channels",
+        type=integer("in_channels", minimum=1),
+        default=None,
+        help="input channels (default: the zoo's)",
+    )
+    p.add_argument(
+        "--rate",
+        type=real("rate_per_s", above=0),
+        default=1000.0,
+        help="inferences per second (default 1000)",
+    )
+    p.add_argument(
+        "--duration",
+        type=duration("duration"),
+        default=None,
+        help="arrival window, e.g. 10ms, 1h, 1y (units ns us ms s min h d y; default 1s or a replay's end)",
+    )
     p.add_argument(
         "--workload", choices=("periodic", "poisson", "bursty"), default="periodic", help="arrival process"
     )
-    p.add_argument("--on", default="100ms", help="bursty: on time (default 100ms)")
-    p.add_argument("--off", default="900ms", help="bursty: off time (default 900ms)")
-    p.add_argument("--replay", default=None, help="replay arrival times from a CSV or Parquet file")
-    p.add_argument("--seed", type=int, default=0, help="run seed of random workloads")
+    p.add_argument("--on", type=duration("on"), default="100ms", help="bursty: on time (default 100ms)")
+    p.add_argument(
+        "--off",
+        type=duration("off", positive=False),
+        default="900ms",
+        help="bursty: off time (default 900ms)",
+    )
+    p.add_argument(
+        "--replay", type=path("replay"), default=None, help="replay arrival times from a CSV or Parquet file"
+    )
+    p.add_argument("--seed", type=seed(), default=0, help="run seed of random workloads")
     p.add_argument(
         "--mode",
         choices=("auto", "events", "batched"),
@@ -300,19 +319,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "inferences",
     )
     p.add_argument("--policy", choices=POLICIES, default="none", help="periodic compensation")
-    p.add_argument("--period", default="1h", help="compensation period (default 1h)")
-    p.add_argument("--adabs-images", type=int, default=2600, help="calibration images per AdaBS pass")
-    p.add_argument("--gdc-reads", type=int, default=1, help="calibration reads per block per GDC pass")
+    p.add_argument("--period", type=duration("period"), default="1h", help="compensation period (default 1h)")
+    p.add_argument(
+        "--adabs-images",
+        type=integer("adabs_images", minimum=1),
+        default=2600,
+        help="calibration images per AdaBS pass",
+    )
+    p.add_argument(
+        "--gdc-reads",
+        type=integer("gdc_reads_per_block", minimum=1),
+        default=1,
+        help="calibration reads per block per GDC pass",
+    )
     p.add_argument("--program", action="store_true", help="program the tiles at time 0 first")
-    p.add_argument("--layers", type=int, default=12, help="print the N most costly layers (default 12)")
+    p.add_argument(
+        "--layers",
+        type=integer("layers", minimum=1),
+        default=12,
+        help="print the N most costly layers (default 12)",
+    )
     p.add_argument(
         "--calibrate", action="store_true", help="stream full-crossbar MVMs and compare with HERMES"
     )
-    p.set_defaults(func=_dispatch)
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    args.duration_given = args.duration is not None
-    if args.duration is None:
-        args.duration = "1s"
-    return _run(args)
+    p.set_defaults(func=_run)

@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
 import torch
 
-from chiptwin.errors import ChipTwinError
+from chiptwin.cli.arguments import (
+    checkpoint_name,
+    integer,
+    model_name,
+    name_or_path,
+    path,
+    real,
+    seed,
+    torch_device,
+)
+from chiptwin.errors import ChipTwinError, UsageError
 from chiptwin.network.data import FASHION_MNIST_DIR, load_cifar10, load_fashion_mnist
 from chiptwin.network.training import TrainSpec
 from chiptwin.network.training import train as run_training
@@ -18,13 +27,12 @@ __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
-
     if args.dataset == "fashion-mnist":
         directory = args.data_dir or FASHION_MNIST_DIR
         train_set, test_set = load_fashion_mnist("train", directory), load_fashion_mnist("test", directory)
     else:
         if args.data_dir is None:
-            raise ChipTwinError("--data-dir is required for cifar10 (the cifar-10-batches-bin folder)")
+            raise UsageError("chiptwin train: --dataset cifar10 needs --data-dir (cifar-10-batches-bin)")
         train_set, test_set = load_cifar10("train", args.data_dir), load_cifar10("test", args.data_dir)
     try:
         spec = TrainSpec(
@@ -62,23 +70,41 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a zoo network (FP32 or hardware-aware fine-tuning)")
-    p.add_argument("--model", default="resnet32_pcm")
+    p.add_argument("--model", type=model_name, default="resnet32_pcm")
     p.add_argument("--dataset", choices=["fashion-mnist", "cifar10"], default="fashion-mnist")
-    p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--warmup-epochs", type=float, default=1.0)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", type=path("data_dir"), default=None)
+    p.add_argument("--epochs", type=integer("epochs", minimum=1), default=30)
+    p.add_argument("--batch-size", type=integer("batch_size", minimum=1), default=128)
+    p.add_argument("--lr", type=real("lr", above=0), default=0.1)
+    p.add_argument("--warmup-epochs", type=real("warmup_epochs", at_least=0), default=1.0)
+    p.add_argument("--weight-decay", type=real("weight_decay", at_least=0), default=5e-4)
+    p.add_argument("--seed", type=seed(), default=0)
     p.add_argument("--hwa", action="store_true", help="hardware-aware training (weight noise + clip)")
-    p.add_argument("--eta", type=float, default=0.038, help="HWA noise std / max|W| (default 3.8 %%)")
-    p.add_argument("--alpha", type=float, default=2.0, help="HWA clip bound in std(W) (default 2.0)")
-    p.add_argument("--quantise-bits", type=int, default=None, help="quantise analog layer I/O")
-    p.add_argument("--init-from", default=None, help="checkpoint to fine-tune from")
-    p.add_argument("--crop-pad", type=int, default=4)
-    p.add_argument("--device", default=None)
+    p.add_argument(
+        "--eta", type=real("eta", at_least=0), default=0.038, help="HWA noise std / max|W| (default 3.8 %%)"
+    )
+    p.add_argument(
+        "--alpha", type=real("alpha", above=0), default=2.0, help="HWA clip bound in std(W) (default 2.0)"
+    )
+    p.add_argument(
+        "--quantise-bits",
+        type=integer("quantise_bits", minimum=2, maximum=16),
+        default=None,
+        help="quantise analog layer I/O to 2..16 bits",
+    )
+    p.add_argument(
+        "--init-from", type=name_or_path("init_from"), default=None, help="checkpoint to fine-tune from"
+    )
+    p.add_argument("--crop-pad", type=integer("crop_pad", minimum=0), default=4)
+    p.add_argument(
+        "--device", type=torch_device, default=None, help="torch device (default: cuda if available, or cpu)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch only)")
-    p.add_argument("--out", type=Path, required=True, help="directory for resume state and checkpoint")
-    p.add_argument("--name", required=True, help="checkpoint name (files NAME.safetensors, NAME.json)")
+    p.add_argument("--out", type=path("out"), required=True, help="directory for resume state and checkpoint")
+    p.add_argument(
+        "--name",
+        type=checkpoint_name,
+        required=True,
+        help="checkpoint name (files NAME.safetensors, NAME.json)",
+    )
     p.set_defaults(func=_run)

@@ -63,7 +63,13 @@ def save_checkpoint(model: nn.Module, spec: ModelSpec, card: dict[str, Any], pat
 
 
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
-    """Map a shipped checkpoint name to its file, or return a user path as given (without suffix)."""
+    """Map a shipped checkpoint name to its file, or return a user path as given (without suffix).
+
+    Raises:
+        CheckpointError: the path names no file (empty, ``.``, ``/``).
+    """
+    if not Path(name_or_path).name:
+        raise CheckpointError(f"checkpoint {str(name_or_path)!r}: not a checkpoint name or file path")
     if str(name_or_path) in SHIPPED_CHECKPOINTS:
         ref = resources.files("chiptwin.network") / "checkpoints" / f"{name_or_path}.safetensors"
         return Path(str(ref)).with_suffix("")
