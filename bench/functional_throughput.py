@@ -1,11 +1,14 @@
 """Bench: twin forward at a fixed device age vs plain PyTorch forward of the same model (one run).
 
-    python bench/functional_throughput.py [--model resnet32_pcm] [--batch-size 100] [--batches 30]
+    python bench/functional_throughput.py [--model resnet32_pcm] [--arch hermes_64] [--strategy dense]
+                                          [--batch-size 100] [--batches 30]
 
-Both run the same model, batch size and thread count; the twin programs the model on hermes_64-sized
-blocks with the PCM model and 8-bit converters, sets the age to one day with GDC, and draws read noise
-per batch. Target (issue 5): twin throughput >= 0.67x plain (overhead <= 1.5x). Forwards of the two
-kinds alternate so background load slows both alike.
+Both run the same model, batch size and thread count; the twin programs the model on the crossbar
+blocks of its real mapping onto ``--arch`` (``map_graph`` with ``--strategy``, as ``chiptwin evaluate``
+and the scenarios do: a layer taller or wider than a crossbar is split into several blocks, each with
+its own converters) with the PCM model and the chip's converters, sets the age to one day with GDC, and
+draws read noise per batch. Target (issue 5): twin throughput >= 0.67x plain (overhead <= 1.5x).
+Forwards of the two kinds alternate so background load slows both alike.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from collections.abc import Callable
 import torch
 
 from chiptwin.device.noise import PCMNoiseModel
-from chiptwin.functional import apply_policy, program_chip, whole_layer_blocks
+from chiptwin.functional import apply_policy, program_chip
+from chiptwin.functional.chip import blocks_from_mapping
+from chiptwin.mapping import map_graph, resolve_arch
+from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.resnet import build_model
-from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.load import load_chip
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -32,6 +38,8 @@ def _timed(fn: Callable[[], object]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet32_pcm")
+    parser.add_argument("--arch", default="hermes_64", help="architecture name or file")
+    parser.add_argument("--strategy", default="dense", help="placement strategy of the mapping")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -40,11 +48,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = build_model(args.model).eval()
-    chip_spec = ChipSpec()
+    arch_path = resolve_arch(args.arch)
+    chip_spec = load_chip(arch_path)
     x = torch.randn(args.batch_size, 1, 32, 32).contiguous(memory_format=torch.channels_last)
     model = model.to(memory_format=torch.channels_last)
     noise = PCMNoiseModel(chip_spec.pcm)
-    blocks = whole_layer_blocks(model)
+    graph = build_layer_graph(model, (1, 32, 32), name=args.model)
+    blocks = blocks_from_mapping(map_graph(graph, chip_spec, args.strategy, source=arch_path))
+    n_blocks = sum(len(b) for b in blocks.values())
     # Programming alone (no range calibration), best of 3; then moving the chip to a new age: the
     # drifted conductances of every device with fresh read noise, as each forward batch reads them.
     program_s = min(_timed(lambda: program_chip(model, chip_spec, blocks, noise, 0, [])) for _ in range(3))
@@ -70,7 +81,10 @@ def main() -> None:
     # printed as well so a reader sees how much the two differ.
     med = {k: args.batch_size / statistics.median(v) for k, v in times.items()}
     mean = {k: args.batch_size * len(v) / sum(v) for k, v in times.items()}
-    print(f"{args.model}, batch {args.batch_size}, {args.batches} batches, torch threads {args.threads}")
+    print(
+        f"{args.model} on {chip_spec.name} ({args.strategy}: {n_blocks} blocks, {len(blocks)} analog layers),"
+        f" batch {args.batch_size}, {args.batches} batches, torch threads {args.threads}"
+    )
     print(
         f"programming {args.model} ({chip.state_bytes / 1e6:.1f} MB of device state): {program_s:.3f} s"
         "  (target < 0.5 s)"
@@ -78,8 +92,8 @@ def main() -> None:
     print(f"moving to a new age (drift + fresh read noise of every device): {move_s:.3f} s  (target < 0.2 s)")
     print(f"plain PyTorch forward: {med['plain']:8.1f} images/s (median batch; mean {mean['plain']:.1f})")
     print(
-        f"twin forward (1 day, GDC, 8-bit converters, read noise per batch): {med['twin']:8.1f} images/s"
-        f" (median batch; mean {mean['twin']:.1f})"
+        f"twin forward (1 day, GDC, {chip_spec.dac.bits}/{chip_spec.adc.bits}-bit DAC/ADC, read noise per"
+        f" batch): {med['twin']:8.1f} images/s (median batch; mean {mean['twin']:.1f})"
     )
     print(
         f"twin / plain: {med['twin'] / med['plain']:.3f} median, {mean['twin'] / mean['plain']:.3f} mean"

@@ -1,7 +1,10 @@
-"""Everything a scenario's cells share, loaded once: chip spec, models, data, layer graph, mapping, plans.
+"""Everything a scenario's cells share, loaded once per run: chip spec, models, data, layer graph, mapping,
+plans.
 
-Both shipped checkpoints of a scenario are the same architecture, so the graph, mapping and timing plans
-are built per distinct model (keyed by the checkpoint's model card) and shared.
+Each checkpoint gets its own layer graph, mapping and timing plans, built from its model: two checkpoints
+of one architecture (the two shipped ones) get equal ones, built twice. What the cells of such
+checkpoints do share is the timing run of each policy, which :func:`chiptwin.scenario.run.run_scenario`
+computes once per model card and policy.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class PreparedModel:
     card: dict[str, object]
     path: Path
     digital_accuracy: float
-    """Accuracy of the digital model on the scenario's test images (fraction)."""
+    """Accuracy of the digital model on the scenario's test images (fraction; NaN when timing-only)."""
 
     graph: nx.DiGraph
     mapping: Mapping
@@ -103,8 +106,9 @@ def prepare(spec: ScenarioSpec) -> Prepared:
     """Load and map everything the scenario names.
 
     Raises:
-        SpecError, CheckpointError, DataError, MappingError: a bad architecture, checkpoint, data set or
-            a model that does not fit the chip (each names the file/key/value).
+        SpecError, CheckpointError, DataError, MappingError: a bad architecture, checkpoint, data set, a
+            model that does not fit the chip, or a ``tile_failure.tile`` that holds none of its blocks
+            (each names the file/key/value).
     """
     torch.set_flush_denormal(True)
     arch_path = resolve_arch(spec.arch)
