@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chiptwin.durations import format_age
 from chiptwin.trace.reader import read_table
 from chiptwin.trace.schema import dynamic_energy_pj
 
@@ -71,7 +72,7 @@ def format_sweep_table(rows: Sequence[SweepRow], failed: Sequence[tuple[str, str
     for r in rows:
         lines.append(
             f"{r.label:<24} {r.tiles_used:>5} {r.latency_single_us:>11.1f} {r.peak_throughput_per_s:>10.1f} "
-            f"{r.dynamic_energy_per_inference_nj:>9.1f} {r.age_s / 3600:>6.1f} h "
+            f"{r.dynamic_energy_per_inference_nj:>9.1f} {format_age(r.age_s):>8} "
             f"{100 * r.accuracy_mean:>7.2f} ± {100 * r.accuracy_std:<5.2f}"
         )
     lines += [f"{label:<24} does not fit: {why}" for label, why in failed]
@@ -102,7 +103,7 @@ def format_sweep_results(table: pa.Table) -> str:
             "  ".join(f"{r[k]!s:<{widths[k]}}" for k in keys)
             + f"  {r['tiles_used']:>5} {r['latency_single_ns'] / 1e3:>10.1f}"
             f" {r['peak_throughput_per_s']:>10.1f}"
-            f" {r['dynamic_energy_pj'] / 1e3:>9.1f} {'-' if age is None else f'{age:.0f} s':>9}"
+            f" {r['dynamic_energy_pj'] / 1e3:>9.1f} {'-' if age is None else format_age(age):>9}"
             f" {'-' if acc is None else f'{100 * acc:.2f}':>10}"
         )
     return "\n".join(lines)
