@@ -53,7 +53,7 @@ __all__ = [
 T = TypeVar("T")
 
 SEED_MAX = 2**63 - 1
-"""Largest run seed: what ``torch.Generator.manual_seed`` and the 63-bit derived seeds accept."""
+"""Largest run seed: the range of the trace's int64 ``seed`` column (torch and numpy accept more)."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -66,6 +66,8 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Raise the argparse ``message`` (one line) as a :class:`UsageError` naming the command."""
         text = " ".join(message.split())
+        # A command's parser names itself ("chiptwin evaluate: "); the top one ("chiptwin") does not, as
+        # main() prints "chiptwin: error: " already.
         prefix = "" if " " not in self.prog else f"{self.prog}: "
         raise UsageError(f"{prefix}{text}")
 
