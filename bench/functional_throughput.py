@@ -20,8 +20,9 @@ from collections.abc import Callable
 
 import torch
 
+from chiptwin.compensation import get_policy
 from chiptwin.device.noise import PCMNoiseModel
-from chiptwin.functional import apply_policy, program_chip
+from chiptwin.functional import program_chip
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import map_graph, resolve_arch
 from chiptwin.network.graph import build_layer_graph
@@ -68,7 +69,7 @@ def main() -> None:
             g.read_normalised(chip.ctx)
 
     move_s = min(_timed(move) for _ in range(3))
-    apply_policy(chip, "gdc")
+    get_policy("gdc").compensate(chip, None)
     times: dict[str, list[float]] = {"plain": [], "twin": []}
     with torch.no_grad():
         model(x), chip(x)  # warm-up

@@ -128,7 +128,7 @@ def main() -> None:
         (
             "poisson+comp",
             PoissonWorkload(RATE_PER_S, seed=0),
-            CompensationSpec(policy="gdc+adabs", period_s=3600),
+            CompensationSpec(policy="gdc+adabs", period_s=3600, adabs_images=2600),
         ),
     ]
     for label, workload, comp in runs:

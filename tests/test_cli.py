@@ -66,8 +66,9 @@ def test_summary_runs_on_tiny_chip(capsys: pytest.CaptureFixture[str]) -> None:
 def test_summary_physics() -> None:
     results = summarise_array(load_chip(ARCH_DIR / "tiny_4.toml"), seed=3)
     first, hour, day = results[0], results[1], results[2]
-    # At t0 nothing has drifted and GDC is the identity.
-    assert first.drift_factor == 1.0 and first.gdc_alpha == 1.0
+    # At t0 nothing has drifted, and GDC is the identity up to the read noise of its two reads (the
+    # reference right after programming, and now: 1/f noise of a few % of the column sums at t0).
+    assert first.drift_factor == 1.0 and first.gdc_alpha == pytest.approx(1.0, abs=0.02)
     # Drift exponents are >= 0.049 for every device, so the mean falls by at least (180)^-0.049 per hour.
     assert hour.drift_factor < 0.776
     assert day.drift_factor < hour.drift_factor

@@ -26,10 +26,11 @@ from chiptwin.cli.arguments import (
     real,
     strategy_name,
 )
+from chiptwin.compensation import POLICY_NAMES, get_policy
 from chiptwin.device.noise import IdealNoiseModel, NoiseModel, PCMNoiseModel
 from chiptwin.durations import format_age
 from chiptwin.errors import ChipTwinError, UsageError
-from chiptwin.functional import POLICIES, ConverterBits, EvalSpec, evaluate
+from chiptwin.functional import ConverterBits, EvalSpec, evaluate
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import map_graph
 from chiptwin.network.checkpoint import load_checkpoint
@@ -42,11 +43,15 @@ __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    policies = args.policies
+    policies = tuple(get_policy(name) for name in args.policies)
     if args.weights_only:
-        policies = tuple(p for p in policies if p != "gdc+adabs")
+        # Other simulators' weights-only view has no batch-norm on the chip: no policy that needs images.
+        policies = tuple(p for p in policies if not p.needs_images)
         if not policies:
-            raise UsageError("chiptwin evaluate: --weights-only drops AdaBS: give --policies none or gdc too")
+            raise UsageError(
+                "chiptwin evaluate: --weights-only drops AdaBS (the policies that need calibration images): "
+                "give --policies none or gdc too"
+            )
         if args.bits is not None:
             raise UsageError(
                 f"chiptwin evaluate: --bits(={args.bits!r}) conflicts with --weights-only (converters off)"
@@ -78,7 +83,6 @@ def _run(args: argparse.Namespace) -> int:
     try:
         spec = EvalSpec(
             ages_s=args.ages,
-            policies=policies,
             seeds=tuple(range(args.seeds)),
             n_adabs=args.n_adabs,
             batch_size=args.batch_size,
@@ -101,12 +105,13 @@ def _run(args: argparse.Namespace) -> int:
         (images, labels),
         calibration,
         spec,
+        policies,
         bits=bits,
         on_result=(lambda s, a, p, acc: print(f"  seed {s} age {format_age(a)} {p}: {100 * acc:.2f} %"))
         if args.verbose
         else None,
     )
-    header = f"{'age':>8} | " + " | ".join(f"{p:>15}" for p in spec.policies)
+    header = f"{'age':>8} | " + " | ".join(f"{p.name:>15}" for p in policies)
     print(header)
     print("-" * len(header))
     for age in sorted(spec.ages_s):
@@ -137,9 +142,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--policies",
-        type=comma_list("policies", one_of("policy", POLICIES)),
-        default=",".join(POLICIES),
-        help=f"comma-separated from {POLICIES}",
+        type=comma_list("policies", one_of("policy", POLICY_NAMES)),
+        default=",".join(POLICY_NAMES),
+        help=f"comma-separated from {POLICY_NAMES}",
     )
     p.add_argument(
         "--seeds", type=integer("seeds", minimum=1), default=5, help="number of programming seeds (0..N-1)"

@@ -3,8 +3,9 @@
 A quick look at the device model alone, without a network or a clock (``chiptwin run`` runs scenarios on
 the whole chip). The crossbar holds a full block of Gaussian weights clipped at +/- 2 std (the
 hardware-aware training clip, Joshi et al. 2020), programmed with the chip's PCM model; at each device
-age it reports the drift of the programmed devices and the weight error read back, before and after a
-global drift compensation (GDC) with an all-ones calibration input, referenced to the first age.
+age it reports the drift of the programmed devices and the weight error read back, before and after the
+chip's global drift compensation (GDC, :func:`chiptwin.functional.apply_gdc`: an all-ones calibration
+read, referenced to the read right after programming).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import argparse
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from chiptwin.cli.arch import DEFAULT_ARCH, format_chip, resolve_arch
 from chiptwin.cli.arguments import name_or_path, seed
-from chiptwin.device import PCMNoiseModel, conductances_to_weights, weights_to_conductances
+from chiptwin.device import PCMNoiseModel, weights_to_conductances
 from chiptwin.durations import format_age
+from chiptwin.functional import ConverterBits, apply_gdc, program_chip, whole_layer_blocks
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import load_chip
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
@@ -43,40 +46,49 @@ class ArrayAgeResult:
 
 
 def summarise_array(chip: ChipSpec, seed: int, ages_s: tuple[float, ...] = AGES_S) -> list[ArrayAgeResult]:
-    """Program one full crossbar of clipped Gaussian weights and read it back at each age."""
+    """Program one full crossbar of clipped Gaussian weights on the functional twin and read it back.
+
+    The crossbar is one block of a bias-free Linear layer programmed with :func:`program_chip` (ideal
+    converters: this is the devices' view); at each age the GDC factor is measured with
+    :func:`apply_gdc`, the GDC of every chip (reference read right after programming).
+    """
     gen = torch.Generator().manual_seed(seed)
     rows, cols = chip.tiles.weight_rows, chip.tiles.weight_cols
     w = torch.randn(rows, cols, generator=gen).clamp_(-_CLIP_STD, _CLIP_STD)
-    g_pos, g_neg, beta = weights_to_conductances(w, chip.pcm.g_max_us, chip.pcm.weight_scale)
-    model = PCMNoiseModel(chip.pcm)
-    # A polarity of `per_polarity` devices, each programmed to the target, reads as their mean
-    # (HERMES' unit cell has 2 PCM per polarity; Joshi 2020 one).
-    per_polarity = chip.tiles.devices_per_weight // 2
-    pos = model.program(g_pos.expand(per_polarity, rows, cols).contiguous(), gen)
-    neg = model.program(g_neg.expand(per_polarity, rows, cols).contiguous(), gen)
-    on = torch.cat([g_pos.expand_as(pos.g_prog_us).flatten(), g_neg.expand_as(neg.g_prog_us).flatten()]) > 0
-    g_prog = torch.cat([pos.g_prog_us.flatten(), neg.g_prog_us.flatten()])[on]
+    layer = nn.Linear(rows, cols, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(w.T)
+    off = ConverterBits(dac_bits=None, adc_bits=None)
+    noise = PCMNoiseModel(chip.pcm)
+    analog = program_chip(
+        layer, chip, whole_layer_blocks(layer), noise, seed, [torch.ones(1, rows)], bits=off
+    )
+    group = analog.layers[""].row_groups[0]
+    xbar = group.crossbar
+    g_pos, g_neg, _ = weights_to_conductances(w, chip.pcm.g_max_us, chip.pcm.weight_scale)
+    on = torch.cat(
+        [g_pos.expand_as(xbar.pos.g_prog_us).flatten(), g_neg.expand_as(xbar.neg.g_prog_us).flatten()]
+    )
+    on = on > 0  # the programmed (not zero-target) device of each pair
+    g_prog = torch.cat([xbar.pos.g_prog_us.flatten(), xbar.neg.g_prog_us.flatten()])[on]
     w_max = float(w.abs().max())
-    ones = torch.ones(rows)
-    reference = None
     results = []
     for age in ages_s:
-        g_now = torch.cat([model.conductance(pos, age).flatten(), model.conductance(neg, age).flatten()])[on]
-        w_read = conductances_to_weights(
-            model.read(pos, age, gen).mean(0), model.read(neg, age, gen).mean(0), beta
+        analog.set_age(age)
+        g_now = torch.cat(
+            [noise.conductance(xbar.pos, age).flatten(), noise.conductance(xbar.neg, age).flatten()]
         )
-        # GDC: summed |output| of an all-ones input, referenced to the first read (Joshi 2020).
-        response = float((ones @ w_read).abs().sum())
-        reference = response if reference is None else reference
-        alpha = reference / response
+        apply_gdc(analog)
+        alpha = group.gdc_alpha
+        w_read = group.read_normalised(analog.ctx) * (chip.pcm.g_max_us / group.beta)
         results.append(
             ArrayAgeResult(
                 age_s=age,
-                mean_g_on_us=float(g_now.mean()),
-                drift_factor=float(g_now.mean() / g_prog.mean()),
+                mean_g_on_us=float(g_now[on].mean()),
+                drift_factor=float(g_now[on].mean() / g_prog.mean()),
                 weight_error=float((w_read - w).std() / w_max),
                 weight_error_gdc=float((alpha * w_read - w).std() / w_max),
-                gdc_alpha=alpha,
+                gdc_alpha=float(alpha[0]),
             )
         )
     return results

@@ -28,6 +28,7 @@ from chiptwin.cli.arguments import (
     seed,
     strategy_name,
 )
+from chiptwin.compensation import POLICY_NAMES, get_policy
 from chiptwin.durations import parse_duration_ns
 from chiptwin.errors import TimingError
 from chiptwin.mapping import map_graph, placer_for
@@ -37,9 +38,7 @@ from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.graph import EdgeSpec, LayerSpec
 from chiptwin.spec.load import load_chip
 from chiptwin.timing import (
-    POLICIES,
     BurstyWorkload,
-    CompensationSpec,
     PeriodicWorkload,
     PipelinePlan,
     PoissonWorkload,
@@ -223,14 +222,11 @@ def _run(args: argparse.Namespace) -> int:
     workload, described = _workload(args)
     if isinstance(workload, ReplayWorkload) and args.duration is None:
         duration = max(workload.end_ns, 1)
-    compensation = None
-    if args.policy != "none":
-        compensation = CompensationSpec(
-            policy=args.policy,
-            period_s=args.period.ns / NS_PER_S,
-            adabs_images=args.adabs_images,
-            gdc_reads_per_block=args.gdc_reads,
-        )
+    compensation = get_policy(args.policy).schedule(
+        adabs_images=args.adabs_images,
+        gdc_reads_per_block=args.gdc_reads,
+        period_s=args.period.ns / NS_PER_S,
+    )
     bits = max(chip.dac.bits, chip.adc.bits)
     graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
     mapping = map_graph(graph, chip, placer, source=path)
@@ -318,7 +314,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"events: every activity; batched: pipeline formula; auto: events up to {EVENTS_MODE_LIMIT:,} "
         "inferences",
     )
-    p.add_argument("--policy", choices=POLICIES, default="none", help="periodic compensation")
+    p.add_argument("--policy", choices=POLICY_NAMES, default="none", help="periodic compensation")
     p.add_argument("--period", type=duration("period"), default="1h", help="compensation period (default 1h)")
     p.add_argument(
         "--adabs-images",

@@ -4,17 +4,21 @@ Inputs are encoded by a signed pulse-width DAC and column outputs digitised by a
 section 3; Le Gallo et al., Nature Electronics 6, 680 (2023): 8-bit pulse-width inputs, 8-bit ADCs).
 Both are symmetric uniform quantisers with ``2^(bits-1) - 1`` levels per sign (a signed 8-bit code
 spans -127..127) that saturate at their full-scale range: values beyond the range clip, which is what a
-pulse-width modulator with a longest pulse, and an ADC with a largest count, do.
+pulse-width modulator with a longest pulse, and an ADC with a largest count, do. Rounding is to the
+nearest level, ties to even (``torch.round``).
+
+The hardware-aware training's straight-through quantiser (``chiptwin.network.training.quantise_ste``)
+is a training device, not a converter model: it quantises over each batch's max|x|, and the network
+layer does not import this one (DESIGN.md section 2).
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from chiptwin.errors import DeviceError
 
-__all__ = ["levels", "quantise"]
+__all__ = ["encode_", "levels"]
 
 
 def levels(bits: int) -> int:
@@ -28,15 +32,20 @@ def levels(bits: int) -> int:
     return max(2 ** (bits - 1) - 1, 1)
 
 
-def quantise(x: Tensor, bits: int, full_scale: Tensor | float) -> Tensor:
-    """Quantise ``x`` to a signed ``bits``-bit code over ``[-full_scale, full_scale]``, in x's units.
+def encode_(x: Tensor, bits: int) -> Tensor:
+    """Turn ``x``, already in units of one step, into signed ``bits``-bit codes in place and return it.
 
-    ``full_scale`` is a float or a tensor broadcastable to ``x`` (e.g. one range per output column,
-    shaped ``(1, C, 1, 1)``); a zero range maps everything to 0. Values beyond the range saturate.
-    Returns a new tensor; ``x`` is not modified.
+    ``round`` to the nearest level and saturate at ``±levels(bits)``: the one quantiser of the chip's DAC
+    (``x`` = input / full scale x levels) and ADC (``x`` = output / step). Callers fold every scale
+    into ``x`` beforehand (and into the weights) so the large activation tensor is touched once.
+
+    Example:
+        >>> import torch
+        >>> encode_(torch.tensor([-300.0, -0.4, 0.5, 1.5, 126.6]), 8).tolist()
+        [-127.0, -0.0, 0.0, 2.0, 127.0]
+
+    Raises:
+        DeviceError: ``bits`` is outside 1..24.
     """
     n = levels(bits)
-    scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device) / n
-    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-    code = torch.round(x / safe).clamp_(-n, n)
-    return code.mul_(safe).mul_(scale > 0)
+    return x.round_().clamp_(-n, n)

@@ -1,22 +1,34 @@
 """The functional twin: a programmed chip computing forward passes at any device age, with GDC and AdaBS."""
 
 from chiptwin.functional.analog_layer import AnalogLayer, BlockRange
-from chiptwin.functional.chip import AnalogChip, ConverterBits, program_chip, whole_layer_blocks
-from chiptwin.functional.compensation import POLICIES, apply_adabs, apply_gdc, apply_policy, reset_gdc
+from chiptwin.functional.calibration import calibrate_converters
+from chiptwin.functional.chip import (
+    AnalogChip,
+    ConverterBits,
+    blocks_from_mapping,
+    program_chip,
+    whole_layer_blocks,
+)
+from chiptwin.functional.compensation import ChipCompensation, apply_adabs, apply_gdc, reset_gdc
+from chiptwin.functional.crossbar import Crossbar
 from chiptwin.functional.evaluate import AccuracyResult, EvalSpec, accuracy, evaluate
+from chiptwin.functional.finite import check_logits
 
 __all__ = [
-    "POLICIES",
     "AccuracyResult",
     "AnalogChip",
     "AnalogLayer",
     "BlockRange",
+    "ChipCompensation",
     "ConverterBits",
+    "Crossbar",
     "EvalSpec",
     "accuracy",
     "apply_adabs",
     "apply_gdc",
-    "apply_policy",
+    "blocks_from_mapping",
+    "calibrate_converters",
+    "check_logits",
     "evaluate",
     "program_chip",
     "reset_gdc",

@@ -4,10 +4,10 @@ Per forward batch, in the order the chip does it (DESIGN.md section 3; Joshi et 
 2473 (2020)):
 
 1. inputs are quantised by the DAC to ``dac_bits`` signed levels over the layer's input range
-   (calibrated right after programming), i.e. normalised to [-1, 1];
+   (calibrated right after programming, :mod:`chiptwin.functional.calibration`), i.e. normalised to
+   [-1, 1];
 2. every crossbar block computes its MVM on its conductances at the chip's device age, read with
-   fresh 1/f read noise; stuck devices (if the chip was programmed with faults) read exactly 0 or
-   g_max; a polarity of several devices reads as their mean;
+   fresh 1/f read noise (:class:`~chiptwin.functional.crossbar.Crossbar`);
 3. every block's outputs are digitised by the ADC (``adc_bits`` over the block's calibrated range,
    saturating beyond it), each column with its own gain and offset error if the chip has ADC faults:
    ``code = clamp(round(y_code * gain + offset * n), -n, n)`` for ``n`` levels per sign;
@@ -17,6 +17,11 @@ Per forward batch, in the order the chip does it (DESIGN.md section 3; Joshi et 
 Blocks sharing the same rows (column splits) are computed by one convolution: their columns are
 independent. Each distinct row range is one convolution over the input channels it covers, with zero
 weights for rows outside the range, so a row split inside a kernel is exact too.
+
+**Replicas.** A layer the mapping replicated ``r`` times has ``r`` independently programmed copies of
+its blocks (their own programming noise, drift exponents, stuck devices and tiles); replica ``k``
+computes the output positions :func:`~chiptwin.mapping.placement.replica_share` gives it (row-major
+positions of the output map), so a dead tile of one replica spoils only that replica's share.
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from chiptwin.device.conductance import weights_to_conductances
-from chiptwin.device.converters import levels
-from chiptwin.device.faults import DeviceFaults, apply_faults, draw_faults
+from chiptwin.device.converters import encode_, levels
 from chiptwin.device.noise import NoiseModel
-from chiptwin.device.pcm import DeviceState
+from chiptwin.errors import MappingError
 from chiptwin.functional.context import ChipContext
+from chiptwin.functional.crossbar import Crossbar
+from chiptwin.mapping.placement import replica_share
 from chiptwin.spec.faults import FaultSpec
 
 __all__ = ["AnalogLayer", "BlockRange", "RowGroup", "unrolled_weight"]
@@ -42,12 +48,14 @@ __all__ = ["AnalogLayer", "BlockRange", "RowGroup", "unrolled_weight"]
 
 @dataclass(frozen=True, slots=True)
 class BlockRange:
-    """A crossbar block of a layer's unrolled weight matrix: rows and columns [start, stop)."""
+    """A crossbar block of a layer's unrolled weight matrix: rows and columns [start, stop), one replica."""
 
     row_start: int
     row_stop: int
     col_start: int
     col_stop: int
+    replica: int = 0
+    """Which copy of the layer (0 unless the mapping replicated it)."""
 
 
 def unrolled_weight(module: nn.Conv2d | nn.Linear) -> Tensor:
@@ -60,11 +68,12 @@ def unrolled_weight(module: nn.Conv2d | nn.Linear) -> Tensor:
 
 
 class RowGroup(nn.Module):
-    """The blocks of one layer that share a row range: one MVM of the programmed devices.
+    """The blocks of one layer replica that share a row range: one MVM, and the periphery of its columns.
 
-    Faults (:meth:`add_faults`) are physics the rest of the chip sees as it is: the converter-range
-    calibration and the GDC reads go through the stuck devices too. The ADC gain and offset errors act
-    in inference only: the range calibration and the GDC read sum the column currents digitally.
+    Holds the :class:`Crossbar` (device physics) and what the periphery keeps per column: the weight to
+    conductance scale ``beta``, the ADC range (normalised output units, set by the calibration), the
+    column ADCs' gain and offset errors, and the GDC reference and factor. ADC gain and offset errors
+    act in inference only: the range calibration and the GDC read sum the column currents digitally.
     """
 
     beta: Tensor
@@ -73,9 +82,6 @@ class RowGroup(nn.Module):
     gdc_alpha: Tensor
     adc_gain: Tensor | None
     adc_offset: Tensor | None
-    weights: Tensor
-    col_age_offset_s: Tensor | None
-    dead: Tensor | None
 
     def __init__(
         self,
@@ -88,125 +94,65 @@ class RowGroup(nn.Module):
         weight_scale: str,
         devices_per_polarity: int,
         generator: torch.Generator,
+        replica: int = 0,
     ) -> None:
         super().__init__()
-        self.row_start, self.row_stop = row_start, row_stop
+        self.row_start, self.row_stop, self.replica = row_start, row_stop, replica
         self.col_blocks = tuple(col_blocks)
-        self.noise = noise
-        self.g_max_us = g_max_us
+        self.g_max_us, self.weight_scale = g_max_us, weight_scale
         cols = w_rows.shape[1]
-        betas = []
-        g_pos_all, g_neg_all = [], []
+        betas, g_pos_all, g_neg_all = [], [], []
         for c0, c1 in self.col_blocks:
             g_pos, g_neg, beta = weights_to_conductances(w_rows[:, c0:c1], g_max_us, weight_scale)
             g_pos_all.append(g_pos)
             g_neg_all.append(g_neg)
             betas.append(beta.expand(c1 - c0))
-        shape = (devices_per_polarity, *w_rows.shape)
-        self.pos = noise.program(torch.cat(g_pos_all, 1).expand(shape).contiguous(), generator)
-        self.neg = noise.program(torch.cat(g_neg_all, 1).expand(shape).contiguous(), generator)
+        self.crossbar = Crossbar(
+            torch.cat(g_pos_all, 1), torch.cat(g_neg_all, 1), noise, g_max_us, devices_per_polarity, generator
+        )
         self.register_buffer("beta", torch.cat(betas))  # (cols,), µS per unit weight
         self.register_buffer("adc_range", torch.zeros(cols))  # normalised output units, per column
         self.register_buffer("gdc_reference", torch.zeros(len(self.col_blocks)))
         self.register_buffer("gdc_alpha", torch.ones(cols))
-        self.pos_faults: DeviceFaults | None = None
-        self.neg_faults: DeviceFaults | None = None
         self.register_buffer("adc_gain", None)  # (cols,) relative gain, None: exactly 1
         self.register_buffer("adc_offset", None)  # (cols,) offset, fraction of full scale; None: 0
-        # The weights the host keeps, to reprogram a block on a spare tile; per-column device age offsets
-        # (columns reprogrammed later are younger) and dead columns (a failed tile reads nothing).
-        self.register_buffer("weights", w_rows.detach().to(torch.float32).clone())
-        self.weight_scale, self.devices_per_polarity = weight_scale, devices_per_polarity
-        self.register_buffer("col_age_offset_s", None)  # (cols,) s; None: every column programmed at 0
-        self.register_buffer("dead", None)  # (cols,) bool; None: no dead column
 
     @property
     def state_bytes(self) -> int:
         """Persistent device state of this row group, bytes."""
-        return self.pos.nbytes + self.neg.nbytes
+        return self.crossbar.state_bytes
 
-    def add_faults(
-        self, spec: FaultSpec, device_generator: torch.Generator, adc_generator: torch.Generator
-    ) -> None:
-        """Draw this group's device and ADC faults once, at programming (before the range calibration).
+    def add_adc_faults(self, spec: FaultSpec, generator: torch.Generator) -> None:
+        """Draw the column ADCs' errors once: ``(2, cols)`` standard normals (gains, then offsets).
 
-        Device faults of both polarities are one draw of shape ``(2, devices, rows, cols)`` (G+ first)
-        from ``device_generator``; the column ADCs draw ``(2, cols)`` standard normals (gains, then
-        offsets) from ``adc_generator``, whichever of the two stds is zero. Nothing is drawn for a kind of
-        fault the spec does not have.
+        Drawn whichever of the two stds is zero, so the gains do not depend on the offset std.
         """
-        if spec.has_device_faults:
-            self.pos_faults, self.neg_faults = draw_faults(
-                (2, *self.pos.g_prog_us.shape), spec, device_generator
-            ).unbind()
-        if spec.has_adc_faults:
-            draws = self.beta.new_empty((2, self.beta.shape[0])).normal_(generator=adc_generator)
-            self.adc_gain = draws[0].mul_(spec.adc_gain_std).add_(1.0) if spec.adc_gain_std > 0 else None
-            self.adc_offset = draws[1].mul_(spec.adc_offset_std) if spec.adc_offset_std > 0 else None
-
-    def _read_polarity(self, state: DeviceState, faults: DeviceFaults | None, ctx: ChipContext) -> Tensor:
-        age: float | Tensor = ctx.age_s
-        if self.col_age_offset_s is not None:  # columns reprogrammed later are younger
-            age = (ctx.age_s - self.col_age_offset_s).clamp_min_(0.0)
-        g = self.noise.read(state, age, ctx.read_generator)
-        if faults is not None:  # stuck devices overwrite the noisy read: exact 0 or g_max
-            g = apply_faults(g, faults, ctx.age_s, self.g_max_us)
-        return g.mean(0)
+        draws = self.beta.new_empty((2, self.beta.shape[0])).normal_(generator=generator)
+        self.adc_gain = draws[0].mul_(spec.adc_gain_std).add_(1.0) if spec.adc_gain_std > 0 else None
+        self.adc_offset = draws[1].mul_(spec.adc_offset_std) if spec.adc_offset_std > 0 else None
 
     def read_normalised(self, ctx: ChipContext) -> Tensor:
         """(G+ − G−) / g_max of every device pair at the chip's age, read noise drawn now: (rows, cols)."""
-        g_pos = self._read_polarity(self.pos, self.pos_faults, ctx)
-        g_neg = self._read_polarity(self.neg, self.neg_faults, ctx)
-        g = (g_pos - g_neg).mul_(1.0 / self.g_max_us)
-        if self.dead is not None:  # a failed tile's columns carry no current
-            g.masked_fill_(self.dead, 0.0)
-        return g
+        return self.crossbar.read_normalised(ctx)
 
     def block_index(self, col_start: int, col_stop: int) -> int:
-        """Index of the block with columns ``[col_start, col_stop)`` in :attr:`col_blocks`."""
+        """Index of the block with columns ``[col_start, col_stop)`` in :attr:`col_blocks`.
+
+        Raises:
+            MappingError: no such block.
+        """
         try:
             return self.col_blocks.index((col_start, col_stop))
         except ValueError:
-            raise ValueError(
+            raise MappingError(
                 f"no block with columns [{col_start}, {col_stop}) in {self.col_blocks}"
             ) from None
-
-    def fail_block(self, index: int) -> None:
-        """The tile holding block ``index`` died: its columns read 0 from now on."""
-        c0, c1 = self.col_blocks[index]
-        if self.dead is None:
-            self.dead = torch.zeros_like(self.beta, dtype=torch.bool)
-        self.dead[c0:c1] = True
-
-    @torch.no_grad()
-    def reprogram_block(self, index: int, generator: torch.Generator, ctx: ChipContext) -> int:
-        """Program block ``index`` afresh (on a spare tile) at the chip's current age; returns its devices.
-
-        The block's devices are drawn anew from the host's weights (programming noise, drift exponents),
-        its columns restart their device age now and are alive again, and its GDC reference is re-read
-        (its factor back to 1). Stuck-device masks stay those of the block's position in the array.
-        """
-        c0, c1 = self.col_blocks[index]
-        g_pos, g_neg, _ = weights_to_conductances(self.weights[:, c0:c1], self.g_max_us, self.weight_scale)
-        shape = (self.devices_per_polarity, *g_pos.shape)
-        for state, target in ((self.pos, g_pos), (self.neg, g_neg)):
-            fresh = self.noise.program(target.expand(shape).contiguous(), generator)
-            state.g_prog_us[..., c0:c1] = fresh.g_prog_us
-            state.nu[..., c0:c1] = fresh.nu
-        if self.col_age_offset_s is None:
-            self.col_age_offset_s = torch.zeros_like(self.beta)
-        self.col_age_offset_s[c0:c1] = ctx.age_s
-        if self.dead is not None:
-            self.dead[c0:c1] = False
-        self.gdc_reference[index] = self.calibration_response(ctx)[index]
-        self.gdc_alpha[c0:c1] = 1.0
-        return 2 * int(self.pos.g_prog_us[..., c0:c1].numel())
 
     def calibration_response(self, ctx: ChipContext) -> Tensor:
         """GDC read: summed |output| of each block for an all-ones input through the DAC, shape (blocks,).
 
         Digitally summed from the column currents (the ADC range is set for inference data, which an
-        all-ones input would saturate).
+        all-ones input would saturate). A block on a dead tile reads exactly 0.
         """
         column = self.read_normalised(ctx).sum(0).abs()
         return torch.stack([column[c0:c1].sum() for c0, c1 in self.col_blocks])
@@ -216,11 +162,42 @@ class RowGroup(nn.Module):
         sizes = torch.tensor([c1 - c0 for c0, c1 in self.col_blocks], device=per_block.device)
         return per_block.repeat_interleave(sizes)
 
+    @torch.no_grad()
+    def reprogram_block(
+        self, index: int, weights: Tensor, generator: torch.Generator, ctx: ChipContext
+    ) -> int:
+        """Program block ``index`` afresh (on a spare tile) at the chip's age from the host's ``weights``.
+
+        ``weights`` are the block's rows of the layer's unrolled weight matrix (all columns). The block's
+        devices are new, their age restarts now, and its GDC reference is re-read (its factor back to 1).
+        Returns the devices programmed.
+        """
+        c0, c1 = self.col_blocks[index]
+        g_pos, g_neg, _ = weights_to_conductances(weights[:, c0:c1], self.g_max_us, self.weight_scale)
+        devices = self.crossbar.reprogram(c0, c1, g_pos, g_neg, generator, ctx.age_s)
+        self.gdc_reference[index] = self.calibration_response(ctx)[index]
+        self.gdc_alpha[c0:c1] = 1.0
+        return devices
+
 
 class AnalogLayer(nn.Module):
-    """Drop-in replacement of a Conv2d or Linear whose weights are programmed on PCM blocks."""
+    """Drop-in replacement of a Conv2d or Linear whose weights are programmed on PCM blocks.
+
+    Args:
+        module: the digital layer (its weights are copied).
+        blocks: the crossbar blocks of every replica; each replica's blocks must tile the unrolled weight
+            matrix exactly, and replicas are numbered 0 .. r-1.
+        ctx: the chip's shared forward-pass state.
+        noise: device model.
+        generators: programming draws, one per replica (replica ``k`` draws from ``generators[k]``).
+
+    Raises:
+        MappingError: the blocks do not tile the matrix, replicas are not 0 .. r-1, a grouped convolution
+            is split over rows, or ``generators`` does not hold one generator per replica.
+    """
 
     input_range: Tensor
+    weights: Tensor
 
     def __init__(
         self,
@@ -232,7 +209,7 @@ class AnalogLayer(nn.Module):
         g_max_us: float,
         weight_scale: str,
         devices_per_polarity: int,
-        generator: torch.Generator,
+        generators: Sequence[torch.Generator],
     ) -> None:
         super().__init__()
         self.ctx = ctx
@@ -246,22 +223,44 @@ class AnalogLayer(nn.Module):
             self.dilation, self.groups = module.dilation, module.groups
         self.bias = None if module.bias is None else nn.Parameter(module.bias.detach().clone(), False)
         w = unrolled_weight(module)
-        groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        for b in sorted(blocks, key=lambda b: (b.row_start, b.col_start)):
-            groups.setdefault((b.row_start, b.row_stop), []).append((b.col_start, b.col_stop))
-        _check_cover(groups, w.shape)
-        if self.is_conv and self.groups > 1 and len(groups) > 1:
-            raise ValueError(f"grouped convolution (groups={self.groups}) split over rows is not supported")
-        self.blocks_by_rows = nn.ModuleList(
-            RowGroup(w[r0:r1], r0, r1, cols, noise, g_max_us, weight_scale, devices_per_polarity, generator)
-            for (r0, r1), cols in groups.items()
+        # The weights the host keeps, to reprogram a block on a spare tile.
+        self.register_buffer("weights", w.to(torch.float32).clone())
+        by_replica: dict[int, dict[tuple[int, int], list[tuple[int, int]]]] = {}
+        for b in sorted(blocks, key=lambda b: (b.replica, b.row_start, b.col_start)):
+            rows = by_replica.setdefault(b.replica, {})
+            rows.setdefault((b.row_start, b.row_stop), []).append((b.col_start, b.col_stop))
+        if sorted(by_replica) != list(range(len(by_replica))):
+            raise MappingError(f"replicas {sorted(by_replica)} must be numbered 0 .. r-1")
+        if len(generators) != len(by_replica):
+            raise MappingError(f"{len(generators)} generators for {len(by_replica)} replicas")
+        for groups in by_replica.values():
+            _check_cover(groups, w.shape)
+            if self.is_conv and self.groups > 1 and len(groups) > 1:
+                raise MappingError(
+                    f"grouped convolution (groups={self.groups}) split over rows is not supported"
+                )
+        self.replica_groups: tuple[tuple[RowGroup, ...], ...] = tuple(
+            tuple(
+                RowGroup(
+                    w[r0:r1], r0, r1, cols, noise, g_max_us, weight_scale, devices_per_polarity, gen, replica
+                )
+                for (r0, r1), cols in by_replica[replica].items()
+            )
+            for replica, gen in zip(sorted(by_replica), generators, strict=True)
         )
+        # Registered so that .to(), state_dict() and named_modules() see every row group.
+        self.replicas = nn.ModuleList(nn.ModuleList(groups) for groups in self.replica_groups)
         self.register_buffer("input_range", torch.zeros(()))
+        self._masks: dict[tuple[int, ...], Tensor] = {}
 
     @property
     def row_groups(self) -> list[RowGroup]:
-        """The row groups (blocks sharing a row range), in row order."""
-        return [g for g in self.blocks_by_rows if isinstance(g, RowGroup)]
+        """Every row group (blocks sharing a row range), replicas in order, rows ascending in each."""
+        return [g for groups in self.replica_groups for g in groups]
+
+    @property
+    def replica_count(self) -> int:
+        return len(self.replica_groups)
 
     def _mvm(self, x_n: Tensor, group: RowGroup, g_norm: Tensor) -> Tensor:
         if not self.is_conv:
@@ -279,10 +278,24 @@ class AnalogLayer(nn.Module):
         x_part = x_n if self.groups > 1 else x_n[:, c0:c1]
         return F.conv2d(x_part, weight, None, self.stride, self.padding, self.dilation, self.groups)
 
+    def _share_mask(self, replica: int, y: Tensor) -> Tensor:
+        """1 at the output positions replica ``replica`` computes, 0 elsewhere (broadcast over y)."""
+        positions = y.shape[2:] if self.is_conv else ()
+        key = (replica, *positions)
+        mask = self._masks.get(key)
+        if mask is None:
+            count = 1
+            for p in positions:
+                count *= int(p)
+            start, stop = replica_share(count, self.replica_count, replica)
+            flat = torch.zeros(count, dtype=y.dtype, device=y.device)
+            flat[start:stop] = 1.0
+            mask = flat.view(1, 1, *positions) if self.is_conv else flat.view(1, 1)
+            self._masks[key] = mask
+        return mask
+
     def forward(self, x: Tensor) -> Tensor:
         ctx = self.ctx
-        if ctx.calibrating:  # right after programming: widen the DAC range to the data seen
-            self.input_range = torch.maximum(self.input_range, x.detach().abs().max())
         full_scale = float(self.input_range.clamp_min(torch.finfo(x.dtype).tiny))
         # The DAC's integer codes go into the MVM and every per-column factor (DAC step, ADC step,
         # conductance-to-weight scale, GDC) is folded into the small weight matrix instead of into
@@ -290,44 +303,55 @@ class AnalogLayer(nn.Module):
         # and round/clamp/multiply (all in place) on the way out.
         if ctx.dac_bits is not None:
             n_dac = levels(ctx.dac_bits)
-            x_in = (x * (n_dac / full_scale)).round_().clamp_(-n_dac, n_dac)
+            x_in = encode_(x * (n_dac / full_scale), ctx.dac_bits)
             per_input = 1.0 / n_dac  # x_in * per_input is the normalised input x / full_scale
         else:
             x_in, per_input = x, 1.0 / full_scale
-        out: Tensor | None = None
         shape = (1, -1, 1, 1) if self.is_conv else (1, -1)
-        for group in self.row_groups:
-            to_weight = full_scale * group.g_max_us / group.beta  # normalised output -> weight units
-            if ctx.compensate:
-                to_weight = to_weight * group.gdc_alpha
-            g_norm = group.read_normalised(ctx)
-            if ctx.calibrating:  # widen each block's ADC range to its largest normalised output
-                y = self._mvm(x_in, group, g_norm.mul_(per_input))
-                col_max = y.abs().amax(dim=(0, 2, 3) if self.is_conv else 0)
-                block_max = torch.stack([col_max[c0:c1].max() for c0, c1 in group.col_blocks])
-                group.adc_range = torch.maximum(group.adc_range, group.expand_per_column(block_max))
-                y.mul_(to_weight.view(shape))
-            elif ctx.adc_bits is not None:
-                n_adc = levels(ctx.adc_bits)
-                live = group.adc_range > 0  # a zero range digitises everything to 0
-                to_code = torch.where(live, n_adc / group.adc_range.clamp_min(1e-30), 0.0)
-                if group.adc_gain is not None:  # the column's gain error, folded into its weights
-                    to_code = to_code * group.adc_gain
-                y = self._mvm(x_in, group, g_norm.mul_(per_input * to_code))
-                if group.adc_offset is not None:
-                    y.add_((group.adc_offset * n_adc).view(shape))
-                # The digital unit knows the nominal step only: gain and offset errors stay in the output.
-                y.round_().clamp_(-n_adc, n_adc).mul_((group.adc_range / n_adc * to_weight).view(shape))
-            else:  # no quantisation, but the same column gain and offset as the quantised path
-                scale = to_weight if group.adc_gain is None else to_weight * group.adc_gain
-                y = self._mvm(x_in, group, g_norm.mul_(per_input * scale))
-                if group.adc_offset is not None:
-                    y.add_((group.adc_offset * group.adc_range * to_weight).view(shape))
-            out = y if out is None else out.add_(y)  # partial sums of row blocks, accumulated digitally
+        out: Tensor | None = None
+        for replica, groups in enumerate(self.replica_groups):
+            y_rep: Tensor | None = None
+            for group in groups:
+                y = self._group_output(x_in, per_input, full_scale, group, shape)
+                y_rep = y if y_rep is None else y_rep.add_(y)  # partial sums of row blocks, digitally
+            assert y_rep is not None
+            if self.replica_count > 1:
+                y_rep = y_rep.mul_(self._share_mask(replica, y_rep))
+            out = y_rep if out is None else out.add_(y_rep)
         assert out is not None
         if self.bias is not None:
             out = out.add_(self.bias.view(shape))
         return out
+
+    def _group_output(
+        self, x_in: Tensor, per_input: float, full_scale: float, group: RowGroup, shape: tuple[int, ...]
+    ) -> Tensor:
+        ctx = self.ctx
+        to_weight = full_scale * group.g_max_us / group.beta  # normalised output -> weight units
+        if ctx.compensate:
+            to_weight = to_weight * group.gdc_alpha
+        g_norm = group.read_normalised(ctx)
+        if ctx.observe_adc is not None:  # range calibration: the normalised outputs, unconverted
+            y = self._mvm(x_in, group, g_norm.mul_(per_input))
+            ctx.observe_adc(group, y)
+            return y.mul_(to_weight.view(shape))
+        if ctx.adc_bits is not None:
+            n_adc = levels(ctx.adc_bits)
+            live = group.adc_range > 0  # a zero range digitises everything to 0
+            to_code = torch.where(live, n_adc / group.adc_range.clamp_min(1e-30), 0.0)
+            if group.adc_gain is not None:  # the column's gain error, folded into its weights
+                to_code = to_code * group.adc_gain
+            y = self._mvm(x_in, group, g_norm.mul_(per_input * to_code))
+            if group.adc_offset is not None:
+                y.add_((group.adc_offset * n_adc).view(shape))
+            # The digital unit knows the nominal step only: gain and offset errors stay in the output.
+            return encode_(y, ctx.adc_bits).mul_((group.adc_range / n_adc * to_weight).view(shape))
+        # No quantisation, but the same column gain and offset as the quantised path.
+        scale = to_weight if group.adc_gain is None else to_weight * group.adc_gain
+        y = self._mvm(x_in, group, g_norm.mul_(per_input * scale))
+        if group.adc_offset is not None:
+            y.add_((group.adc_offset * group.adc_range * to_weight).view(shape))
+        return y
 
 
 def _check_cover(groups: dict[tuple[int, int], list[tuple[int, int]]], shape: torch.Size) -> None:
@@ -341,4 +365,4 @@ def _check_cover(groups: dict[tuple[int, int], list[tuple[int, int]]], shape: to
         tiled = spans[0][0] == 0 and spans[-1][1] == size
         tiled = tiled and all(a[1] == b[0] and b[0] < b[1] for a, b in itertools.pairwise(spans))
         if not tiled:
-            raise ValueError(f"{name} blocks {spans} do not tile 0..{size} exactly")
+            raise MappingError(f"{name} blocks {spans} do not tile 0..{size} exactly")

@@ -12,6 +12,7 @@ adds and pooling stay the model's own modules: the tiles' digital units compute 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -19,7 +20,9 @@ import torch
 from torch import Tensor, nn
 
 from chiptwin.device.noise import NoiseModel
+from chiptwin.errors import DeviceError, MappingError
 from chiptwin.functional.analog_layer import AnalogLayer, BlockRange, RowGroup, unrolled_weight
+from chiptwin.functional.calibration import calibrate_converters
 from chiptwin.functional.context import ChipContext
 from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.seeding import derive_seed
@@ -42,7 +45,7 @@ class ConverterBits:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.headroom, (int, float)) and 0 < self.headroom <= 100):
-            raise ValueError(f"headroom(={self.headroom!r}) must be in (0, 100]")
+            raise DeviceError(f"headroom(={self.headroom!r}) must be in (0, 100]")
 
     @classmethod
     def of(cls, chip: ChipSpec) -> ConverterBits:
@@ -61,10 +64,13 @@ def whole_layer_blocks(model: nn.Module) -> dict[str, list[BlockRange]]:
 
 
 def blocks_from_mapping(mapping: ChipMapping) -> dict[str, list[BlockRange]]:
-    """The crossbar blocks of every analog layer in a mapping (replicas hold the same weights)."""
+    """The crossbar blocks of every analog layer in a mapping, one per placed replica."""
     blocks: dict[str, list[BlockRange]] = {}
-    for b in mapping.blocks:
-        blocks.setdefault(b.layer, []).append(BlockRange(b.row_start, b.row_stop, b.col_start, b.col_stop))
+    for p in mapping.placements:
+        b = p.block
+        blocks.setdefault(b.layer, []).append(
+            BlockRange(b.row_start, b.row_stop, b.col_start, b.col_stop, p.replica)
+        )
     return blocks
 
 
@@ -88,36 +94,50 @@ class AnalogChip(nn.Module):
         return self.ctx.age_s
 
     def set_age(self, age_s: float) -> None:
-        """Advance (or set) the device age, s. Compensation state is kept as it is."""
-        if not age_s >= 0:
-            raise ValueError(f"age_s(={age_s!r}) must be >= 0")
+        """Advance (or set) the device age, s. Compensation state is kept as it is.
+
+        Raises:
+            DeviceError: ``age_s`` is negative, NaN or infinite.
+        """
+        if not (isinstance(age_s, int | float) and math.isfinite(age_s) and age_s >= 0):
+            raise DeviceError(f"age_s(={age_s!r}) must be a finite number >= 0")
         self.ctx.age_s = float(age_s)
 
     def _group_block(self, layer: str, block: BlockRange) -> tuple[RowGroup, int]:
         if layer not in self.layers:
-            raise ValueError(f"no analog layer {layer!r} on this chip")
+            raise MappingError(f"no analog layer {layer!r} on this chip")
         for group in self.layers[layer].row_groups:
-            if (group.row_start, group.row_stop) == (block.row_start, block.row_stop):
+            if (group.replica, group.row_start, group.row_stop) == (
+                block.replica,
+                block.row_start,
+                block.row_stop,
+            ):
                 return group, group.block_index(block.col_start, block.col_stop)
-        raise ValueError(f"layer {layer!r} has no block with rows [{block.row_start}, {block.row_stop})")
+        raise MappingError(
+            f"layer {layer!r} has no block with rows [{block.row_start}, {block.row_stop}) "
+            f"on replica {block.replica}"
+        )
 
     def fail_blocks(self, blocks: Iterable[tuple[str, BlockRange]]) -> None:
         """The tile holding these ``(layer, block)`` pairs died: they read 0 until reprogrammed."""
         for layer, block in blocks:
             group, index = self._group_block(layer, block)
-            group.fail_block(index)
+            group.crossbar.kill(*group.col_blocks[index])
 
     def reprogram_blocks(self, blocks: Iterable[tuple[str, BlockRange]], seed: int) -> int:
         """Program these blocks afresh on a spare tile at the current age; returns the devices programmed.
 
-        Each block draws from ``derive_seed(seed, "reprogram-block", layer, row_start, col_start)``.
+        Each block draws from ``derive_seed(seed, "reprogram-block", layer, row_start, col_start)`` (with
+        ``replica`` appended for replicas other than 0).
         """
         devices = 0
         for layer, block in blocks:
             group, index = self._group_block(layer, block)
-            key = derive_seed(seed, "reprogram-block", layer, block.row_start, block.col_start)
-            generator = torch.Generator(device=group.beta.device).manual_seed(key)
-            devices += group.reprogram_block(index, generator, self.ctx)
+            key: tuple[object, ...] = (layer, block.row_start, block.col_start)
+            key += (block.replica,) if block.replica else ()
+            generator = _generator(group.beta.device, seed, "reprogram-block", *key)
+            weights = self.layers[layer].weights[group.row_start : group.row_stop]
+            devices += group.reprogram_block(index, weights, generator, self.ctx)
         return devices
 
     def restore_programmed_bn(self) -> None:
@@ -149,33 +169,47 @@ def program_chip(
     bits: ConverterBits | None = None,
     device: torch.device | str = "cpu",
     faults: FaultSpec | None = None,
+    fault_seed: int | None = None,
+    inherit: tuple[AnalogChip, float] | None = None,
 ) -> AnalogChip:
     """Program ``model`` onto PCM blocks and calibrate the chip right after programming (age ``t0``).
 
     Args:
         model: trained model (left untouched; the chip holds a copy).
         chip: chip spec (PCM parameters, devices per weight, converters).
-        blocks: per analog layer (module qualified name), the crossbar blocks of its unrolled weight.
+        blocks: per analog layer (module qualified name), the crossbar blocks of its unrolled weight, one
+            set per replica (:func:`blocks_from_mapping`).
         noise: device model (``PCMNoiseModel`` or ``IdealNoiseModel``).
-        seed: programming seed; each layer's devices draw from ``derive_seed(seed, "program", name)``.
-        calibration: normalised input batches for the DAC/ADC range calibration.
+        seed: programming seed; replica 0 of layer ``name`` draws from ``derive_seed(seed, "program",
+            name)``, replica ``k > 0`` from ``derive_seed(seed, "program", name, "replica", k)``.
+        calibration: normalised input batches for the DAC/ADC range calibration
+            (:func:`~chiptwin.functional.calibration.calibrate_converters`, two passes).
         bits: converter resolutions (default: the chip's).
         device: torch device of the programmed state.
-        faults: stuck devices and ADC errors (default None: none). Each row group of layer ``name``
-            draws its device faults from ``derive_seed(seed, "faults", name, row_start)`` and its column
-            ADCs from ``derive_seed(seed, "faults", name, row_start, "adc")``, before the calibration
-            (which sees the stuck devices). None or an all-zero spec draws nothing, so the chip is
-            bit-identical to one programmed without faults.
+        faults: stuck devices and ADC errors (default None: none). Each row group of layer ``name`` draws
+            its device faults from ``derive_seed(fault_seed, "faults", name, row_start)`` and its column
+            ADCs from ``derive_seed(fault_seed, "faults", name, row_start, "adc")`` (``"replica", k``
+            before ``"adc"`` and at the end for replicas ``k > 0``), before the calibration (which sees
+            the stuck devices). None or an all-zero spec draws nothing, so the chip is bit-identical to
+            one programmed without faults.
+        fault_seed: seed of the fault draws (default: ``seed``). Faults belong to the silicon, not to a
+            programming: a chip reprogrammed with a new ``seed`` keeps its faults with the same
+            ``fault_seed``.
+        inherit: ``(old chip, seconds since it was programmed)``: program the same silicon again. The new
+            chip takes the old one's stuck devices (failure times moved to the new device age), dead
+            tiles and ADC errors instead of drawing faults; ``faults`` is then not used.
 
     Raises:
-        ValueError: an analog layer has no blocks, or its blocks do not tile its weight matrix.
+        MappingError: an analog layer has no blocks, or its blocks do not tile its weight matrix, or the
+            inherited chip has another mapping.
     """
     bits = bits or ConverterBits.of(chip)
     device = torch.device(device)
+    fault_seed = seed if fault_seed is None else fault_seed
     copy_ = copy.deepcopy(model).to(device).eval()
     ctx = ChipContext(
         age_s=chip.pcm.t0_s,
-        read_generator=torch.Generator(device=device).manual_seed(derive_seed(seed, "read")),
+        read_generator=_generator(device, seed, "read"),
         dac_bits=bits.dac_bits,
         adc_bits=bits.adc_bits,
     )
@@ -184,8 +218,8 @@ def program_chip(
         if not isinstance(module, (nn.Conv2d, nn.Linear)):
             continue
         if name not in blocks:
-            raise ValueError(f"analog layer {name!r} has no crossbar blocks in the mapping")
-        gen = torch.Generator(device=device).manual_seed(derive_seed(seed, "program", name))
+            raise MappingError(f"analog layer {name!r} has no crossbar blocks in the mapping")
+        replicas = 1 + max(b.replica for b in blocks[name])
         layer = AnalogLayer(
             module,
             blocks[name],
@@ -194,30 +228,51 @@ def program_chip(
             g_max_us=chip.pcm.g_max_us,
             weight_scale=chip.pcm.weight_scale,
             devices_per_polarity=chip.tiles.devices_per_weight // 2,
-            generator=gen,
+            generators=[
+                _generator(device, seed, "program", name, *(("replica", k) if k else ()))
+                for k in range(replicas)
+            ],
         )
-        if faults is not None and (faults.has_device_faults or faults.has_adc_faults):
+        if inherit is None and faults is not None and (faults.has_device_faults or faults.has_adc_faults):
             for group in layer.row_groups:
-                key = (seed, "faults", name, group.row_start)
-                group.add_faults(faults, _generator(device, *key), _generator(device, *key, "adc"))
+                replica = ("replica", group.replica) if group.replica else ()
+                key = (fault_seed, "faults", name, group.row_start)
+                if faults.has_device_faults:
+                    group.crossbar.add_faults(faults, _generator(device, *key, *replica))
+                if faults.has_adc_faults:
+                    group.add_adc_faults(faults, _generator(device, *key, *replica, "adc"))
         if name:
             _replace(copy_, name, layer)
         else:  # the model is a single Conv2d or Linear
             copy_ = layer
         layers[name] = layer
-    analog = AnalogChip(copy_, ctx, layers)
-    ctx.calibrating = True
-    for batch in calibration:
-        analog(batch.to(device))
-    ctx.calibrating = False
+    if inherit is not None:
+        _inherit_faults(layers, *inherit)
+    calibrate_converters(
+        copy_,
+        list(layers.values()),
+        [batch.to(device) for batch in calibration],
+        adc_headroom=chip.adc.range_headroom,
+        run_headroom=bits.headroom,
+    )
     for layer in layers.values():
-        # The ADC range is kept in units of the DAC's full scale, so widening the DAC range by the run's
-        # headroom widens every ADC range by the same factor in absolute terms.
-        layer.input_range.mul_(bits.headroom)
         for group in layer.row_groups:
-            group.adc_range.mul_(chip.adc.range_headroom)
             group.gdc_reference = group.calibration_response(ctx)
-    return analog
+    return AnalogChip(copy_, ctx, layers)
+
+
+def _inherit_faults(layers: dict[str, AnalogLayer], old: AnalogChip, elapsed_s: float) -> None:
+    """Give the new chip's row groups the old chip's faults (the same silicon, reprogrammed)."""
+    if set(old.layers) != set(layers):
+        raise MappingError(f"cannot inherit faults: layers {sorted(old.layers)} differ from {sorted(layers)}")
+    for name, layer in layers.items():
+        new_groups, old_groups = layer.row_groups, old.layers[name].row_groups
+        shapes = [(g.replica, g.row_start, g.row_stop, g.col_blocks) for g in new_groups]
+        if shapes != [(g.replica, g.row_start, g.row_stop, g.col_blocks) for g in old_groups]:
+            raise MappingError(f"cannot inherit faults: layer {name!r} has other blocks than the old chip")
+        for new, prev in zip(new_groups, old_groups, strict=True):
+            new.crossbar.carry_faults(prev.crossbar, elapsed_s)
+            new.adc_gain, new.adc_offset = prev.adc_gain, prev.adc_offset
 
 
 def _generator(device: torch.device, seed: int, *key: object) -> torch.Generator:

@@ -1,4 +1,7 @@
-"""Drift compensation: global drift compensation (GDC) and adaptive batch-norm statistics (AdaBS).
+"""Drift compensation on the chip: global drift compensation (GDC) and adaptive batch-norm statistics (AdaBS).
+
+The operations a compensation policy (:mod:`chiptwin.compensation`) is made of; the policies themselves,
+and what a pass costs on the clock, live there.
 
 Both follow Joshi et al., Nat. Commun. 11, 2473 (2020), Methods:
 
@@ -13,26 +16,58 @@ Both follow Joshi et al., Nat. Commun. 11, 2473 (2020), Methods:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
+from chiptwin.errors import DeviceError
 from chiptwin.functional.chip import AnalogChip
 
-__all__ = ["POLICIES", "apply_adabs", "apply_gdc", "apply_policy", "reset_gdc"]
+__all__ = ["ChipCompensation", "apply_adabs", "apply_gdc", "reset_gdc"]
 
-POLICIES = ("none", "gdc", "gdc+adabs")
-"""Compensation policies: nothing, GDC alone, GDC then AdaBS."""
+
+@runtime_checkable
+class ChipCompensation(Protocol):
+    """What a compensation policy does to a programmed chip (its timing side is the policy's own,
+    :class:`chiptwin.compensation.CompensationPolicy`)."""
+
+    @property
+    def name(self) -> str:
+        """The policy's name."""
+        ...
+
+    @property
+    def needs_images(self) -> bool:
+        """``compensate`` needs calibration images."""
+        ...
+
+    def compensate(self, chip: AnalogChip, images: Iterable[Tensor] | None) -> int:
+        """Bring ``chip`` to the policy's state at its current age; returns blocks GDC left alone."""
+        ...
 
 
 @torch.no_grad()
-def apply_gdc(chip: AnalogChip) -> None:
-    """Measure every block at the chip's current age and set its GDC factor ``reference / now``."""
+def apply_gdc(chip: AnalogChip) -> int:
+    """Measure every block at the chip's current age and set its GDC factor ``reference / now``.
+
+    A block that reads nothing (every column 0: its tile is dead) has no factor: it keeps the one it
+    had (DESIGN.md section 3), since ``reference / 0`` would turn its zero outputs into NaN.
+
+    Returns:
+        The number of blocks left alone because they read nothing.
+    """
+    skipped = 0
     for layer in chip.layers.values():
         for group in layer.row_groups:
             now = group.calibration_response(chip.ctx)
-            alpha = group.gdc_reference / now.clamp_min(torch.finfo(now.dtype).tiny)
-            group.gdc_alpha = group.expand_per_column(alpha)
+            reads = now > 0
+            alpha = torch.where(reads, group.gdc_reference / now.clamp_min(torch.finfo(now.dtype).tiny), 0.0)
+            group.gdc_alpha = torch.where(
+                group.expand_per_column(reads), group.expand_per_column(alpha), group.gdc_alpha
+            )
+            skipped += int((~reads).sum())
+    return skipped
 
 
 def reset_gdc(chip: AnalogChip) -> None:
@@ -48,6 +83,10 @@ def apply_adabs(chip: AnalogChip, batches: Iterable[Tensor]) -> int:
 
     Returns the number of images used. The statistics are a cumulative average over all images
     (``momentum=None``); gamma and beta are unchanged.
+
+    Raises:
+        DeviceError: a batch-norm's new statistics are not finite (names the layer; the programmed
+            statistics are put back), or no batch.
     """
     bns = [m for m in chip.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, m.training) for m in bns]
@@ -64,23 +103,17 @@ def apply_adabs(chip: AnalogChip, batches: Iterable[Tensor]) -> int:
         for m, (momentum, training) in zip(bns, saved, strict=True):
             m.momentum = momentum
             m.train(training)
+    if bns and not seen:
+        raise DeviceError("AdaBS got no calibration images")
+    for name, m in chip.model.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            for stat in ("running_mean", "running_var"):
+                value = getattr(m, stat)
+                if value is not None and not bool(torch.isfinite(value).all()):
+                    bad = int((~torch.isfinite(value)).sum())
+                    chip.restore_programmed_bn()  # do not leave the chip with NaN statistics
+                    raise DeviceError(
+                        f"AdaBS at device age {chip.age_s:g} s: batch-norm {name!r} {stat} is not finite "
+                        f"({bad} of {value.numel()} channels)"
+                    )
     return seen
-
-
-def apply_policy(chip: AnalogChip, policy: str, calibration: Iterable[Tensor] | None = None) -> None:
-    """Bring the chip's compensation state to ``policy`` at its current age.
-
-    Raises:
-        ValueError: unknown policy, or ``gdc+adabs`` without calibration batches.
-    """
-    if policy not in POLICIES:
-        raise ValueError(f"policy(={policy!r}) must be one of {POLICIES}")
-    chip.restore_programmed_bn()
-    if policy == "none":
-        reset_gdc(chip)
-        return
-    apply_gdc(chip)
-    if policy == "gdc+adabs":
-        if calibration is None:
-            raise ValueError("policy 'gdc+adabs' needs calibration batches")
-        apply_adabs(chip, calibration)

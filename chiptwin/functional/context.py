@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from chiptwin.functional.analog_layer import RowGroup
 
 __all__ = ["ChipContext"]
 
@@ -18,14 +24,15 @@ class ChipContext:
         read_generator: source of the per-batch read noise.
         dac_bits: input DAC resolution, bits; None switches input quantisation off.
         adc_bits: output ADC resolution, bits; None switches output quantisation off.
-        calibrating: True during the converter-range calibration pass right after programming: each
-            layer records its input range and its blocks' output ranges instead of saturating.
         compensate: apply each block's GDC scale (the digital unit's drift compensation).
+        observe_adc: set only by the converter-range calibration
+            (:func:`chiptwin.functional.calibration.calibrate_converters`): the row groups' outputs are
+            not digitised but handed to it in normalised units (``(group, y)``) before scaling.
     """
 
     age_s: float
     read_generator: torch.Generator
     dac_bits: int | None
     adc_bits: int | None
-    calibrating: bool = False
     compensate: bool = True
+    observe_adc: Callable[[RowGroup, Tensor], None] | None = None

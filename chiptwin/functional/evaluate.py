@@ -8,16 +8,19 @@ policy is applied from the programmed state (GDC measured at that age; AdaBS re-
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from chiptwin.device.noise import NoiseModel
+from chiptwin.errors import DeviceError
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import AnalogChip, ConverterBits, program_chip
-from chiptwin.functional.compensation import POLICIES, apply_policy
+from chiptwin.functional.compensation import ChipCompensation
+from chiptwin.functional.finite import check_logits
+from chiptwin.network.accuracy import top1_accuracy
 from chiptwin.spec.chip import ChipSpec
 
 __all__ = ["AccuracyResult", "EvalSpec", "accuracy", "batches", "evaluate"]
@@ -25,11 +28,11 @@ __all__ = ["AccuracyResult", "EvalSpec", "accuracy", "batches", "evaluate"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EvalSpec:
-    """How to evaluate: ages (s), policies, seeds, and the calibration budget.
+    """How to evaluate: ages (s), seeds, and the calibration budget (the policies are objects, given to
+    :func:`evaluate`).
 
     Attributes:
         ages_s: device ages to probe, s (visited in increasing order).
-        policies: compensation policies (see ``POLICIES``).
         seeds: programming seeds; each is a newly programmed chip.
         n_range_calibration: images for the DAC/ADC range calibration right after programming.
         n_adabs: images per AdaBS pass (Joshi 2020 used 2,600 on CIFAR-10).
@@ -37,7 +40,6 @@ class EvalSpec:
     """
 
     ages_s: tuple[float, ...]
-    policies: tuple[str, ...] = POLICIES
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     n_range_calibration: int = 256
     n_adabs: int = 2600
@@ -45,15 +47,12 @@ class EvalSpec:
 
     def __post_init__(self) -> None:
         if not self.ages_s or min(self.ages_s) < 0:
-            raise ValueError(f"ages_s(={self.ages_s!r}) must be non-empty and >= 0")
-        for p in self.policies:
-            if p not in POLICIES:
-                raise ValueError(f"policy(={p!r}) must be one of {POLICIES}")
+            raise DeviceError(f"ages_s(={self.ages_s!r}) must be non-empty and >= 0")
         if not self.seeds:
-            raise ValueError("seeds(=()) must not be empty")
+            raise DeviceError("seeds(=()) must not be empty")
         for name in ("n_range_calibration", "n_adabs", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name}(={getattr(self, name)!r}) must be >= 1")
+                raise DeviceError(f"{name}(={getattr(self, name)!r}) must be >= 1")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,14 +80,23 @@ def batches(images: Tensor, batch_size: int) -> Iterator[Tensor]:
         yield images[start : start + batch_size]
 
 
-@torch.no_grad()
 def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int) -> float:
-    """Top-1 accuracy (fraction) of ``model`` on normalised ``images``."""
-    correct = 0
-    for start in range(0, images.shape[0], batch_size):
-        logits = model(images[start : start + batch_size])
-        correct += int((logits.argmax(1) == labels[start : start + batch_size].to(logits.device)).sum())
-    return correct / max(images.shape[0], 1)
+    """Top-1 accuracy (fraction) of ``model`` on normalised ``images``
+    (:func:`chiptwin.network.accuracy.top1_accuracy`).
+
+    Raises:
+        DeviceError: the model computes a NaN or inf (:func:`~chiptwin.functional.finite.check_logits`
+            names where it starts).
+        DataError: there are no images.
+    """
+    return top1_accuracy(
+        model,
+        (
+            (images[i : i + batch_size], labels[i : i + batch_size])
+            for i in range(0, images.shape[0], batch_size)
+        ),
+        check=lambda batch, logits: check_logits(model, batch, logits),
+    )
 
 
 def evaluate(
@@ -99,6 +107,7 @@ def evaluate(
     test: tuple[Tensor, Tensor],
     calibration: Tensor,
     spec: EvalSpec,
+    policies: Sequence[ChipCompensation],
     *,
     bits: ConverterBits | None = None,
     device: torch.device | str = "cpu",
@@ -113,31 +122,39 @@ def evaluate(
         test: normalised test images and labels.
         calibration: normalised calibration images (range calibration uses the first
             ``n_range_calibration``, AdaBS the first ``n_adabs``).
-        spec: ages, policies, seeds, budgets.
+        spec: ages, seeds, budgets.
+        policies: compensation policies (``chiptwin.compensation.POLICIES``), each applied at every
+            age from the programmed state.
         bits: converter resolutions (default: the chip's).
         on_result: called as ``on_result(seed, age_s, policy, accuracy)`` after every measurement.
 
     Returns:
-        One result per (age, policy), ages ascending, policies in ``spec.policies`` order.
+        One result per (age, policy), ages ascending, policies in the given order.
+
+    Raises:
+        DeviceError: no policy, or two with one name.
     """
+    names = [p.name for p in policies]
+    if not names or len(set(names)) != len(names):
+        raise DeviceError(f"policies(={names!r}) must be at least one, each named once")
     images, labels = test[0].to(device), test[1].to(device)
     calibration = calibration.to(device)
     range_batches = list(batches(calibration[: spec.n_range_calibration], spec.batch_size))
     adabs_images = calibration[: spec.n_adabs]
     ages = sorted(spec.ages_s)
-    per_key: dict[tuple[float, str], list[float]] = {(a, p): [] for a in ages for p in spec.policies}
+    per_key: dict[tuple[float, str], list[float]] = {(a, p): [] for a in ages for p in names}
     for seed in spec.seeds:
         analog: AnalogChip = program_chip(
             model, chip, blocks, noise, seed, range_batches, bits=bits, device=device
         )
         for age in ages:
             analog.set_age(age)
-            for policy in spec.policies:
-                apply_policy(analog, policy, batches(adabs_images, spec.batch_size))
+            for policy in policies:
+                policy.compensate(analog, batches(adabs_images, spec.batch_size))
                 acc = accuracy(analog, images, labels, spec.batch_size)
-                per_key[(age, policy)].append(acc)
+                per_key[(age, policy.name)].append(acc)
                 if on_result is not None:
-                    on_result(seed, age, policy, acc)
+                    on_result(seed, age, policy.name, acc)
     return [
         AccuracyResult(
             age_s=a,
@@ -147,5 +164,5 @@ def evaluate(
             n_images=len(labels),
         )
         for a in ages
-        for p in spec.policies
+        for p in names
     ]

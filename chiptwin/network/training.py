@@ -10,7 +10,9 @@ paper's 2.0-2.5 range. Optional 8-bit input/output quantisation in the forward p
 gradients) mimics the chip's DAC and ADC.
 
 Randomness: the initial weights come from ``torch.manual_seed(seed)``; the data order, augmentation and
-weight noise of epoch ``e`` come from generators seeded with ``(seed, e)``, so a run resumed from its
+weight noise of epoch ``e`` come from generators seeded with ``derive_seed(seed, "epoch", e, stream)``
+(``chiptwin.seeding``; before 2026-12 a linear formula, so checkpoints trained earlier, the shipped ones
+included, are not retrained bit for bit), so a run resumed from its
 last finished epoch continues exactly as an uninterrupted one.
 """
 
@@ -31,9 +33,11 @@ from torch import nn
 from tqdm import tqdm
 
 from chiptwin.errors import CheckpointError, DataError
+from chiptwin.network.accuracy import top1_accuracy
 from chiptwin.network.checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from chiptwin.network.data import ImageSet, augment, normalise
 from chiptwin.network.resnet import ModelSpec, build_model, model_spec
+from chiptwin.seeding import derive_seed
 
 __all__ = [
     "TrainResult",
@@ -174,11 +178,6 @@ def _device_generator(seed: int, device: torch.device) -> torch.Generator:
     return g
 
 
-def _epoch_seed(seed: int, epoch: int, stream: int) -> int:
-    # Distinct, stable seeds per (run, epoch, stream): data order (0) and weight noise (1).
-    return (seed * 1_000_003 + epoch * 101 + stream) % (2**63)
-
-
 def _batches(
     data: ImageSet, batch_size: int, order: torch.Tensor
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -197,17 +196,25 @@ def _prepare(images: torch.Tensor, dataset: str, device: torch.device) -> torch.
 def evaluate_digital(
     model: nn.Module, data: ImageSet, batch_size: int = 500, device: torch.device | str = "cpu"
 ) -> float:
-    """Top-1 accuracy (fraction) of the digital model on ``data``, in eval mode."""
+    """Top-1 accuracy (fraction) of the digital model on ``data``, in eval mode.
+
+    Raises:
+        DataError: no images, or non-finite logits.
+    """
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    correct = 0
     order = torch.arange(len(data))
-    for images, labels in _batches(data, batch_size, order):
-        logits = model(_prepare(images, data.dataset, device))
-        correct += int((logits.argmax(1).cpu() == labels).sum())
-    model.train(was_training)
-    return correct / max(len(data), 1)
+    try:
+        return top1_accuracy(
+            model,
+            (
+                (_prepare(images, data.dataset, device), labels)
+                for images, labels in _batches(data, batch_size, order)
+            ),
+        )
+    finally:
+        model.train(was_training)
 
 
 def _lr_at(spec: TrainSpec, step: int, steps_per_epoch: int) -> float:
@@ -319,8 +326,9 @@ def train(
     for epoch in range(meta["epoch"], spec.epochs):
         start = time.perf_counter()
         model.train()
-        order_gen = _device_generator(_epoch_seed(spec.seed, epoch, 0), torch.device("cpu"))
-        noise_gen = _device_generator(_epoch_seed(spec.seed, epoch, 1), device)
+        # Distinct, stable seeds per (run, epoch, stream): the data order and the weight noise.
+        order_gen = _device_generator(derive_seed(spec.seed, "epoch", epoch, "order"), torch.device("cpu"))
+        noise_gen = _device_generator(derive_seed(spec.seed, "epoch", epoch, "weight-noise"), device)
         order = torch.randperm(len(train_data), generator=order_gen)
         total_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(

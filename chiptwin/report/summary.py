@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from chiptwin.compensation import POLICY_NAMES
 from chiptwin.durations import format_age
 from chiptwin.trace.reader import read_manifest, read_table
 from chiptwin.trace.schema import DYNAMIC_ENERGY_COMPONENTS, ENERGY_COMPONENTS
@@ -40,7 +41,7 @@ __all__ = [
     "summary_text",
 ]
 
-POLICY_ORDER = ("none", "gdc", "gdc+adabs")
+POLICY_ORDER = POLICY_NAMES
 """Column order of the known compensation policies; any other policy follows, alphabetically."""
 
 

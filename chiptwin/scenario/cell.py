@@ -9,16 +9,20 @@ At every step the functional twin is moved to the device age of that moment,
 - a compensation pass runs GDC (and AdaBS) at that age and its factors stay in force until the next pass;
 - a probe measures accuracy with whatever compensation is in force (a GDC made 50 minutes earlier, not a
   fresh one), so a periodic policy shows the saw-tooth it really has;
-- a reprogramming programs fresh devices (a new seed derived from the cell's) and restarts the age.
+- a reprogramming programs fresh devices (a new seed derived from the cell's) on the same silicon:
+  stuck devices, ADC errors and dead tiles stay, and the age restarts;
+- a tile failure kills the tile's blocks (they read 0; GDC leaves them alone), and its repair programs
+  them on a spare tile with their own device age.
 
 Latency and energy come from the timing layer over the same clock and schedule: the workload's
-inferences and the compensation passes are served by :func:`chiptwin.timing.simulate_batched`, and every
-(re)programming is charged with :func:`chiptwin.timing.programming_cost`.
+inferences and the compensation passes are served by :func:`chiptwin.timing.simulate_batched`, which
+also sees the tile failure (the dead tile does no work) and the repair (the spare is programmed and
+then serves, :func:`plan_changes`); every (re)programming is charged with
+:func:`chiptwin.timing.programming_cost`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -27,23 +31,27 @@ from typing import Any
 import simpy
 import torch
 
+from chiptwin.compensation import get_policy
 from chiptwin.device.noise import PCMNoiseModel
-from chiptwin.functional import apply_policy, program_chip
+from chiptwin.functional import program_chip
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import AnalogChip
 from chiptwin.functional.evaluate import accuracy, batches
+from chiptwin.mapping import Mapping
 from chiptwin.mapping.repair import replace_dead_tile
 from chiptwin.scenario.prepare import Prepared, PreparedModel
 from chiptwin.scenario.spec import PolicySpec, TileFailureSpec
 from chiptwin.seeding import derive_seed
 from chiptwin.timing import (
-    CompensationSpec,
     EventRecord,
     PeriodicWorkload,
+    PipelinePlan,
+    PlanChange,
     PoissonWorkload,
     ProgrammingResult,
     TimingResult,
     Workload,
+    build_plan,
     programming_cost,
     simulate_batched,
 )
@@ -77,7 +85,7 @@ def schedule(
         actions.append((_ns(failure.at_s), FAIL))
         if failure.recover_after_s is not None and _ns(failure.at_s + failure.recover_after_s) <= end:
             actions.append((_ns(failure.at_s + failure.recover_after_s), RECOVER))
-    if policy.compensation != "none":
+    if get_policy(policy.compensation).acts:
         if policy.every == "probe":
             actions += [(_ns(t), COMPENSATE) for t in probes_s]
         elif policy.every_s is not None:
@@ -100,6 +108,8 @@ class _CellState:
     last_compensation_ns: int = -1
     repaired_devices: int = 0
     """Devices programmed on spare tiles after tile failures."""
+    gdc_skipped_blocks: int = 0
+    """Blocks the compensation pass in force left without a GDC factor because they read nothing."""
 
 
 @dataclass(slots=True)
@@ -128,15 +138,9 @@ def time_cell(
     """
     actions = schedule(policy, prepared.spec.probes_s)
     passes = tuple(t / NS_PER_S for t, a in actions if a == COMPENSATE)
-    comp = (
-        CompensationSpec(
-            policy=policy.compensation,
-            times_s=passes,
-            adabs_images=prepared.spec.n_adabs,
-        )
-        if passes
-        else None
-    )
+    comp = get_policy(policy.compensation).schedule(adabs_images=prepared.spec.n_adabs, times_s=passes)
+    if not passes:
+        comp = None
     events: list[EventRecord] = []
     result = simulate_batched(
         model.plan,
@@ -147,11 +151,49 @@ def time_cell(
         program=True,
         record=events.append,
         chunk_ns=CHUNK_NS,
+        changes=plan_changes(prepared, model),
     )
     return result, events
 
 
-def _program(prepared: Prepared, model: PreparedModel, seed: int) -> AnalogChip:
+def plan_changes(prepared: Prepared, model: PreparedModel) -> tuple[PlanChange, ...]:
+    """The timing side of the scenario's tile failure: the plans in force after it and after its repair.
+
+    From the failure on, the dead tile's blocks do no work (``build_plan(..., dead_tiles=...)``); at the
+    repair its blocks are programmed on the nearest spare tile (:func:`~chiptwin.mapping.repair.
+    replace_dead_tile`, charged and holding the pipeline until done) and the repaired mapping serves.
+    """
+    failure = prepared.spec.tile_failure
+    if failure is None:
+        return ()
+    chip, graph = prepared.chip, model.graph
+
+    def plans(mapping: Mapping, dead: tuple[int, ...]) -> tuple[PipelinePlan, PipelinePlan]:
+        return (
+            build_plan(graph, mapping, chip, dead_tiles=dead),
+            build_plan(graph, mapping, chip, bn_statistics=True, dead_tiles=dead),
+        )
+
+    plan, adabs = plans(model.mapping, (failure.tile,))
+    changes = [PlanChange(at_ns=_ns(failure.at_s), plan=plan, adabs_plan=adabs)]
+    if failure.recover_after_s is not None:
+        repaired, spare, _ = replace_dead_tile(model.mapping, failure.tile)
+        plan, adabs = plans(repaired, ())
+        at_ns = _ns(failure.at_s + failure.recover_after_s)
+        cost = programming_cost(plan, tiles=(spare,))
+        changes.append(PlanChange(at_ns=at_ns, plan=plan, adabs_plan=adabs, program=cost))
+    return tuple(changes)
+
+
+def _program(
+    prepared: Prepared,
+    model: PreparedModel,
+    seed: int,
+    cell_seed: int,
+    inherit: tuple[AnalogChip, float] | None = None,
+) -> AnalogChip:
+    """Program the cell's chip with programming seed ``seed``; its faults belong to the cell's silicon
+    (``cell_seed``), and a reprogrammed chip ``inherit``s them from the chip it replaces."""
     spec = prepared.spec
     return program_chip(
         model.model,
@@ -161,16 +203,21 @@ def _program(prepared: Prepared, model: PreparedModel, seed: int) -> AnalogChip:
         seed,
         batches(prepared.calibration[: spec.n_range_calibration], spec.batch_size),
         faults=spec.faults,
+        fault_seed=cell_seed,
+        inherit=inherit,
     )
 
 
 def _failed_blocks(model: PreparedModel, tile: int) -> list[tuple[str, BlockRange]]:
-    """The distinct weight blocks a tile holds (a replica elsewhere holds the same weights)."""
+    """The weight blocks a tile holds, each of its own replica (other replicas live on other tiles)."""
     blocks = {
-        (p.block.layer, BlockRange(p.block.row_start, p.block.row_stop, p.block.col_start, p.block.col_stop))
+        (
+            p.block.layer,
+            BlockRange(p.block.row_start, p.block.row_stop, p.block.col_start, p.block.col_stop, p.replica),
+        )
         for p in model.mapping.placements_on(tile)
     }
-    return sorted(blocks, key=lambda b: (b[0], b[1].row_start, b[1].col_start))
+    return sorted(blocks, key=lambda b: (b[0], b[1].replica, b[1].row_start, b[1].col_start))
 
 
 def run_cell(
@@ -189,15 +236,21 @@ def run_cell(
     keys |= {"policy": policy.name, "seed": seed}
     probes: list[dict[str, Any]] = []
     # Timing-only scenarios program nothing and probe nothing.
-    state = _CellState(chip=_program(prepared, model, seed) if spec.accuracy else None)
+    state = _CellState(chip=_program(prepared, model, seed, seed) if spec.accuracy else None)
 
     def walk(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         for at_ns, action in schedule(policy, spec.probes_s, spec.tile_failure):
             yield env.timeout(at_ns - env.now)
             if action == REPROGRAM:
+                # The same silicon programmed again: new devices, the same faults (and dead tiles).
+                old = state.chip
+                assert old is not None
                 state.reprograms += 1
-                state.chip = _program(prepared, model, derive_seed(seed, "reprogram", state.reprograms))
+                elapsed_s = (env.now - state.programmed_at_ns) / NS_PER_S
+                new_seed = derive_seed(seed, "reprogram", state.reprograms)
+                state.chip = _program(prepared, model, new_seed, seed, (old, elapsed_s))
                 state.programmed_at_ns = int(env.now)
+                state.gdc_skipped_blocks = 0
                 continue
             chip = state.chip
             assert chip is not None
@@ -213,7 +266,7 @@ def run_cell(
             chip.set_age((env.now - state.programmed_at_ns) / NS_PER_S)
             if action == COMPENSATE:
                 calibration = batches(prepared.calibration[: spec.n_adabs], spec.batch_size)
-                apply_policy(chip, policy.compensation, calibration)
+                state.gdc_skipped_blocks = get_policy(policy.compensation).compensate(chip, calibration)
                 state.compensations += 1
                 state.last_compensation_ns = int(env.now)
                 continue
@@ -228,6 +281,7 @@ def run_cell(
                     "compensations": state.compensations,
                     "last_compensation_ns": state.last_compensation_ns,
                     "programmed_at_ns": state.programmed_at_ns,
+                    "gdc_skipped_blocks": state.gdc_skipped_blocks,
                 }
             )
             if on_probe is not None:
@@ -248,38 +302,13 @@ def run_cell(
         if action == REPROGRAM
         for tile, devices in program.devices_by_tile.items()
     ]
-    repair = _repair(prepared, model)
-    repairs: list[dict[str, Any]] = []
-    if repair is not None:
-        spare, devices, duration_ns, energy_pj = repair
-        repairs = [
-            keys | _program_row(at_ns, spare, duration_ns, energy_pj, devices)
-            for at_ns, action in schedule(policy, spec.probes_s, spec.tile_failure)
-            if action == RECOVER
-        ]
-    reprogram_pj = state.reprograms * program.energy_pj + sum(r["energy_pj"] for r in repairs)
+    end_ns = _ns(spec.duration_s) + 1
+    repairs = [c.program for c in plan_changes(prepared, model) if c.program is not None and c.at_ns < end_ns]
+    reprogram_pj = state.reprograms * program.energy_pj + sum(r.energy_pj for r in repairs)
+    repair_ns = sum(r.time_ns for r in repairs)
     wall_s = time.perf_counter() - start
-    return CellResult(
-        cell=keys["cell"],
-        probes=probes,
-        events=events + repairs,
-        cell_row=keys | _cell_row(prepared, model, result, program, state.reprograms, reprogram_pj, wall_s),
-    )
-
-
-def _repair(prepared: Prepared, model: PreparedModel) -> tuple[int, int, int, float] | None:
-    """Spare tile, devices, time (ns) and energy (pJ) of repairing the scenario's failed tile."""
-    failure = prepared.spec.tile_failure
-    if failure is None or failure.recover_after_s is None:
-        return None
-    _, spare, moved = replace_dead_tile(model.mapping, failure.tile)
-    cells = sum(
-        (p.block.row_stop - p.block.row_start) * (p.block.col_stop - p.block.col_start) for p in moved
-    )
-    devices = cells * prepared.chip.tiles.devices_per_weight
-    p = prepared.chip.programming
-    duration = math.ceil(math.ceil(devices / p.devices_in_parallel) * p.iterations * p.time_per_iteration_ns)
-    return spare, devices, duration, devices * p.iterations * p.energy_per_iteration_pj
+    row = _cell_row(prepared, model, result, program, state.reprograms, reprogram_pj, repair_ns, wall_s)
+    return CellResult(cell=keys["cell"], probes=probes, events=events, cell_row=keys | row)
 
 
 def _event_row(r: EventRecord) -> dict[str, Any]:
@@ -323,9 +352,11 @@ def _cell_row(
     program: ProgrammingResult,
     reprograms: int,
     reprogram_pj: float,
+    repair_ns: int,
     wall_s: float,
 ) -> dict[str, Any]:
-    """The cell's cost row; ``reprogram_pj``: energy of every reprogramming and repair after the first."""
+    """The cell's cost row; ``reprogram_pj``: energy of every reprogramming and repair after the first;
+    ``repair_ns``: program-and-verify time of the repairs (in ``programming_ns``, as their energy is)."""
     per = result.energy_per_inference_pj
     digital = sum(v for k, v in per.items() if k.startswith("digital."))
     comp = result.compensation
@@ -351,6 +382,6 @@ def _cell_row(
         "compensations": (comp.gdc_passes if comp is not None else 0),
         "compensation_energy_pj": float(sum(comp.energy_pj.values())) if comp is not None else 0.0,
         "programming_energy_pj": float(first + reprogram_pj),
-        "programming_ns": int(program.time_ns * (1 + reprograms)),
+        "programming_ns": int(program.time_ns * (1 + reprograms) + repair_ns),
         "wall_s": float(wall_s),
     }

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from chiptwin.compensation import POLICY_NAMES, get_policy
 from chiptwin.errors import SpecError
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.spec.faults import FaultSpec
@@ -37,8 +38,8 @@ __all__ = [
     "log_probes_s",
 ]
 
-COMPENSATIONS = ("none", "gdc", "gdc+adabs")
-"""What a compensation pass does (``chiptwin.functional.POLICIES``)."""
+COMPENSATIONS = POLICY_NAMES
+"""What a compensation pass does: the names of :data:`chiptwin.compensation.POLICIES`."""
 
 WORKLOAD_KINDS = ("periodic", "poisson")
 
@@ -101,10 +102,11 @@ class PolicySpec:
             raise SpecError(f"{where}: every(={self.every!r}) must be 'probe' (or use every_s)")
         if self.every is not None and self.every_s is not None:
             raise SpecError(f"{where}: give every or every_s, not both")
-        if self.compensation != "none" and self.every is None and self.every_s is None:
+        acts = get_policy(self.compensation).acts
+        if acts and self.every is None and self.every_s is None:
             raise SpecError(f"{where}: compensation {self.compensation!r} needs every = 'probe' or every_s")
-        if self.compensation == "none" and (self.every is not None or self.every_s is not None):
-            raise SpecError(f"{where}: compensation 'none' takes no schedule (every/every_s)")
+        if not acts and (self.every is not None or self.every_s is not None):
+            raise SpecError(f"{where}: compensation {self.compensation!r} takes no schedule (every/every_s)")
         for key in ("every_s", "reprogram_after_s"):
             if not _finite_positive(getattr(self, key)):
                 raise SpecError(f"{where}: {key}(={getattr(self, key)!r}) must be a finite number > 0")

@@ -10,9 +10,8 @@ or ``simulate(graph, mapping, chip, workload, duration_ns=..., mode="events" | "
 event reaches the trace layer through ``record=`` (:class:`EventRecord`).
 """
 
-from chiptwin.timing.batched import pipeline_makespan_ns, serve_jobs, simulate_batched
+from chiptwin.timing.batched import PlanChange, pipeline_makespan_ns, serve_jobs, simulate_batched
 from chiptwin.timing.compensation import (
-    POLICIES,
     CompensationSpec,
     GDCTileWork,
     compensation_times_ns,
@@ -48,7 +47,6 @@ __all__ = [
     "DIGITAL_OPS",
     "ENERGY_COMPONENTS",
     "MODES",
-    "POLICIES",
     "BlockWork",
     "BurstyWorkload",
     "CompensationResult",
@@ -60,6 +58,7 @@ __all__ = [
     "LayerStage",
     "PeriodicWorkload",
     "PipelinePlan",
+    "PlanChange",
     "PoissonWorkload",
     "ProgrammingResult",
     "RecordFn",

@@ -30,19 +30,23 @@ windows are much longer than the fill).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
 from chiptwin.errors import TimingError
 from chiptwin.timing.compensation import CompensationSpec, compensation_times_ns, gdc_work
 from chiptwin.timing.engine import check_duration, check_window, single_inference_ns
-from chiptwin.timing.programming import programming_cost
+from chiptwin.timing.programming import ProgrammingResult, programming_cost
 from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
 from chiptwin.timing.results import UTILISATION_WINDOWS, Tally, TimingResult, summarise
 from chiptwin.timing.stages import PipelinePlan
 from chiptwin.timing.workload import Workload
 from chiptwin.units import NS_PER_S
 
-__all__ = ["pipeline_makespan_ns", "serve_jobs", "simulate_batched"]
+__all__ = ["PlanChange", "pipeline_makespan_ns", "serve_jobs", "simulate_batched"]
 
 DEFAULT_CHUNK_NS = 10 * NS_PER_S
 """Arrivals are served 10 s of device time at a time."""
@@ -93,8 +97,11 @@ class _Batches:
         record: RecordFn | None,
     ) -> None:
         self.plan, self.adabs, self.comp, self.tally, self.record = plan, adabs, compensation, tally, record
+        self.jobs_before = dict(tally.jobs)  # jobs of earlier plans (a run whose plan changed)
         self.fill = single_inference_ns(plan)
-        self.gdc = gdc_work(plan, compensation.gdc_reads_per_block) if compensation is not None else ()
+        self.gdc = (
+            gdc_work(plan, compensation.gdc_reads_per_block) if compensation and compensation.gdc else ()
+        )
         gdc_latency = [w.read_ns + (w.digital.duration_ns if w.digital else 0) for w in self.gdc]
         self.figures = {  # kind -> (service, latency) in ns
             _USER: (plan.bottleneck_ns, self.fill),
@@ -109,10 +116,12 @@ class _Batches:
         """Arrival times and kinds of every compensation job of the run."""
         at: list[int] = []
         kinds: list[int] = []
-        gdc_latency = self.figures[_GDC][1]
+        gdc = self.comp is not None and self.comp.gdc
+        gdc_latency = self.figures[_GDC][1] if gdc else 0
         for t in times_ns:
-            at.append(t)
-            kinds.append(_GDC)
+            if gdc:
+                at.append(t)
+                kinds.append(_GDC)
             if self.comp is not None and self.comp.adabs:
                 # AdaBS starts when the GDC calibration is done (on an idle chip: its latency later).
                 at += [t + gdc_latency] * (self.comp.adabs_images + 1)
@@ -160,16 +169,31 @@ class _Batches:
                     self.tally.add_window_busy(k, t, n * ns, task)
 
     def book_energy(self) -> None:
-        """Jobs times the plans' energies (every job of a kind costs the same), at the end of the run."""
+        """Jobs times the plans' energies (every job of a kind costs the same), when the plan's time ends."""
         tally = self.tally
-        n = tally.jobs[Task.INFERENCE]
+        n = tally.jobs[Task.INFERENCE] - self.jobs_before[Task.INFERENCE]
         for comp, pj in self.plan.energy_pj.items():
             tally.energy[Task.INFERENCE][comp] += n * pj
         for layer, pj in self.plan.layer_energy_pj.items():
-            tally.layer_energy[layer] = n * pj
+            tally.layer_energy[layer] = tally.layer_energy.get(layer, 0.0) + n * pj
         if self.adabs is not None:
+            images = tally.jobs[Task.ADABS] - self.jobs_before[Task.ADABS]
             for comp, pj in self.adabs.energy_pj.items():
-                tally.energy[Task.ADABS][comp] += tally.jobs[Task.ADABS] * pj
+                tally.energy[Task.ADABS][comp] += images * pj
+
+    def book_programming(self, at_ns: int, cost: ProgrammingResult) -> int:
+        """Program the tiles of ``cost`` from ``at_ns`` (busy time, records); returns when all are done."""
+        for t, ns in cost.time_by_tile_ns.items():
+            self.tally.add_window_busy(at_ns // self.tally.base_window_ns, t, ns, Task.PROGRAM)
+            if self.record is not None:
+                self.record(
+                    EventRecord(
+                        time_ns=at_ns, duration_ns=ns, kind=EventKind.PROGRAM, task=Task.PROGRAM, job=0,
+                        layer="", tile=t, dst_tile=-1, count=cost.devices_by_tile[t], hops=0, op="",
+                        energy_pj=cost.energy_by_tile_pj[t],
+                    )
+                )  # fmt: skip
+        return at_ns + cost.time_ns
 
     def book_compensation(self, kinds: np.ndarray, entries: np.ndarray, exits: np.ndarray) -> None:
         tally = self.tally
@@ -232,6 +256,30 @@ class _Batches:
             )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanChange:
+    """From ``at_ns`` on the chip serves with another plan: a tile died, or its blocks moved to a spare.
+
+    The batched engine switches plans between jobs: a job that entered the pipeline before ``at_ns``
+    is charged as the old plan's. Compensation passes from ``at_ns`` on calibrate the new plan's tiles.
+    """
+
+    at_ns: int
+    """When the change happens on the run's clock, ns (> 0)."""
+
+    plan: PipelinePlan
+    """The plan in force from ``at_ns`` on (e.g. ``build_plan(..., dead_tiles=...)``, or the repaired
+    mapping's plan)."""
+
+    adabs_plan: PipelinePlan | None = None
+    """Its AdaBS variant (needed when the compensation runs AdaBS)."""
+
+    program: ProgrammingResult | None = None
+    """Tiles programmed at ``at_ns`` before the new plan serves (a repair,
+    :func:`~chiptwin.timing.programming.programming_cost` with ``tiles``): charged, and the pipeline
+    is held until the slowest of them is done."""
+
+
 def simulate_batched(
     plan: PipelinePlan,
     workload: Workload,
@@ -243,58 +291,95 @@ def simulate_batched(
     record: RecordFn | None = None,
     window_ns: int | None = None,
     chunk_ns: int = DEFAULT_CHUNK_NS,
+    changes: Sequence[PlanChange] = (),
 ) -> TimingResult:
     """Serve the workload's arrivals in ``[0, duration_ns)`` with the pipeline formula (module docstring).
 
     Same arguments and result as :func:`~chiptwin.timing.engine.simulate_events`, plus ``chunk_ns``
-    (device time served per numpy pass). Records: one ``BATCH`` record per chunk of user inferences, one
-    per compensation job (``CALIBRATE``, ``BATCH`` of calibration images, ``BN_UPDATE``) and one
-    ``PROGRAM`` record per tile.
+    (device time served per numpy pass) and ``changes`` (the plan changes of a tile failure and its
+    repair, in time order; those at or after ``duration_ns`` do not happen). Records: one ``BATCH``
+    record per chunk of user inferences, one per compensation job (``CALIBRATE``, ``BATCH`` of
+    calibration images, ``BN_UPDATE``) and one ``PROGRAM`` record per programmed tile. The result's
+    stage figures (latency of one inference, peak throughput) are those of ``plan``; its energies,
+    utilisation and latencies are of the plans in force.
 
     Raises:
-        TimingError: a bad duration, window or chunk, or AdaBS without ``adabs_plan``.
+        TimingError: a bad duration, window or chunk, AdaBS without ``adabs_plan``, or changes out of
+            order.
     """
     check_duration(duration_ns)
     check_window(window_ns)
     if chunk_ns < 1:
         raise TimingError(f"chunk_ns(={chunk_ns}) must be >= 1")
+    if (
+        compensation is not None
+        and compensation.adabs
+        and (adabs_plan is None or any(c.adabs_plan is None for c in changes))
+    ):
+        raise TimingError(
+            f"compensation {compensation.policy!r} runs AdaBS: it needs adabs_plan "
+            "(build_plan(..., bn_statistics=True)), for every plan change too"
+        )
+    adabs = compensation is not None and compensation.adabs
+    times = [c.at_ns for c in changes]
+    if any(t <= 0 for t in times) or any(b <= a for a, b in itertools.pairwise(times)):
+        raise TimingError(f"plan changes at {times} ns must be > 0 and strictly ascending")
+    segments = [PlanChange(at_ns=0, plan=plan, adabs_plan=adabs_plan, program=None)]
+    segments += [c for c in changes if c.at_ns < duration_ns]
     # Busy time is booked to windows of ``base``; the result's windows are whole multiples of it.
     base = window_ns if window_ns is not None else max(1, duration_ns // UTILISATION_WINDOWS)
-    if compensation is not None and compensation.adabs and adabs_plan is None:
-        raise TimingError(
-            "compensation policy 'gdc+adabs' needs adabs_plan (build_plan(..., bn_statistics=True))"
-        )
-    tally = Tally(plan.tiles_used, base)
-    run = _Batches(
-        plan,
-        adabs_plan if compensation is not None and compensation.adabs else None,
-        compensation,
-        tally,
-        record,
-    )
+    tally = Tally(tuple(sorted({t for seg in segments for t in seg.plan.tiles_used})), base)
+    passes = compensation_times_ns(compensation, duration_ns)
     free = 0
     cost = None
-    if program:
-        cost = programming_cost(plan)
-        for t, ns in cost.time_by_tile_ns.items():
-            tally.add_window_busy(0, t, ns, Task.PROGRAM)
-            if record is not None:
-                record(
-                    EventRecord(
-                        time_ns=0, duration_ns=ns, kind=EventKind.PROGRAM, task=Task.PROGRAM, job=0, layer="",
-                        tile=t, dst_tile=-1, count=cost.devices_by_tile[t], hops=0, op="",
-                        energy_pj=cost.energy_by_tile_pj[t],
-                    )
-                )  # fmt: skip
-        free = cost.time_ns
-    comp_at, comp_kind = run.compensation_jobs(compensation_times_ns(compensation, duration_ns))
+    fill = 0
+    for i, seg in enumerate(segments):
+        end = segments[i + 1].at_ns if i + 1 < len(segments) else duration_ns
+        run = _Batches(seg.plan, seg.adabs_plan if adabs else None, compensation, tally, record)
+        if i == 0:
+            fill = run.fill
+            if program:
+                cost = programming_cost(plan)
+                free = run.book_programming(0, cost)
+        elif seg.program is not None:
+            free = max(free, run.book_programming(seg.at_ns, seg.program))
+        free = _serve(
+            run, workload, [t for t in passes if seg.at_ns <= t < end], seg.at_ns, end, chunk_ns, free
+        )
+        run.book_energy()
+    elapsed = max(duration_ns, tally.last_done_ns)
+    return summarise(
+        plan,
+        tally,
+        mode="batched",
+        duration_ns=duration_ns,
+        elapsed_ns=elapsed,
+        fill_ns=fill,
+        policy=compensation.policy if compensation is not None else None,
+        programming=cost,
+        window_ns=window_ns,
+    )
+
+
+def _serve(
+    run: _Batches, workload: Workload, passes: list[int], start_ns: int, end_ns: int, chunk_ns: int, free: int
+) -> int:
+    """Serve the arrivals in ``[start_ns, end_ns)`` and the compensation passes at ``passes`` on one plan.
+
+    Returns when the pipeline is free again. Compensation jobs of a pass that spill past ``end_ns``
+    (AdaBS images right before a plan change) are served with the last chunk.
+    """
+    tally = run.tally
+    comp_at, comp_kind = run.compensation_jobs(passes)
     service_of = np.array([run.figures.get(k, (0, 0))[0] for k in range(4)], dtype=np.int64)
     latency_of = np.array([run.figures.get(k, (0, 0))[1] for k in range(4)], dtype=np.int64)
     b, f = run.figures[_USER]
-    for w0 in range(0, duration_ns, chunk_ns):
-        w1 = min(w0 + chunk_ns, duration_ns)
+    for w0 in range(start_ns, end_ns, chunk_ns):
+        w1 = min(w0 + chunk_ns, end_ns)
         arrivals = workload.arrivals_ns(w0, w1)
         lo, hi = np.searchsorted(comp_at, [w0, w1], side="left")
+        if w1 == end_ns:
+            hi = comp_at.size
         if lo == hi:
             n = arrivals.size
             if not n:
@@ -313,16 +398,4 @@ def simulate_batched(
         run.book_users(entries[user], exits[user], times[user])
         run.book_compensation(kinds[~user], entries[~user], exits[~user])
         tally.last_done_ns = max(tally.last_done_ns, int(exits.max()))
-    run.book_energy()
-    elapsed = max(duration_ns, tally.last_done_ns)
-    return summarise(
-        plan,
-        tally,
-        mode="batched",
-        duration_ns=duration_ns,
-        elapsed_ns=elapsed,
-        fill_ns=run.fill,
-        policy=compensation.policy if compensation is not None else None,
-        programming=cost,
-        window_ns=window_ns,
-    )
+    return free

@@ -320,13 +320,14 @@ def adapt_batchnorm(env: simpy.Environment, run: _Run, n: int, images: int) -> P
 
 
 def compensate(env: simpy.Environment, run: _Run, spec: CompensationSpec, times_ns: list[int]) -> Process:
-    """SimPy process: at each scheduled time a GDC calibration of every used tile, then (``gdc+adabs``)
-    an AdaBS pass; a pass that is still running delays the next one."""
+    """SimPy process: at each scheduled time a GDC calibration of every used tile (if the policy's pass
+    takes one), then an AdaBS pass (if it takes one); a pass that is still running delays the next one."""
     for n, t in enumerate(times_ns):
         if t > env.now:
             yield env.timeout(t - env.now)
-        yield env.all_of([env.process(calibrate_tile(env, run, n, w)) for w in run.gdc])
-        run.tally.passes[Task.GDC] += 1
+        if spec.gdc:
+            yield env.all_of([env.process(calibrate_tile(env, run, n, w)) for w in run.gdc])
+            run.tally.passes[Task.GDC] += 1
         if spec.adabs:
             yield env.process(adapt_batchnorm(env, run, n, spec.adabs_images))
 
@@ -395,9 +396,10 @@ def simulate_events(
     check_window(window_ns)
     if compensation is not None and compensation.adabs and adabs_plan is None:
         raise TimingError(
-            "compensation policy 'gdc+adabs' needs adabs_plan (build_plan(..., bn_statistics=True))"
+            f"compensation {compensation.policy!r} runs AdaBS: it needs adabs_plan "
+            "(build_plan(..., bn_statistics=True))"
         )
-    gdc = gdc_work(plan, compensation.gdc_reads_per_block) if compensation is not None else ()
+    gdc = gdc_work(plan, compensation.gdc_reads_per_block) if compensation and compensation.gdc else ()
     run = _Run(plan, adabs_plan, record, gdc)
     cost = None
     if program:

@@ -49,6 +49,7 @@ hermes_64); the two agree when nothing queues.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from chiptwin.errors import TimingError
@@ -189,7 +190,14 @@ def _stage_energy(
     return e
 
 
-def build_plan(graph: Any, mapping: Mapping, chip: ChipSpec, *, bn_statistics: bool = False) -> PipelinePlan:
+def build_plan(
+    graph: Any,
+    mapping: Mapping,
+    chip: ChipSpec,
+    *,
+    bn_statistics: bool = False,
+    dead_tiles: Collection[int] = (),
+) -> PipelinePlan:
     """The pipeline plan of ``mapping`` of the layer graph ``graph`` on ``chip`` (module docstring).
 
     Args:
@@ -198,6 +206,9 @@ def build_plan(graph: Any, mapping: Mapping, chip: ChipSpec, *, bn_statistics: b
         chip: the chip spec the mapping was made for.
         bn_statistics: build the AdaBS calibration variant: batch-norm stages also accumulate statistics
             (:data:`BN_STATISTICS_OPS_PER_ELEMENT` extra ops per element).
+        dead_tiles: tiles whose crossbar has failed: their blocks do no MVM, no conversion and receive
+            and send nothing (the functional twin reads their columns as 0). The tile's digital unit and
+            router are assumed to keep working, so layers it hosts still run there.
 
     Raises:
         TimingError: the mapping was made for another chip or another graph.
@@ -232,6 +243,7 @@ def build_plan(graph: Any, mapping: Mapping, chip: ChipSpec, *, bn_statistics: b
             blocks = tuple(
                 build.block(layer, p, [flows[k * n + j] for k in range(len(preds))], gathers[name][j])
                 for j, p in enumerate(placed)
+                if p.tile not in dead_tiles
             )
             outputs = layer.cols * layer.mvms_per_inference
             ops = {"psum": (nrows[name] - 1) * outputs, "scale": outputs, "add": outputs * layer.has_bias}

@@ -11,8 +11,10 @@ with its own program-and-verify circuit, so the chip is ready after the slowest 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from chiptwin.errors import TimingError
 from chiptwin.timing.server import ceil_ns
 from chiptwin.timing.stages import PipelinePlan
 
@@ -48,11 +50,23 @@ class ProgrammingResult:
         return sum(self.energy_by_tile_pj.values())
 
 
-def programming_cost(plan: PipelinePlan) -> ProgrammingResult:
-    """Devices, time and energy of programming every used tile of ``plan`` (module docstring)."""
+def programming_cost(plan: PipelinePlan, tiles: Collection[int] | None = None) -> ProgrammingResult:
+    """Devices, time and energy of programming every used tile of ``plan`` (module docstring).
+
+    ``tiles`` programs only those (a repair: the spare tile that takes a dead tile's blocks).
+
+    Raises:
+        TimingError: a tile of ``tiles`` holds no weight in ``plan``.
+    """
     chip = plan.chip
     p = chip.programming
-    devices = {t: cells * chip.tiles.devices_per_weight for t, cells in sorted(plan.cells_by_tile.items())}
+    cells_by_tile = plan.cells_by_tile
+    if tiles is not None:
+        missing = sorted(set(tiles) - set(cells_by_tile))
+        if missing:
+            raise TimingError(f"tiles {missing} hold no weights to program (used: {sorted(cells_by_tile)})")
+        cells_by_tile = {t: cells_by_tile[t] for t in tiles}
+    devices = {t: cells * chip.tiles.devices_per_weight for t, cells in sorted(cells_by_tile.items())}
     return ProgrammingResult(
         devices_by_tile=devices,
         time_by_tile_ns={

@@ -34,8 +34,10 @@ __all__ = [
     "dynamic_energy_pj",
 ]
 
-SCHEMA_VERSION = 1
-"""Version of every table schema below; raise it on any change of columns or meaning."""
+SCHEMA_VERSION = 2
+"""Version of every table schema below; raise it on any change of columns or meaning.
+
+2: ``probes.gdc_skipped_blocks``."""
 
 DYNAMIC_ENERGY_COMPONENTS = ("array", "dac", "adc", "noc", "digital")
 """Energy components the inference itself draws (crossbars, converters, mesh, digital units)."""
@@ -113,6 +115,8 @@ PROBES_SCHEMA = _schema(
         pa.field("compensations", pa.int64(), nullable=False),  # passes done before this probe
         pa.field("last_compensation_ns", pa.int64(), nullable=False),  # -1: none yet
         pa.field("programmed_at_ns", pa.int64(), nullable=False),  # last (re)programming
+        # Blocks the GDC pass in force left alone because they read nothing (a dead tile): no factor.
+        pa.field("gdc_skipped_blocks", pa.int64(), nullable=False),
     ],
 )
 """One accuracy probe per row: the chip as it stands at ``time_ns`` (compensation state in force)."""
@@ -139,8 +143,8 @@ CELLS_SCHEMA = _schema(
         pa.field("energy_compensation_pj", pa.float64(), nullable=False),  # amortised per inference
         pa.field("compensations", pa.int64(), nullable=False),
         pa.field("compensation_energy_pj", pa.float64(), nullable=False),  # all passes of the run
-        pa.field("programming_energy_pj", pa.float64(), nullable=False),  # all (re)programmings
-        pa.field("programming_ns", pa.int64(), nullable=False),
+        pa.field("programming_energy_pj", pa.float64(), nullable=False),  # all (re)programmings and repairs
+        pa.field("programming_ns", pa.int64(), nullable=False),  # all (re)programmings and repairs
         pa.field("wall_s", pa.float64(), nullable=False),  # host time the cell took
     ],
 )

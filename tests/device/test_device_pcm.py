@@ -20,6 +20,7 @@ from chiptwin.device import (
     NoiseModel,
     PCMNoiseModel,
     conductance,
+    converters,
     drift,
     drift_nu_mean,
     drift_nu_std,
@@ -30,6 +31,7 @@ from chiptwin.device import (
     read,
     read_noise_qs,
 )
+from chiptwin.errors import DeviceError
 from chiptwin.spec.pcm import PCMSpec
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
@@ -251,3 +253,13 @@ def test_public_api_and_docstring_examples() -> None:
     for module in (conductance, noise, pcm):
         assert all(hasattr(module, name) for name in module.__all__)
         assert doctest.testmod(module).failed == 0
+
+
+def test_converter_codes_by_hand() -> None:
+    # 8 bits: 127 levels per sign; round to nearest (ties to even), saturate beyond full scale.
+    assert converters.levels(8) == 127 and converters.levels(1) == 1
+    x = torch.tensor([-1000.0, -63.5, -0.5, 0.49, 64.5, 127.4, 500.0])
+    assert converters.encode_(x, 8).tolist() == [-127.0, -64.0, -0.0, 0.0, 64.0, 127.0, 127.0]
+    assert doctest.testmod(converters).failed == 0
+    with pytest.raises(DeviceError, match=r"bits\(=0\)"):
+        converters.levels(0)

@@ -9,13 +9,14 @@ import torch
 from small_model import model_and_data
 from torch import nn
 
+from chiptwin.compensation import get_policy
 from chiptwin.device.noise import IdealNoiseModel, PCMNoiseModel
+from chiptwin.errors import MappingError
 from chiptwin.functional import (
     BlockRange,
     ConverterBits,
     apply_adabs,
     apply_gdc,
-    apply_policy,
     program_chip,
     whole_layer_blocks,
 )
@@ -100,7 +101,7 @@ def test_same_seed_is_bit_identical_and_other_seed_differs() -> None:
     def run(seed: int) -> torch.Tensor:
         chip = program_chip(model, CHIP, blocks, PCMNoiseModel(CHIP.pcm), seed, [x])
         chip.set_age(3600.0)
-        apply_policy(chip, "gdc+adabs", [x])
+        get_policy("gdc+adabs").compensate(chip, [x])
         return chip(x)
 
     a, b, c = run(7), run(7), run(8)
@@ -153,8 +154,8 @@ def test_policy_none_restores_programmed_state() -> None:
     model, x = model_and_data()
     chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
     before = chip(x)
-    apply_policy(chip, "gdc+adabs", [x])
-    apply_policy(chip, "none")
+    get_policy("gdc+adabs").compensate(chip, [x])
+    get_policy("none").compensate(chip, None)
     torch.testing.assert_close(chip(x), before)
 
 
@@ -184,7 +185,7 @@ def test_two_devices_per_polarity_halve_programming_variance() -> None:
 def test_blocks_that_do_not_tile_the_weight_raise(blocks, fragment) -> None:
     model, x = model_and_data()
     full = {**whole_layer_blocks(model), **blocks}
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(MappingError, match=fragment):
         program_chip(model, CHIP, full, IdealNoiseModel(), 0, [x])
 
 
@@ -192,7 +193,7 @@ def test_missing_layer_in_mapping_raises() -> None:
     model, x = model_and_data()
     blocks = whole_layer_blocks(model)
     del blocks["fc"]
-    with pytest.raises(ValueError, match="'fc' has no crossbar blocks"):
+    with pytest.raises(MappingError, match="'fc' has no crossbar blocks"):
         program_chip(model, CHIP, blocks, IdealNoiseModel(), 0, [x])
 
 
@@ -215,8 +216,10 @@ def test_run_headroom_widens_the_dac_range_and_with_it_the_adc_range() -> None:
         bits=ConverterBits(dac_bits=8, adc_bits=3, headroom=2.0),
     )
     assert float(plain.layers[""].input_range) == 1.0 and float(wide.layers[""].input_range) == 2.0
-    # The ADC range stays 2 in units of the DAC full scale, so in absolute terms it doubled too. Without
-    # headroom [3, 3] saturates at 2. With it, [1.5, 1.5] is DAC code round(1.5 / 2 * 127) = 95 each,
-    # normalised output 2 * 95 / 127 = 1.496, ADC step 2/3: code 2, i.e. 4/3 x full scale 2 = 8/3.
+    # The ADC range is calibrated with the DAC range fixed: [1, 1] through a DAC of range 2 is code
+    # round(63.5) = 64 each, normalised output 2 * 64 / 127, times the run's headroom 2: 256/127 in units
+    # of the DAC full scale, so in absolute terms it doubled too. Without headroom [3, 3] saturates at
+    # 2. With it, [1.5, 1.5] is DAC code round(1.5 / 2 * 127) = 95 each, normalised output
+    # 2 * 95 / 127 = 1.496, ADC step (256/127) / 3 = 0.672: code 2, i.e. 2 * 0.672 x full scale 2.
     assert float(plain(torch.tensor([[3.0, 3.0]]))[0, 0]) == pytest.approx(2.0)
-    assert float(wide(torch.tensor([[1.5, 1.5]]))[0, 0]) == pytest.approx(8 / 3, rel=1e-6)
+    assert float(wide(torch.tensor([[1.5, 1.5]]))[0, 0]) == pytest.approx(2 * (256 / 127) / 3 * 2, rel=1e-6)

@@ -15,13 +15,13 @@ import torch
 from small_model import model_and_data
 from torch import nn
 
+from chiptwin.compensation import get_policy
 from chiptwin.device.faults import stuck_mask
 from chiptwin.device.noise import IdealNoiseModel, PCMNoiseModel
 from chiptwin.functional import (
     AnalogChip,
     ConverterBits,
     apply_gdc,
-    apply_policy,
     program_chip,
     whole_layer_blocks,
 )
@@ -61,7 +61,7 @@ def _pcm_outputs(faults: FaultSpec | None) -> torch.Tensor:
     noise = PCMNoiseModel(CHIP.pcm)
     chip = program_chip(model, CHIP, whole_layer_blocks(model), noise, 7, [x], faults=faults)
     chip.set_age(SECONDS_PER_HOUR)
-    apply_policy(chip, "gdc+adabs", [x])
+    get_policy("gdc+adabs").compensate(chip, [x])
     return chip(x)
 
 
@@ -69,7 +69,7 @@ def test_no_faults_and_all_zero_faults_are_bit_identical_to_a_chip_without_them(
     model, x = model_and_data()
     chip = program_chip(model, CHIP, whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm), 7, [x])
     chip.set_age(SECONDS_PER_HOUR)
-    apply_policy(chip, "gdc+adabs", [x])
+    get_policy("gdc+adabs").compensate(chip, [x])
     reference = chip(x)
     assert torch.equal(_pcm_outputs(None), reference)
     assert torch.equal(_pcm_outputs(FaultSpec()), reference)
@@ -81,7 +81,7 @@ def test_zero_fault_spec_draws_nothing() -> None:
     chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], faults=FaultSpec())
     for layer in chip.layers.values():
         for group in layer.row_groups:
-            assert group.pos_faults is None and group.neg_faults is None
+            assert group.crossbar.pos_faults is None and group.crossbar.neg_faults is None
             assert group.adc_gain is None and group.adc_offset is None
 
 
@@ -94,8 +94,10 @@ def test_programming_noise_is_the_same_with_and_without_faults() -> None:
     )
     for name, layer in clean.layers.items():
         for a, b in zip(layer.row_groups, faulty.layers[name].row_groups, strict=True):
-            assert torch.equal(a.pos.g_prog_us, b.pos.g_prog_us) and torch.equal(a.neg.nu, b.neg.nu)
-            assert b.pos_faults is not None and b.adc_gain is not None and b.adc_offset is None
+            assert torch.equal(a.crossbar.pos.g_prog_us, b.crossbar.pos.g_prog_us) and torch.equal(
+                a.crossbar.neg.nu, b.crossbar.neg.nu
+            )
+            assert b.crossbar.pos_faults is not None and b.adc_gain is not None and b.adc_offset is None
 
 
 def test_adc_faults_do_not_change_which_devices_are_stuck() -> None:
@@ -106,7 +108,7 @@ def test_adc_faults_do_not_change_which_devices_are_stuck() -> None:
     b = program_chip(
         model, CHIP, blocks, IdealNoiseModel(), 5, [x], faults=FaultSpec(stuck_rate=0.1, adc_offset_std=0.1)
     )
-    fa, fb = _group(a, "conv2").pos_faults, _group(b, "conv2").pos_faults
+    fa, fb = _group(a, "conv2").crossbar.pos_faults, _group(b, "conv2").crossbar.pos_faults
     assert fa is not None and fb is not None
     assert torch.equal(fa.stuck_at_prog, fb.stuck_at_prog) and torch.equal(fa.stuck_high, fb.stuck_high)
 
@@ -185,7 +187,10 @@ def test_drawn_adc_errors_have_the_spec_std() -> None:
 def _expected_read(group: RowGroup, age_s: float) -> torch.Tensor:
     """Ideal devices by hand: targets, except stuck devices at 0 or g_max; mean over each polarity."""
     out = []
-    for state, faults in ((group.pos, group.pos_faults), (group.neg, group.neg_faults)):
+    for state, faults in (
+        (group.crossbar.pos, group.crossbar.pos_faults),
+        (group.crossbar.neg, group.crossbar.neg_faults),
+    ):
         assert faults is not None
         stuck = stuck_mask(faults, age_s)
         value = torch.where(faults.stuck_high, G_MAX, 0.0)
@@ -201,7 +206,7 @@ def test_stuck_devices_enter_every_read_at_every_age(chip_spec: ChipSpec) -> Non
     spec = FaultSpec(stuck_rate=0.05, stuck_high_fraction=0.3, stuck_arrival_per_day=0.01)
     chip = program_chip(model, chip_spec, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], faults=spec)
     group = _group(chip, "conv2")
-    assert group.pos.g_prog_us.shape[0] == chip_spec.tiles.devices_per_weight // 2
+    assert group.crossbar.pos.g_prog_us.shape[0] == chip_spec.tiles.devices_per_weight // 2
     for age in (chip_spec.pcm.t0_s, SECONDS_PER_DAY, 100 * SECONDS_PER_DAY):
         chip.set_age(age)
         torch.testing.assert_close(

@@ -42,14 +42,16 @@ def test_reprogrammed_block_restarts_its_device_age() -> None:
     day = 86_400.0
     chip.set_age(day)
     chip.reprogram_blocks([("", BlockRange(0, 6, 2, 4))], seed=1)
-    assert group.col_age_offset_s is not None
-    assert group.col_age_offset_s.tolist() == [0.0, 0.0, day, day]
+    assert group.crossbar.col_age_offset_s is not None
+    assert group.crossbar.col_age_offset_s.tolist() == [0.0, 0.0, day, day]
     # 100 s after the repair, the repaired columns have drifted by (100 s / 20 s)^-nu and the others by
     # (1 day / 20 s)^-nu (Joshi 2020: nu ~ 0.05 -> ~0.92 and ~0.66 for one device; |G+ - G-| of the few
     # devices here lands near 0.9 and 0.77): read |G+ - G-| against the targets.
     chip.set_age(day + 100.0)
     read = group.read_normalised(chip.ctx).abs().sum(0)
-    target = (group.weights / group.weights.abs().max()).abs().sum(0)  # g_max-normalised targets
+    target = (
+        (chip.layers[""].weights / chip.layers[""].weights.abs().max()).abs().sum(0)
+    )  # g_max-normalised targets
     ratio = read / target
     assert 0.85 < float(ratio[2:].mean()) < 1.0
     assert 0.6 < float(ratio[:2].mean()) < 0.82

@@ -4,6 +4,8 @@ Each case starts ``chiptwin run`` in a subprocess, kills it at one point (as soo
 after one finished cell; after three), checks what a reader sees, plants the temporary files a kill in
 the middle of a write leaves, then resumes the run and compares the finished trace with one uninterrupted
 run. Both use one torch thread, so the two traces agree bit for bit (only the ``wall_s`` column differs).
+Every case runs ResNet-32 cells in a subprocess (40 s or more on 2 cores): all are ``slow``, run by
+``.ci/run``.
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def _without_wall_time(table: pa.Table) -> pa.Table:
     "after_cells",
     [
         pytest.param(0, id="manifest-written", marks=pytest.mark.slow),
-        pytest.param(1, id="1-cell"),
+        pytest.param(1, id="1-cell", marks=pytest.mark.slow),
         pytest.param(3, id="3-cells", marks=pytest.mark.slow),
     ],
 )

@@ -1,4 +1,8 @@
-"""The scenario scripts in ``scenarios/`` run end to end in their quick versions, and write traces."""
+"""The scenario scripts in ``scenarios/`` run end to end in their quick versions, and write traces.
+
+Each takes 15-30 s of ResNet-32 on 2 cores, so they are ``slow`` (``.ci/run`` runs them); the default
+suite covers the same physics in smaller cells (``test_scenario_run.py``).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ def _run_script(name: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert done.value.code == 0
 
 
+@pytest.mark.slow
 def test_day_retention_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     _run_script("day_retention", tmp_path, monkeypatch)
     printed = capsys.readouterr().out
@@ -33,6 +38,7 @@ def test_day_retention_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
         assert (tmp_path / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_compensation_period_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _run_script("compensation_period", tmp_path, monkeypatch)
     probes = read_table(tmp_path, "probes").to_pylist()
@@ -41,6 +47,7 @@ def test_compensation_period_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert [p["compensations"] for p in periodic] == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
 
 
+@pytest.mark.slow
 def test_tile_mapping_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     _run_script("tile_mapping", tmp_path, monkeypatch)
     printed = capsys.readouterr().out
@@ -66,6 +73,7 @@ def test_run_bad_input_is_one_line(argv: list[str], fragment: str, capsys) -> No
     assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_faults_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _run_script("faults", tmp_path, monkeypatch)
     stuck = {
@@ -73,12 +81,21 @@ def test_faults_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         for rate in ("0", "0.05")
     }
     assert stuck["0.05"] < stuck["0"]  # 5 % stuck devices cost accuracy even with GDC+AdaBS
-    probes = read_table(tmp_path / "tile_failure", "probes")["accuracy"].to_pylist()
-    # 6 h: healthy; 12 h: tile 20 just died (its layer reads nothing); 14 h: repaired on a spare tile.
-    assert probes[0] > 0.8 and probes[1] < 0.5 and probes[2] > 0.8
+    probes = read_table(tmp_path / "tile_failure", "probes").to_pylist()
+    # 6 h: healthy; 12 h: tile 20 (one block of ResNet-32) just died; 14 h: repaired on a spare tile.
+    # GDC leaves the dead block alone (it reads nothing: no reference / 0) and says so; the chip loses
+    # one block's outputs, not its mind: accuracy stays far from chance (it was exactly 10 % when the
+    # dead block's factor was inf and NaN spread through the network).
+    assert [p["gdc_skipped_blocks"] for p in probes] == [0, 1, 0]
+    accuracy = [p["accuracy"] for p in probes]
+    assert all(a > 0.8 for a in accuracy)
     cells = read_table(tmp_path / "tile_failure", "cells").to_pylist()[0]
     healthy = read_table(tmp_path / "stuck_0", "cells").to_pylist()[0]
-    assert cells["programming_energy_pj"] > healthy["programming_energy_pj"]  # the repair is charged
+    # The repair is charged, in time as in energy; the dead tile's idle hours save array/ADC energy.
+    assert cells["programming_energy_pj"] > healthy["programming_energy_pj"]
+    assert cells["programming_ns"] > healthy["programming_ns"]
+    assert cells["energy_adc_pj"] < healthy["energy_adc_pj"]
     events = read_table(tmp_path / "tile_failure", "events").to_pylist()
     repairs = [e for e in events if e["kind"] == "program" and e["time_ns"] == 14 * 3600 * 10**9]
     assert len(repairs) == 1 and repairs[0]["tile"] not in range(43)  # a spare tile, not a used one
+    assert cells["programming_ns"] - healthy["programming_ns"] == repairs[0]["duration_ns"]

@@ -117,7 +117,6 @@ def test_compensation_schedule() -> None:
         0,
         1_000_000_000,
     ]
-    assert compensation_times_ns(CompensationSpec(policy="none"), 10**12) == []
     assert compensation_times_ns(None, 10**12) == []
     # Explicit times: rounded to ns, those at or after the end dropped, the period ignored.
     explicit = CompensationSpec(period_s=5.0, times_s=(0.5, 1.0, 2.0))
@@ -127,11 +126,12 @@ def test_compensation_schedule() -> None:
 @pytest.mark.parametrize(
     "kwargs, fragment",
     [
-        ({"policy": "adabs"}, r"policy\(='adabs'\) must be one of"),
+        ({"policy": ""}, r"policy\(=''\) must be a non-empty name"),
+        ({"gdc_reads_per_block": 0}, r"a pass with no GDC read and no AdaBS image does nothing"),
         ({"period_s": 0.0}, r"period_s\(=0.0\)"),
         ({"first_s": -1.0}, r"first_s\(=-1.0\)"),
-        ({"gdc_reads_per_block": 0}, r"gdc_reads_per_block\(=0\)"),
-        ({"adabs_images": 0}, r"adabs_images\(=0\)"),
+        ({"gdc_reads_per_block": -1}, r"gdc_reads_per_block\(=-1\)"),
+        ({"adabs_images": -1}, r"adabs_images\(=-1\)"),
         ({"times_s": (1.0, 1.0)}, r"strictly ascending"),
         ({"times_s": (-1.0,)}, r"times_s\(=\(-1.0,\)\)"),
     ],
@@ -146,7 +146,7 @@ def test_adabs_needs_its_plan_and_simulate_builds_it(tiny: ChipSpec) -> None:
     plan = plan_of(graph, tiny)
     spec = CompensationSpec(policy="gdc+adabs", period_s=1e-3, adabs_images=2)
     for engine in (simulate_events, simulate_batched):
-        with pytest.raises(TimingError, match="needs adabs_plan"):
+        with pytest.raises(TimingError, match="runs AdaBS: it needs adabs_plan"):
             engine(plan, PeriodicWorkload(1000), duration_ns=2_000_000, compensation=spec)
     mapping = map_graph(graph, tiny, "dense")
     result = simulate(graph, mapping, tiny, PeriodicWorkload(1000), duration_ns=2_000_000, compensation=spec)

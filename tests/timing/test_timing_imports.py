@@ -35,12 +35,12 @@ def test_timing_runs_without_torch() -> None:
 
 def test_public_api_is_curated() -> None:
     assert set(chiptwin.timing.__all__) == {
-        "COMPONENTS", "DIGITAL_OPS", "ENERGY_COMPONENTS", "MODES", "POLICIES", "BlockWork", "BurstyWorkload",
+        "COMPONENTS", "DIGITAL_OPS", "ENERGY_COMPONENTS", "MODES", "BlockWork", "BurstyWorkload",
         "CompensationResult", "CompensationSpec", "DigitalWork", "EventKind", "EventRecord", "GDCTileWork",
         "LayerStage", "PeriodicWorkload", "PipelinePlan", "PoissonWorkload", "ProgrammingResult", "RecordFn",
         "ReplayWorkload", "Server", "Task", "TimingResult", "Transfer", "UtilisationResult", "Workload",
         "build_plan", "ceil_ns", "compensation_times_ns", "gdc_work", "load_arrivals_csv",
-        "pipeline_makespan_ns", "programming_cost", "serve_jobs", "simulate", "simulate_batched",
-        "simulate_events", "single_inference_ns",
+        "pipeline_makespan_ns", "PlanChange", "programming_cost", "serve_jobs", "simulate",
+        "simulate_batched", "simulate_events", "single_inference_ns",
     }  # fmt: skip
     assert all(hasattr(chiptwin.timing, name) for name in chiptwin.timing.__all__)

@@ -193,7 +193,9 @@ def test_parts_of_another_version_table_or_shape_are_refused(writer: TraceWriter
         SCHEMAS["probes"].metadata
     )
     _write_raw(writer.root / "probes" / "c3.parquet", shuffled)
-    with pytest.raises(DataError, match=r"c3\.parquet: columns programmed_at_ns, .* are not in the order"):
+    with pytest.raises(
+        DataError, match=r"c3\.parquet: columns gdc_skipped_blocks, programmed_at_ns, .* are not in the order"
+    ):
         read_table(writer.root, "probes")
     (writer.root / "probes" / "c3.parquet").unlink()
     narrow = good.set_column(6, "accuracy", good.column("accuracy").cast(pa.float32()))
