@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = PCMSpec()
     generator = torch.Generator().manual_seed(SEED)
-    target = torch.rand(args.devices, generator=generator) * spec.g_max_us
+    target = torch.rand(args.devices, generator=generator) * spec.g_max_usiemens
     state = program(target, spec, generator)  # warm-up, and the state the others use
 
     times = {

@@ -1,8 +1,9 @@
 """Unit constants.
 
 Code is SI (seconds, joules, watts) unless a name says otherwise with a suffix: ``_ns``, ``_ps``,
-``_pj``, ``_fj``, ``_mw``. Conductances are the one exception: ``g_*`` values are in microsiemens (µS)
-throughout, because PCM papers state every device constant in µS.
+``_pj``, ``_fj``, ``_mw``, ``_us`` (microseconds). Conductances are in microsiemens (µS), because PCM
+papers state every device constant in µS, and say so with the suffix ``_usiemens`` (``g_max_usiemens``):
+``_us`` is only ever microseconds.
 """
 
 from __future__ import annotations

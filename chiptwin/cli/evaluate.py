@@ -80,15 +80,12 @@ def _run(args: argparse.Namespace) -> int:
         bits = ConverterBits(dac_bits=chip.dac.bits, adc_bits=chip.adc.bits, headroom=args.headroom)
     else:
         bits = ConverterBits(dac_bits=args.bits, adc_bits=args.bits, headroom=args.headroom)
-    try:
-        spec = EvalSpec(
-            ages_s=args.ages,
-            seeds=tuple(range(args.seeds)),
-            n_adabs=args.n_adabs,
-            batch_size=args.batch_size,
-        )
-    except ValueError as exc:
-        raise ChipTwinError(f"chiptwin evaluate: {exc}") from None
+    spec = EvalSpec(  # the arguments were checked while parsing; EvalSpec raises DeviceError itself
+        ages_s=args.ages,
+        seeds=tuple(range(args.seeds)),
+        n_adabs=args.n_adabs,
+        batch_size=args.batch_size,
+    )
     noise: NoiseModel = IdealNoiseModel() if args.ideal else PCMNoiseModel(chip.pcm)
     digital = evaluate_digital(model, type(test)(test.images[:n], test.labels[:n], test.dataset))
     print(

@@ -38,7 +38,7 @@ class ArrayAgeResult:
     """One crossbar read at one device age (conductances in µS, errors relative to max|W|)."""
 
     age_s: float
-    mean_g_on_us: float
+    mean_g_on_usiemens: float
     drift_factor: float
     weight_error: float
     weight_error_gdc: float
@@ -65,12 +65,15 @@ def summarise_array(chip: ChipSpec, seed: int, ages_s: tuple[float, ...] = AGES_
     )
     group = analog.layers[""].row_groups[0]
     xbar = group.crossbar
-    g_pos, g_neg, _ = weights_to_conductances(w, chip.pcm.g_max_us, chip.pcm.weight_scale)
+    g_pos, g_neg, _ = weights_to_conductances(w, chip.pcm.g_max_usiemens, chip.pcm.weight_scale)
     on = torch.cat(
-        [g_pos.expand_as(xbar.pos.g_prog_us).flatten(), g_neg.expand_as(xbar.neg.g_prog_us).flatten()]
+        [
+            g_pos.expand_as(xbar.pos.g_prog_usiemens).flatten(),
+            g_neg.expand_as(xbar.neg.g_prog_usiemens).flatten(),
+        ]
     )
     on = on > 0  # the programmed (not zero-target) device of each pair
-    g_prog = torch.cat([xbar.pos.g_prog_us.flatten(), xbar.neg.g_prog_us.flatten()])[on]
+    g_prog = torch.cat([xbar.pos.g_prog_usiemens.flatten(), xbar.neg.g_prog_usiemens.flatten()])[on]
     w_max = float(w.abs().max())
     results = []
     for age in ages_s:
@@ -80,11 +83,11 @@ def summarise_array(chip: ChipSpec, seed: int, ages_s: tuple[float, ...] = AGES_
         )
         apply_gdc(analog)
         alpha = group.gdc_alpha
-        w_read = group.read_normalised(analog.ctx) * (chip.pcm.g_max_us / group.beta)
+        w_read = group.read_normalised(analog.ctx) * (chip.pcm.g_max_usiemens / group.beta)
         results.append(
             ArrayAgeResult(
                 age_s=age,
-                mean_g_on_us=float(g_now[on].mean()),
+                mean_g_on_usiemens=float(g_now[on].mean()),
                 drift_factor=float(g_now[on].mean() / g_prog.mean()),
                 weight_error=float((w_read - w).std() / w_max),
                 weight_error_gdc=float((alpha * w_read - w).std() / w_max),
@@ -102,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
     rows, cols = chip.tiles.weight_rows, chip.tiles.weight_cols
     print(
         f"\nPCM crossbar: {rows} x {cols} Gaussian weights clipped at +/-{_CLIP_STD:g} std, "
-        f"{chip.tiles.devices_per_weight * rows * cols:,} devices (g_max {chip.pcm.g_max_us:g} µS, "
+        f"{chip.tiles.devices_per_weight * rows * cols:,} devices (g_max {chip.pcm.g_max_usiemens:g} µS, "
         f"{chip.pcm.weight_scale} scale, "
         f"8 bytes of state per device), seed {args.seed}"
     )
@@ -112,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     print(header)
     for r in summarise_array(chip, args.seed):
         print(
-            f"{format_age(r.age_s):>10} {r.mean_g_on_us:>13.2f} {r.drift_factor:>7.3f} "
+            f"{format_age(r.age_s):>10} {r.mean_g_on_usiemens:>13.2f} {r.drift_factor:>7.3f} "
             f"{100 * r.weight_error:>11.2f}% {100 * r.weight_error_gdc:>8.2f}% {r.gdc_alpha:>10.3f}"
         )
     return 0

@@ -30,20 +30,20 @@ from chiptwin.spec.pcm import WEIGHT_SCALES
 __all__ = ["conductances_to_weights", "weights_to_conductances"]
 
 
-def _beta(max_abs: Tensor, g_max_us: float) -> Tensor:
+def _beta(max_abs: Tensor, g_max_usiemens: float) -> Tensor:
     """``g_max / max|W|``, µS per unit weight; 1 where ``max|W| = 0`` (nothing to scale, no 0/0)."""
-    return torch.where(max_abs > 0, g_max_us / max_abs, torch.ones_like(max_abs))
+    return torch.where(max_abs > 0, g_max_usiemens / max_abs, torch.ones_like(max_abs))
 
 
 def weights_to_conductances(
-    w: Tensor, g_max_us: float, scale: str = "block"
+    w: Tensor, g_max_usiemens: float, scale: str = "block"
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Map weights onto differential conductance pairs.
 
     Args:
         w: floating-point weights. For ``"column"`` a 2-D block of shape (rows, cols) = (inputs,
             output columns); for ``"block"`` any shape, scaled over all elements.
-        g_max_us: largest programmable conductance, µS (> 0).
+        g_max_usiemens: largest programmable conductance, µS (> 0).
         scale: ``"block"``: one ``beta = g_max / max|W|`` (a 0-dim tensor); ``"column"``: ``beta`` of
             shape (cols,), ``g_max / max over rows of |W[:, c]|``. An all-zero block or column gets
             ``beta = 1``, so its conductances are 0 and it reconstructs to 0 without dividing by zero.
@@ -51,35 +51,35 @@ def weights_to_conductances(
             (above ~1e-37 for float32); real weights are.
 
     Returns:
-        ``(g_pos_us, g_neg_us, beta)``: target conductances of the two devices, µS, shaped like ``w``,
-        and the scale, µS per unit weight, broadcastable against ``w``.
+        ``(g_pos_usiemens, g_neg_usiemens, beta)``: target conductances of the two devices, µS, shaped
+        like ``w``, and the scale, µS per unit weight, broadcastable against ``w``.
 
     Raises:
-        DeviceError: ``scale`` is not one of ``WEIGHT_SCALES``, ``g_max_us <= 0``, or ``"column"`` is
+        DeviceError: ``scale`` is not one of ``WEIGHT_SCALES``, ``g_max_usiemens <= 0``, or ``"column"`` is
             asked for a tensor that is not 2-D.
     """
     if scale not in WEIGHT_SCALES:
         raise DeviceError(f"scale(={scale!r}) must be one of {WEIGHT_SCALES}")
-    if not g_max_us > 0:
-        raise DeviceError(f"g_max_us(={g_max_us!r}) must be > 0")
+    if not g_max_usiemens > 0:
+        raise DeviceError(f"g_max_usiemens(={g_max_usiemens!r}) must be > 0")
     if scale == "column":
         if w.dim() != 2:
             raise DeviceError(f"scale='column' needs a 2-D (rows, cols) block, got shape {tuple(w.shape)}")
-        beta = _beta(w.abs().amax(dim=0), g_max_us)
+        beta = _beta(w.abs().amax(dim=0), g_max_usiemens)
     else:
-        beta = _beta(w.abs().amax(), g_max_us)
+        beta = _beta(w.abs().amax(), g_max_usiemens)
     scaled = w * beta
-    g_pos = scaled.clamp(0.0, g_max_us)
-    g_neg = scaled.neg_().clamp_(0.0, g_max_us)
+    g_pos = scaled.clamp(0.0, g_max_usiemens)
+    g_neg = scaled.neg_().clamp_(0.0, g_max_usiemens)
     return g_pos, g_neg, beta
 
 
-def conductances_to_weights(g_pos_us: Tensor, g_neg_us: Tensor, beta: Tensor) -> Tensor:
+def conductances_to_weights(g_pos_usiemens: Tensor, g_neg_usiemens: Tensor, beta: Tensor) -> Tensor:
     """Weights read back from a differential pair: ``(G+ − G−) / beta`` (broadcast).
 
     Args:
-        g_pos_us: conductance of the positive devices, µS.
-        g_neg_us: conductance of the negative devices, µS.
+        g_pos_usiemens: conductance of the positive devices, µS.
+        g_neg_usiemens: conductance of the negative devices, µS.
         beta: scale returned by :func:`weights_to_conductances`, µS per unit weight.
     """
-    return (g_pos_us - g_neg_us) / beta
+    return (g_pos_usiemens - g_neg_usiemens) / beta

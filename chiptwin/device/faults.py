@@ -126,26 +126,27 @@ def stuck_mask(faults: DeviceFaults, age_s: float) -> Tensor:
     return faults.stuck_at_prog | (faults.fail_time_s <= age_s)
 
 
-def apply_faults(g_us: Tensor, faults: DeviceFaults, age_s: float, g_max_us: float) -> Tensor:
-    """Conductances with the stuck devices overwritten: 0 µS (stuck low) or ``g_max_us`` (stuck high).
+def apply_faults(g_usiemens: Tensor, faults: DeviceFaults, age_s: float, g_max_usiemens: float) -> Tensor:
+    """Conductances with the stuck devices overwritten: 0 µS (stuck low) or ``g_max_usiemens`` (stuck high).
 
     Applied to a read (noisy or not), the stuck devices' values are exact: no drift, no read noise.
 
     Args:
-        g_us: conductances, µS, of the shape of ``faults`` (not modified).
+        g_usiemens: conductances, µS, of the shape of ``faults`` (not modified).
         faults: the devices' fault state.
         age_s: device age, s, deciding which devices have failed by now.
-        g_max_us: conductance of a stuck-high device, µS.
+        g_max_usiemens: conductance of a stuck-high device, µS.
 
     Returns:
-        A new tensor of ``g_us``'s shape and dtype.
+        A new tensor of ``g_usiemens``'s shape and dtype.
 
     Raises:
         DeviceError: shapes differ, or ``age_s`` is negative or NaN.
     """
-    if g_us.shape != faults.shape:
+    if g_usiemens.shape != faults.shape:
         raise DeviceError(
-            f"conductance shape (={tuple(g_us.shape)}) must match the fault shape (={tuple(faults.shape)})"
+            f"conductance shape (={tuple(g_usiemens.shape)}) must match the fault shape "
+            f"(={tuple(faults.shape)})"
         )
     stuck = stuck_mask(faults, age_s)
-    return g_us.masked_fill(stuck, 0.0).masked_fill_(stuck & faults.stuck_high, g_max_us)
+    return g_usiemens.masked_fill(stuck, 0.0).masked_fill_(stuck & faults.stuck_high, g_max_usiemens)

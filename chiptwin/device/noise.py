@@ -25,8 +25,8 @@ __all__ = ["IdealNoiseModel", "NoiseModel", "PCMNoiseModel"]
 class NoiseModel(Protocol):
     """Programs target conductances into devices and reads them at a device age."""
 
-    def program(self, g_target_us: Tensor, generator: torch.Generator) -> DeviceState:
-        """Program devices to ``g_target_us`` (µS); the returned state is persistent."""
+    def program(self, g_target_usiemens: Tensor, generator: torch.Generator) -> DeviceState:
+        """Program devices to ``g_target_usiemens`` (µS); the returned state is persistent."""
         ...
 
     def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
@@ -45,9 +45,9 @@ class PCMNoiseModel:
     spec: PCMSpec = field(default_factory=PCMSpec)
     """PCM device constants."""
 
-    def program(self, g_target_us: Tensor, generator: torch.Generator) -> DeviceState:
+    def program(self, g_target_usiemens: Tensor, generator: torch.Generator) -> DeviceState:
         """See :func:`chiptwin.device.pcm.program`."""
-        return program(g_target_us, self.spec, generator)
+        return program(g_target_usiemens, self.spec, generator)
 
     def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
         """See :func:`chiptwin.device.pcm.drift`."""
@@ -62,10 +62,10 @@ class PCMNoiseModel:
 class IdealNoiseModel:
     """Ideal devices: ``G_p = G_T`` exactly, ``nu = 0``, no read noise; the generator is not used."""
 
-    def program(self, g_target_us: Tensor, generator: torch.Generator) -> DeviceState:
+    def program(self, g_target_usiemens: Tensor, generator: torch.Generator) -> DeviceState:
         """Store the targets (as float32) with zero drift exponents."""
-        g_prog = g_target_us.to(torch.float32, copy=True)
-        return DeviceState(g_prog_us=g_prog, nu=torch.zeros_like(g_prog))
+        g_prog = g_target_usiemens.to(torch.float32, copy=True)
+        return DeviceState(g_prog_usiemens=g_prog, nu=torch.zeros_like(g_prog))
 
     def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
         """The programmed conductance at every age (broadcast against ``age_s``).
@@ -75,8 +75,10 @@ class IdealNoiseModel:
         """
         validate_age_s(age_s)
         if isinstance(age_s, Tensor):
-            return state.g_prog_us.expand(torch.broadcast_shapes(state.g_prog_us.shape, age_s.shape)).clone()
-        return state.g_prog_us.clone()
+            return state.g_prog_usiemens.expand(
+                torch.broadcast_shapes(state.g_prog_usiemens.shape, age_s.shape)
+            ).clone()
+        return state.g_prog_usiemens.clone()
 
     def read(self, state: DeviceState, age_s: float | Tensor, generator: torch.Generator) -> Tensor:
         """Same as :meth:`conductance`: ideal reads are noise-free."""

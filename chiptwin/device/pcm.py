@@ -22,7 +22,7 @@ Example:
     >>> import torch
     >>> from chiptwin.spec.pcm import PCMSpec
     >>> spec = PCMSpec()
-    >>> state = DeviceState(g_prog_us=torch.tensor([20.0]), nu=torch.tensor([0.049]))
+    >>> state = DeviceState(g_prog_usiemens=torch.tensor([20.0]), nu=torch.tensor([0.049]))
     >>> round(float(drift(state, 3600.0, spec)[0]) / 20.0, 3)
     0.775
     >>> float(drift(state, 5.0, spec)[0])
@@ -46,7 +46,7 @@ __all__ = [
     "drift",
     "drift_nu_mean",
     "drift_nu_std",
-    "prog_noise_std_us",
+    "prog_noise_std_usiemens",
     "program",
     "read",
     "read_noise_qs",
@@ -65,21 +65,21 @@ class DeviceState:
     """Persistent state of programmed PCM devices: two float32 tensors of one shape (8 bytes/device).
 
     Attributes:
-        g_prog_us: programmed conductance ``G_p``, µS, the value read at ``t0`` (>= 0).
+        g_prog_usiemens: programmed conductance ``G_p``, µS, the value read at ``t0`` (>= 0).
         nu: drift exponent drawn once at programming, dimensionless (>= 0).
 
     Raises:
         DeviceError: the two tensors differ in shape, dtype or device.
     """
 
-    g_prog_us: Tensor
+    g_prog_usiemens: Tensor
     nu: Tensor
 
     def __post_init__(self) -> None:
-        g, nu = self.g_prog_us, self.nu
+        g, nu = self.g_prog_usiemens, self.nu
         if g.shape != nu.shape or g.dtype != nu.dtype or g.device != nu.device:
             raise DeviceError(
-                f"DeviceState: g_prog_us (shape={tuple(g.shape)}, dtype={g.dtype}, device={g.device}) "
+                f"DeviceState: g_prog_usiemens (shape={tuple(g.shape)}, dtype={g.dtype}, device={g.device}) "
                 f"and nu (shape={tuple(nu.shape)}, dtype={nu.dtype}, device={nu.device}) must match"
             )
 
@@ -87,25 +87,26 @@ class DeviceState:
     def nbytes(self) -> int:
         """Bytes of persistent state held for all devices."""
         return (
-            self.g_prog_us.element_size() * self.g_prog_us.numel() + self.nu.element_size() * self.nu.numel()
+            self.g_prog_usiemens.element_size() * self.g_prog_usiemens.numel()
+            + self.nu.element_size() * self.nu.numel()
         )
 
 
-def _prog_noise_std_us_(g_norm: Tensor, spec: PCMSpec, out: Tensor) -> Tensor:
+def _prog_noise_std_usiemens_(g_norm: Tensor, spec: PCMSpec, out: Tensor) -> Tensor:
     """Horner form of the programming-noise polynomial, written into ``out`` (must not alias ``g_norm``)."""
-    torch.mul(g_norm, spec.prog_noise_c2_us, out=out)
-    out.add_(spec.prog_noise_c1_us).mul_(g_norm).add_(spec.prog_noise_c0_us)
-    return out.mul_(spec.g_max_us / PROG_NOISE_REFERENCE_G_MAX_US)
+    torch.mul(g_norm, spec.prog_noise_c2_usiemens, out=out)
+    out.add_(spec.prog_noise_c1_usiemens).mul_(g_norm).add_(spec.prog_noise_c0_usiemens)
+    return out.mul_(spec.g_max_usiemens / PROG_NOISE_REFERENCE_G_MAX_US)
 
 
-def prog_noise_std_us(g_norm: Tensor, spec: PCMSpec) -> Tensor:
+def prog_noise_std_usiemens(g_norm: Tensor, spec: PCMSpec) -> Tensor:
     """Std of the programming noise, µS: ``(c0 + c1 ĝ + c2 ĝ²) · g_max / 25 µS`` (Joshi et al. 2020).
 
     Args:
         g_norm: normalised target conductance ``ĝ = G_T / g_max``, expected in [0, 1].
         spec: PCM constants.
     """
-    return _prog_noise_std_us_(g_norm, spec, torch.empty_like(g_norm))
+    return _prog_noise_std_usiemens_(g_norm, spec, torch.empty_like(g_norm))
 
 
 def _log_g_norm_(g_norm: Tensor, spec: PCMSpec) -> Tensor:
@@ -183,30 +184,30 @@ def _check_generator(generator: torch.Generator, like: Tensor) -> None:
         )
 
 
-def program(g_target_us: Tensor, spec: PCMSpec, generator: torch.Generator) -> DeviceState:
+def program(g_target_usiemens: Tensor, spec: PCMSpec, generator: torch.Generator) -> DeviceState:
     """Program devices to target conductances with iterative program-and-verify (Joshi et al. 2020).
 
     ``G_p = max(G_T + sigma_prog(ĝ_T) · N(0, 1), 0)`` and ``nu = |N(mu_nu(ĝ_T), sigma_nu(ĝ_T))|``,
     drawn once per device and kept. Draw order: programming noise, then drift exponents.
 
     Args:
-        g_target_us: target conductances ``G_T``, µS, any shape, expected in [0, g_max].
+        g_target_usiemens: target conductances ``G_T``, µS, any shape, expected in [0, g_max].
         spec: PCM constants.
-        generator: random source on the device of ``g_target_us``.
+        generator: random source on the device of ``g_target_usiemens``.
 
     Returns:
         The float32 :class:`DeviceState` (8 bytes per device), read at ``t0``.
 
     Raises:
-        DeviceError: the generator is on another device than ``g_target_us``.
+        DeviceError: the generator is on another device than ``g_target_usiemens``.
     """
-    _check_generator(generator, g_target_us)
-    g_target = g_target_us.detach().to(_DTYPE)
+    _check_generator(generator, g_target_usiemens)
+    g_target = g_target_usiemens.detach().to(_DTYPE)
     # Four buffers in all (two are the state): fresh allocations cost as much as the arithmetic on CPU.
     g_prog, nu, work, draw = (torch.empty_like(g_target) for _ in range(4))
-    g_norm = torch.mul(g_target, 1.0 / spec.g_max_us, out=work)
+    g_norm = torch.mul(g_target, 1.0 / spec.g_max_usiemens, out=work)
 
-    sigma_prog = _prog_noise_std_us_(g_norm, spec, out=g_prog)
+    sigma_prog = _prog_noise_std_usiemens_(g_norm, spec, out=g_prog)
     torch.addcmul(g_target, sigma_prog, draw.normal_(generator=generator), out=g_prog).clamp_min_(0.0)
 
     log_g = _log_g_norm_(g_norm, spec)
@@ -214,7 +215,7 @@ def program(g_target_us: Tensor, spec: PCMSpec, generator: torch.Generator) -> D
     draw.normal_(generator=generator)
     mu_nu = _nu_mean_(log_g, spec, out=log_g)  # ln ĝ is not needed after this
     torch.addcmul(mu_nu, sigma_nu, draw, out=nu).abs_()
-    return DeviceState(g_prog_us=g_prog, nu=nu)
+    return DeviceState(g_prog_usiemens=g_prog, nu=nu)
 
 
 def _effective_age_s(age_s: float | Tensor, spec: PCMSpec, like: Tensor) -> float | Tensor:
@@ -232,7 +233,7 @@ def _drift_from_t_eff(state: DeviceState, t_eff: float | Tensor, spec: PCMSpec) 
         log_ratio = math.log(t_eff / spec.t0_s)
     # G_p · (t/t0)^-nu = G_p · exp(-nu · ln(t/t0)); three passes, one allocation.
     g = torch.mul(state.nu, -log_ratio)
-    return g.exp_().mul_(state.g_prog_us)
+    return g.exp_().mul_(state.g_prog_usiemens)
 
 
 def drift(state: DeviceState, age_s: float | Tensor, spec: PCMSpec) -> Tensor:
@@ -251,7 +252,7 @@ def drift(state: DeviceState, age_s: float | Tensor, spec: PCMSpec) -> Tensor:
     Raises:
         DeviceError: ``age_s`` is negative or NaN.
     """
-    return _drift_from_t_eff(state, _effective_age_s(age_s, spec, state.g_prog_us), spec)
+    return _drift_from_t_eff(state, _effective_age_s(age_s, spec, state.g_prog_usiemens), spec)
 
 
 def read(state: DeviceState, age_s: float | Tensor, spec: PCMSpec, generator: torch.Generator) -> Tensor:
@@ -273,15 +274,15 @@ def read(state: DeviceState, age_s: float | Tensor, spec: PCMSpec, generator: to
     Raises:
         DeviceError: ``age_s`` is negative or NaN, or the generator is on another device.
     """
-    _check_generator(generator, state.g_prog_us)
-    t_eff = _effective_age_s(age_s, spec, state.g_prog_us)
+    _check_generator(generator, state.g_prog_usiemens)
+    t_eff = _effective_age_s(age_s, spec, state.g_prog_usiemens)
     g = _drift_from_t_eff(state, t_eff, spec)
     if isinstance(t_eff, Tensor):
         spread: float | Tensor = ((t_eff + spec.t_read_s) / (2.0 * spec.t_read_s)).log_().sqrt_()
     else:
         spread = math.sqrt(math.log((t_eff + spec.t_read_s) / (2.0 * spec.t_read_s)))
     # sigma = G(t) · Q_s(ĝ_p) · spread, then G = max(G(t) + sigma · N(0, 1), 0), in three buffers.
-    q_s = _read_noise_qs_(state.g_prog_us * (1.0 / spec.g_max_us), spec)
+    q_s = _read_noise_qs_(state.g_prog_usiemens * (1.0 / spec.g_max_usiemens), spec)
     sigma = q_s.mul_(spread) if q_s.shape == g.shape else q_s * spread  # a tensor age may broadcast
     sigma.mul_(g)
     noisy = torch.empty_like(g).normal_(generator=generator)

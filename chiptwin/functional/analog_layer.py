@@ -90,7 +90,7 @@ class RowGroup(nn.Module):
         row_stop: int,
         col_blocks: Sequence[tuple[int, int]],
         noise: NoiseModel,
-        g_max_us: float,
+        g_max_usiemens: float,
         weight_scale: str,
         devices_per_polarity: int,
         generator: torch.Generator,
@@ -99,16 +99,21 @@ class RowGroup(nn.Module):
         super().__init__()
         self.row_start, self.row_stop, self.replica = row_start, row_stop, replica
         self.col_blocks = tuple(col_blocks)
-        self.g_max_us, self.weight_scale = g_max_us, weight_scale
+        self.g_max_usiemens, self.weight_scale = g_max_usiemens, weight_scale
         cols = w_rows.shape[1]
         betas, g_pos_all, g_neg_all = [], [], []
         for c0, c1 in self.col_blocks:
-            g_pos, g_neg, beta = weights_to_conductances(w_rows[:, c0:c1], g_max_us, weight_scale)
+            g_pos, g_neg, beta = weights_to_conductances(w_rows[:, c0:c1], g_max_usiemens, weight_scale)
             g_pos_all.append(g_pos)
             g_neg_all.append(g_neg)
             betas.append(beta.expand(c1 - c0))
         self.crossbar = Crossbar(
-            torch.cat(g_pos_all, 1), torch.cat(g_neg_all, 1), noise, g_max_us, devices_per_polarity, generator
+            torch.cat(g_pos_all, 1),
+            torch.cat(g_neg_all, 1),
+            noise,
+            g_max_usiemens,
+            devices_per_polarity,
+            generator,
         )
         self.register_buffer("beta", torch.cat(betas))  # (cols,), µS per unit weight
         self.register_buffer("adc_range", torch.zeros(cols))  # normalised output units, per column
@@ -173,7 +178,7 @@ class RowGroup(nn.Module):
         Returns the devices programmed.
         """
         c0, c1 = self.col_blocks[index]
-        g_pos, g_neg, _ = weights_to_conductances(weights[:, c0:c1], self.g_max_us, self.weight_scale)
+        g_pos, g_neg, _ = weights_to_conductances(weights[:, c0:c1], self.g_max_usiemens, self.weight_scale)
         devices = self.crossbar.reprogram(c0, c1, g_pos, g_neg, generator, ctx.age_s)
         self.gdc_reference[index] = self.calibration_response(ctx)[index]
         self.gdc_alpha[c0:c1] = 1.0
@@ -206,7 +211,7 @@ class AnalogLayer(nn.Module):
         ctx: ChipContext,
         noise: NoiseModel,
         *,
-        g_max_us: float,
+        g_max_usiemens: float,
         weight_scale: str,
         devices_per_polarity: int,
         generators: Sequence[torch.Generator],
@@ -242,7 +247,16 @@ class AnalogLayer(nn.Module):
         self.replica_groups: tuple[tuple[RowGroup, ...], ...] = tuple(
             tuple(
                 RowGroup(
-                    w[r0:r1], r0, r1, cols, noise, g_max_us, weight_scale, devices_per_polarity, gen, replica
+                    w[r0:r1],
+                    r0,
+                    r1,
+                    cols,
+                    noise,
+                    g_max_usiemens,
+                    weight_scale,
+                    devices_per_polarity,
+                    gen,
+                    replica,
                 )
                 for (r0, r1), cols in by_replica[replica].items()
             )
@@ -327,13 +341,14 @@ class AnalogLayer(nn.Module):
         self, x_in: Tensor, per_input: float, full_scale: float, group: RowGroup, shape: tuple[int, ...]
     ) -> Tensor:
         ctx = self.ctx
-        to_weight = full_scale * group.g_max_us / group.beta  # normalised output -> weight units
+        to_weight = full_scale * group.g_max_usiemens / group.beta  # normalised output -> weight units
         if ctx.compensate:
             to_weight = to_weight * group.gdc_alpha
         g_norm = group.read_normalised(ctx)
         if ctx.observe_adc is not None:  # range calibration: the normalised outputs, unconverted
             y = self._mvm(x_in, group, g_norm.mul_(per_input))
-            ctx.observe_adc(group, y)
+            # A replica's ADCs convert its share of the output positions only.
+            ctx.observe_adc(group, y if self.replica_count == 1 else y * self._share_mask(group.replica, y))
             return y.mul_(to_weight.view(shape))
         if ctx.adc_bits is not None:
             n_adc = levels(ctx.adc_bits)

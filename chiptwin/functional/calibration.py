@@ -4,10 +4,11 @@ The chip sets every layer's DAC input range and every block's ADC full scale fro
 passed through the freshly programmed chip (DESIGN.md section 3). Two passes, so that neither range
 depends on the order of the calibration batches:
 
-1. **DAC**: the images pass with both converters off; each analog layer's input range is the largest
-   |input| it saw, times the run's headroom.
+1. **DAC**: the images pass with both converters off (block outputs summed digitally, as in pass 2);
+   each analog layer's input range is the largest |input| it saw, times the run's headroom.
 2. **ADC**: the images pass again with the DAC ranges fixed (inputs quantised as in inference) and the
-   ADCs off; each block's range is its largest |normalised output| (units of the layer's DAC full
+   block outputs read before their ADCs (no ADC gain or offset error: the calibration sums the column
+   currents digitally); each block's range is its largest |normalised output| (units of the layer's DAC full
    scale), times ``adc.range_headroom`` and the run's headroom, one value for all of a block's columns.
 
 A single pass that widened the DAC range while it recorded ADC ranges in units of that growing range
@@ -47,7 +48,7 @@ def calibrate_converters(
     if not layers:
         return
     ctx = layers[0].ctx
-    bits = ctx.dac_bits, ctx.adc_bits
+    dac_bits = ctx.dac_bits
 
     def record_input(layer: nn.Module, args: tuple[Tensor, ...]) -> None:
         # Widened before the layer computes, so it always divides by a range it has seen; with the
@@ -67,16 +68,18 @@ def calibrate_converters(
         layer.input_range = torch.zeros_like(layer.input_range)
     hooks = [layer.register_forward_pre_hook(record_input) for layer in layers]
     try:
-        ctx.dac_bits = ctx.adc_bits = None
+        # Pass 1: no DAC, and the block outputs summed digitally (no ADC, no ADC gain or offset error).
+        ctx.dac_bits, ctx.observe_adc = None, _ignore
         for batch in batches:
             model(batch)
     finally:
         for hook in hooks:
             hook.remove()
-        ctx.dac_bits, ctx.adc_bits = bits
+        ctx.dac_bits, ctx.observe_adc = dac_bits, None
     for layer in layers:
         layer.input_range = layer.input_range * run_headroom
     try:
+        # Pass 2: the DAC as in inference, the outputs observed before their ADC.
         ctx.observe_adc = record_output
         for batch in batches:
             model(batch)
@@ -88,3 +91,7 @@ def calibrate_converters(
             group.adc_range = group.expand_per_column(seen * (adc_headroom * run_headroom)).to(
                 group.adc_range
             )
+
+
+def _ignore(group: RowGroup, y: Tensor) -> None:
+    pass

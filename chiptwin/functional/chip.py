@@ -225,7 +225,7 @@ def program_chip(
             blocks[name],
             ctx,
             noise,
-            g_max_us=chip.pcm.g_max_us,
+            g_max_usiemens=chip.pcm.g_max_usiemens,
             weight_scale=chip.pcm.weight_scale,
             devices_per_polarity=chip.tiles.devices_per_weight // 2,
             generators=[

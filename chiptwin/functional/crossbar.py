@@ -29,9 +29,9 @@ class Crossbar(nn.Module):
     """Programmed devices of a ``(rows, cols)`` weight block row, two polarities.
 
     Args:
-        g_pos_us, g_neg_us: target conductances of ``G+`` and ``G−``, µS, shape ``(rows, cols)``.
+        g_pos_usiemens, g_neg_usiemens: target conductances of ``G+`` and ``G−``, µS, shape ``(rows, cols)``.
         noise: device model that programs and reads them.
-        g_max_us: conductance of a stuck-high device, µS.
+        g_max_usiemens: conductance of a stuck-high device, µS.
         devices_per_polarity: devices read as one polarity (their mean).
         generator: programming draws (``G+`` first, then ``G−``).
     """
@@ -41,20 +41,20 @@ class Crossbar(nn.Module):
 
     def __init__(
         self,
-        g_pos_us: Tensor,
-        g_neg_us: Tensor,
+        g_pos_usiemens: Tensor,
+        g_neg_usiemens: Tensor,
         noise: NoiseModel,
-        g_max_us: float,
+        g_max_usiemens: float,
         devices_per_polarity: int,
         generator: torch.Generator,
     ) -> None:
         super().__init__()
         self.noise = noise
-        self.g_max_us = g_max_us
+        self.g_max_usiemens = g_max_usiemens
         self.devices_per_polarity = devices_per_polarity
-        shape = (devices_per_polarity, *g_pos_us.shape)
-        self.pos = noise.program(g_pos_us.expand(shape).contiguous(), generator)
-        self.neg = noise.program(g_neg_us.expand(shape).contiguous(), generator)
+        shape = (devices_per_polarity, *g_pos_usiemens.shape)
+        self.pos = noise.program(g_pos_usiemens.expand(shape).contiguous(), generator)
+        self.neg = noise.program(g_neg_usiemens.expand(shape).contiguous(), generator)
         self.pos_faults: DeviceFaults | None = None
         self.neg_faults: DeviceFaults | None = None
         self.register_buffer("col_age_offset_s", None)  # (cols,) s; None: every column programmed at 0
@@ -62,7 +62,7 @@ class Crossbar(nn.Module):
 
     @property
     def cols(self) -> int:
-        return int(self.pos.g_prog_us.shape[-1])
+        return int(self.pos.g_prog_usiemens.shape[-1])
 
     @property
     def state_bytes(self) -> int:
@@ -72,7 +72,7 @@ class Crossbar(nn.Module):
     def add_faults(self, spec: FaultSpec, generator: torch.Generator) -> None:
         """Draw the stuck devices of both polarities once: one draw of shape ``(2, devices, rows, cols)``."""
         self.pos_faults, self.neg_faults = draw_faults(
-            (2, *self.pos.g_prog_us.shape), spec, generator
+            (2, *self.pos.g_prog_usiemens.shape), spec, generator
         ).unbind()
 
     def carry_faults(self, other: Crossbar, elapsed_s: float) -> None:
@@ -92,14 +92,14 @@ class Crossbar(nn.Module):
             age = (ctx.age_s - self.col_age_offset_s).clamp_min_(0.0)
         g = self.noise.read(state, age, ctx.read_generator)
         if faults is not None:  # stuck devices overwrite the noisy read: exact 0 or g_max
-            g = apply_faults(g, faults, ctx.age_s, self.g_max_us)
+            g = apply_faults(g, faults, ctx.age_s, self.g_max_usiemens)
         return g.mean(0)
 
     def read_normalised(self, ctx: ChipContext) -> Tensor:
         """(G+ − G−) / g_max of every device pair at the chip's age, read noise drawn now: (rows, cols)."""
         g_pos = self._read_polarity(self.pos, self.pos_faults, ctx)
         g_neg = self._read_polarity(self.neg, self.neg_faults, ctx)
-        g = (g_pos - g_neg).mul_(1.0 / self.g_max_us)
+        g = (g_pos - g_neg).mul_(1.0 / self.g_max_usiemens)
         if self.dead is not None:  # a failed tile's columns carry no current
             g.masked_fill_(self.dead, 0.0)
         return g
@@ -107,15 +107,15 @@ class Crossbar(nn.Module):
     def kill(self, col_start: int, col_stop: int) -> None:
         """Columns ``[col_start, col_stop)`` sit on a tile that died: they read 0 until reprogrammed."""
         if self.dead is None:
-            self.dead = torch.zeros(self.cols, dtype=torch.bool, device=self.pos.g_prog_us.device)
+            self.dead = torch.zeros(self.cols, dtype=torch.bool, device=self.pos.g_prog_usiemens.device)
         self.dead[col_start:col_stop] = True
 
     def reprogram(
         self,
         col_start: int,
         col_stop: int,
-        g_pos_us: Tensor,
-        g_neg_us: Tensor,
+        g_pos_usiemens: Tensor,
+        g_neg_usiemens: Tensor,
         generator: torch.Generator,
         age_s: float,
     ) -> int:
@@ -124,17 +124,17 @@ class Crossbar(nn.Module):
         Their devices are drawn anew (programming noise, drift exponents), their age restarts at
         ``age_s`` and they are alive again; the stuck-device masks stay those of the array.
         """
-        shape = (self.devices_per_polarity, *g_pos_us.shape)
-        for state, target in ((self.pos, g_pos_us), (self.neg, g_neg_us)):
+        shape = (self.devices_per_polarity, *g_pos_usiemens.shape)
+        for state, target in ((self.pos, g_pos_usiemens), (self.neg, g_neg_usiemens)):
             fresh = self.noise.program(target.expand(shape).contiguous(), generator)
-            state.g_prog_us[..., col_start:col_stop] = fresh.g_prog_us
+            state.g_prog_usiemens[..., col_start:col_stop] = fresh.g_prog_usiemens
             state.nu[..., col_start:col_stop] = fresh.nu
         if self.col_age_offset_s is None:
-            self.col_age_offset_s = torch.zeros(self.cols, device=self.pos.g_prog_us.device)
+            self.col_age_offset_s = torch.zeros(self.cols, device=self.pos.g_prog_usiemens.device)
         self.col_age_offset_s[col_start:col_stop] = age_s
         if self.dead is not None:
             self.dead[col_start:col_stop] = False
-        return 2 * int(self.pos.g_prog_us[..., col_start:col_stop].numel())
+        return 2 * int(self.pos.g_prog_usiemens[..., col_start:col_stop].numel())
 
 
 def _shifted(faults: DeviceFaults | None, elapsed_s: float) -> DeviceFaults | None:

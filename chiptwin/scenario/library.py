@@ -1,8 +1,10 @@
 """The named scenarios (``chiptwin run NAME``, and the scripts in ``scenarios/``), in three sizes.
 
-- ``quick``: seconds; what the test suite runs (few images, one seed, few probes).
+- ``quick``: 15-30 s each on a 2-core CPU; what the ``slow`` tests run (100-200 test images, one seed, few
+  probes).
 - ``default``: the main job's size, minutes on a 2-core CPU (one seed, 1,000 test images).
-- ``full``: the published-experiment size (5 seeds, all 10,000 test images, 2,600 AdaBS images).
+- ``full``: the published-experiment size (5 seeds, 10,000 test images and 2,600 AdaBS images for
+  ``day_retention``; compensation_period, tile_mapping and faults use half as many).
 
 Each entry returns a list of ``(label, ScenarioSpec)``: one for a single scenario, several for a sweep
 (each its own trace directory ``OUT/label``).

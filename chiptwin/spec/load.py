@@ -60,6 +60,11 @@ def _build(cls: type, table: Any, section: str, *, all_required: bool) -> Any:
     known = {f.name: f for f in fields(cls)}
     for key in table:
         if key not in known:
+            if key.endswith("_us") and f"{key[:-3]}_usiemens" in known:  # renamed in December 2026
+                raise SpecError(
+                    f"key '{section}.{key}' is now '{section}.{key[:-3]}_usiemens' (conductances are in µS; "
+                    "a '_us' suffix means microseconds)"
+                )
             raise SpecError(f"unknown key '{section}.{key}' (known: {', '.join(known)})")
     kwargs = {}
     for name, f in known.items():

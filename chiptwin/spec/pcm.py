@@ -23,16 +23,16 @@ WEIGHT_SCALES = ("block", "column")
 class PCMSpec:
     """Phase-change-memory device parameters (Joshi et al. 2020 unless stated)."""
 
-    g_max_us: float = 25.0
+    g_max_usiemens: float = 25.0
     """Largest programmable conductance, µS (Joshi 2020, Methods: g_max = 25 µS)."""
 
-    prog_noise_c0_us: float = 0.26348
+    prog_noise_c0_usiemens: float = 0.26348
     """Programming-noise std polynomial, constant term, µS at g_max = 25 µS (Joshi 2020, Suppl. Note 2)."""
 
-    prog_noise_c1_us: float = 1.9650
+    prog_noise_c1_usiemens: float = 1.9650
     """Programming-noise std polynomial, linear term in ĝ, µS at g_max = 25 µS (Joshi 2020)."""
 
-    prog_noise_c2_us: float = -1.1731
+    prog_noise_c2_usiemens: float = -1.1731
     """Programming-noise std polynomial, quadratic term in ĝ, µS at g_max = 25 µS (Joshi 2020)."""
 
     drift_mu_slope: float = -0.0155
@@ -82,7 +82,7 @@ class PCMSpec:
     Joshi 2020) or "column" (one per output column, undone by the tile's digital unit; DESIGN.md §3)."""
 
     def __post_init__(self) -> None:
-        positive = ("g_max_us", "t0_s", "t_read_s", "read_noise_qs_coeff", "g_floor_norm")
+        positive = ("g_max_usiemens", "t0_s", "t_read_s", "read_noise_qs_coeff", "g_floor_norm")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise SpecError(f"pcm.{name}(={getattr(self, name)!r}) must be > 0")

@@ -62,7 +62,7 @@ def test_block_scale_accepts_any_rank() -> None:
 def test_bad_arguments_raise_naming_the_value() -> None:
     with pytest.raises(ValueError, match=r"scale\(='row'\)"):
         weights_to_conductances(weights(), G_MAX, scale="row")
-    with pytest.raises(ValueError, match=r"g_max_us\(=0.0\)"):
+    with pytest.raises(ValueError, match=r"g_max_usiemens\(=0.0\)"):
         weights_to_conductances(weights(), 0.0)
     with pytest.raises(ValueError, match=r"shape \(2, 3, 4\)"):
         weights_to_conductances(torch.zeros(2, 3, 4), G_MAX, scale="column")

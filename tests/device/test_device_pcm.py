@@ -26,7 +26,7 @@ from chiptwin.device import (
     drift_nu_std,
     noise,
     pcm,
-    prog_noise_std_us,
+    prog_noise_std_usiemens,
     program,
     read,
     read_noise_qs,
@@ -50,8 +50,8 @@ def full(value: float, n: int = N) -> torch.Tensor:
     return torch.full((n,), value, dtype=torch.float32)
 
 
-def state_of(g_us: float, nu: float, n: int = N) -> DeviceState:
-    return DeviceState(g_prog_us=full(g_us, n), nu=full(nu, n))
+def state_of(g_usiemens: float, nu: float, n: int = N) -> DeviceState:
+    return DeviceState(g_prog_usiemens=full(g_usiemens, n), nu=full(nu, n))
 
 
 def std_ref(g_hat: float) -> float:
@@ -63,15 +63,19 @@ def test_programming_noise_std_matches_polynomial_within_2_percent(g_hat: float)
     # Targets >= 2.5 µS lie >= 5.6 sigma above 0, so the max(., 0) clamp does not bias the std.
     target = full(g_hat * G_MAX)
     state = program(target, SPEC, gen())
-    error = (state.g_prog_us - target).double()
+    error = (state.g_prog_usiemens - target).double()
     assert error.std().item() == pytest.approx(std_ref(g_hat), rel=0.02)
     assert abs(error.mean().item()) < 5 * std_ref(g_hat) / math.sqrt(N)
-    assert prog_noise_std_us(torch.tensor([g_hat]), SPEC).item() == pytest.approx(std_ref(g_hat), rel=1e-6)
+    assert prog_noise_std_usiemens(torch.tensor([g_hat]), SPEC).item() == pytest.approx(
+        std_ref(g_hat), rel=1e-6
+    )
 
 
 def test_programming_noise_scales_with_g_max() -> None:
-    spec = PCMSpec(g_max_us=50.0)
-    assert prog_noise_std_us(torch.tensor([0.5]), spec).item() == pytest.approx(2 * std_ref(0.5), rel=1e-6)
+    spec = PCMSpec(g_max_usiemens=50.0)
+    assert prog_noise_std_usiemens(torch.tensor([0.5]), spec).item() == pytest.approx(
+        2 * std_ref(0.5), rel=1e-6
+    )
 
 
 def test_drift_exponent_fits_hand_computed() -> None:
@@ -90,7 +94,7 @@ def test_drift_exponent_fits_hand_computed() -> None:
 def test_median_drift_factor_within_1_percent(age_s: float) -> None:
     # At ĝ = 0.5, mu_nu = 0.049 is 6 sigma_nu = 0.008 above 0: the |.| fold is negligible.
     state = program(full(0.5 * G_MAX), SPEC, gen(1))
-    factor = drift(state, age_s, SPEC) / state.g_prog_us
+    factor = drift(state, age_s, SPEC) / state.g_prog_usiemens
     assert factor.median().item() == pytest.approx((age_s / T0) ** -0.049, rel=0.01)
 
 
@@ -121,8 +125,8 @@ def test_read_noise_amplitude_is_clamped() -> None:
 @pytest.mark.parametrize("age_s", [0.0, 1e-3, 1.0, 19.999, T0])
 def test_ages_up_to_t0_read_the_programmed_state(age_s: float) -> None:
     state = program(torch.linspace(0.0, G_MAX, 10_000), SPEC, gen(4))
-    assert torch.equal(drift(state, age_s, SPEC), state.g_prog_us)
-    assert torch.equal(drift(state, torch.tensor(age_s), SPEC), state.g_prog_us)
+    assert torch.equal(drift(state, age_s, SPEC), state.g_prog_usiemens)
+    assert torch.equal(drift(state, torch.tensor(age_s), SPEC), state.g_prog_usiemens)
 
 
 def test_published_mean_drift_factors_at_nu_0_049() -> None:
@@ -137,9 +141,9 @@ def test_conductance_never_negative_including_zero_targets() -> None:
     g = gen(5)
     target = torch.cat([torch.zeros(N // 2), torch.rand(N // 2, generator=g) * G_MAX])
     state = program(target, SPEC, g)
-    assert bool((state.g_prog_us >= 0).all())
+    assert bool((state.g_prog_usiemens >= 0).all())
     # Zero targets: the max(., 0) clamp puts about half of them exactly at 0, and they stay there.
-    at_zero = state.g_prog_us[: N // 2] == 0
+    at_zero = state.g_prog_usiemens[: N // 2] == 0
     assert 0.45 < at_zero.float().mean().item() < 0.55
     for age_s in (0.0, T0, SECONDS_PER_HOUR, SECONDS_PER_DAY, SECONDS_PER_YEAR):
         assert bool((drift(state, age_s, SPEC) >= 0).all())
@@ -165,8 +169,8 @@ def test_mean_conductance_falls_monotonically_with_age() -> None:
 def test_same_seed_same_tensors_different_seed_different() -> None:
     target = torch.rand(100_000, generator=gen(9)) * G_MAX
     a, b, c = program(target, SPEC, gen(10)), program(target, SPEC, gen(10)), program(target, SPEC, gen(11))
-    assert torch.equal(a.g_prog_us, b.g_prog_us) and torch.equal(a.nu, b.nu)
-    assert not torch.equal(a.g_prog_us, c.g_prog_us) and not torch.equal(a.nu, c.nu)
+    assert torch.equal(a.g_prog_usiemens, b.g_prog_usiemens) and torch.equal(a.nu, b.nu)
+    assert not torch.equal(a.g_prog_usiemens, c.g_prog_usiemens) and not torch.equal(a.nu, c.nu)
     assert torch.equal(read(a, SECONDS_PER_DAY, SPEC, gen(12)), read(a, SECONDS_PER_DAY, SPEC, gen(12)))
     assert not torch.equal(read(a, SECONDS_PER_DAY, SPEC, gen(12)), read(a, SECONDS_PER_DAY, SPEC, gen(13)))
 
@@ -174,15 +178,15 @@ def test_same_seed_same_tensors_different_seed_different() -> None:
 def test_state_is_8_bytes_per_device() -> None:
     target = torch.rand(3, 128, 256, dtype=torch.float64) * G_MAX
     state = program(target, SPEC, gen())
-    assert state.g_prog_us.dtype == state.nu.dtype == torch.float32
-    assert state.g_prog_us.shape == state.nu.shape == target.shape
+    assert state.g_prog_usiemens.dtype == state.nu.dtype == torch.float32
+    assert state.g_prog_usiemens.shape == state.nu.shape == target.shape
     assert state.nbytes / target.numel() == 8
 
 
 def test_program_accepts_weights_that_require_grad() -> None:
     target = (torch.rand(64, generator=gen()) * G_MAX).requires_grad_()
     state = program(target, SPEC, gen())
-    assert not state.g_prog_us.requires_grad
+    assert not state.g_prog_usiemens.requires_grad
 
 
 @pytest.mark.parametrize("age_s", [-1.0, float("nan"), torch.tensor([5.0, -1.0])])
@@ -198,7 +202,7 @@ def test_negative_or_nan_age_raises_naming_the_value(age_s: float | torch.Tensor
 
 def test_device_state_rejects_mismatched_tensors() -> None:
     with pytest.raises(ValueError, match="must match"):
-        DeviceState(g_prog_us=torch.zeros(3), nu=torch.zeros(4))
+        DeviceState(g_prog_usiemens=torch.zeros(3), nu=torch.zeros(4))
 
 
 def test_noise_models_satisfy_the_protocol_and_delegate() -> None:
@@ -206,7 +210,7 @@ def test_noise_models_satisfy_the_protocol_and_delegate() -> None:
     assert isinstance(model, NoiseModel) and isinstance(IdealNoiseModel(), NoiseModel)
     target = torch.rand(1000, generator=gen()) * G_MAX
     state = model.program(target, gen(14))
-    assert torch.equal(state.g_prog_us, program(target, SPEC, gen(14)).g_prog_us)
+    assert torch.equal(state.g_prog_usiemens, program(target, SPEC, gen(14)).g_prog_usiemens)
     assert torch.equal(model.conductance(state, SECONDS_PER_DAY), drift(state, SECONDS_PER_DAY, SPEC))
     assert torch.equal(model.read(state, 60.0, gen(15)), read(state, 60.0, SPEC, gen(15)))
 
@@ -215,7 +219,7 @@ def test_ideal_model_is_exact_at_every_age() -> None:
     model = IdealNoiseModel()
     target = torch.rand(1000, generator=gen()) * G_MAX
     state = model.program(target, gen())
-    assert torch.equal(state.g_prog_us, target) and not bool(state.nu.any())
+    assert torch.equal(state.g_prog_usiemens, target) and not bool(state.nu.any())
     for age_s in (0.0, SECONDS_PER_YEAR):
         assert torch.equal(model.read(state, age_s, gen()), target)
     assert model.conductance(state, torch.tensor([[1.0], [1e6]])).shape == (2, 1000)
@@ -243,7 +247,7 @@ def test_public_api_and_docstring_examples() -> None:
         "drift",
         "drift_nu_mean",
         "drift_nu_std",
-        "prog_noise_std_us",
+        "prog_noise_std_usiemens",
         "program",
         "read",
         "read_noise_qs",

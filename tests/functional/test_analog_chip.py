@@ -169,7 +169,7 @@ def test_two_devices_per_polarity_halve_programming_variance() -> None:
         analog = program_chip(big, chip, {"": blocks[""]}, PCMNoiseModel(chip.pcm), 0, [], bits=NO_CONVERTERS)
         group = analog.layers[""].row_groups[0]
         g = group.read_normalised(analog.ctx)
-        w_read = g * group.g_max_us / group.beta
+        w_read = g * group.g_max_usiemens / group.beta
         errors[chip.tiles.devices_per_weight] = float((w_read - big.weight.detach().T).std())
     assert errors[4] / errors[2] == pytest.approx(1 / math.sqrt(2), rel=0.05)
 

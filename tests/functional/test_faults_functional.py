@@ -34,7 +34,7 @@ NO_CONVERTERS = ConverterBits(dac_bits=None, adc_bits=None)
 ADC_3BIT = ConverterBits(dac_bits=None, adc_bits=3)
 CHIP = ChipSpec()
 CHIP_UNIT_HEADROOM = ChipSpec(adc=ADCSpec(range_headroom=1.0))
-G_MAX = CHIP.pcm.g_max_us
+G_MAX = CHIP.pcm.g_max_usiemens
 
 
 def _ones_linear() -> nn.Linear:
@@ -94,9 +94,9 @@ def test_programming_noise_is_the_same_with_and_without_faults() -> None:
     )
     for name, layer in clean.layers.items():
         for a, b in zip(layer.row_groups, faulty.layers[name].row_groups, strict=True):
-            assert torch.equal(a.crossbar.pos.g_prog_us, b.crossbar.pos.g_prog_us) and torch.equal(
-                a.crossbar.neg.nu, b.crossbar.neg.nu
-            )
+            assert torch.equal(
+                a.crossbar.pos.g_prog_usiemens, b.crossbar.pos.g_prog_usiemens
+            ) and torch.equal(a.crossbar.neg.nu, b.crossbar.neg.nu)
             assert b.crossbar.pos_faults is not None and b.adc_gain is not None and b.adc_offset is None
 
 
@@ -194,7 +194,7 @@ def _expected_read(group: RowGroup, age_s: float) -> torch.Tensor:
         assert faults is not None
         stuck = stuck_mask(faults, age_s)
         value = torch.where(faults.stuck_high, G_MAX, 0.0)
-        out.append(torch.where(stuck, value, state.g_prog_us).mean(0))
+        out.append(torch.where(stuck, value, state.g_prog_usiemens).mean(0))
     return (out[0] - out[1]) / G_MAX
 
 
@@ -206,7 +206,7 @@ def test_stuck_devices_enter_every_read_at_every_age(chip_spec: ChipSpec) -> Non
     spec = FaultSpec(stuck_rate=0.05, stuck_high_fraction=0.3, stuck_arrival_per_day=0.01)
     chip = program_chip(model, chip_spec, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], faults=spec)
     group = _group(chip, "conv2")
-    assert group.crossbar.pos.g_prog_us.shape[0] == chip_spec.tiles.devices_per_weight // 2
+    assert group.crossbar.pos.g_prog_usiemens.shape[0] == chip_spec.tiles.devices_per_weight // 2
     for age in (chip_spec.pcm.t0_s, SECONDS_PER_DAY, 100 * SECONDS_PER_DAY):
         chip.set_age(age)
         torch.testing.assert_close(

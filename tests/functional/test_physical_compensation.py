@@ -100,7 +100,9 @@ def test_faults_and_dead_tiles_outlive_a_reprogramming() -> None:
     new = program_chip(model, CHIP, blocks, PCM, 99, [x], faults=spec, inherit=(old, SECONDS_PER_DAY))
     for name in old.layers:
         for a, b in zip(old.layers[name].row_groups, new.layers[name].row_groups, strict=True):
-            assert not torch.equal(a.crossbar.pos.g_prog_us, b.crossbar.pos.g_prog_us)  # new devices
+            assert not torch.equal(
+                a.crossbar.pos.g_prog_usiemens, b.crossbar.pos.g_prog_usiemens
+            )  # new devices
             fa, fb = a.crossbar.pos_faults, b.crossbar.pos_faults
             assert fa is not None and fb is not None
             # Stuck on the old chip at one day == stuck on the new one at age 0, and so on later.
@@ -139,7 +141,7 @@ def test_replicas_are_independent_devices_and_a_dead_replica_spoils_only_its_sha
     ref = conv(x).detach()
     blocks = {"": [BlockRange(0, 18, 0, 3, replica=0), BlockRange(0, 18, 0, 3, replica=1)]}
     pcm = program_chip(conv, CHIP, blocks, PCM, 0, [x], bits=OFF)
-    g0, g1 = (g.crossbar.pos.g_prog_us for g in pcm.layers[""].row_groups)
+    g0, g1 = (g.crossbar.pos.g_prog_usiemens for g in pcm.layers[""].row_groups)
     assert not torch.equal(g0, g1)  # each replica has its own programming noise
     ideal = program_chip(conv, CHIP, blocks, IdealNoiseModel(), 0, [x], bits=OFF)
     torch.testing.assert_close(ideal(x), ref)
@@ -148,3 +150,22 @@ def test_replicas_are_independent_devices_and_a_dead_replica_spoils_only_its_sha
     # Replica 1 computes output positions [8, 16) of the 16 (replica_share): only they read 0.
     torch.testing.assert_close(out[..., :8], ref.flatten(2)[..., :8])
     assert torch.equal(out[..., 8:], torch.zeros(4, 3, 8))
+
+
+def test_each_replica_calibrates_its_adc_range_on_its_own_share() -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 1, 1, bias=False).eval()
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    # Output positions 0..7 (replica 0's share of 16) see inputs up to 4, positions 8..15 up to 1.
+    x = torch.ones(1, 1, 4, 4)
+    x.view(-1)[:8] = 4.0
+    blocks = {"": [BlockRange(0, 1, 0, 1, replica=0), BlockRange(0, 1, 0, 1, replica=1)]}
+    chip = program_chip(
+        conv, CHIP, blocks, IdealNoiseModel(), 0, [x], bits=ConverterBits(dac_bits=8, adc_bits=8)
+    )
+    r0, r1 = (float(g.adc_range[0]) for g in chip.layers[""].row_groups)
+    # Normalised outputs (units of the DAC range 4): 1 on replica 0's share; on replica 1's the input 1
+    # is DAC code round(127 / 4) = 32, i.e. 32/127.
+    h = CHIP.adc.range_headroom
+    assert (r0, r1) == (pytest.approx(h), pytest.approx(32 / 127 * h))
