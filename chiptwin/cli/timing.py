@@ -28,7 +28,7 @@ from chiptwin.cli.arguments import (
     seed,
     strategy_name,
 )
-from chiptwin.compensation import POLICY_NAMES, get_policy
+from chiptwin.compensation import POLICY_NAMES, compensation_spec, get_policy
 from chiptwin.durations import parse_duration_ns
 from chiptwin.errors import TimingError
 from chiptwin.mapping import map_graph, placer_for
@@ -222,7 +222,8 @@ def _run(args: argparse.Namespace) -> int:
     workload, described = _workload(args)
     if isinstance(workload, ReplayWorkload) and args.duration is None:
         duration = max(workload.end_ns, 1)
-    compensation = get_policy(args.policy).schedule(
+    compensation = compensation_spec(
+        get_policy(args.policy),
         adabs_images=args.adabs_images,
         gdc_reads_per_block=args.gdc_reads,
         period_s=args.period.ns / NS_PER_S,

@@ -5,17 +5,15 @@ Joins the functional twin (:mod:`chiptwin.functional.compensation`: GDC, AdaBS) 
 policy is one module here and one entry in :data:`POLICIES`.
 
 Example:
-    >>> from chiptwin.compensation import get_policy
-    >>> get_policy("gdc+adabs").schedule(adabs_images=2600, times_s=(60.0,)).adabs_images
-    2600
-    >>> get_policy("none").schedule(adabs_images=2600) is None
-    True
+    >>> from chiptwin.compensation import compensation_spec, get_policy
+    >>> compensation_spec(get_policy("gdc"), adabs_images=2600, period_s=600.0).gdc_reads_per_block
+    1
 """
 
 from chiptwin.compensation.gdc import GlobalDriftCompensation
 from chiptwin.compensation.gdc_adabs import GDCThenAdaBS
 from chiptwin.compensation.none import NoCompensation
-from chiptwin.compensation.policy import CompensationPolicy
+from chiptwin.compensation.policy import CompensationPolicy, PassWork, compensation_spec
 from chiptwin.compensation.registry import POLICIES, POLICY_NAMES, get_policy
 
 __all__ = [
@@ -25,5 +23,7 @@ __all__ = [
     "GDCThenAdaBS",
     "GlobalDriftCompensation",
     "NoCompensation",
+    "PassWork",
+    "compensation_spec",
     "get_policy",
 ]

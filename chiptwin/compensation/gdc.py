@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from chiptwin.compensation.policy import PassWork
 from chiptwin.functional.chip import AnalogChip
 from chiptwin.functional.compensation import apply_gdc
-from chiptwin.timing import CompensationSpec
 
 __all__ = ["GlobalDriftCompensation"]
 
@@ -32,21 +32,6 @@ class GlobalDriftCompensation:
         chip.restore_programmed_bn()
         return apply_gdc(chip)
 
-    def schedule(
-        self,
-        *,
-        adabs_images: int,
-        gdc_reads_per_block: int = 1,
-        period_s: float = 3600.0,
-        first_s: float | None = None,
-        times_s: tuple[float, ...] | None = None,
-    ) -> CompensationSpec | None:
-        """GDC reads only (``adabs_images`` is not used)."""
-        return CompensationSpec(
-            policy=self.name,
-            period_s=period_s,
-            first_s=first_s,
-            times_s=times_s,
-            gdc_reads_per_block=gdc_reads_per_block,
-            adabs_images=0,
-        )
+    def pass_work(self, *, adabs_images: int, gdc_reads_per_block: int) -> PassWork:
+        """The GDC reads only."""
+        return PassWork(gdc_reads_per_block=gdc_reads_per_block)

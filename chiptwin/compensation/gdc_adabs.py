@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from chiptwin.compensation.policy import PassWork
 from chiptwin.errors import DeviceError
 from chiptwin.functional.chip import AnalogChip
 from chiptwin.functional.compensation import apply_adabs, apply_gdc
-from chiptwin.timing import CompensationSpec
 
 __all__ = ["GDCThenAdaBS"]
 
@@ -42,21 +42,6 @@ class GDCThenAdaBS:
         apply_adabs(chip, images)
         return skipped
 
-    def schedule(
-        self,
-        *,
-        adabs_images: int,
-        gdc_reads_per_block: int = 1,
-        period_s: float = 3600.0,
-        first_s: float | None = None,
-        times_s: tuple[float, ...] | None = None,
-    ) -> CompensationSpec | None:
-        """GDC reads, then ``adabs_images`` calibration images and the batch-norm update."""
-        return CompensationSpec(
-            policy=self.name,
-            period_s=period_s,
-            first_s=first_s,
-            times_s=times_s,
-            gdc_reads_per_block=gdc_reads_per_block,
-            adabs_images=adabs_images,
-        )
+    def pass_work(self, *, adabs_images: int, gdc_reads_per_block: int) -> PassWork:
+        """The GDC reads, then ``adabs_images`` calibration images and the batch-norm update."""
+        return PassWork(gdc_reads_per_block=gdc_reads_per_block, adabs_images=adabs_images)

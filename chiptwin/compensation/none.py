@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from chiptwin.compensation.policy import PassWork
 from chiptwin.functional.chip import AnalogChip
 from chiptwin.functional.compensation import reset_gdc
-from chiptwin.timing import CompensationSpec
 
 __all__ = ["NoCompensation"]
 
@@ -32,14 +32,6 @@ class NoCompensation:
         reset_gdc(chip)
         return 0
 
-    def schedule(
-        self,
-        *,
-        adabs_images: int,
-        gdc_reads_per_block: int = 1,
-        period_s: float = 3600.0,
-        first_s: float | None = None,
-        times_s: tuple[float, ...] | None = None,
-    ) -> CompensationSpec | None:
-        """None: no pass, no cost."""
-        return None
+    def pass_work(self, *, adabs_images: int, gdc_reads_per_block: int) -> PassWork:
+        """Nothing: no pass, no cost."""
+        return PassWork()

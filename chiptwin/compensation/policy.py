@@ -4,9 +4,9 @@ A policy is one object with two sides, one per sibling layer it joins:
 
 - **on the chip** (:meth:`CompensationPolicy.compensate`, the functional twin): bring a programmed chip
   to this policy's compensation state at its current device age, starting from the programmed state;
-- **on the clock** (:meth:`CompensationPolicy.schedule`, the timing layer): the
-  :class:`~chiptwin.timing.CompensationSpec` of its passes (which steps a pass holds the chip for), or
-  None when its passes cost nothing.
+- **on the clock** (:meth:`CompensationPolicy.pass_work`, the timing layer): which steps one pass
+  holds the chip for; :func:`compensation_spec` turns that into the
+  :class:`~chiptwin.timing.CompensationSpec` of its passes, or None when they cost nothing.
 
 Adding a policy is one module in this package plus one entry in
 :data:`chiptwin.compensation.registry.POLICIES`.
@@ -15,6 +15,7 @@ Adding a policy is one module in this package plus one entry in
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from torch import Tensor
@@ -23,7 +24,7 @@ from chiptwin.functional.chip import AnalogChip
 from chiptwin.functional.compensation import ChipCompensation
 from chiptwin.timing import CompensationSpec
 
-__all__ = ["CompensationPolicy"]
+__all__ = ["CompensationPolicy", "PassWork", "compensation_spec"]
 
 
 @runtime_checkable
@@ -53,14 +54,48 @@ class CompensationPolicy(ChipCompensation, Protocol):
         """
         ...
 
-    def schedule(
-        self,
-        *,
-        adabs_images: int,
-        gdc_reads_per_block: int = 1,
-        period_s: float = 3600.0,
-        first_s: float | None = None,
-        times_s: tuple[float, ...] | None = None,
-    ) -> CompensationSpec | None:
-        """The timing of this policy's passes at the given times (None: they cost nothing)."""
+    def pass_work(self, *, adabs_images: int, gdc_reads_per_block: int) -> PassWork:
+        """What one pass holds the chip for, given the run's AdaBS budget and GDC reads per block."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PassWork:
+    """The steps of one compensation pass on the clock (0: the pass does not take that step)."""
+
+    gdc_reads_per_block: int = 0
+    """Calibration reads per block (the GDC read)."""
+
+    adabs_images: int = 0
+    """Calibration images through the chip, then the batch-norm update (AdaBS)."""
+
+
+def compensation_spec(
+    policy: CompensationPolicy,
+    *,
+    adabs_images: int,
+    gdc_reads_per_block: int = 1,
+    period_s: float = 3600.0,
+    first_s: float | None = None,
+    times_s: tuple[float, ...] | None = None,
+) -> CompensationSpec | None:
+    """The timing layer's spec of ``policy``'s passes at these times (None: its passes cost nothing).
+
+    Example:
+        >>> from chiptwin.compensation import get_policy
+        >>> compensation_spec(get_policy("gdc+adabs"), adabs_images=2600, times_s=(60.0,)).adabs_images
+        2600
+        >>> compensation_spec(get_policy("none"), adabs_images=2600) is None
+        True
+    """
+    work = policy.pass_work(adabs_images=adabs_images, gdc_reads_per_block=gdc_reads_per_block)
+    if not (work.gdc_reads_per_block or work.adabs_images):
+        return None
+    return CompensationSpec(
+        policy=policy.name,
+        period_s=period_s,
+        first_s=first_s,
+        times_s=times_s,
+        gdc_reads_per_block=work.gdc_reads_per_block,
+        adabs_images=work.adabs_images,
+    )

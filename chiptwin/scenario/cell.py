@@ -31,7 +31,7 @@ from typing import Any
 import simpy
 import torch
 
-from chiptwin.compensation import get_policy
+from chiptwin.compensation import compensation_spec, get_policy
 from chiptwin.device.noise import PCMNoiseModel
 from chiptwin.functional import program_chip
 from chiptwin.functional.analog_layer import BlockRange
@@ -138,7 +138,9 @@ def time_cell(
     """
     actions = schedule(policy, prepared.spec.probes_s)
     passes = tuple(t / NS_PER_S for t, a in actions if a == COMPENSATE)
-    comp = get_policy(policy.compensation).schedule(adabs_images=prepared.spec.n_adabs, times_s=passes)
+    comp = compensation_spec(
+        get_policy(policy.compensation), adabs_images=prepared.spec.n_adabs, times_s=passes
+    )
     if not passes:
         comp = None
     events: list[EventRecord] = []

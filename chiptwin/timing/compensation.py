@@ -44,8 +44,8 @@ __all__ = [
 class CompensationSpec:
     """What a compensation pass holds on the chip, and when passes run (periodic, or at explicit times).
 
-    Built by a compensation policy (:mod:`chiptwin.compensation`, ``policy.schedule(...)``): the policy
-    says which steps a pass takes, this layer what they cost.
+    Built from a compensation policy (``chiptwin.compensation.compensation_spec(policy, ...)``): the
+    policy says which steps a pass takes, this layer what they cost.
     """
 
     policy: str = "gdc"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import chiptwin.compensation
-from chiptwin.compensation import POLICIES, POLICY_NAMES, CompensationPolicy, get_policy
+from chiptwin.compensation import POLICIES, POLICY_NAMES, CompensationPolicy, compensation_spec, get_policy
 from chiptwin.device.noise import PCMNoiseModel
 from chiptwin.errors import DeviceError, SpecError
 from chiptwin.functional import program_chip, whole_layer_blocks
@@ -32,10 +32,10 @@ def test_registry_and_docstring_examples() -> None:
 
 
 def test_each_policy_says_what_a_pass_holds_on_the_clock() -> None:
-    assert get_policy("none").schedule(adabs_images=100) is None
-    gdc = get_policy("gdc").schedule(adabs_images=100, gdc_reads_per_block=3, times_s=(1.0, 2.0))
+    assert compensation_spec(get_policy("none"), adabs_images=100) is None
+    gdc = compensation_spec(get_policy("gdc"), adabs_images=100, gdc_reads_per_block=3, times_s=(1.0, 2.0))
     assert gdc is not None and (gdc.gdc_reads_per_block, gdc.adabs_images, gdc.times_s) == (3, 0, (1.0, 2.0))
-    both = get_policy("gdc+adabs").schedule(adabs_images=100, period_s=60.0)
+    both = compensation_spec(get_policy("gdc+adabs"), adabs_images=100, period_s=60.0)
     assert both is not None and (both.gdc, both.adabs, both.adabs_images, both.period_s) == (
         True,
         True,
