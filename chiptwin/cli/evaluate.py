@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from chiptwin.cli.arch import DEFAULT_ARCH, resolve_arch
+from chiptwin.cli.arch import resolve_arch
 from chiptwin.cli.arguments import (
     age_list,
     bits_or_none,
@@ -37,6 +37,8 @@ from chiptwin.network.checkpoint import load_checkpoint
 from chiptwin.network.data import load_fashion_mnist, load_shipped, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
+from chiptwin.scenario.library import RETENTION_ARCH
+from chiptwin.spec.chip import describe_chip
 from chiptwin.spec.load import load_chip
 
 __all__ = ["add_parser"]
@@ -77,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.weights_only or args.bits == "none":
         bits = ConverterBits(dac_bits=None, adc_bits=None)
     elif args.bits is None:
-        bits = ConverterBits(dac_bits=chip.dac.bits, adc_bits=chip.adc.bits, headroom=args.headroom)
+        bits = ConverterBits.of(chip, headroom=args.headroom)
     else:
         bits = ConverterBits(dac_bits=args.bits, adc_bits=args.bits, headroom=args.headroom)
     spec = EvalSpec(  # the arguments were checked while parsing; EvalSpec raises DeviceError itself
@@ -88,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     noise: NoiseModel = IdealNoiseModel() if args.ideal else PCMNoiseModel(chip.pcm)
     digital = evaluate_digital(model, type(test)(test.images[:n], test.labels[:n], test.dataset))
+    print(describe_chip(chip))
     print(
         f"{args.checkpoint} on {chip.name} ({args.strategy}, {len(mapping.tiles_used)} tiles), "
         f"{'ideal devices' if args.ideal else 'PCM devices'}, DAC/ADC bits {bits.dac_bits}/{bits.adc_bits}, "
@@ -129,7 +132,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="resnet32_pcm_fmnist_hwa",
         help="shipped name or path",
     )
-    p.add_argument("--arch", type=name_or_path("arch"), default=DEFAULT_ARCH)
+    p.add_argument(
+        "--arch",
+        type=name_or_path("arch"),
+        default=RETENTION_ARCH,
+        help=f"architecture (default {RETENTION_ARCH}: the paper's two devices per weight)",
+    )
     p.add_argument("--strategy", type=strategy_name, default="dense", help="placement strategy")
     p.add_argument(
         "--ages",

@@ -225,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
     compensation = compensation_spec(
         get_policy(args.policy),
         adabs_images=args.adabs_images,
-        gdc_reads_per_block=args.gdc_reads,
+        gdc_reads_per_block=chip.gdc.reads_per_block if args.gdc_reads is None else args.gdc_reads,
         period_s=args.period.ns / NS_PER_S,
     )
     bits = max(chip.dac.bits, chip.adc.bits)
@@ -326,8 +326,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--gdc-reads",
         type=integer("gdc_reads_per_block", minimum=1),
-        default=1,
-        help="calibration reads per block per GDC pass",
+        default=None,
+        help="calibration reads per block per GDC pass (default: the chip's gdc.read, 2 for 'polarities')",
     )
     p.add_argument("--program", action="store_true", help="program the tiles at time 0 first")
     p.add_argument(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from chiptwin.device.conductance import conductances_to_weights, weights_to_conductances
 from chiptwin.device.noise import IdealNoiseModel, NoiseModel, PCMNoiseModel
 from chiptwin.device.pcm import (
-    PROG_NOISE_REFERENCE_G_MAX_US,
+    PROG_NOISE_REFERENCE_G_MAX_USIEMENS,
     DeviceState,
     drift,
     drift_nu_mean,
@@ -22,7 +22,7 @@ from chiptwin.device.pcm import (
 )
 
 __all__ = [
-    "PROG_NOISE_REFERENCE_G_MAX_US",
+    "PROG_NOISE_REFERENCE_G_MAX_USIEMENS",
     "DeviceState",
     "IdealNoiseModel",
     "NoiseModel",

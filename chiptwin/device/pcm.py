@@ -9,11 +9,12 @@ A device follows one persistent trajectory: :func:`program` draws its programmed
 and its drift exponent ``nu`` once, and keeps them in a :class:`DeviceState` (8 bytes per device);
 :func:`drift` and :func:`read` evaluate that device at any later age without touching the state.
 
-Time convention: the programmed state ``G_p`` is the conductance read at ``t0`` (the end of the
-iterative program-and-verify), so the drift law is evaluated at ``t_eff = max(age_s, t0)`` and ages
-below ``t0`` read ``G_p`` (no drift "up"). This reproduces DESIGN.md's mean drift factors at
-``nu = 0.049`` (0.775 at 1 h, 0.664 at 1 day, 0.497 at 1 year) exactly; aihwkit's ``t = age + t0``
-convention agrees with it to < 0.1 % beyond an hour.
+Time convention (``PCMSpec.age_convention``): by default (``clamp``) the programmed state ``G_p`` is
+the conductance read at ``t0`` (the end of the iterative program-and-verify), so the drift law is
+evaluated at ``t_eff = max(age_s, t0)`` and ages below ``t0`` read ``G_p`` (no drift "up"). This
+reproduces DESIGN.md's mean drift factors at ``nu = 0.049`` (0.775 at 1 h, 0.664 at 1 day, 0.497 at
+1 year) exactly. ``offset`` evaluates at ``t_eff = age_s + t0``, aihwkit's ``t_inference + t0``, for
+comparisons on equal terms; the two agree to < 0.1 % beyond an hour.
 
 Every random draw takes an explicit ``torch.Generator`` on the device of the tensors. Arithmetic is
 float32; the functions accept tensors of any shape on CPU or CUDA.
@@ -41,7 +42,7 @@ from chiptwin.errors import DeviceError
 from chiptwin.spec.pcm import PCMSpec
 
 __all__ = [
-    "PROG_NOISE_REFERENCE_G_MAX_US",
+    "PROG_NOISE_REFERENCE_G_MAX_USIEMENS",
     "DeviceState",
     "drift",
     "drift_nu_mean",
@@ -53,7 +54,7 @@ __all__ = [
     "validate_age_s",
 ]
 
-PROG_NOISE_REFERENCE_G_MAX_US = 25.0
+PROG_NOISE_REFERENCE_G_MAX_USIEMENS = 25.0
 """g_max, µS, at which the programming-noise polynomial was fitted; the std scales with g_max / this
 (Joshi et al. 2020, Suppl. Note 2; aihwkit ``PCMLikeNoiseModel``)."""
 
@@ -96,7 +97,7 @@ def _prog_noise_std_usiemens_(g_norm: Tensor, spec: PCMSpec, out: Tensor) -> Ten
     """Horner form of the programming-noise polynomial, written into ``out`` (must not alias ``g_norm``)."""
     torch.mul(g_norm, spec.prog_noise_c2_usiemens, out=out)
     out.add_(spec.prog_noise_c1_usiemens).mul_(g_norm).add_(spec.prog_noise_c0_usiemens)
-    return out.mul_(spec.g_max_usiemens / PROG_NOISE_REFERENCE_G_MAX_US)
+    return out.mul_(spec.g_max_usiemens / PROG_NOISE_REFERENCE_G_MAX_USIEMENS)
 
 
 def prog_noise_std_usiemens(g_norm: Tensor, spec: PCMSpec) -> Tensor:
@@ -219,11 +220,14 @@ def program(g_target_usiemens: Tensor, spec: PCMSpec, generator: torch.Generator
 
 
 def _effective_age_s(age_s: float | Tensor, spec: PCMSpec, like: Tensor) -> float | Tensor:
-    """``t_eff = max(age_s, t0)``, s: a float stays a float, a tensor goes to ``like``'s device/dtype."""
+    """``t_eff``, s, by ``spec.age_convention``: ``max(age_s, t0)`` (clamp) or ``age_s + t0`` (offset);
+    a float stays a float, a tensor goes to ``like``'s device and dtype."""
     validate_age_s(age_s)
+    offset = spec.age_convention == "offset"
     if isinstance(age_s, Tensor):
-        return age_s.to(device=like.device, dtype=like.dtype).clamp_min(spec.t0_s)
-    return max(float(age_s), spec.t0_s)
+        t = age_s.to(device=like.device, dtype=like.dtype)
+        return t + spec.t0_s if offset else t.clamp_min(spec.t0_s)
+    return float(age_s) + spec.t0_s if offset else max(float(age_s), spec.t0_s)
 
 
 def _drift_from_t_eff(state: DeviceState, t_eff: float | Tensor, spec: PCMSpec) -> Tensor:
@@ -239,7 +243,8 @@ def _drift_from_t_eff(state: DeviceState, t_eff: float | Tensor, spec: PCMSpec) 
 def drift(state: DeviceState, age_s: float | Tensor, spec: PCMSpec) -> Tensor:
     """Noise-free drifted conductance ``G(t) = G_p · (t_eff / t0)^(-nu)``, µS (Joshi et al. 2020).
 
-    ``t_eff = max(age_s, t0)``: ages below ``t0`` read ``G_p`` (see the module docstring).
+    ``t_eff = max(age_s, t0)`` (or ``age_s + t0`` with ``spec.age_convention = "offset"``; see the
+    module docstring).
 
     Args:
         state: programmed devices.

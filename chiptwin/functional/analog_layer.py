@@ -156,10 +156,17 @@ class RowGroup(nn.Module):
     def calibration_response(self, ctx: ChipContext) -> Tensor:
         """GDC read: summed |output| of each block for an all-ones input through the DAC, shape (blocks,).
 
-        Digitally summed from the column currents (the ADC range is set for inference data, which an
-        all-ones input would saturate). A block on a dead tile reads exactly 0.
+        By the chip's ``gdc.read`` (:class:`~chiptwin.spec.chip.GDCSpec`): ``polarities`` reads the G+
+        and the G- devices one after the other and sums both polarities' column currents
+        (``sum(G+) + sum(G-)``, no cancellation); ``differential`` sums the |difference| of each column
+        (``|sum(G+ - G-)|``). Digitally summed from the column currents (the ADC range is set for
+        inference data, which an all-ones input would saturate). A block on a dead tile reads exactly 0.
         """
-        column = self.read_normalised(ctx).sum(0).abs()
+        if ctx.gdc_read == "differential":
+            column = self.read_normalised(ctx).sum(0).abs()
+        else:
+            g_pos, g_neg = self.crossbar.read_polarities(ctx)
+            column = g_pos.sum(0).add_(g_neg.sum(0))
         return torch.stack([column[c0:c1].sum() for c0, c1 in self.col_blocks])
 
     def expand_per_column(self, per_block: Tensor) -> Tensor:

@@ -48,9 +48,13 @@ class ConverterBits:
             raise DeviceError(f"headroom(={self.headroom!r}) must be in (0, 100]")
 
     @classmethod
-    def of(cls, chip: ChipSpec) -> ConverterBits:
-        """The chip's own DAC and ADC resolutions."""
-        return cls(dac_bits=chip.dac.bits, adc_bits=chip.adc.bits)
+    def of(cls, chip: ChipSpec, headroom: float = 1.0) -> ConverterBits:
+        """The chip's own DAC and ADC resolutions (None for a converter the chip file calls ideal)."""
+        return cls(
+            dac_bits=None if chip.dac.ideal else chip.dac.bits,
+            adc_bits=None if chip.adc.ideal else chip.adc.bits,
+            headroom=headroom,
+        )
 
 
 def whole_layer_blocks(model: nn.Module) -> dict[str, list[BlockRange]]:
@@ -212,6 +216,7 @@ def program_chip(
         read_generator=_generator(device, seed, "read"),
         dac_bits=bits.dac_bits,
         adc_bits=bits.adc_bits,
+        gdc_read=chip.gdc.read,
     )
     layers: dict[str, AnalogLayer] = {}
     for name, module in list(copy_.named_modules()):

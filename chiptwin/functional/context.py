@@ -25,6 +25,8 @@ class ChipContext:
         dac_bits: input DAC resolution, bits; None switches input quantisation off.
         adc_bits: output ADC resolution, bits; None switches output quantisation off.
         compensate: apply each block's GDC scale (the digital unit's drift compensation).
+        gdc_read: the GDC calibration read, ``polarities`` or ``differential``
+            (:class:`chiptwin.spec.chip.GDCSpec`).
         observe_adc: set only by the converter-range calibration
             (:func:`chiptwin.functional.calibration.calibrate_converters`): the row groups' outputs are
             not digitised but handed to it in normalised units (``(group, y)``) before scaling.
@@ -35,4 +37,5 @@ class ChipContext:
     dac_bits: int | None
     adc_bits: int | None
     compensate: bool = True
+    gdc_read: str = "polarities"
     observe_adc: Callable[[RowGroup, Tensor], None] | None = None

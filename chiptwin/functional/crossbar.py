@@ -95,14 +95,22 @@ class Crossbar(nn.Module):
             g = apply_faults(g, faults, ctx.age_s, self.g_max_usiemens)
         return g.mean(0)
 
+    def read_polarities(self, ctx: ChipContext) -> tuple[Tensor, Tensor]:
+        """G+ / g_max and G− / g_max of every device pair at the chip's age, read noise drawn now.
+
+        Two ``(rows, cols)`` tensors; a dead column reads 0 in both.
+        """
+        g_pos = self._read_polarity(self.pos, self.pos_faults, ctx).mul_(1.0 / self.g_max_usiemens)
+        g_neg = self._read_polarity(self.neg, self.neg_faults, ctx).mul_(1.0 / self.g_max_usiemens)
+        if self.dead is not None:  # a failed tile's columns carry no current
+            g_pos.masked_fill_(self.dead, 0.0)
+            g_neg.masked_fill_(self.dead, 0.0)
+        return g_pos, g_neg
+
     def read_normalised(self, ctx: ChipContext) -> Tensor:
         """(G+ − G−) / g_max of every device pair at the chip's age, read noise drawn now: (rows, cols)."""
-        g_pos = self._read_polarity(self.pos, self.pos_faults, ctx)
-        g_neg = self._read_polarity(self.neg, self.neg_faults, ctx)
-        g = (g_pos - g_neg).mul_(1.0 / self.g_max_usiemens)
-        if self.dead is not None:  # a failed tile's columns carry no current
-            g.masked_fill_(self.dead, 0.0)
-        return g
+        g_pos, g_neg = self.read_polarities(ctx)
+        return g_pos.sub_(g_neg)
 
     def kill(self, col_start: int, col_stop: int) -> None:
         """Columns ``[col_start, col_stop)`` sit on a tile that died: they read 0 until reprogrammed."""

@@ -32,6 +32,7 @@ def plot_accuracy(
     digital: Mapping[str, float] | None = None,
     title: str = "",
     checkpoints: Sequence[str] | None = None,
+    age_note: str = "",
 ) -> Path:
     """Plot accuracy (%) against device age (s, log axis) from a ``probes`` table into the PNG ``out``.
 
@@ -45,6 +46,8 @@ def plot_accuracy(
         title: figure title.
         checkpoints: preferred panel order (``chiptwin.report.summary.order_checkpoints``); default the
             order of ``digital``, which the manifest writes in scenario order.
+        age_note: what a device age means on this chip (the manifest's ``age_convention``), written
+            under the axes.
 
     Returns:
         ``out``.
@@ -88,7 +91,11 @@ def plot_accuracy(
     axes[0].set_ylabel("test accuracy (%)")
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    if age_note:
+        fig.text(0.01, 0.01, age_note, fontsize=7, color="0.35")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+    else:
+        fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png")

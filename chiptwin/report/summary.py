@@ -361,8 +361,10 @@ def format_summary(manifest: Mapping[str, Any], probes: pa.Table, cells: pa.Tabl
     if seeds is None:
         seeds = sorted(set(probes.column("seed").to_pylist()) | set(cells.column("seed").to_pylist()))
     status = str(manifest.get("status", "unknown"))
-    lines = [
-        f"scenario  {scenario.get('name', '?')} on {scenario.get('arch', '?')}",
+    lines = [f"scenario  {scenario.get('name', '?')} on {scenario.get('arch', '?')}"]
+    if manifest.get("chip_description"):
+        lines.append(f"chip      {manifest['chip_description']}")
+    lines += [
         f"status    {status}",
         f"seeds     {', '.join(str(s) for s in seeds)}",
     ]

@@ -66,7 +66,12 @@ def write_report(root: Path | str, out_dir: Path | str | None = None) -> ReportF
     accuracy = None
     if probes.num_rows:
         accuracy = plot_accuracy(
-            probes, out / "accuracy.png", digital=digital, title=title, checkpoints=order
+            probes,
+            out / "accuracy.png",
+            digital=digital,
+            title=title,
+            checkpoints=order,
+            age_note=str(manifest.get("age_convention") or ""),
         )
     energy = plot_energy(cells, out / "energy.png", checkpoints=order) if cells.num_rows else None
     tile_map = draw_tile_map(mapping, out / "tile_map.png") if mapping.is_file() else None

@@ -139,7 +139,10 @@ def time_cell(
     actions = schedule(policy, prepared.spec.probes_s)
     passes = tuple(t / NS_PER_S for t, a in actions if a == COMPENSATE)
     comp = compensation_spec(
-        get_policy(policy.compensation), adabs_images=prepared.spec.n_adabs, times_s=passes
+        get_policy(policy.compensation),
+        adabs_images=prepared.spec.n_adabs,
+        gdc_reads_per_block=prepared.chip.gdc.reads_per_block,
+        times_s=passes,
     )
     if not passes:
         comp = None

@@ -20,6 +20,8 @@ from chiptwin.scenario.cell import CellResult, cell_id, run_cell, time_cell
 from chiptwin.scenario.mapping_rows import mapping_records
 from chiptwin.scenario.prepare import Prepared, prepare
 from chiptwin.scenario.spec import ScenarioSpec
+from chiptwin.spec.chip import describe_chip
+from chiptwin.spec.pcm import describe_age_convention
 from chiptwin.timing import EventRecord, TimingResult
 from chiptwin.trace.manifest import build_manifest
 from chiptwin.trace.mapping_table import MappingRecord
@@ -82,6 +84,8 @@ def run_scenario(
                 m.label: m.digital_accuracy for m in prepared.models.values() if spec.accuracy
             },
             "chip": prepared.chip.name,
+            "chip_description": describe_chip(prepared.chip),
+            "age_convention": describe_age_convention(prepared.chip.pcm),
         },
     )
     writer = TraceWriter(out, manifest, resume=resume)

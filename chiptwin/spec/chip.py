@@ -11,17 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from chiptwin.errors import SpecError
-from chiptwin.spec.pcm import PCMSpec
+from chiptwin.spec.pcm import PCMSpec, describe_age_convention
 
 __all__ = [
+    "GDC_READS",
     "PAIR_LAYOUTS",
     "ADCSpec",
     "ChipSpec",
     "DACSpec",
     "DigitalSpec",
+    "GDCSpec",
     "NoCSpec",
     "ProgrammingSpec",
     "TileSpec",
+    "describe_chip",
 ]
 
 PAIR_LAYOUTS = ("unit_cell", "columns", "rows")
@@ -123,6 +126,10 @@ class DACSpec:
     energy_per_row_pj: float = 6.0
     """Energy of driving one row for one MVM, pJ (assumed share of HERMES' ~13.4 nJ per MVM)."""
 
+    ideal: bool = False
+    """Inputs reach the array unquantised (an experiment that computed the MVMs from read-back
+    conductances, Joshi 2020); ``bits`` then only sets the converter's time and energy. Optional key."""
+
     def __post_init__(self) -> None:
         _require(
             "dac",
@@ -157,6 +164,10 @@ class ADCSpec:
     calibration images right after programming (the range is calibrated per block, as HERMES trims
     its ADCs per core; Le Gallo 2023); outputs beyond it saturate at the largest code. Above 1 leaves
     room for drift-free outliers at the cost of resolution."""
+
+    ideal: bool = False
+    """Outputs are not digitised (read-back conductances, Joshi 2020); ``bits`` then only sets the
+    converter's time and energy. Optional key."""
 
     def __post_init__(self) -> None:
         _require(
@@ -267,6 +278,35 @@ class ProgrammingSpec:
         )
 
 
+GDC_READS = ("polarities", "differential")
+"""The calibration read of global drift compensation (:class:`GDCSpec`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GDCSpec:
+    """The calibration read of global drift compensation (GDC), an optional ``[gdc]`` table.
+
+    - ``polarities`` (default): an all-ones input, with the G+ and the G- devices read one after the
+      other (two MVMs per block); the block's summed |output| is the sum of both polarities' column
+      currents, ``sum(G+) + sum(G-)``, which drifts with the devices and never cancels.
+    - ``differential``: one all-ones MVM, the block's summed |column output| ``sum|sum(G+ - G-)|``; for
+      zero-mean weights most of each column cancels (~15 % of sum|W| survives on ResNet-32), leaving
+      read noise and the fastest-drifting devices in the factor (chiptwin before December 2026).
+    """
+
+    read: str = "polarities"
+    """One of :data:`GDC_READS`."""
+
+    def __post_init__(self) -> None:
+        if self.read not in GDC_READS:
+            raise SpecError(f"gdc.read(={self.read!r}) must be one of {GDC_READS}")
+
+    @property
+    def reads_per_block(self) -> int:
+        """Calibration MVMs per block and GDC pass (the timing of a pass)."""
+        return 2 if self.read == "polarities" else 1
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChipSpec:
     """A whole chip: composed of the section specs above, plus chip-level figures."""
@@ -284,6 +324,7 @@ class ChipSpec:
     noc: NoCSpec = field(default_factory=NoCSpec)
     programming: ProgrammingSpec = field(default_factory=ProgrammingSpec)
     pcm: PCMSpec = field(default_factory=PCMSpec)
+    gdc: GDCSpec = field(default_factory=GDCSpec)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -296,3 +337,19 @@ class ChipSpec:
                 f"tiles.count(={self.tiles.count}) must be <= noc.mesh_rows x noc.mesh_cols "
                 f"(={self.noc.mesh_rows} x {self.noc.mesh_cols} = {mesh})"
             )
+
+
+def describe_chip(chip: ChipSpec) -> str:
+    """One line saying what a chip's accuracy numbers are of: devices, converters, scales, GDC, ages."""
+    t = chip.tiles
+
+    def converter(name: str, bits: int, ideal: bool) -> str:
+        return f"ideal {name}" if ideal else f"{bits}-bit {name}"
+
+    dac = converter("DAC", chip.dac.bits, chip.dac.ideal)
+    adc = converter("ADC", chip.adc.bits, chip.adc.ideal)
+    return (
+        f"{chip.name}: {t.devices_per_weight} PCM devices per weight ({t.pair_layout}), {dac} / {adc}"
+        f" in the MVM, {chip.pcm.weight_scale} weight scale, GDC read '{chip.gdc.read}'; "
+        f"{describe_age_convention(chip.pcm)}"
+    )

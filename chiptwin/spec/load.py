@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from chiptwin.errors import SpecError
-from chiptwin.spec.chip import ADCSpec, ChipSpec, DACSpec, DigitalSpec, NoCSpec, ProgrammingSpec, TileSpec
+from chiptwin.spec.chip import (
+    ADCSpec,
+    ChipSpec,
+    DACSpec,
+    DigitalSpec,
+    GDCSpec,
+    NoCSpec,
+    ProgrammingSpec,
+    TileSpec,
+)
 from chiptwin.spec.pcm import PCMSpec
 
 __all__ = ["chip_from_dict", "load_chip"]
@@ -30,8 +39,11 @@ _SECTIONS: dict[str, type] = {
     "noc": NoCSpec,
     "programming": ProgrammingSpec,
     "pcm": PCMSpec,
+    "gdc": GDCSpec,
 }
-_OPTIONAL_SECTIONS = ("pcm",)
+_OPTIONAL_SECTIONS = ("pcm", "gdc")
+_OPTIONAL_KEYS = {("dac", "ideal"), ("adc", "ideal")}
+"""Keys added after chip files were written: they take their defaults when absent."""
 _TOP_LEVEL = ("name", "static_power_mw")
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}
 
@@ -70,7 +82,7 @@ def _build(cls: type, table: Any, section: str, *, all_required: bool) -> Any:
     for name, f in known.items():
         if name not in table:
             has_default = f.default is not MISSING or f.default_factory is not MISSING
-            if all_required or not has_default:
+            if (all_required and (section, name) not in _OPTIONAL_KEYS) or not has_default:
                 raise SpecError(f"missing key '{section}.{name}'")
             continue
         kwargs[name] = _check_type(table[name], hints[name], f"{section}.{name}")

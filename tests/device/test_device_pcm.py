@@ -31,7 +31,7 @@ from chiptwin.device import (
     read,
     read_noise_qs,
 )
-from chiptwin.errors import DeviceError
+from chiptwin.errors import DeviceError, SpecError
 from chiptwin.spec.pcm import PCMSpec
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
@@ -238,7 +238,7 @@ def test_cuda_matches_cpu_contract() -> None:
 
 def test_public_api_and_docstring_examples() -> None:
     assert set(chiptwin.device.__all__) == {
-        "PROG_NOISE_REFERENCE_G_MAX_US",
+        "PROG_NOISE_REFERENCE_G_MAX_USIEMENS",
         "DeviceState",
         "IdealNoiseModel",
         "NoiseModel",
@@ -267,3 +267,25 @@ def test_converter_codes_by_hand() -> None:
     assert doctest.testmod(converters).failed == 0
     with pytest.raises(DeviceError, match=r"bits\(=0\)"):
         converters.levels(0)
+
+
+def test_age_conventions_by_hand() -> None:
+    # nu = 0.05: clamp reads t = max(age, 20 s), offset t = age + 20 s (aihwkit).
+    state = DeviceState(g_prog_usiemens=torch.tensor([10.0]), nu=torch.tensor([0.05]))
+    clamp, offset = PCMSpec(), PCMSpec(age_convention="offset")
+    for age, t_clamp, t_offset in (
+        (0.0, 20.0, 20.0),
+        (20.0, 20.0, 40.0),
+        (60.0, 60.0, 80.0),
+        (3600.0, 3600.0, 3620.0),
+    ):
+        assert float(drift(state, age, clamp)[0]) == pytest.approx(10.0 * (t_clamp / 20.0) ** -0.05, rel=1e-6)
+        assert float(drift(state, age, offset)[0]) == pytest.approx(
+            10.0 * (t_offset / 20.0) ** -0.05, rel=1e-6
+        )
+    # The differences the README states: 3.5 % at 20 s, 1.4 % at 1 minute, < 0.1 % beyond an hour.
+    ratio = [float(drift(state, a, clamp)[0] / drift(state, a, offset)[0]) - 1 for a in (20.0, 60.0, 3600.0)]
+    assert ratio[0] == pytest.approx(0.0353, abs=5e-4) and ratio[1] == pytest.approx(0.0144, abs=5e-4)
+    assert ratio[2] < 1e-3
+    with pytest.raises(SpecError, match=r"pcm.age_convention\(='t\+t0'\) must be one of"):
+        PCMSpec(age_convention="t+t0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -223,3 +224,35 @@ def test_run_headroom_widens_the_dac_range_and_with_it_the_adc_range() -> None:
     # 2 * 95 / 127 = 1.496, ADC step (256/127) / 3 = 0.672: code 2, i.e. 2 * 0.672 x full scale 2.
     assert float(plain(torch.tensor([[3.0, 3.0]]))[0, 0]) == pytest.approx(2.0)
     assert float(wide(torch.tensor([[1.5, 1.5]]))[0, 0]) == pytest.approx(2 * (256 / 127) / 3 * 2, rel=1e-6)
+
+
+def test_column_scaling_is_exact_with_ideal_devices_and_maps_each_column_max_to_g_max() -> None:
+    fc = nn.Linear(3, 2, bias=False)
+    with torch.no_grad():
+        fc.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.1, 0.05, -0.2]]))  # column 1 is 10x smaller
+    x = torch.tensor([[1.0, 2.0, -1.0], [0.5, -0.5, 0.25]])
+    spec = dataclasses.replace(CHIP, pcm=dataclasses.replace(CHIP.pcm, weight_scale="column"))
+    off = ConverterBits(dac_bits=None, adc_bits=None)
+    chip = program_chip(fc, spec, whole_layer_blocks(fc), IdealNoiseModel(), 0, [x], bits=off)
+    torch.testing.assert_close(chip(x), fc(x).detach())
+    group = chip.layers[""].row_groups[0]
+    g_max = spec.pcm.g_max_usiemens
+    # beta = g_max / max|W| of each output column (the crossbar stores W^T: columns are outputs).
+    torch.testing.assert_close(group.beta, torch.tensor([g_max / 2.0, g_max / 0.2]))
+    xbar = group.crossbar
+    small = torch.cat([xbar.pos.g_prog_usiemens[0][:, 1], xbar.neg.g_prog_usiemens[0][:, 1]])
+    assert float(small.max()) == pytest.approx(g_max)  # the small column's -0.2 reaches g_max too (G-)
+    block = program_chip(fc, CHIP, whole_layer_blocks(fc), IdealNoiseModel(), 0, [x], bits=off)
+    neg = block.layers[""].row_groups[0].crossbar.neg.g_prog_usiemens[0]
+    assert float(neg[:, 1].max()) == pytest.approx(g_max * 0.2 / 2.0)  # one scale per block: 2.5 µS
+
+
+def test_a_chip_file_with_ideal_converters_computes_unquantised() -> None:
+    ideal = dataclasses.replace(
+        CHIP, dac=dataclasses.replace(CHIP.dac, ideal=True), adc=dataclasses.replace(CHIP.adc, ideal=True)
+    )
+    assert ConverterBits.of(ideal) == ConverterBits(dac_bits=None, adc_bits=None)
+    assert ConverterBits.of(CHIP, headroom=2.0) == ConverterBits(dac_bits=8, adc_bits=8, headroom=2.0)
+    model, x = model_and_data()
+    chip = program_chip(model, ideal, whole_layer_blocks(model), IdealNoiseModel(), 0, [x])
+    torch.testing.assert_close(chip(x), model(x).detach())  # ideal devices, no converters: exact

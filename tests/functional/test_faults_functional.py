@@ -8,6 +8,7 @@ unit turns the code back into ``code * 2 / 3``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -26,7 +27,7 @@ from chiptwin.functional import (
     whole_layer_blocks,
 )
 from chiptwin.functional.analog_layer import RowGroup
-from chiptwin.spec.chip import ADCSpec, ChipSpec, TileSpec
+from chiptwin.spec.chip import ADCSpec, ChipSpec, GDCSpec, TileSpec
 from chiptwin.spec.faults import FaultSpec
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
@@ -184,8 +185,9 @@ def test_drawn_adc_errors_have_the_spec_std() -> None:
     assert float(group.adc_offset.mean()) == pytest.approx(0.0, abs=4 * 0.01 / 20_000**0.5)
 
 
-def _expected_read(group: RowGroup, age_s: float) -> torch.Tensor:
-    """Ideal devices by hand: targets, except stuck devices at 0 or g_max; mean over each polarity."""
+def _expected_polarities(group: RowGroup, age_s: float) -> list[torch.Tensor]:
+    """Ideal devices by hand: targets, except stuck devices at 0 or g_max; mean over each polarity;
+    G+ / g_max and G- / g_max."""
     out = []
     for state, faults in (
         (group.crossbar.pos, group.crossbar.pos_faults),
@@ -194,8 +196,19 @@ def _expected_read(group: RowGroup, age_s: float) -> torch.Tensor:
         assert faults is not None
         stuck = stuck_mask(faults, age_s)
         value = torch.where(faults.stuck_high, G_MAX, 0.0)
-        out.append(torch.where(stuck, value, state.g_prog_usiemens).mean(0))
-    return (out[0] - out[1]) / G_MAX
+        out.append(torch.where(stuck, value, state.g_prog_usiemens).mean(0) / G_MAX)
+    return out
+
+
+def _expected_read(group: RowGroup, age_s: float) -> torch.Tensor:
+    g_pos, g_neg = _expected_polarities(group, age_s)
+    return g_pos - g_neg
+
+
+def _expected_gdc_read(group: RowGroup, age_s: float, read: str) -> torch.Tensor:
+    """The GDC read by hand: sum(G+) + sum(G-) (polarities) or sum |column sums of G+ - G-|."""
+    g_pos, g_neg = _expected_polarities(group, age_s)
+    return (g_pos + g_neg).sum() if read == "polarities" else (g_pos - g_neg).sum(0).abs().sum()
 
 
 @pytest.mark.parametrize(
@@ -214,12 +227,14 @@ def test_stuck_devices_enter_every_read_at_every_age(chip_spec: ChipSpec) -> Non
         )
 
 
-def test_calibration_and_gdc_see_the_stuck_devices() -> None:
+@pytest.mark.parametrize("read", ["polarities", "differential"])
+def test_calibration_and_gdc_see_the_stuck_devices(read: str) -> None:
     model, x = model_and_data()
     spec = FaultSpec(stuck_rate=0.05, stuck_arrival_per_day=0.01)
     bits = NO_CONVERTERS
+    chip_spec = dataclasses.replace(CHIP, gdc=GDCSpec(read=read))
     chip = program_chip(
-        model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], bits=bits, faults=spec
+        model, chip_spec, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], bits=bits, faults=spec
     )
     fc = chip.layers["fc"]
     group = _group(chip, "fc")
@@ -235,12 +250,13 @@ def test_calibration_and_gdc_see_the_stuck_devices() -> None:
     torch.testing.assert_close(
         group.adc_range, expected_range.expand(group.adc_range.shape), rtol=1e-5, atol=0
     )
-    # GDC reference: summed |column sums| of the faulty read at t0.
-    torch.testing.assert_close(group.gdc_reference, g_t0.sum(0).abs().sum().view(1), rtol=1e-5, atol=0)
+    # GDC reference: the chip's calibration read of the faulty devices at t0.
+    reference = _expected_gdc_read(group, CHIP.pcm.t0_s, read)
+    torch.testing.assert_close(group.gdc_reference, reference.view(1), rtol=1e-5, atol=0)
     # Ideal devices do not drift, but devices failing by 100 days change the read: GDC measures that.
     chip.set_age(100 * SECONDS_PER_DAY)
     apply_gdc(chip)
-    now = _expected_read(group, chip.age_s).sum(0).abs().sum()
+    now = _expected_gdc_read(group, chip.age_s, read)
     torch.testing.assert_close(group.gdc_alpha[0], group.gdc_reference[0] / now, rtol=1e-5, atol=0)
     assert float(group.gdc_alpha[0]) != 1.0
 

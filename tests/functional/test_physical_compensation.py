@@ -1,13 +1,16 @@
-"""Faults and compensation stay physical: each test here failed on the code before issue 13's fixes.
+"""Faults and compensation stay physical: each test here failed on the code before issues 13 and 14.
 
 - a dead tile's block reads nothing, so GDC leaves it alone instead of computing reference / 0 = inf;
 - a non-finite number raises, naming the layer and block, instead of becoming an "accuracy";
 - stuck devices, ADC errors and dead tiles outlive a reprogramming;
 - the converter ranges do not depend on the order of the calibration batches;
-- replicas are independently programmed devices, and a dead tile of one replica spoils only its share.
+- replicas are independently programmed devices, and a dead tile of one replica spoils only its share;
+- the GDC calibration read sums the devices of both polarities (no cancellation; issue 14).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import torch
@@ -26,7 +29,7 @@ from chiptwin.functional import (
     program_chip,
     whole_layer_blocks,
 )
-from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.chip import ChipSpec, GDCSpec
 from chiptwin.spec.faults import FaultSpec
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
@@ -169,3 +172,45 @@ def test_each_replica_calibrates_its_adc_range_on_its_own_share() -> None:
     # is DAC code round(127 / 4) = 32, i.e. 32/127.
     h = CHIP.adc.range_headroom
     assert (r0, r1) == (pytest.approx(h), pytest.approx(32 / 127 * h))
+
+
+@pytest.mark.parametrize(
+    ("read", "expected"),
+    [
+        # W = [[1, -1], [-1, 1]] / 1 at g_max 25 µS: G+ = [[25, 0], [0, 25]], G- = [[0, 25], [25, 0]].
+        # polarities: sum(G+) + sum(G-) = 100 µS = 4 g_max; differential: |1 - 1| + |-1 + 1| = 0.
+        ("polarities", 4.0),
+        ("differential", 0.0),
+    ],
+)
+def test_gdc_calibration_read_by_hand(read: str, expected: float) -> None:
+    fc = nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        fc.weight.copy_(torch.tensor([[1.0, -1.0], [-1.0, 1.0]]))
+    spec = dataclasses.replace(CHIP, gdc=GDCSpec(read=read))
+    chip = program_chip(fc, spec, whole_layer_blocks(fc), IdealNoiseModel(), 0, [torch.ones(1, 2)], bits=OFF)
+    assert float(chip.layers[""].row_groups[0].gdc_reference[0]) == pytest.approx(expected)
+    # A zero-mean block is the worst case of the differential read: it has nothing to measure drift
+    # with (GDC leaves it alone), where the polarities read sees every device.
+    assert apply_gdc(chip) == (0 if read == "polarities" else 1)
+
+
+def test_polarities_read_tracks_the_mean_drift_where_the_differential_read_is_noise() -> None:
+    torch.manual_seed(1)
+    fc = nn.Linear(256, 64, bias=False)  # zero-mean weights: the all-ones column sums nearly cancel
+    x = torch.randn(8, 256)
+    alphas = {}
+    for read in ("polarities", "differential"):
+        spec = dataclasses.replace(CHIP, gdc=GDCSpec(read=read))
+        per_seed = []
+        for seed in range(4):
+            chip = program_chip(fc, spec, whole_layer_blocks(fc), PCM, seed, [x], bits=OFF)
+            chip.set_age(SECONDS_PER_DAY)
+            apply_gdc(chip)
+            per_seed.append(float(chip.layers[""].row_groups[0].gdc_alpha[0]))
+        alphas[read] = torch.tensor(per_seed)
+    # One day of drift: the mean factor is ~1 / 0.66 ~ 1.5 (DESIGN.md section 3). The polarities read
+    # sees it within a few % on every seed; the differential read scatters across seeds.
+    assert bool(((alphas["polarities"] > 1.35) & (alphas["polarities"] < 1.7)).all())
+    assert float(alphas["polarities"].std()) < 0.02
+    assert float(alphas["differential"].std()) > 3 * float(alphas["polarities"].std())

@@ -326,3 +326,15 @@ def test_public_names() -> None:
         "summary_text",
         "write_report",
     }
+
+
+def test_summary_names_the_chip_and_its_age_convention() -> None:
+    cells = pa.Table.from_pylist([_cell("zeta", "gdc", 0)], schema=CELLS_SCHEMA)
+    chip = "joshi2020: 2 PCM devices per weight (columns), ...; drift at max(age, t0 = 20 s)"
+    manifest = {
+        "status": "complete",
+        "scenario": {"name": "s", "arch": "joshi2020"},
+        "chip_description": chip,
+    }
+    lines = format_summary(manifest, _probe_table(), cells).splitlines()
+    assert lines[:2] == ["scenario  s on joshi2020", f"chip      {chip}"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chiptwin.errors import SpecError
-from chiptwin.spec.chip import ChipSpec, TileSpec
+from chiptwin.spec.chip import ChipSpec, GDCSpec, TileSpec, describe_chip
 from chiptwin.spec.figures import chip_figures, mvm_energy_pj, mvm_time_ns
 from chiptwin.spec.load import chip_from_dict, load_chip
 from chiptwin.spec.pcm import PCMSpec
@@ -18,8 +18,25 @@ ARCH_DIR = Path(__file__).resolve().parents[2] / "architectures"
 ARCH_FILES = sorted(ARCH_DIR.glob("*.toml"))
 
 
-def test_architectures_folder_has_the_three_reference_files() -> None:
-    assert {p.stem for p in ARCH_FILES} >= {"hermes_64", "large_512", "tiny_4"}
+def test_architectures_folder_has_the_reference_files() -> None:
+    assert {p.stem for p in ARCH_FILES} >= {"hermes_64", "joshi2020", "large_512", "tiny_4"}
+
+
+def test_joshi2020_is_the_papers_configuration() -> None:
+    chip = load_chip(ARCH_DIR / "joshi2020.toml")
+    # Joshi 2020: two PCM devices per weight, one per polarity; the published device fit at 25 µS.
+    assert (chip.tiles.devices_per_weight, chip.tiles.pair_layout) == (2, "columns")
+    assert chip.pcm == PCMSpec()
+    # MVMs on read-back conductances: no converter in the MVM; the GDC read does not cancel.
+    assert chip.dac.ideal and chip.adc.ideal and chip.gdc.read == "polarities"
+    # One block per ResNet-32 layer (one scale per layer): the largest, 56 x 3 x 3 -> 56, fits a crossbar.
+    assert chip.tiles.weight_rows >= 56 * 9 and chip.tiles.weight_cols >= 56
+    assert describe_chip(chip).startswith(
+        "joshi2020: 2 PCM devices per weight (columns), ideal DAC / ideal ADC"
+    )
+    # Old chip files stay valid: [gdc], dac.ideal and adc.ideal are optional.
+    hermes = load_chip(ARCH_DIR / "hermes_64.toml")
+    assert not hermes.dac.ideal and hermes.gdc == GDCSpec()
 
 
 @pytest.mark.parametrize("path", ARCH_FILES, ids=lambda p: p.stem)
