@@ -120,6 +120,8 @@ def test_shipped_sweep_files_load() -> None:
     root = Path(__file__).resolve().parents[2] / "sweeps"
     assert len(load_sweep(root / "adc_strategy.toml").cells()) == 24
     assert len(load_sweep(root / "timing_only.toml").cells()) == 18
+    scale = load_sweep(root / "weight_scale.toml").cells()
+    assert len(scale) == 2 * 2 * 3 * 2  # scales x policies x seeds x both checkpoints
 
 
 def test_timing_sweep_on_the_cluster_matches_serial_and_resumes(scheduler: str, tmp_path: Path) -> None:
