@@ -8,8 +8,10 @@ Per forward batch, in the order the chip does it (DESIGN.md section 3; Joshi et 
    [-1, 1];
 2. every crossbar block computes its MVM on its conductances at the chip's device age, read with
    fresh 1/f read noise (:class:`~chiptwin.functional.crossbar.Crossbar`);
-3. every block's outputs are digitised by the ADC (``adc_bits`` over the block's calibrated range,
-   saturating beyond it), each column with its own gain and offset error if the chip has ADC faults:
+3. every block's outputs carry the periphery's output noise (``adc.output_noise``, a Gaussian std per
+   MVM output in normalised units, drawn per read) and are digitised by the ADC (``adc_bits`` over the
+   block's calibrated range, saturating beyond it), each column with its own gain and offset error if
+   the chip has ADC faults:
    ``code = clamp(round(y_code * gain + offset * n), -n, n)`` for ``n`` levels per sign;
 4. the tile's digital unit scales each block's outputs by its GDC factor and back to weight units,
    accumulates the partial sums of row blocks, and adds the bias.
@@ -344,6 +346,15 @@ class AnalogLayer(nn.Module):
             out = out.add_(self.bias.view(shape))
         return out
 
+    def _add_output_noise(self, y: Tensor, scale: Tensor | float, shape: tuple[int, ...]) -> None:
+        """Add the periphery's output noise in place: ``ctx.output_noise`` std per MVM output in normalised
+        units (full-scale input times g_max = 1), times ``scale`` (per column) into ``y``'s units."""
+        sigma = self.ctx.output_noise
+        if sigma > 0:
+            noise = torch.empty_like(y).normal_(generator=self.ctx.read_generator)
+            step = scale.view(shape) * sigma if isinstance(scale, Tensor) else scale * sigma
+            y.add_(noise.mul_(step))
+
     def _group_output(
         self, x_in: Tensor, per_input: float, full_scale: float, group: RowGroup, shape: tuple[int, ...]
     ) -> Tensor:
@@ -354,6 +365,7 @@ class AnalogLayer(nn.Module):
         g_norm = group.read_normalised(ctx)
         if ctx.observe_adc is not None:  # range calibration: the normalised outputs, unconverted
             y = self._mvm(x_in, group, g_norm.mul_(per_input))
+            self._add_output_noise(y, 1.0, shape)
             # A replica's ADCs convert its share of the output positions only.
             ctx.observe_adc(group, y if self.replica_count == 1 else y * self._share_mask(group.replica, y))
             return y.mul_(to_weight.view(shape))
@@ -364,6 +376,7 @@ class AnalogLayer(nn.Module):
             if group.adc_gain is not None:  # the column's gain error, folded into its weights
                 to_code = to_code * group.adc_gain
             y = self._mvm(x_in, group, g_norm.mul_(per_input * to_code))
+            self._add_output_noise(y, to_code, shape)
             if group.adc_offset is not None:
                 y.add_((group.adc_offset * n_adc).view(shape))
             # The digital unit knows the nominal step only: gain and offset errors stay in the output.
@@ -371,6 +384,7 @@ class AnalogLayer(nn.Module):
         # No quantisation, but the same column gain and offset as the quantised path.
         scale = to_weight if group.adc_gain is None else to_weight * group.adc_gain
         y = self._mvm(x_in, group, g_norm.mul_(per_input * scale))
+        self._add_output_noise(y, scale, shape)
         if group.adc_offset is not None:
             y.add_((group.adc_offset * group.adc_range * to_weight).view(shape))
         return y

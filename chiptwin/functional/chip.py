@@ -217,6 +217,7 @@ def program_chip(
         dac_bits=bits.dac_bits,
         adc_bits=bits.adc_bits,
         gdc_read=chip.gdc.read,
+        output_noise=chip.adc.output_noise,
     )
     layers: dict[str, AnalogLayer] = {}
     for name, module in list(copy_.named_modules()):

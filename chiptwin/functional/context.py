@@ -25,6 +25,8 @@ class ChipContext:
         dac_bits: input DAC resolution, bits; None switches input quantisation off.
         adc_bits: output ADC resolution, bits; None switches output quantisation off.
         compensate: apply each block's GDC scale (the digital unit's drift compensation).
+        output_noise: std of the periphery's additive output noise per MVM output, normalised units
+            (a full-scale input through g_max is 1; ``adc.output_noise``); 0: none.
         gdc_read: the GDC calibration read, ``polarities`` or ``differential``
             (:class:`chiptwin.spec.chip.GDCSpec`).
         observe_adc: set only by the converter-range calibration
@@ -38,4 +40,5 @@ class ChipContext:
     adc_bits: int | None
     compensate: bool = True
     gdc_read: str = "polarities"
+    output_noise: float = 0.0
     observe_adc: Callable[[RowGroup, Tensor], None] | None = None

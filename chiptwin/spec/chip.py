@@ -169,11 +169,17 @@ class ADCSpec:
     """Outputs are not digitised (read-back conductances, Joshi 2020); ``bits`` then only sets the
     converter's time and energy. Optional key."""
 
+    output_noise: float = 0.0
+    """Std of an additive Gaussian noise on every MVM output before the ADC (the periphery's thermal and
+    integration noise), in normalised units: a full-scale input through devices at g_max gives 1 (the
+    unit of aihwkit's ``out_noise``); drawn per read. Optional key (default 0: noiseless)."""
+
     def __post_init__(self) -> None:
         _require(
             "adc",
             self,
             {
+                "output_noise": (0 <= self.output_noise < 1, "in [0, 1)"),
                 "bits": (1 <= self.bits <= 16, "in 1..16"),
                 "columns_per_adc": (self.columns_per_adc >= 1, ">= 1"),
                 "conversion_time_ns": (self.conversion_time_ns > 0, "> 0"),
@@ -348,8 +354,9 @@ def describe_chip(chip: ChipSpec) -> str:
 
     dac = converter("DAC", chip.dac.bits, chip.dac.ideal)
     adc = converter("ADC", chip.adc.bits, chip.adc.ideal)
+    noise = f", output noise {chip.adc.output_noise:g}" if chip.adc.output_noise else ""
     return (
         f"{chip.name}: {t.devices_per_weight} PCM devices per weight ({t.pair_layout}), {dac} / {adc}"
-        f" in the MVM, {chip.pcm.weight_scale} weight scale, GDC read '{chip.gdc.read}'; "
+        f" in the MVM{noise}, {chip.pcm.weight_scale} weight scale, GDC read '{chip.gdc.read}'; "
         f"{describe_age_convention(chip.pcm)}"
     )

@@ -42,7 +42,7 @@ _SECTIONS: dict[str, type] = {
     "gdc": GDCSpec,
 }
 _OPTIONAL_SECTIONS = ("pcm", "gdc")
-_OPTIONAL_KEYS = {("dac", "ideal"), ("adc", "ideal")}
+_OPTIONAL_KEYS = {("dac", "ideal"), ("adc", "ideal"), ("adc", "output_noise")}
 """Keys added after chip files were written: they take their defaults when absent."""
 _TOP_LEVEL = ("name", "static_power_mw")
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}

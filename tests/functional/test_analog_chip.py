@@ -256,3 +256,20 @@ def test_a_chip_file_with_ideal_converters_computes_unquantised() -> None:
     model, x = model_and_data()
     chip = program_chip(model, ideal, whole_layer_blocks(model), IdealNoiseModel(), 0, [x])
     torch.testing.assert_close(chip(x), model(x).detach())  # ideal devices, no converters: exact
+
+
+def test_output_noise_has_the_spec_std_in_normalised_units() -> None:
+    # W = I (max|W| = 1 -> g_max), inputs calibrated to full scale 1: one normalised unit is one output
+    # unit, so zero inputs read pure output noise of std sigma.
+    fc = nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        fc.weight.copy_(torch.eye(2))
+    sigma = 0.04
+    noisy = dataclasses.replace(CHIP, adc=dataclasses.replace(CHIP.adc, output_noise=sigma))
+    off = ConverterBits(dac_bits=None, adc_bits=None)
+    chip = program_chip(fc, noisy, whole_layer_blocks(fc), IdealNoiseModel(), 0, [torch.ones(1, 2)], bits=off)
+    out = chip(torch.zeros(20_000, 2))
+    assert float(out.std()) == pytest.approx(sigma, rel=0.02)  # 40,000 draws: std known to ~0.4 %
+    assert abs(float(out.mean())) < 5 * sigma / 200
+    quiet = program_chip(fc, CHIP, whole_layer_blocks(fc), IdealNoiseModel(), 0, [torch.ones(1, 2)], bits=off)
+    assert torch.equal(quiet(torch.zeros(4, 2)), torch.zeros(4, 2))  # default: no output noise

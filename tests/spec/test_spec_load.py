@@ -80,7 +80,10 @@ def test_pair_layouts_count_weights() -> None:
 
 
 def test_defaults_are_hermes() -> None:
-    assert load_chip(ARCH_DIR / "hermes_64.toml") == ChipSpec()
+    # Except the optional output noise, whose default is a noiseless periphery (tests compute by hand).
+    hermes = load_chip(ARCH_DIR / "hermes_64.toml")
+    assert hermes.adc.output_noise == 0.04
+    assert dataclasses.replace(hermes, adc=dataclasses.replace(hermes.adc, output_noise=0.0)) == ChipSpec()
 
 
 def test_pcm_table_is_optional_and_defaults_to_joshi() -> None:
