@@ -69,6 +69,8 @@ def _run(args: argparse.Namespace) -> int:
         runs.append((label, run))
         if not label or len(read_table(trace_dir, "probes")) > len(spec.seeds):
             manifest = read_manifest(trace_dir)
+            if manifest.get("chip_description"):
+                print(f"chip {manifest['chip_description']}")
             print(
                 format_accuracy_table(
                     read_table(trace_dir, "probes"),
