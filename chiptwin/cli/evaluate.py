@@ -2,13 +2,15 @@
 
 Traces the checkpoint's model, maps it on the architecture with the chosen strategy, programs one chip
 per seed and prints accuracy (mean +/- std over seeds, %) at every device age under every policy.
-``--weights-only`` keeps PCM noise, drift and GDC on the weights but switches the converters off and
+``--weights-only`` keeps PCM noise, drift and GDC on the weights but switches the converters and their
+output noise off and
 drops AdaBS, the setting other simulators report, so numbers can be compared on equal terms.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -61,6 +63,8 @@ def _run(args: argparse.Namespace) -> int:
     torch.set_flush_denormal(True)
     arch_path = resolve_arch(args.arch)
     chip = load_chip(arch_path)
+    if args.weights_only:  # the weights' physics only: no periphery noise either
+        chip = dataclasses.replace(chip, adc=dataclasses.replace(chip.adc, output_noise=0.0))
     model, card = load_checkpoint(args.checkpoint)
     model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if card["dataset"] != "fashion-mnist":
