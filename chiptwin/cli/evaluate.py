@@ -3,8 +3,8 @@
 Traces the checkpoint's model, maps it on the architecture with the chosen strategy, programs one chip
 per seed and prints accuracy (mean +/- std over seeds, %) at every device age under every policy.
 ``--weights-only`` keeps PCM noise, drift and GDC on the weights but switches the converters and their
-output noise off and
-drops AdaBS, the setting other simulators report, so numbers can be compared on equal terms.
+output noise off and drops AdaBS, the setting other simulators report, so numbers can be compared on
+equal terms.
 """
 
 from __future__ import annotations
