@@ -351,7 +351,12 @@ class AnalogLayer(nn.Module):
         units (full-scale input times g_max = 1), times ``scale`` (per column) into ``y``'s units."""
         sigma = self.ctx.output_noise
         if sigma > 0:
-            noise = torch.empty_like(y).normal_(generator=self.ctx.read_generator)
+            # Drawn into a flat buffer viewed with y's strides: normal_ on a channels_last tensor is ~7x
+            # slower than on a contiguous one (the draws are i.i.d., so the layout does not matter).
+            flat = torch.empty(y.numel(), dtype=y.dtype, device=y.device).normal_(
+                generator=self.ctx.read_generator
+            )
+            noise = flat.as_strided(y.size(), y.stride())
             step = scale.view(shape) * sigma if isinstance(scale, Tensor) else scale * sigma
             y.add_(noise.mul_(step))
 
