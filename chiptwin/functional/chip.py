@@ -24,12 +24,20 @@ from chiptwin.errors import DeviceError, MappingError
 from chiptwin.functional.analog_layer import AnalogLayer, BlockRange, RowGroup, unrolled_weight
 from chiptwin.functional.calibration import calibrate_converters
 from chiptwin.functional.context import ChipContext
+from chiptwin.mapping.placement import BlockPlacement
 from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.seeding import derive_seed
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.faults import FaultSpec
 
-__all__ = ["AnalogChip", "ConverterBits", "blocks_from_mapping", "program_chip", "whole_layer_blocks"]
+__all__ = [
+    "AnalogChip",
+    "ConverterBits",
+    "blocks_from_mapping",
+    "placed_block",
+    "program_chip",
+    "whole_layer_blocks",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,14 +75,17 @@ def whole_layer_blocks(model: nn.Module) -> dict[str, list[BlockRange]]:
     return blocks
 
 
+def placed_block(p: BlockPlacement) -> BlockRange:
+    """The crossbar block (rows, columns, replica) one placement holds."""
+    b = p.block
+    return BlockRange(b.row_start, b.row_stop, b.col_start, b.col_stop, p.replica)
+
+
 def blocks_from_mapping(mapping: ChipMapping) -> dict[str, list[BlockRange]]:
     """The crossbar blocks of every analog layer in a mapping, one per placed replica."""
     blocks: dict[str, list[BlockRange]] = {}
     for p in mapping.placements:
-        b = p.block
-        blocks.setdefault(b.layer, []).append(
-            BlockRange(b.row_start, b.row_stop, b.col_start, b.col_stop, p.replica)
-        )
+        blocks.setdefault(p.block.layer, []).append(placed_block(p))
     return blocks
 
 

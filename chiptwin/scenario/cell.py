@@ -35,7 +35,7 @@ from chiptwin.compensation import compensation_spec, get_policy
 from chiptwin.device.noise import PCMNoiseModel
 from chiptwin.functional import program_chip
 from chiptwin.functional.analog_layer import BlockRange
-from chiptwin.functional.chip import AnalogChip
+from chiptwin.functional.chip import AnalogChip, placed_block
 from chiptwin.functional.evaluate import accuracy, batches
 from chiptwin.mapping import Mapping
 from chiptwin.mapping.repair import replace_dead_tile
@@ -43,6 +43,7 @@ from chiptwin.scenario.prepare import Prepared, PreparedModel
 from chiptwin.scenario.spec import PolicySpec, TileFailureSpec
 from chiptwin.seeding import derive_seed
 from chiptwin.timing import (
+    EventKind,
     EventRecord,
     PeriodicWorkload,
     PipelinePlan,
@@ -106,8 +107,6 @@ class _CellState:
     reprograms: int = 0
     compensations: int = 0
     last_compensation_ns: int = -1
-    repaired_devices: int = 0
-    """Devices programmed on spare tiles after tile failures."""
     gdc_skipped_blocks: int = 0
     """Blocks the compensation pass in force left without a GDC factor because they read nothing."""
 
@@ -215,13 +214,7 @@ def _program(
 
 def _failed_blocks(model: PreparedModel, tile: int) -> list[tuple[str, BlockRange]]:
     """The weight blocks a tile holds, each of its own replica (other replicas live on other tiles)."""
-    blocks = {
-        (
-            p.block.layer,
-            BlockRange(p.block.row_start, p.block.row_stop, p.block.col_start, p.block.col_stop, p.replica),
-        )
-        for p in model.mapping.placements_on(tile)
-    }
+    blocks = {(p.block.layer, placed_block(p)) for p in model.mapping.placements_on(tile)}
     return sorted(blocks, key=lambda b: (b[0], b[1].replica, b[1].row_start, b[1].col_start))
 
 
@@ -266,7 +259,7 @@ def run_cell(
                 if action == FAIL:
                     chip.fail_blocks(blocks)
                 else:
-                    state.repaired_devices += chip.reprogram_blocks(blocks, derive_seed(seed, "repair"))
+                    chip.reprogram_blocks(blocks, derive_seed(seed, "repair"))  # charged by the timing layer
                 continue
             chip.set_age((env.now - state.programmed_at_ns) / NS_PER_S)
             if action == COMPENSATE:
@@ -307,10 +300,16 @@ def run_cell(
         if action == REPROGRAM
         for tile, devices in program.devices_by_tile.items()
     ]
-    end_ns = _ns(spec.duration_s) + 1
-    repairs = [c.program for c in plan_changes(prepared, model) if c.program is not None and c.at_ns < end_ns]
-    reprogram_pj = state.reprograms * program.energy_pj + sum(r.energy_pj for r in repairs)
-    repair_ns = sum(r.time_ns for r in repairs)
+    # Repairs are the timing layer's PROGRAM records after time 0 (the spare tiles, plan_changes): tiles
+    # of one repair program in parallel, so a repair takes its slowest tile's time.
+    repair_ns_at: dict[int, int] = {}
+    repair_pj = 0.0
+    for r in records:
+        if r.kind is EventKind.PROGRAM and r.time_ns > 0:
+            repair_ns_at[r.time_ns] = max(repair_ns_at.get(r.time_ns, 0), r.duration_ns)
+            repair_pj += r.energy_pj
+    reprogram_pj = state.reprograms * program.energy_pj + repair_pj
+    repair_ns = sum(repair_ns_at.values())
     wall_s = time.perf_counter() - start
     row = _cell_row(prepared, model, result, program, state.reprograms, reprogram_pj, repair_ns, wall_s)
     return CellResult(cell=keys["cell"], probes=probes, events=events, cell_row=keys | row)
