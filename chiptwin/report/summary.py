@@ -1,8 +1,8 @@
 """Plain-text summary of a trace: accuracy over device age per checkpoint and policy, and what it cost.
 
 Everything here is computed from the trace tables (``chiptwin.trace.schema``), never from in-memory run
-state. Accuracy is reported in percent as the mean ± population standard deviation over seeds (0 for a
-single seed); costs are means over seeds of the ``cells`` rows of one checkpoint and policy.
+state. Accuracy is reported in percent as the mean ± population standard deviation over seeds (a single
+seed prints its value alone: one sample has no spread); costs are means over seeds of the ``cells`` rows of one checkpoint and policy.
 
 Probes of different seeds taken at the same scheduled time share ``time_ns``, so a row of the accuracy
 table is one ``time_ns``, labelled with the mean device age of its probes.
@@ -35,6 +35,7 @@ __all__ = [
     "format_age",
     "format_costs",
     "format_energy",
+    "format_spread",
     "format_summary",
     "order_checkpoints",
     "order_policies",
@@ -243,6 +244,17 @@ def cost_table(cells: pa.Table, *, checkpoints: Sequence[str] = ()) -> list[Cost
     return results
 
 
+def format_spread(mean: float, std: float, samples: int, *, digits: int = 2) -> str:
+    """``mean ± std`` with ``digits`` decimals, or ``mean`` alone for one sample (it has no spread).
+
+    >>> format_spread(91.0, 1.0, 2), format_spread(94.0, 0.0, 1)
+    ('91.00 ± 1.00', '94.00')
+    """
+    if samples < 2:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def _seed_text(counts: Iterable[int]) -> str:
     distinct = sorted(set(counts))
     if len(distinct) == 1:
@@ -292,7 +304,7 @@ def _format_points(points: list[AccuracyPoint], digital: Mapping[str, float]) ->
 
     def cell(checkpoint: str, policy: str, time_ns: int) -> str:
         p = by_key.get((checkpoint, policy, time_ns))
-        return "-" if p is None else f"{p.mean_pct:.2f} ± {p.std_pct:.2f}"
+        return "-" if p is None else format_spread(p.mean_pct, p.std_pct, p.seeds)
 
     age_width = max(len("age"), *(len(a) for a in ages))
     header_groups, header_policies, body = [], [], [[a.ljust(age_width)] for a in ages]
@@ -311,8 +323,10 @@ def _format_points(points: list[AccuracyPoint], digital: Mapping[str, float]) ->
         header_policies.append(_COLUMN_SEP.join(p.rjust(w) for p, w in zip(policies, widths, strict=True)))
         for row, line in enumerate(body):
             line.append(_COLUMN_SEP.join(col[row].rjust(w) for col, w in zip(texts, widths, strict=True)))
+    seeds = _seed_text(p.seeds for p in points)
+    spread = "of 1 seed" if seeds == "1 seed" else f"mean ± std over {seeds}"
     lines = [
-        f"accuracy (%), mean ± std over {_seed_text(p.seeds for p in points)}, by device age",
+        f"accuracy (%), {spread}, by device age",
         " " * age_width + _GROUP_SEP + _GROUP_SEP.join(header_groups),
         "age".ljust(age_width) + _GROUP_SEP + _GROUP_SEP.join(header_policies),
     ]

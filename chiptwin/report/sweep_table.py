@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chiptwin.durations import format_age
+from chiptwin.report.summary import format_spread
 from chiptwin.trace.reader import read_table
 from chiptwin.trace.schema import dynamic_energy_pj
 
@@ -73,13 +74,13 @@ def format_sweep_table(rows: Sequence[SweepRow], failed: Sequence[tuple[str, str
         lines.append(
             f"{r.label:<24} {r.tiles_used:>5} {r.latency_single_us:>11.1f} {r.peak_throughput_per_s:>10.1f} "
             f"{r.dynamic_energy_per_inference_nj:>9.1f} {format_age(r.age_s):>8} "
-            f"{100 * r.accuracy_mean:>7.2f} ± {100 * r.accuracy_std:<5.2f}"
+            f"{format_spread(100 * r.accuracy_mean, 100 * r.accuracy_std, r.seeds):>15}"
         )
     lines += [f"{label:<24} does not fit: {why}" for label, why in failed]
     if rows:
         lines.append(
-            f"(energy: dynamic, per image; accuracy at each configuration's last probe, mean ± std over "
-            f"{rows[0].seeds} seed(s))"
+            "(energy: dynamic, per image; accuracy at each configuration's last probe, "
+            + ("of 1 seed)" if rows[0].seeds == 1 else f"mean ± std over {rows[0].seeds} seeds)")
         )
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chiptwin.report.sweep_table import SweepRow, format_sweep_table
 
 
-def _row(label: str, age_s: float) -> SweepRow:
+def _row(label: str, age_s: float, seeds: int = 2) -> SweepRow:
     return SweepRow(
         label=label,
         tiles_used=6,
@@ -14,7 +14,7 @@ def _row(label: str, age_s: float) -> SweepRow:
         dynamic_energy_per_inference_nj=40.0,
         accuracy_mean=0.9,
         accuracy_std=0.01,
-        seeds=1,
+        seeds=seeds,
         age_s=age_s,
     )
 
@@ -35,3 +35,9 @@ def test_sweep_table_ages_and_values() -> None:
     ]
     assert " 1.5 h " in lines.splitlines()[3]
     assert "x                        does not fit: why" in lines
+
+
+def test_one_seed_prints_no_spread() -> None:
+    text = format_sweep_table([_row("one", 3600.0, seeds=1)])
+    assert text.splitlines()[2].split()[-1] == "90.00"
+    assert "±" not in text and "of 1 seed" in text
