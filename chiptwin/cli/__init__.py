@@ -10,13 +10,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chiptwin.cli import accuracy, arch, evaluate, map, report, run, summary, sweep, timing, train
+from chiptwin.cli import accuracy, arch, evaluate, map, report, run, summary, sweep, timeline, timing, train
 from chiptwin.cli.arguments import ArgumentParser
 from chiptwin.errors import ChipTwinError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (arch, summary, train, accuracy, evaluate, map, timing, run, report, sweep)
+_COMMANDS = (arch, summary, train, accuracy, evaluate, map, timing, run, report, timeline, sweep)
 
 
 def build_parser() -> ArgumentParser:

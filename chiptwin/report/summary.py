@@ -2,7 +2,8 @@
 
 Everything here is computed from the trace tables (``chiptwin.trace.schema``), never from in-memory run
 state. Accuracy is reported in percent as the mean ± population standard deviation over seeds (a single
-seed prints its value alone: one sample has no spread); costs are means over seeds of the ``cells`` rows of one checkpoint and policy.
+seed prints its value alone: one sample has no spread); costs are means over seeds of the ``cells`` rows
+of one checkpoint and policy.
 
 Probes of different seeds taken at the same scheduled time share ``time_ns``, so a row of the accuracy
 table is one ``time_ns``, labelled with the mean device age of its probes.

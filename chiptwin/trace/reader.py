@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,9 @@ __all__ = [
     "check_cell_id",
     "check_part_schema",
     "is_complete",
+    "iter_batches",
     "list_cells",
+    "open_trace",
     "part_path",
     "read_manifest",
     "read_pandas",
@@ -193,6 +195,18 @@ def read_manifest(root: Path | str) -> dict[str, Any]:
     return manifest
 
 
+def open_trace(root: Path | str) -> dict[str, Any]:
+    """The manifest of the trace directory ``root``, after checking that ``root`` is one.
+
+    The one check every reader of a whole trace makes first (reports, timelines): a missing path, a file,
+    or a folder without a chiptwin manifest is refused with one line naming the path.
+
+    Raises:
+        DataError: ``root`` is not a directory, or as :func:`read_manifest`.
+    """
+    return read_manifest(_trace_dir(root))
+
+
 def list_cells(root: Path | str, table: str = "cells") -> list[str]:
     """Ids of the cells with a part of ``table`` in ``root``, sorted (parts are not opened).
 
@@ -261,6 +275,48 @@ def read_table(root: Path | str, table: str, *, cells: Sequence[str] | None = No
     if not parts:
         return SCHEMAS[table].empty_table()
     return pa.concat_tables(parts)
+
+
+def iter_batches(
+    root: Path | str,
+    table: str,
+    *,
+    cells: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    batch_rows: int = 65_536,
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Stream a part-file table in record batches, cell by cell: never the whole table in memory.
+
+    Every part's schema is checked (from its footer) before its first batch is read. Batches of one cell
+    come in the order the writer wrote the rows.
+
+    Args:
+        root: the trace directory.
+        table: ``events``, ``probes`` or ``cells``.
+        cells: only these cells, in this order (each must have a part); default every part, sorted.
+        columns: read only these columns (default all).
+        batch_rows: most rows per batch.
+
+    Yields:
+        ``(cell id, batch)`` pairs.
+
+    Raises:
+        DataError: as :func:`read_table`, or a part is cut short after its footer was read.
+    """
+    _check_table(table, tuple(SCHEMAS))
+    root = _trace_dir(root)
+    ids = list_cells(root, table) if cells is None else list(cells)
+    for cell in ids:
+        path = part_path(root, table, cell)
+        if not path.is_file():
+            raise DataError(f"{path}: no {table} part for cell {cell!r}")
+        check_part_schema(path, table, read_part_schema(path))
+        try:
+            with pq.ParquetFile(path) as part:
+                for batch in part.iter_batches(batch_size=batch_rows, columns=columns):
+                    yield cell, batch
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"{path}: not a readable Parquet part ({exc})") from None
 
 
 def read_pandas(root: Path | str, table: str, **kw: Any) -> Any:
