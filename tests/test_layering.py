@@ -54,7 +54,7 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
     "trace": {"pyarrow", "numpy"},
     "scenario": {"*"},
     "sweep": {"dask", "distributed", "pyarrow", "numpy"},
-    "report": {"matplotlib", "numpy", "pyarrow", "rich"},
+    "report": {"matplotlib", "numpy", "pyarrow", "rich", "plotly"},
     "cli": {"*"},
     "__init__": set(),
     "__main__": set(),

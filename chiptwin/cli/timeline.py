@@ -11,6 +11,10 @@ from chiptwin.report.timeline import export_timeline
 __all__ = ["add_parser"]
 
 
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.0f} kB"
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.start is not None and args.stop is not None and args.start.ns >= args.stop.ns:
         raise UsageError(f"chiptwin export-timeline: --from(={args.start}) must be before --to(={args.stop})")
@@ -23,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     span = f"{result.first_ns:,} ns to {result.last_ns:,} ns"
     print(
-        f"wrote {result.path} ({result.bytes / 1e6:.1f} MB): {result.records:,} events of "
+        f"wrote {result.path} ({_size(result.bytes)}): {result.records:,} events of "
         f"{len(result.cells)} cell{'s' if len(result.cells) != 1 else ''} ({span}), "
         f"{result.trace_events:,} trace events, {result.flows:,} flows; open it at ui.perfetto.dev"
     )

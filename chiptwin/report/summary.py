@@ -318,7 +318,8 @@ def _format_points(points: list[AccuracyPoint], digital: Mapping[str, float]) ->
             max(len(policy), *(len(x) for x in col)) for policy, col in zip(policies, texts, strict=True)
         ]
         span = sum(widths) + len(_COLUMN_SEP) * (len(widths) - 1)
-        widths[-1] += max(0, len(label) - span)  # a long label widens the group's last column
+        extra = max(0, len(label) - span)  # a long label widens the group's columns evenly
+        widths = [w + extra // len(widths) + (i < extra % len(widths)) for i, w in enumerate(widths)]
         span = max(span, len(label))
         header_groups.append(label.ljust(span))
         header_policies.append(_COLUMN_SEP.join(p.rjust(w) for p, w in zip(policies, widths, strict=True)))

@@ -14,7 +14,7 @@ from chiptwin.report.accuracy import plot_accuracy
 from chiptwin.report.energy import plot_energy
 from chiptwin.report.summary import checkpoint_order, format_summary
 from chiptwin.report.tile_map import draw_tile_map
-from chiptwin.trace.reader import MAPPING_FILE, read_manifest, read_table
+from chiptwin.trace.reader import MAPPING_FILE, open_trace, read_table
 
 __all__ = ["ReportFiles", "write_report"]
 
@@ -48,9 +48,7 @@ def write_report(root: Path | str, out_dir: Path | str | None = None) -> ReportF
             no cells and no mapping table.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: no such trace directory")
-    manifest = read_manifest(root)
+    manifest = open_trace(root)
     probes, cells = read_table(root, "probes"), read_table(root, "cells")
     mapping = root / MAPPING_FILE
     if not probes.num_rows and not cells.num_rows and not mapping.is_file():

@@ -318,15 +318,18 @@ def test_public_names() -> None:
         "AccuracyPoint",
         "CostResult",
         "ReportFiles",
+        "TimelineResult",
         "accuracy_table",
         "cost_table",
         "draw_tile_map",
+        "export_timeline",
         "format_accuracy_table",
         "format_age",
         "format_summary",
         "plot_accuracy",
         "plot_energy",
         "summary_text",
+        "write_html_report",
         "write_report",
     }
 

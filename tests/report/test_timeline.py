@@ -198,7 +198,7 @@ def _truncated(tmp_path: Path, scenario_trace: Path) -> Path:
     ],
     ids=["missing", "foreign", "incomplete", "truncated"],
 )
-@pytest.mark.parametrize("command", [["export-timeline"]])
+@pytest.mark.parametrize("command", [["export-timeline"], ["report", "--html"]])
 def test_bad_trace_dir_is_one_line(make, fragment, command, scenario_trace, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     root = make(tmp_path, scenario_trace)
     code = main([command[0], str(root), *command[1:], "--out", str(tmp_path / "out.json")])

@@ -1,0 +1,149 @@
+"""The interactive HTML report: one self-contained page (Plotly, its JavaScript inlined) from a trace.
+
+``report.html`` opens offline, from a file, on any machine: the page holds plotly.js (about 4.7 MB)
+once and every chart's data, and loads nothing at view time. For a trace directory the charts are
+accuracy vs device age (hover: every seed), energy per inference by component, the tile map (hover:
+layers, blocks, utilisation, MVMs per image) and the latency distribution, followed by the plain-text
+summary; for a sweep directory (``chiptwin sweep``'s output) the results table and the Pareto view
+(dynamic energy against accuracy, or against latency for a timing-only sweep). Each chart is a
+``section`` of class ``chiptwin-chart``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import plotly.graph_objects as go
+import plotly.offline
+import pyarrow.compute as pc
+
+from chiptwin.errors import DataError
+from chiptwin.report.html_charts import (
+    accuracy_figure,
+    energy_figure,
+    latency_figure,
+    pareto_figure,
+    sweep_table_figure,
+    tile_map_figure,
+)
+from chiptwin.report.summary import checkpoint_order, format_summary
+from chiptwin.sweep.run import read_sweep
+from chiptwin.trace.mapping_table import read_mapping_table
+from chiptwin.trace.reader import MAPPING_FILE, iter_batches, open_trace, read_table
+
+__all__ = ["HTML_FILE", "SWEEP_FILE", "is_sweep_dir", "write_html_report"]
+
+HTML_FILE = "report.html"
+"""Name of the page in the report folder."""
+
+SWEEP_FILE = "sweep.json"
+"""The file that marks a sweep's output directory (``chiptwin.sweep.run``)."""
+
+_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def is_sweep_dir(root: Path | str) -> bool:
+    """Whether ``root`` is the output directory of ``chiptwin sweep`` (it holds ``sweep.json``)."""
+    return (Path(root) / SWEEP_FILE).is_file()
+
+
+def write_html_report(root: Path | str, out_dir: Path | str | None = None) -> Path:
+    """Write ``report.html`` for the trace or sweep directory ``root`` into ``out_dir`` (default
+    ``root/report``); returns its path.
+
+    Raises:
+        DataError: ``root`` is neither a trace directory nor a sweep directory, a table cannot be read,
+            or there is nothing to draw.
+    """
+    root = Path(root)
+    out = Path(out_dir) if out_dir is not None else root / "report"
+    if is_sweep_dir(root):
+        title, charts, text = _sweep_page(root)
+    else:
+        title, charts, text = _trace_page(root)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / HTML_FILE
+    path.write_text(_page(title, charts, text), encoding="utf-8")
+    return path
+
+
+def _trace_page(root: Path) -> tuple[str, list[tuple[str, go.Figure]], str]:
+    manifest = open_trace(root)
+    probes, cells = read_table(root, "probes"), read_table(root, "cells")
+    mapping = root / MAPPING_FILE
+    if not probes.num_rows and not cells.num_rows and not mapping.is_file():
+        raise DataError(f"{root}: nothing to report (no probes, no cells and no {MAPPING_FILE})")
+    scenario = manifest.get("scenario") or {}
+    title = f"{scenario.get('name', root.name)} on {scenario.get('arch', '?')}"
+    order = checkpoint_order(manifest)
+    charts: list[tuple[str, go.Figure]] = []
+    if probes.num_rows:
+        digital = manifest.get("digital_accuracy") or {}
+        charts.append(("accuracy", accuracy_figure(probes, checkpoints=order, digital=digital)))
+    if cells.num_rows:
+        charts.append(("energy", energy_figure(cells, checkpoints=order)))
+    if mapping.is_file():
+        records = read_mapping_table(mapping)
+        if records:
+            charts.append(("tile map", tile_map_figure(records)))
+    if cells.num_rows:
+        charts.append(("latency", latency_figure(cells, _latencies(root))))
+    return title, charts, format_summary(manifest, probes, cells)
+
+
+def _latencies(root: Path) -> dict[str, list[int]]:
+    """Each cell's inference latencies from its ``done`` records (event mode only), streamed."""
+    found: dict[str, list[int]] = {}
+    for cell, batch in iter_batches(root, "events", columns=["kind", "task", "duration_ns"]):
+        done = pc.and_(
+            pc.equal(batch.column("kind").cast("string"), "done"),
+            pc.equal(batch.column("task").cast("string"), "inference"),
+        )
+        values = batch.filter(done).column("duration_ns").to_pylist()
+        if values:
+            found.setdefault(cell, []).extend(values)
+    return found
+
+
+def _sweep_page(root: Path) -> tuple[str, list[tuple[str, go.Figure]], str]:
+    table = read_sweep(root)
+    meta = table.schema.metadata or {}
+    keys = [k.replace(".", "_") for k in json.loads(meta.get(b"keys", b"[]"))]
+    rows = table.to_pylist()
+    varying = [k for k in keys if len({str(r[k]) for r in rows}) > 1] or keys[:1]
+    charts: list[tuple[str, go.Figure]] = [("results", sweep_table_figure(rows, varying))]
+    if any(r["dynamic_energy_pj"] is not None for r in rows):
+        charts.append(("pareto", pareto_figure(rows, varying)))
+    cells = len({r["sweep_cell"] for r in rows})
+    text = f"{len(rows)} result rows of {cells} finished cells; grid keys: {', '.join(keys)}"
+    return f"sweep {root.name}", charts, text
+
+
+def _page(title: str, charts: list[tuple[str, go.Figure]], text: str) -> str:
+    sections = []
+    for n, (name, fig) in enumerate(charts):
+        div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{n}", config=_CONFIG)
+        sections.append(f'<section class="chiptwin-chart" data-chart="{html.escape(name)}">{div}</section>')
+    body = "\n".join(sections)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>chiptwin: {html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222; }}
+section.chiptwin-chart {{ margin: 1.5em 0; min-height: 420px; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 12px; }}
+</style>
+<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
+</head>
+<body data-charts="{len(charts)}">
+<h1>chiptwin: {html.escape(title)}</h1>
+{body}
+<h2>Summary</h2>
+<pre>{html.escape(text)}</pre>
+</body>
+</html>
+"""

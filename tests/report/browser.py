@@ -1,0 +1,80 @@
+"""Open a page in headless Chromium (Debian's ``chromium``, driven by Playwright) and report what it did.
+
+:func:`render` loads a local HTML file with every network request refused (a self-contained page needs
+none), waits until the expected number of Plotly charts have drawn their SVG, and returns the console
+errors, uncaught page errors and refused requests, after saving a full-page screenshot.
+:func:`chromium_or_skip` finds the browser or skips the calling test, saying what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+"""Executables tried in order (``CHIPTWIN_CHROMIUM`` overrides)."""
+
+RENDER_TIMEOUT_MS = 60_000
+"""Longest wait for the page to load and draw every chart (plotly.js is ~4.7 MB to parse)."""
+
+
+_DRAWN = (
+    "[...document.querySelectorAll('section.chiptwin-chart')]"
+    ".filter(s => s.querySelector('.js-plotly-plot .main-svg')).length"
+)
+"""JavaScript: the chart sections whose Plotly plot has drawn its SVG plot area."""
+
+
+@dataclass
+class Rendered:
+    charts: int
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def chromium_or_skip() -> str:
+    """Path of a Chromium executable usable by Playwright, or skip the test saying what is missing."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("no browser test: playwright is not installed (pip install -e '.[dev]')")
+    exe = os.environ.get("CHIPTWIN_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
+    if exe is None:
+        pytest.skip("no browser test: no chromium could be found (apt-get install -y chromium; .ci/run does)")
+    return exe
+
+
+def render(exe: str, page_file: Path, expected_charts: int, screenshot: Path) -> Rendered:
+    """Load ``page_file``, wait for ``expected_charts`` drawn charts, screenshot it, return what happened."""
+    from playwright.sync_api import sync_playwright
+
+    result = Rendered(charts=0)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=exe, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: result.console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: result.page_errors.append(str(e)))
+
+            def refuse(route):  # type: ignore[no-untyped-def]
+                if route.request.url.startswith("file://"):
+                    route.continue_()
+                else:
+                    result.refused.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", refuse)
+            page.goto(page_file.resolve().as_uri(), timeout=RENDER_TIMEOUT_MS)
+            page.wait_for_function(f"n => {_DRAWN} >= n", arg=expected_charts, timeout=RENDER_TIMEOUT_MS)
+            result.charts = page.evaluate(_DRAWN)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return result

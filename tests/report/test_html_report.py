@@ -1,0 +1,120 @@
+"""``chiptwin report --html``: one self-contained page, checked as text and rendered in headless Chromium.
+
+The trace is the synthetic one of ``test_report`` (two checkpoints, four policies, two seeds, a mapping
+table); the sweep directory is written here with the sweep results schema. The browser tests load the
+page with every network request refused, wait for the charts to draw, and require a clean console.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from browser import chromium_or_skip, render
+from test_report import _write_trace
+
+from chiptwin.cli import main
+from chiptwin.report.html import HTML_FILE, write_html_report
+from chiptwin.report.html_charts import pareto_front
+from chiptwin.sweep.run import results_schema
+
+TRACE_CHARTS = ("accuracy", "energy", "tile map", "latency")
+SWEEP_CHARTS = ("results", "pareto")
+
+
+def _sections(page: str) -> list[str]:
+    return re.findall(r'<section class="chiptwin-chart" data-chart="([^"]+)">', page)
+
+
+def _js(text: str) -> str:
+    """``text`` as it appears inside the page's chart data (JSON, ASCII, ``<>/`` escaped by Plotly)."""
+    escaped = json.dumps(text)[1:-1]
+    return escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("/", "\\u002f")
+
+
+def _write_sweep(root: Path, *, accuracy: bool = True) -> Path:
+    """A sweep directory: sweep.json and a results part per cell (ADC bits x strategy, accuracy, energy);
+    ``accuracy=False``: a timing-only sweep (no accuracy, no age)."""
+    keys = ["adc.bits", "strategy"]
+    root.mkdir(parents=True)
+    (root / "sweep.json").write_text(json.dumps({"name": "synthetic", "cells": 4}))
+    (root / "results").mkdir()
+    for n, (bits, strategy) in enumerate([("6", "dense"), ("8", "dense"), ("6", "packed"), ("8", "packed")]):
+        row = {
+            "sweep_cell": f"c{n}", "adc_bits": bits, "strategy": strategy, "time_ns": 86_400 * 10**9,
+            "age_s": 86_400.0 if accuracy else None, "accuracy": 0.80 + 0.04 * n if accuracy else None,
+            "n_images": 100, "tiles_used": 4 + n,
+            "latency_single_ns": 10_000 + n, "latency_mean_ns": 11_000.0, "throughput_per_s": 100.0,
+            "peak_throughput_per_s": 1e5, "energy_per_inference_pj": 1e6, "dynamic_energy_pj": 1e5 * (1 + n),
+            "compensation_energy_pj": 0.0, "programming_energy_pj": 1e9,
+        }  # fmt: skip
+        table = pa.Table.from_pylist([row], schema=results_schema(keys))
+        pq.write_table(table, root / "results" / f"c{n}.parquet")
+    return root
+
+
+def test_trace_page_is_self_contained_with_every_chart(tmp_path: Path) -> None:
+    page_path = write_html_report(_write_trace(tmp_path / "trace"), tmp_path / "out")
+    page = page_path.read_text(encoding="utf-8")
+    assert page_path.name == HTML_FILE and _sections(page) == list(TRACE_CHARTS)
+    # Nothing is fetched at view time: no script or stylesheet from elsewhere; plotly.js is inline.
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page)
+    assert "Plotly.newPlot" in page and len(page) > 3_000_000
+    # Hover carries every seed: zeta under none at 1 h reads 90 % and 92 %.
+    assert _js("age 1.0 h<br>91.00 ± 1.00 %<br>seed 0: 90.00, seed 1: 92.00") in page
+    # The tile map's hover: 36 x 16 cells of a 64 x 32 crossbar used, 16 MVMs per image.
+    assert _js("tile 0 (row 0, column 0)<br>layers: conv<br>blocks: 1<br>utilisation: 28.1 %") in page
+    assert _js("MVMs per image: 16") in page and _js("tile 3: unused") in page
+
+
+def test_sweep_page_has_table_and_pareto(tmp_path: Path) -> None:
+    page = write_html_report(_write_sweep(tmp_path / "sweep"), tmp_path / "out").read_text(encoding="utf-8")
+    assert _sections(page) == list(SWEEP_CHARTS)
+    assert _js("adc_bits=8, strategy=packed") in page and "Accuracy vs dynamic energy" in page
+    # A timing-only sweep has no accuracy: its Pareto view is latency against energy.
+    timing = write_html_report(_write_sweep(tmp_path / "timing", accuracy=False), tmp_path / "t")
+    page = timing.read_text(encoding="utf-8")
+    assert _sections(page) == list(SWEEP_CHARTS) and "Single-inference latency vs dynamic energy" in page
+
+
+def test_pareto_front_hand_case() -> None:
+    # (cost, value): (2, 70) is beaten by (1, 80); (3, 85) by (2, 90); ties in cost keep the better.
+    assert pareto_front([(1.0, 80.0), (2.0, 90.0), (3.0, 85.0), (2.0, 70.0), (4.0, 95.0)]) == [0, 1, 4]
+    assert pareto_front([]) == []
+
+
+def test_cli_html_adds_to_the_png_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _write_trace(tmp_path / "trace")
+    assert main(["report", str(root), "--html"]) == 0
+    out = capsys.readouterr().out
+    for name in ("accuracy.png", "energy.png", "tile_map.png", "summary.txt", HTML_FILE):
+        assert f"wrote {root / 'report' / name}" in out
+    assert main(["report", str(root), "--out", str(tmp_path / "plain")]) == 0
+    assert not (tmp_path / "plain" / HTML_FILE).exists()
+
+
+def test_cli_sweep_needs_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _write_sweep(tmp_path / "sweep")
+    assert main(["report", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a sweep directory; add --html" in err and str(root) in err
+    assert main(["report", str(root), "--html"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {root / 'report' / HTML_FILE}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "charts"), [("trace", TRACE_CHARTS), ("sweep", SWEEP_CHARTS)])
+def test_page_renders_in_headless_chromium(kind: str, charts: tuple[str, ...], tmp_path: Path) -> None:
+    exe = chromium_or_skip()
+    root = _write_trace(tmp_path / kind) if kind == "trace" else _write_sweep(tmp_path / kind)
+    page = write_html_report(root, tmp_path / "out")
+    shot = tmp_path / f"{kind}.png"
+    seen = render(exe, page, len(charts), shot)
+    assert seen.console_errors == [] and seen.page_errors == [] and seen.refused == []
+    assert seen.charts == len(charts)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
