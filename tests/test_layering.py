@@ -14,14 +14,16 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "chiptwin"
 
-# layer -> chiptwin layers it may import (units, errors, seeding and durations are the base every layer
-# may use; durations itself reads only units and errors).
-BASE = {"units", "errors", "seeding", "durations"}
+# layer -> chiptwin layers it may import (units, errors, seeding, durations, files and limits are the base
+# every layer may use; durations and files themselves read only units and errors).
+BASE = {"units", "errors", "seeding", "durations", "files", "limits"}
 ALLOWED_LAYERS: dict[str, set[str]] = {
     "units": set(),
     "errors": set(),
     "seeding": set(),
     "durations": {"units", "errors"},
+    "files": {"errors"},
+    "limits": {"units", "durations"},
     "spec": {"units", "errors"},
     "device": {"spec", "units", "errors"},
     "network": {"spec", "units", "errors"},
@@ -44,6 +46,8 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
     "errors": set(),
     "seeding": set(),
     "durations": set(),
+    "files": set(),
+    "limits": set(),
     "spec": {"numpy"},
     "device": {"torch", "numpy"},
     "network": {"torch", "numpy", "networkx", "safetensors", "tqdm"},

@@ -9,43 +9,84 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from chiptwin.cli import accuracy, arch, evaluate, map, report, run, summary, sweep, timeline, timing, train
-from chiptwin.cli.arguments import ArgumentParser
-from chiptwin.errors import ChipTwinError
+if TYPE_CHECKING:
+    from chiptwin.cli.arguments import ArgumentParser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "one_line"]
 
-_COMMANDS = (arch, summary, train, accuracy, evaluate, map, timing, run, report, timeline, sweep)
+# Only the standard library above: the commands import torch, pyarrow and matplotlib (seconds), and a
+# Ctrl-C during those imports must end as "interrupted", not as a traceback. They are imported in main().
 
 
 def build_parser() -> ArgumentParser:
     """The ``chiptwin`` parser with every command; its errors raise :class:`~chiptwin.errors.UsageError`."""
+    from chiptwin.cli import (
+        accuracy,
+        arch,
+        evaluate,
+        map,
+        report,
+        run,
+        summary,
+        sweep,
+        timeline,
+        timing,
+        train,
+    )
+    from chiptwin.cli.arguments import ArgumentParser
+
     parser = ArgumentParser(
         prog="chiptwin", description="Digital twin of a multi-tile analog in-memory-computing PCM chip."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in _COMMANDS:
+    for command in (arch, summary, train, accuracy, evaluate, map, timing, run, report, timeline, sweep):
         command.add_parser(sub)
     return parser
 
 
+def one_line(message: str) -> str:
+    """``message`` as one printable line: a newline or control character (from a file name, say) is shown
+    escaped (``\\n``), so an error is always exactly one line on stderr.
+
+    >>> one_line("bad\\nname.toml: not found")
+    'bad\\\\nname.toml: not found'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+def _error(message: str) -> int:
+    print(f"chiptwin: error: {one_line(message)}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
-    parser = build_parser()
+    """Run the command line; returns the exit code (0 ok, 2 user error, 130 interrupted).
+
+    A user error (:class:`~chiptwin.errors.ChipTwinError`) and an error of the machine a user can fix (an
+    ``OSError``: a full disk, a read-only or vanished folder, a name too long) end in one line on stderr
+    and exit code 2; anything else is a bug in chiptwin and keeps its traceback.
+    """
     try:
-        args = parser.parse_args(argv)
-        return int(args.func(args))
-    except ChipTwinError as exc:
-        print(f"chiptwin: error: {exc}", file=sys.stderr)
-        return 2
+        from chiptwin.errors import ChipTwinError
+
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            return int(args.func(args))
+        except ChipTwinError as exc:
+            return _error(str(exc))
+        except BrokenPipeError:
+            # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            return 0
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            return _error(f"{where}{exc.strerror or exc}")
     except KeyboardInterrupt:
         print("chiptwin: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        return 0
 
 
 if __name__ == "__main__":

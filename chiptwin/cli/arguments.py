@@ -26,6 +26,7 @@ import torch
 
 from chiptwin.durations import parse_duration_ns, parse_duration_s
 from chiptwin.errors import ChipTwinError, UsageError
+from chiptwin.limits import MAX_AGE_S, MAX_SEED
 from chiptwin.mapping.strategies import placer_for
 from chiptwin.network.resnet import model_spec
 
@@ -52,7 +53,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-SEED_MAX = 2**63 - 1
+SEED_MAX = MAX_SEED
 """Largest run seed: the range of the trace's int64 ``seed`` column (torch and numpy accept more)."""
 
 
@@ -103,10 +104,11 @@ def _bounds(minimum: int | None, maximum: int | None) -> str:
     return f"<= {maximum}" if maximum is not None else ""
 
 
-def integer(name: str, *, minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
-    """An integer in ``minimum..maximum`` (either bound optional, both inclusive).
+def integer(name: str, *, minimum: int | None = None, maximum: int) -> Callable[[str], int]:
+    """An integer in ``minimum..maximum`` (both inclusive; every count has an upper bound,
+    :mod:`chiptwin.limits`).
 
-    >>> integer("seeds", minimum=1)("3")
+    >>> integer("seeds", minimum=1, maximum=1000)("3")
     3
     """
     bounds = _bounds(minimum, maximum)
@@ -204,8 +206,15 @@ def one_of(name: str, choices: Iterable[str]) -> Callable[[str], str]:
 
 
 def age_list(name: str = "ages") -> Callable[[str], tuple[float, ...]]:
-    """Comma-separated device ages, each a duration (``20s,1h,1d,1y``), as seconds."""
-    return comma_list(name, lambda text: _library(lambda t: parse_duration_s(t, name="age"), text))
+    """Comma-separated device ages, each a duration (``20s,1h,1d,1y``) of at most 100 years, as seconds."""
+
+    def age(text: str) -> float:
+        seconds = _library(lambda t: parse_duration_s(t, name="age"), text)
+        if seconds > MAX_AGE_S:
+            _fail("age", text, "at most 100 y (chiptwin.limits.MAX_AGE_S)")
+        return seconds
+
+    return comma_list(name, age)
 
 
 def bits_or_none(name: str = "bits") -> Callable[[str], int | Literal["none"]]:

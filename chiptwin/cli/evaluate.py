@@ -34,6 +34,7 @@ from chiptwin.durations import format_age
 from chiptwin.errors import ChipTwinError, UsageError
 from chiptwin.functional import ConverterBits, EvalSpec, evaluate
 from chiptwin.functional.chip import blocks_from_mapping
+from chiptwin.limits import MAX_BATCH_SIZE, MAX_CALIBRATION_IMAGES, MAX_SEEDS, MAX_TEST_IMAGES
 from chiptwin.mapping import map_graph
 from chiptwin.network.checkpoint import load_checkpoint
 from chiptwin.network.data import load_fashion_mnist, load_shipped, normalise
@@ -156,7 +157,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"comma-separated from {POLICY_NAMES}",
     )
     p.add_argument(
-        "--seeds", type=integer("seeds", minimum=1), default=5, help="number of programming seeds (0..N-1)"
+        "--seeds",
+        type=integer("seeds", minimum=1, maximum=MAX_SEEDS),
+        default=5,
+        help="number of programming seeds (0..N-1)",
     )
     p.add_argument(
         "--bits",
@@ -174,9 +178,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--weights-only", action="store_true", help="PCM weights + GDC, ideal converters, no AdaBS"
     )
-    p.add_argument("--n-images", type=integer("n_images", minimum=1), default=10_000)
-    p.add_argument("--n-adabs", type=integer("n_adabs", minimum=1), default=2600)
-    p.add_argument("--batch-size", type=integer("batch_size", minimum=1), default=500)
+    p.add_argument("--n-images", type=integer("n_images", minimum=1, maximum=MAX_TEST_IMAGES), default=10_000)
+    p.add_argument(
+        "--n-adabs", type=integer("n_adabs", minimum=1, maximum=MAX_CALIBRATION_IMAGES), default=2600
+    )
+    p.add_argument("--batch-size", type=integer("batch_size", minimum=1, maximum=MAX_BATCH_SIZE), default=500)
     p.add_argument("--data-dir", type=path("data_dir"), default=None)
     p.add_argument("--verbose", action="store_true", help="print every (seed, age, policy) as measured")
     p.set_defaults(func=_run)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from chiptwin.cli.arch import resolve_arch
 from chiptwin.cli.arguments import integer, model_name, name_or_path, path, strategy_name
+from chiptwin.errors import UsageError
+from chiptwin.files import output_folder
+from chiptwin.limits import MAX_IN_CHANNELS
 from chiptwin.mapping import MappingResult, map_graph, measure_mapping, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import zoo_layer_graph
@@ -52,13 +55,15 @@ def _run(args: argparse.Namespace) -> int:
     chip = load_chip(path)
     bits = max(chip.dac.bits, chip.adc.bits)
     graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
-    mapping = map_graph(graph, chip, placer, source=path)
-    print(format_result(measure_mapping(graph, mapping)))
-    out = args.out or Path("traces") / f"map-{args.model}-{chip.name}-{placer.name}"
-    kinds = {name: data["layer"].kind for name, data in graph.nodes(data=True)}
-    table = write_mapping_table(mapping_records(mapping, chip, kinds), out / "mapping.parquet")
-    print(f"wrote {table}")
-    print(f"wrote {draw_tile_map(table, out / 'tile_map.png')}")
+    # chip.name is checked (chiptwin.files.check_name): a chip file cannot steer this path elsewhere.
+    folder = args.out or Path("traces") / f"map-{args.model}-{chip.name}-{placer.name}"
+    with output_folder(folder, "--out", UsageError) as out:  # before the table: fail first, in one line
+        mapping = map_graph(graph, chip, placer, source=path)
+        print(format_result(measure_mapping(graph, mapping)))
+        kinds = {name: data["layer"].kind for name, data in graph.nodes(data=True)}
+        table = write_mapping_table(mapping_records(mapping, chip, kinds), out / "mapping.parquet")
+        print(f"wrote {table}")
+        print(f"wrote {draw_tile_map(table, out / 'tile_map.png')}")
     return 0
 
 
@@ -79,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--in-channels",
-        type=integer("in_channels", minimum=1),
+        type=integer("in_channels", minimum=1, maximum=MAX_IN_CHANNELS),
         default=None,
         help="input channels (default: 1 for CIFAR-style models, Fashion-MNIST; 3 for ImageNet-style)",
     )

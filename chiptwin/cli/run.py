@@ -16,7 +16,9 @@ from pathlib import Path
 import torch
 
 from chiptwin.cli.arguments import integer, name_or_path, path
-from chiptwin.errors import MappingError
+from chiptwin.errors import MappingError, UsageError
+from chiptwin.files import output_folder
+from chiptwin.limits import MAX_SEEDS, MAX_TEST_IMAGES, MAX_THREADS
 from chiptwin.report.summary import format_accuracy_table
 from chiptwin.report.sweep_table import format_sweep_table, sweep_rows
 from chiptwin.report.trace_report import write_report
@@ -50,7 +52,13 @@ def _run(args: argparse.Namespace) -> int:
         changes["n_images"] = args.n_images
     if changes:  # validated again by the spec
         specs = [(label, dataclasses.replace(spec, **changes)) for label, spec in specs]  # type: ignore[arg-type]
+    # The scenario name is checked (chiptwin.files.check_name): a scenario file cannot steer this path.
     out = Path(args.out) if args.out else Path("traces") / (name if size == "default" else f"{name}-{size}")
+    with output_folder(out, "--out", UsageError):
+        return _run_specs(args, specs, out)
+
+
+def _run_specs(args: argparse.Namespace, specs: list[tuple[str, ScenarioSpec]], out: Path) -> int:
     start = time.perf_counter()
     runs = []
     failed: list[tuple[str, str]] = []
@@ -105,14 +113,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-report", action="store_true", help="skip the PNG plots and summary.txt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
-        "--threads", type=integer("threads", minimum=1), default=None, help="torch threads (default: torch's)"
+        "--threads",
+        type=integer("threads", minimum=1, maximum=MAX_THREADS),
+        default=None,
+        help="torch threads (default: torch's)",
     )
     p.add_argument(
-        "--seeds", type=integer("seeds", minimum=1), default=None, help="override: programming seeds 0..N-1"
+        "--seeds",
+        type=integer("seeds", minimum=1, maximum=MAX_SEEDS),
+        default=None,
+        help="override: programming seeds 0..N-1",
     )
     p.add_argument(
         "--n-images",
-        type=integer("n_images", minimum=1),
+        type=integer("n_images", minimum=1, maximum=MAX_TEST_IMAGES),
         default=None,
         help="override: test images per probe",
     )

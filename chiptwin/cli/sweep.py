@@ -15,15 +15,24 @@ from pathlib import Path
 from tqdm import tqdm
 
 from chiptwin.cli.arguments import integer, name_or_path, path, scheduler_address
+from chiptwin.errors import UsageError
+from chiptwin.files import output_folder
+from chiptwin.limits import MAX_WORKERS
 from chiptwin.report.sweep_table import format_sweep_results
-from chiptwin.sweep import load_sweep, read_sweep, run_sweep
+from chiptwin.sweep import SweepSpec, load_sweep, read_sweep, run_sweep
 
 __all__ = ["add_parser"]
 
 
-def _run(args: argparse.Namespace) -> int:
+def _command(args: argparse.Namespace) -> int:
     spec = load_sweep(args.file)
-    out = Path(args.out) if args.out else Path("traces") / f"sweep-{spec.name}"
+    # The sweep name is checked (chiptwin.files.check_name): a sweep file cannot steer this path.
+    folder = Path(args.out) if args.out else Path("traces") / f"sweep-{spec.name}"
+    with output_folder(folder, "--out", UsageError) as out:
+        return _run(spec, out, args)
+
+
+def _run(spec: SweepSpec, out: Path, args: argparse.Namespace) -> int:
     cells = spec.cells()
     print(f"sweep {spec.name}: {len(cells)} cells -> {out}", flush=True)
     bar = tqdm(total=len(cells), unit="cell", disable=args.quiet, leave=False)
@@ -58,8 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="address of an existing dask scheduler, [PROTOCOL://]HOST:PORT (default: a LocalCluster)",
     )
     p.add_argument(
-        "--workers", type=integer("workers", minimum=1), default=2, help="LocalCluster worker processes"
+        "--workers",
+        type=integer("workers", minimum=1, maximum=MAX_WORKERS),
+        default=2,
+        help="LocalCluster worker processes",
     )
     p.add_argument("--serial", action="store_true", help="run the cells in this process, no dask")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_command)

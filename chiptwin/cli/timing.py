@@ -30,7 +30,19 @@ from chiptwin.cli.arguments import (
 )
 from chiptwin.compensation import POLICY_NAMES, compensation_spec, get_policy
 from chiptwin.durations import parse_duration_ns
-from chiptwin.errors import TimingError
+from chiptwin.errors import TimingError, UsageError
+from chiptwin.files import check_regular_file
+from chiptwin.limits import (
+    EVENT_IMAGES_PER_S,
+    MAX_ARRIVALS,
+    MAX_CALIBRATION_IMAGES,
+    MAX_COMPENSATION_PASSES,
+    MAX_EVENT_ARRIVALS,
+    MAX_GDC_READS,
+    MAX_IN_CHANNELS,
+    MAX_LAYERS,
+    MAX_RATE_PER_S,
+)
 from chiptwin.mapping import map_graph, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import zoo_layer_graph
@@ -169,6 +181,7 @@ def _workload(args: argparse.Namespace) -> tuple[Workload, str]:
 
 def _read_parquet_arrivals(path: Path) -> np.ndarray:
     # The timing layer cannot import pyarrow: the command line reads the column and hands over an array.
+    check_regular_file(path, "replay file", TimingError)
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
@@ -212,6 +225,30 @@ def _calibrate(chip: ChipSpec) -> int:
     return 0
 
 
+def _check_work(
+    args: argparse.Namespace, mode: str, expected: float, duration_ns: int, compensates: bool
+) -> None:
+    """Refuse a run that would not finish or not fit in memory (the bounds of :mod:`chiptwin.limits`)."""
+    window = f"--rate {args.rate:g} for --duration {_ns(duration_ns)}"
+    if expected > MAX_ARRIVALS:
+        raise UsageError(
+            f"chiptwin timing: {window} is {expected:.3g} inferences, more than {MAX_ARRIVALS:.0e}"
+        )
+    if mode == "events" and expected > MAX_EVENT_ARRIVALS and not args.long:
+        minutes = expected / EVENT_IMAGES_PER_S / 60
+        raise UsageError(
+            f"chiptwin timing: --mode events for {expected:,.0f} inferences takes ~{minutes:,.0f} min "
+            f"(~{EVENT_IMAGES_PER_S:g} images/s for ResNet-32 on a 2-core machine); add --long to run it, or "
+            "use --mode batched"
+        )
+    passes = duration_ns / args.period.ns
+    if compensates and passes > MAX_COMPENSATION_PASSES:
+        raise UsageError(
+            f"chiptwin timing: --period {args.period} for {_ns(duration_ns)} is {passes:.3g} compensation "
+            f"passes, more than {MAX_COMPENSATION_PASSES:,}"
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     path = resolve_arch(args.arch)
     chip = load_chip(path)
@@ -222,6 +259,14 @@ def _run(args: argparse.Namespace) -> int:
     workload, described = _workload(args)
     if isinstance(workload, ReplayWorkload) and args.duration is None:
         duration = max(workload.end_ns, 1)
+    if isinstance(workload, ReplayWorkload):
+        expected = float(workload.arrivals_ns(0, duration).size)
+    else:
+        expected = duration / NS_PER_S * args.rate
+    mode = args.mode
+    if mode == "auto":
+        mode = "events" if expected <= EVENTS_MODE_LIMIT else "batched"
+    _check_work(args, mode, expected, duration, get_policy(args.policy).acts)
     compensation = compensation_spec(
         get_policy(args.policy),
         adabs_images=args.adabs_images,
@@ -235,13 +280,6 @@ def _run(args: argparse.Namespace) -> int:
     adabs = (
         build_plan(graph, mapping, chip, bn_statistics=True) if compensation and compensation.adabs else None
     )
-    mode = args.mode
-    if mode == "auto":
-        if isinstance(workload, ReplayWorkload):
-            expected = float(workload.arrivals_ns(0, duration).size)
-        else:
-            expected = duration / NS_PER_S * args.rate
-        mode = "events" if expected <= EVENTS_MODE_LIMIT else "batched"
     engine = simulate_events if mode == "events" else simulate_batched
     kwargs = {"duration_ns": duration, "adabs_plan": adabs, "program": args.program}
     result = engine(plan, workload, compensation=compensation, **kwargs)
@@ -278,13 +316,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--in-channels",
-        type=integer("in_channels", minimum=1),
+        type=integer("in_channels", minimum=1, maximum=MAX_IN_CHANNELS),
         default=None,
         help="input channels (default: the zoo's)",
     )
     p.add_argument(
         "--rate",
-        type=real("rate_per_s", above=0),
+        type=real("rate_per_s", above=0, at_most=MAX_RATE_PER_S),
         default=1000.0,
         help="inferences per second (default 1000)",
     )
@@ -315,24 +353,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"events: every activity; batched: pipeline formula; auto: events up to {EVENTS_MODE_LIMIT:,} "
         "inferences",
     )
+    p.add_argument(
+        "--long",
+        action="store_true",
+        help=f"allow an event-mode run of more than {MAX_EVENT_ARRIVALS:,} inferences (it says how long)",
+    )
     p.add_argument("--policy", choices=POLICY_NAMES, default="none", help="periodic compensation")
     p.add_argument("--period", type=duration("period"), default="1h", help="compensation period (default 1h)")
     p.add_argument(
         "--adabs-images",
-        type=integer("adabs_images", minimum=1),
+        type=integer("adabs_images", minimum=1, maximum=MAX_CALIBRATION_IMAGES),
         default=2600,
         help="calibration images per AdaBS pass",
     )
     p.add_argument(
         "--gdc-reads",
-        type=integer("gdc_reads_per_block", minimum=1),
+        type=integer("gdc_reads_per_block", minimum=1, maximum=MAX_GDC_READS),
         default=None,
         help="calibration reads per block per GDC pass (default: the chip's gdc.read, 2 for 'polarities')",
     )
     p.add_argument("--program", action="store_true", help="program the tiles at time 0 first")
     p.add_argument(
         "--layers",
-        type=integer("layers", minimum=1),
+        type=integer("layers", minimum=1, maximum=MAX_LAYERS),
         default=12,
         help="print the N most costly layers (default 12)",
     )

@@ -19,6 +19,8 @@ from chiptwin.cli.arguments import (
     torch_device,
 )
 from chiptwin.errors import ChipTwinError, UsageError
+from chiptwin.files import output_folder
+from chiptwin.limits import MAX_BATCH_SIZE, MAX_CROP_PAD, MAX_EPOCHS
 from chiptwin.network.data import FASHION_MNIST_DIR, load_cifar10, load_fashion_mnist
 from chiptwin.network.training import TrainSpec
 from chiptwin.network.training import train as run_training
@@ -54,16 +56,17 @@ def _run(args: argparse.Namespace) -> int:
         raise ChipTwinError(f"chiptwin train: {exc}") from None
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     command = "chiptwin " + shlex.join(sys.argv[1:])
-    result = run_training(
-        spec,
-        train_set,
-        test_set,
-        args.out,
-        name=args.name,
-        device=device,
-        command=command,
-        progress=not args.quiet,
-    )
+    with output_folder(args.out, "--out", UsageError) as out:
+        result = run_training(
+            spec,
+            train_set,
+            test_set,
+            out,
+            name=args.name,
+            device=device,
+            command=command,
+            progress=not args.quiet,
+        )
     print(f"{result.checkpoint}: digital test accuracy {100 * result.test_accuracy:.2f} %")
     return 0
 
@@ -73,8 +76,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=model_name, default="resnet32_pcm")
     p.add_argument("--dataset", choices=["fashion-mnist", "cifar10"], default="fashion-mnist")
     p.add_argument("--data-dir", type=path("data_dir"), default=None)
-    p.add_argument("--epochs", type=integer("epochs", minimum=1), default=30)
-    p.add_argument("--batch-size", type=integer("batch_size", minimum=1), default=128)
+    p.add_argument("--epochs", type=integer("epochs", minimum=1, maximum=MAX_EPOCHS), default=30)
+    p.add_argument("--batch-size", type=integer("batch_size", minimum=1, maximum=MAX_BATCH_SIZE), default=128)
     p.add_argument("--lr", type=real("lr", above=0), default=0.1)
     p.add_argument("--warmup-epochs", type=real("warmup_epochs", at_least=0), default=1.0)
     p.add_argument("--weight-decay", type=real("weight_decay", at_least=0), default=5e-4)
@@ -95,7 +98,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--init-from", type=name_or_path("init_from"), default=None, help="checkpoint to fine-tune from"
     )
-    p.add_argument("--crop-pad", type=integer("crop_pad", minimum=0), default=4)
+    p.add_argument("--crop-pad", type=integer("crop_pad", minimum=0, maximum=MAX_CROP_PAD), default=4)
     p.add_argument(
         "--device", type=torch_device, default=None, help="torch device (default: cuda if available, or cpu)"
     )

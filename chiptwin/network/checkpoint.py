@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from chiptwin.errors import CheckpointError
+from chiptwin.files import check_regular_file, load_json
 from chiptwin.network.resnet import ModelSpec, build_model
 
 __all__ = [
@@ -87,16 +88,13 @@ def read_card(path: Path | str) -> dict[str, Any]:
         CheckpointError: the card is missing, not JSON, or lacks a required entry.
     """
     card_path = resolve_checkpoint(path).with_suffix(".json")
-    try:
-        card = json.loads(card_path.read_text())
-    except FileNotFoundError:
+    if not card_path.exists() and not card_path.is_symlink():
         bare = Path(str(path)).name == str(path) and not Path(str(path)).suffix
         hint = (
             f" ({str(path)!r} is not a shipped checkpoint: {', '.join(SHIPPED_CHECKPOINTS)})" if bare else ""
         )
-        raise CheckpointError(f"{card_path}: model card not found{hint}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{card_path}: model card is not valid JSON ({exc})") from None
+        raise CheckpointError(f"{card_path}: model card not found{hint}")
+    card = load_json(card_path, "model card", CheckpointError)
     if not isinstance(card, dict):
         raise CheckpointError(f"{card_path}: model card must be a JSON object, got {type(card).__name__}")
     for key in _CARD_REQUIRED:
@@ -136,6 +134,9 @@ def load_checkpoint(path: Path | str) -> tuple[nn.Module, dict[str, Any]]:
     except ValueError as exc:
         raise CheckpointError(f"{base.with_suffix('.json')}: key 'model': {exc}") from None
     weights = base.with_suffix(".safetensors")
+    if not weights.exists() and not weights.is_symlink():
+        raise CheckpointError(f"{weights}: weights file not found")
+    check_regular_file(weights, "checkpoint", CheckpointError)
     try:
         tensors = load_file(str(weights))
     except FileNotFoundError:

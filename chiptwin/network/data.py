@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from chiptwin.errors import DataError
+from chiptwin.files import check_regular_file
 
 __all__ = [
     "DATASET_STATS",
@@ -77,6 +78,7 @@ class ImageSet:
 
 
 def _read_bytes(path: Path) -> bytes:
+    check_regular_file(path, "dataset file", DataError)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
 from chiptwin.errors import CheckpointError, DataError
+from chiptwin.files import check_regular_file, load_json
 from chiptwin.network.accuracy import top1_accuracy
 from chiptwin.network.checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from chiptwin.network.data import ImageSet, augment, normalise
@@ -257,13 +259,18 @@ def _load_state(
     meta_path = out_dir / f"{_STATE_FILE}.json"
     if not meta_path.exists():
         return None
-    meta = json.loads(meta_path.read_text())
-    if meta.get("spec") != asdict(spec):
+    meta = load_json(meta_path, "manifest", CheckpointError)
+    if not isinstance(meta, dict) or meta.get("spec") != asdict(spec):
         raise CheckpointError(
             f"{meta_path}: resume state was written by a different training spec; "
             "use another --out directory or delete it"
         )
-    tensors = load_file(str(out_dir / f"{_STATE_FILE}.safetensors"))
+    weights = out_dir / f"{_STATE_FILE}.safetensors"
+    check_regular_file(weights, "checkpoint", CheckpointError)
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: corrupt resume state ({exc})") from None
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     for i, group in enumerate(opt.param_groups):
         for j, p in enumerate(group["params"]):

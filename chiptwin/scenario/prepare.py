@@ -9,12 +9,9 @@ computes once per model card and policy.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import networkx as nx
 import torch
@@ -23,22 +20,16 @@ from torch import Tensor, nn
 from chiptwin.errors import SpecError
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import blocks_from_mapping
-from chiptwin.mapping import Mapping, map_graph, resolve_arch
-from chiptwin.network.checkpoint import load_checkpoint, read_card, resolve_checkpoint
+from chiptwin.mapping import Mapping, map_graph
+from chiptwin.network.checkpoint import load_checkpoint, resolve_checkpoint
 from chiptwin.network.data import ImageSet, image_shape, load_fashion_mnist, load_shipped, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
-from chiptwin.scenario.spec import ScenarioSpec
+from chiptwin.scenario.spec import ScenarioSpec, check_inputs, checkpoint_label
 from chiptwin.spec.chip import ChipSpec
-from chiptwin.spec.load import chip_from_dict, load_chip
 from chiptwin.timing import PipelinePlan, build_plan
 
-__all__ = ["Prepared", "PreparedModel", "checkpoint_label", "prepare"]
-
-
-def checkpoint_label(checkpoint: str) -> str:
-    """The name a checkpoint goes by in tables and cell ids: its file stem."""
-    return Path(checkpoint).name.removesuffix(".safetensors")
+__all__ = ["Prepared", "PreparedModel", "prepare"]
 
 
 @dataclass(slots=True)
@@ -81,27 +72,6 @@ def _test_set(spec: ScenarioSpec) -> ImageSet:
     return type(test)(test.images[:n], test.labels[:n], test.dataset)
 
 
-def apply_overrides(chip: ChipSpec, overrides: AnyMapping[str, Any], source: Path) -> ChipSpec:
-    """``chip`` with ``{"section.key": value}`` changed; every value is validated as in a file.
-
-    Raises:
-        SpecError: an unknown section or key, or a value the spec rejects (named with the source file).
-    """
-    data = dataclasses.asdict(chip)
-    for dotted, value in overrides.items():
-        section, _, key = dotted.partition(".")
-        part = data.get(section)
-        if not isinstance(part, dict) or key not in part:
-            raise SpecError(f"{source}: arch_overrides key {dotted!r} names no field of the chip spec")
-        part[key] = value
-    # Rebuilt as from a file, so a value gets the file's type checks (8.5 or "8" for adc.bits is refused),
-    # and cross-section checks (tiles vs mesh) see every new value together.
-    try:
-        return chip_from_dict(data)
-    except SpecError as exc:
-        raise SpecError(f"{source} with arch_overrides: {exc}") from None
-
-
 def prepare(spec: ScenarioSpec) -> Prepared:
     """Load and map everything the scenario names.
 
@@ -111,10 +81,7 @@ def prepare(spec: ScenarioSpec) -> Prepared:
             (each names the file/key/value).
     """
     torch.set_flush_denormal(True)
-    arch_path = resolve_arch(spec.arch)
-    chip = apply_overrides(load_chip(arch_path), spec.arch_overrides, arch_path)
-    for checkpoint in spec.checkpoints:  # a missing or unknown checkpoint fails before the data loads
-        read_card(checkpoint)
+    arch_path, chip = check_inputs(spec)  # a bad chip or checkpoint fails before the data loads
     if spec.accuracy:
         test = _test_set(spec)
         calib = load_shipped("calibration")

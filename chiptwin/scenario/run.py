@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from chiptwin.scenario.cell import CellResult, cell_id, run_cell, time_cell
 from chiptwin.scenario.mapping_rows import mapping_records
-from chiptwin.scenario.prepare import Prepared, prepare
-from chiptwin.scenario.spec import ScenarioSpec
+from chiptwin.scenario.prepare import Prepared, PreparedModel, prepare
+from chiptwin.scenario.spec import PolicySpec, ScenarioSpec
 from chiptwin.spec.chip import describe_chip
 from chiptwin.spec.pcm import describe_age_convention
 from chiptwin.timing import EventRecord, TimingResult
@@ -88,8 +88,26 @@ def run_scenario(
             "age_convention": describe_age_convention(prepared.chip.pcm),
         },
     )
-    writer = TraceWriter(out, manifest, resume=resume)
-    root = Path(out)
+    with TraceWriter(out, manifest, resume=resume) as writer:
+        todo = _run_cells(spec, prepared, cells, writer, progress)
+        writer.finish(wall_s=time.perf_counter() - start)
+    return ScenarioRun(
+        trace_dir=Path(out),
+        cells_run=len(todo),
+        cells_skipped=len(cells) - len(todo),
+        wall_s=time.perf_counter() - start,
+        prepared=prepared,
+    )
+
+
+def _run_cells(
+    spec: ScenarioSpec,
+    prepared: Prepared,
+    cells: list[tuple[PreparedModel, PolicySpec, int]],
+    writer: TraceWriter,
+    progress: bool,
+) -> list[tuple[PreparedModel, PolicySpec, int]]:
+    """Write the mapping and every cell not yet in the trace; returns the cells run."""
     writer.write_mapping(_mapping_records(prepared))
     todo = [c for c in cells if not writer.has_part("cells", cell_id(c[0].label, c[1].name, c[2]))]
     timings: dict[tuple[str, str], tuple[TimingResult, list[EventRecord]]] = {}
@@ -109,14 +127,7 @@ def run_scenario(
                 timings[key] = time_cell(prepared, model, policy)
             result = run_cell(prepared, model, policy, seed, timings[key], on_probe=lambda: bar.update(1))
             _write(writer, result)
-    writer.finish(wall_s=time.perf_counter() - start)
-    return ScenarioRun(
-        trace_dir=root,
-        cells_run=len(todo),
-        cells_skipped=len(cells) - len(todo),
-        wall_s=time.perf_counter() - start,
-        prepared=prepared,
-    )
+    return todo
 
 
 def _write(writer: TraceWriter, result: CellResult) -> None:

@@ -17,16 +17,34 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from chiptwin.compensation import POLICY_NAMES, get_policy
-from chiptwin.errors import SpecError
+from chiptwin.errors import CheckpointError, SpecError
+from chiptwin.files import check_name, load_toml
+from chiptwin.limits import (
+    MAX_AGE_S,
+    MAX_ARRIVALS,
+    MAX_BATCH_SIZE,
+    MAX_CALIBRATION_IMAGES,
+    MAX_CHECKPOINTS,
+    MAX_COMPENSATION_PASSES,
+    MAX_POLICIES,
+    MAX_PROBES,
+    MAX_RATE_PER_S,
+    MAX_REPROGRAMS,
+    MAX_SEED,
+    MAX_SEEDS,
+    MAX_TEST_IMAGES,
+    MAX_TILES,
+)
 from chiptwin.mapping.strategies import STRATEGIES
+from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.faults import FaultSpec
+from chiptwin.spec.load import apply_overrides, load_chip
 
 __all__ = [
     "COMPENSATIONS",
@@ -34,8 +52,11 @@ __all__ = [
     "ScenarioSpec",
     "TileFailureSpec",
     "WorkloadSpec",
+    "check_inputs",
+    "checkpoint_label",
     "load_scenario",
     "log_probes_s",
+    "scenario_chip",
 ]
 
 COMPENSATIONS = POLICY_NAMES
@@ -44,11 +65,17 @@ COMPENSATIONS = POLICY_NAMES
 WORKLOAD_KINDS = ("periodic", "poisson")
 
 
+def checkpoint_label(checkpoint: str) -> str:
+    """The name a checkpoint goes by in tables and cell ids: its file stem."""
+    return Path(checkpoint).name.removesuffix(".safetensors")
+
+
 def log_probes_s(start_s: float, stop_s: float, count: int) -> tuple[float, ...]:
     """``count`` probe times log-spaced from ``start_s`` to ``stop_s`` inclusive, rounded to 3 digits."""
-    if not (0 < start_s < stop_s) or count < 2:
+    if not (0 < start_s < stop_s <= MAX_AGE_S) or not 2 <= count <= MAX_PROBES:
         raise SpecError(
-            f"log probes need 0 < start_s(={start_s}) < stop_s(={stop_s}) and count(={count}) >= 2"
+            f"log probes need 0 < start_s(={start_s}) < stop_s(={stop_s}) <= {MAX_AGE_S:.4g} s (100 y) "
+            f"and count(={count}) in 2..{MAX_PROBES}"
         )
     ratio = math.log(stop_s / start_s) / (count - 1)
     times = [float(f"{start_s * math.exp(i * ratio):.3g}") for i in range(count)]
@@ -61,12 +88,15 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _finite_positive(value: object) -> bool:
+def _finite_positive(value: object, at_most: float = MAX_AGE_S) -> bool:
+    """None, or a number in ``(0, at_most]`` (a time in seconds unless told)."""
     if value is None:
         return True
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    )
+    return _is_number(value) and 0 < value <= at_most  # type: ignore[operator]
+
+
+_TIME_RULE = f"a number > 0 and <= {MAX_AGE_S:.4g} s (100 y)"
+_AGE_RULE = f"a number >= 0 and <= {MAX_AGE_S:.4g} s (100 y)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,13 +119,8 @@ class PolicySpec:
     """Reprogram the weights every this many seconds (None: never)."""
 
     def __post_init__(self) -> None:
+        check_name(self.name, "policy name")
         where = f"policy {self.name!r}"
-        if (
-            not isinstance(self.name, str)
-            or not self.name
-            or not all(c.isalnum() or c in "+-_." for c in self.name)
-        ):
-            raise SpecError(f"policy name(={self.name!r}) must be letters, digits and + - _ . only")
         if self.compensation not in COMPENSATIONS:
             raise SpecError(f"{where}: compensation(={self.compensation!r}) must be one of {COMPENSATIONS}")
         if self.every not in (None, "probe"):
@@ -109,7 +134,7 @@ class PolicySpec:
             raise SpecError(f"{where}: compensation {self.compensation!r} takes no schedule (every/every_s)")
         for key in ("every_s", "reprogram_after_s"):
             if not _finite_positive(getattr(self, key)):
-                raise SpecError(f"{where}: {key}(={getattr(self, key)!r}) must be a finite number > 0")
+                raise SpecError(f"{where}: {key}(={getattr(self, key)!r}) must be {_TIME_RULE}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,10 +153,12 @@ class WorkloadSpec:
     def __post_init__(self) -> None:
         if self.kind not in WORKLOAD_KINDS:
             raise SpecError(f"workload.kind(={self.kind!r}) must be one of {WORKLOAD_KINDS}")
-        if not _finite_positive(self.rate_per_s):
-            raise SpecError(f"workload.rate_per_s(={self.rate_per_s!r}) must be a finite number > 0")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise SpecError(f"workload.seed(={self.seed!r}) must be an integer >= 0")
+        if not _finite_positive(self.rate_per_s, MAX_RATE_PER_S):
+            raise SpecError(
+                f"workload.rate_per_s(={self.rate_per_s!r}) must be a number > 0 and <= {MAX_RATE_PER_S:g}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise SpecError(f"workload.seed(={self.seed!r}) must be an integer in 0..2**63-1")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,14 +172,14 @@ class TileFailureSpec:
     """Time from the failure to the repair, s (None: never repaired)."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or self.tile < 0:
-            raise SpecError(f"tile_failure.tile(={self.tile!r}) must be an integer >= 0")
-        if not (isinstance(self.at_s, (int, float)) and math.isfinite(self.at_s) and self.at_s >= 0):
-            raise SpecError(f"tile_failure.at_s(={self.at_s!r}) must be a finite number >= 0")
-        if not _finite_positive(self.recover_after_s):
+        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or not 0 <= self.tile < MAX_TILES:
+            raise SpecError(f"tile_failure.tile(={self.tile!r}) must be an integer in 0..{MAX_TILES - 1}")
+        if not (_is_number(self.at_s) and 0 <= self.at_s <= MAX_AGE_S):
             raise SpecError(
-                f"tile_failure.recover_after_s(={self.recover_after_s!r}) must be a finite number > 0"
+                f"tile_failure.at_s(={self.at_s!r}) must be a number >= 0 and <= {MAX_AGE_S:.4g} s"
             )
+        if not _finite_positive(self.recover_after_s):
+            raise SpecError(f"tile_failure.recover_after_s(={self.recover_after_s!r}) must be {_TIME_RULE}")
 
 
 DEFAULT_POLICIES = (
@@ -210,13 +237,9 @@ class ScenarioSpec:
     """A tile that dies during the run (None: none)."""
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.name, str)
-            or not self.name
-            or not all(c.isalnum() or c in "-_." for c in self.name)
-        ):
-            raise SpecError(f"scenario name(={self.name!r}) must be letters, digits and - _ . only")
-        if not isinstance(self.arch, str) or not self.arch:
+        # The name becomes the default trace folder (traces/NAME).
+        check_name(self.name, "scenario name")
+        if not isinstance(self.arch, str) or not self.arch or not self.arch.isprintable():
             raise SpecError(f"arch(={self.arch!r}) must be an architecture name or a file path")
         for key in self.arch_overrides:
             if not isinstance(key, str) or key.count(".") != 1:
@@ -225,32 +248,80 @@ class ScenarioSpec:
             raise SpecError("checkpoints must name at least one checkpoint")
         if not all(isinstance(c, str) and c for c in self.checkpoints):
             raise SpecError(f"checkpoints(={self.checkpoints!r}) must be checkpoint names or file paths")
+        if len(self.checkpoints) > MAX_CHECKPOINTS:
+            raise SpecError(f"checkpoints: {len(self.checkpoints)} given, at most {MAX_CHECKPOINTS}")
+        # A checkpoint's file stem names its cells (cell ids, table columns): two checkpoints with one
+        # stem would be one cell, so a repeated checkpoint or stem is refused like repeated seeds.
+        labels: dict[str, str] = {}
+        for checkpoint in self.checkpoints:
+            label = check_name(checkpoint_label(checkpoint), f"checkpoint {checkpoint!r}: file name")
+            if label in labels:
+                same = "is listed twice" if labels[label] == checkpoint else f"and {labels[label]!r} share"
+                raise SpecError(
+                    f"checkpoints: {checkpoint!r} {same} the name {label!r}; each checkpoint must have its "
+                    "own file name (it names the checkpoint's cells)"
+                )
+            labels[label] = checkpoint
         if self.dataset != "fashion-mnist":
             raise SpecError(f"dataset(={self.dataset!r}) must be 'fashion-mnist'")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise SpecError(f"data_dir(={self.data_dir!r}) must be a folder path")
         if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise SpecError(f"strategy(={self.strategy!r}) must be one of {', '.join(STRATEGIES)}")
-        for key, low in (("n_images", 1), ("n_adabs", 1), ("n_range_calibration", 1), ("batch_size", 1)):
+        for key, high in (
+            ("n_images", MAX_TEST_IMAGES),
+            ("n_adabs", MAX_CALIBRATION_IMAGES),
+            ("n_range_calibration", MAX_CALIBRATION_IMAGES),
+            ("batch_size", MAX_BATCH_SIZE),
+        ):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise SpecError(f"{key}(={value!r}) must be an integer >= {low}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise SpecError(f"{key}(={value!r}) must be an integer in 1..{high:,}")
         if not self.policies:
             raise SpecError("policies must hold at least one policy")
+        if len(self.policies) > MAX_POLICIES:
+            raise SpecError(f"policies: {len(self.policies)} given, at most {MAX_POLICIES}")
         names = [p.name for p in self.policies]
         if len(set(names)) != len(names):
             raise SpecError(f"policies: names {names} must be unique")
         probes = self.probes_s
-        if not probes or not all(_is_number(t) and math.isfinite(t) and t >= 0 for t in probes):
-            raise SpecError(f"probes_s(={probes!r}) must be finite numbers >= 0")
+        if not probes or len(probes) > MAX_PROBES:
+            raise SpecError(f"probes_s: {len(probes)} probes given, must be 1..{MAX_PROBES}")
+        for t in probes:
+            if not (_is_number(t) and 0 <= t <= MAX_AGE_S):
+                raise SpecError(
+                    f"probes_s value {t!r} must be a number >= 0 and <= {MAX_AGE_S:.4g} s (100 y)"
+                )
         if any(b <= a for a, b in itertools.pairwise(probes)):
             raise SpecError(f"probes_s(={probes!r}) must be strictly ascending")
-        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise SpecError(f"seeds(={self.seeds!r}) must be integers >= 0")
+        if not self.seeds or len(self.seeds) > MAX_SEEDS:
+            raise SpecError(f"seeds: {len(self.seeds)} seeds given, must be 1..{MAX_SEEDS}")
+        for s in self.seeds:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+                raise SpecError(f"seeds value {s!r} must be an integer in 0..2**63-1")
         if not isinstance(self.accuracy, bool):
             raise SpecError(f"accuracy(={self.accuracy!r}) must be true or false")
         if len(set(self.seeds)) != len(self.seeds):
             raise SpecError(f"seeds(={self.seeds!r}) must be distinct")
+        self._check_work()
+
+    def _check_work(self) -> None:
+        """Refuse a scenario whose timing run alone would not finish: the counts of :mod:`chiptwin.limits`."""
+        end = self.duration_s
+        arrivals = self.workload.rate_per_s * end
+        if arrivals > MAX_ARRIVALS:
+            raise SpecError(
+                f"workload: {self.workload.rate_per_s:g}/s until the last probe ({end:g} s) is "
+                f"{arrivals:.3g} inferences per cell, more than {MAX_ARRIVALS:.0e}; lower rate_per_s"
+            )
+        for p in self.policies:
+            for key, most in (("every_s", MAX_COMPENSATION_PASSES), ("reprogram_after_s", MAX_REPROGRAMS)):
+                period = getattr(p, key)
+                if period is not None and end / period > most:
+                    raise SpecError(
+                        f"policy {p.name!r}: {key}(={period!r}) until the last probe ({end:g} s) is "
+                        f"{end / period:.3g} passes, more than {most:,}"
+                    )
 
     @property
     def duration_s(self) -> float:
@@ -269,6 +340,44 @@ class ScenarioSpec:
 
         result: dict[str, Any] = plain(asdict(self))
         return result
+
+
+def scenario_chip(spec: ScenarioSpec) -> tuple[Path, ChipSpec]:
+    """The architecture file of ``spec`` and its chip with ``arch_overrides`` applied, validated, and
+    ``tile_failure.tile`` checked against the chip's tile count.
+
+    Raises:
+        SpecError: an unknown architecture, a bad file or override, or a tile the chip does not have.
+    """
+    from chiptwin.mapping import resolve_arch
+
+    arch_path = resolve_arch(spec.arch)
+    chip = apply_overrides(load_chip(arch_path), spec.arch_overrides, arch_path)
+    failure = spec.tile_failure
+    if failure is not None and failure.tile >= chip.tiles.count:
+        raise SpecError(
+            f"tile_failure.tile(={failure.tile}) must be a tile of {chip.name} (0..{chip.tiles.count - 1})"
+        )
+    return arch_path, chip
+
+
+def check_inputs(spec: ScenarioSpec) -> tuple[Path, ChipSpec]:
+    """Everything about ``spec`` that can be checked without loading data or weights: its chip
+    (:func:`scenario_chip`) and every checkpoint's model card and weights file. Run before any output is
+    written, so a bad input leaves nothing behind.
+
+    Raises:
+        SpecError, CheckpointError: a bad chip, override or tile; a missing or corrupt card or weights.
+    """
+    from chiptwin.files import check_regular_file
+    from chiptwin.network.checkpoint import read_card, resolve_checkpoint
+
+    arch_path, chip = scenario_chip(spec)
+    for checkpoint in spec.checkpoints:
+        read_card(checkpoint)
+        weights = resolve_checkpoint(checkpoint).with_suffix(".safetensors")
+        check_regular_file(weights, "checkpoint", CheckpointError)
+    return arch_path, chip
 
 
 def _check_keys(table: Mapping[str, Any], cls: type, where: str, path: Path) -> None:
@@ -301,13 +410,7 @@ def load_scenario(path: Path | str) -> ScenarioSpec:
         SpecError: the file is missing, not TOML, or a key or value is invalid (named in the message).
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"{path}: not a valid TOML scenario ({exc})") from None
-    data = dict(raw)
+    data = dict(load_toml(path, "scenario file", SpecError))
     try:
         if "probes" in data:
             if "probes_s" in data:

@@ -11,6 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from chiptwin.errors import SpecError
+from chiptwin.files import check_name
+from chiptwin.limits import (
+    MAX_CROSSBAR_SIDE,
+    MAX_DEVICES_PER_WEIGHT,
+    MAX_ENERGY_PJ,
+    MAX_ITERATIONS,
+    MAX_MESH_SIDE,
+    MAX_OP_TIME_NS,
+    MAX_STATIC_POWER_MW,
+    MAX_THROUGHPUT,
+    MAX_TILES,
+)
 from chiptwin.spec.pcm import PCMSpec, describe_age_convention
 
 __all__ = [
@@ -37,6 +49,17 @@ PAIR_LAYOUTS = ("unit_cell", "columns", "rows")
 - ``rows``: G+ and G- on adjacent word lines driven with opposite inputs:
   ``rows / devices_per_weight x cols``.
 """
+
+
+def _count(value: int, high: int, low: int = 1) -> tuple[bool, str]:
+    """An integer in ``low..high`` (the upper bounds are :mod:`chiptwin.limits`)."""
+    return low <= value <= high, f"in {low}..{high:,}"
+
+
+def _amount(value: float, high: float, *, positive: bool = False) -> tuple[bool, str]:
+    """A figure ``>= 0`` (``> 0`` if ``positive``) and ``<= high``."""
+    ok = (value > 0 if positive else value >= 0) and value <= high
+    return ok, f"{'> 0' if positive else '>= 0'} and <= {high:g}"
 
 
 def _require(section: str, obj: object, checks: dict[str, tuple[bool, str]]) -> None:
@@ -74,15 +97,16 @@ class TileSpec:
             "tiles",
             self,
             {
-                "count": (self.count >= 1, ">= 1"),
-                "rows": (self.rows >= 1, ">= 1"),
-                "cols": (self.cols >= 1, ">= 1"),
+                "count": _count(self.count, MAX_TILES),
+                "rows": _count(self.rows, MAX_CROSSBAR_SIDE),
+                "cols": _count(self.cols, MAX_CROSSBAR_SIDE),
                 "devices_per_weight": (
-                    self.devices_per_weight >= 2 and self.devices_per_weight % 2 == 0,
-                    "an even number >= 2 (a differential pair)",
+                    2 <= self.devices_per_weight <= MAX_DEVICES_PER_WEIGHT
+                    and self.devices_per_weight % 2 == 0,
+                    f"an even number in 2..{MAX_DEVICES_PER_WEIGHT} (a differential pair)",
                 ),
                 "pair_layout": (self.pair_layout in PAIR_LAYOUTS, f"one of {PAIR_LAYOUTS}"),
-                "array_energy_per_mac_fj": (self.array_energy_per_mac_fj >= 0, ">= 0"),
+                "array_energy_per_mac_fj": _amount(self.array_energy_per_mac_fj, MAX_ENERGY_PJ * 1e3),
             },
         )
         if self.pair_layout == "columns" and self.cols % self.devices_per_weight:
@@ -136,8 +160,8 @@ class DACSpec:
             self,
             {
                 "bits": (1 <= self.bits <= 16, "in 1..16"),
-                "integration_time_ns": (self.integration_time_ns > 0, "> 0"),
-                "energy_per_row_pj": (self.energy_per_row_pj >= 0, ">= 0"),
+                "integration_time_ns": _amount(self.integration_time_ns, MAX_OP_TIME_NS, positive=True),
+                "energy_per_row_pj": _amount(self.energy_per_row_pj, MAX_ENERGY_PJ),
             },
         )
 
@@ -181,9 +205,9 @@ class ADCSpec:
             {
                 "output_noise": (0 <= self.output_noise < 1, "in [0, 1)"),
                 "bits": (1 <= self.bits <= 16, "in 1..16"),
-                "columns_per_adc": (self.columns_per_adc >= 1, ">= 1"),
-                "conversion_time_ns": (self.conversion_time_ns > 0, "> 0"),
-                "energy_per_conversion_pj": (self.energy_per_conversion_pj >= 0, ">= 0"),
+                "columns_per_adc": _count(self.columns_per_adc, MAX_CROSSBAR_SIDE),
+                "conversion_time_ns": _amount(self.conversion_time_ns, MAX_OP_TIME_NS, positive=True),
+                "energy_per_conversion_pj": _amount(self.energy_per_conversion_pj, MAX_ENERGY_PJ),
                 "range_headroom": (0 < self.range_headroom <= 100, "in (0, 100]"),
             },
         )
@@ -215,10 +239,10 @@ class DigitalSpec:
     """Energy of one pooling element (compare or add), pJ (assumed)."""
 
     def __post_init__(self) -> None:
-        checks = {"ops_per_ns": (self.ops_per_ns > 0, "> 0")}
+        checks = {"ops_per_ns": _amount(self.ops_per_ns, MAX_THROUGHPUT, positive=True)}
         for f in fields(self):
             if f.name.startswith("energy_"):
-                checks[f.name] = (getattr(self, f.name) >= 0, ">= 0")
+                checks[f.name] = _amount(getattr(self, f.name), MAX_ENERGY_PJ)
         _require("digital", self, checks)
 
 
@@ -246,11 +270,13 @@ class NoCSpec:
             "noc",
             self,
             {
-                "mesh_rows": (self.mesh_rows >= 1, ">= 1"),
-                "mesh_cols": (self.mesh_cols >= 1, ">= 1"),
-                "link_bandwidth_bytes_per_ns": (self.link_bandwidth_bytes_per_ns > 0, "> 0"),
-                "hop_latency_ns": (self.hop_latency_ns >= 0, ">= 0"),
-                "energy_per_bit_hop_pj": (self.energy_per_bit_hop_pj >= 0, ">= 0"),
+                "mesh_rows": _count(self.mesh_rows, MAX_MESH_SIDE),
+                "mesh_cols": _count(self.mesh_cols, MAX_MESH_SIDE),
+                "link_bandwidth_bytes_per_ns": _amount(
+                    self.link_bandwidth_bytes_per_ns, MAX_THROUGHPUT, positive=True
+                ),
+                "hop_latency_ns": _amount(self.hop_latency_ns, MAX_OP_TIME_NS),
+                "energy_per_bit_hop_pj": _amount(self.energy_per_bit_hop_pj, MAX_ENERGY_PJ),
             },
         )
 
@@ -276,10 +302,10 @@ class ProgrammingSpec:
             "programming",
             self,
             {
-                "iterations": (self.iterations >= 1, ">= 1"),
-                "time_per_iteration_ns": (self.time_per_iteration_ns > 0, "> 0"),
-                "energy_per_iteration_pj": (self.energy_per_iteration_pj >= 0, ">= 0"),
-                "devices_in_parallel": (self.devices_in_parallel >= 1, ">= 1"),
+                "iterations": _count(self.iterations, MAX_ITERATIONS),
+                "time_per_iteration_ns": _amount(self.time_per_iteration_ns, MAX_OP_TIME_NS, positive=True),
+                "energy_per_iteration_pj": _amount(self.energy_per_iteration_pj, MAX_ENERGY_PJ),
+                "devices_in_parallel": _count(self.devices_in_parallel, MAX_CROSSBAR_SIDE**2),
             },
         )
 
@@ -333,10 +359,12 @@ class ChipSpec:
     gdc: GDCSpec = field(default_factory=GDCSpec)
 
     def __post_init__(self) -> None:
-        if not self.name:
-            raise SpecError("chip.name(='') must be a non-empty string")
-        if not self.static_power_mw >= 0:
-            raise SpecError(f"chip.static_power_mw(={self.static_power_mw!r}) must be >= 0")
+        # The name becomes part of output paths (traces/map-MODEL-NAME-STRATEGY): no '/', no '..'.
+        check_name(self.name, "chip.name")
+        if not 0 <= self.static_power_mw <= MAX_STATIC_POWER_MW:
+            raise SpecError(
+                f"chip.static_power_mw(={self.static_power_mw!r}) must be >= 0 and <= {MAX_STATIC_POWER_MW:g}"
+            )
         mesh = self.noc.mesh_rows * self.noc.mesh_cols
         if self.tiles.count > mesh:
             raise SpecError(

@@ -58,6 +58,11 @@ class FaultSpec:
     calibrated out). Drawn once per column at programming."""
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            # bool is an int in Python, but `stuck_rate = true` is a mistake in a scenario file.
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SpecError(f"faults.{f.name}(={value!r}) must be a number")
         for name in ("stuck_rate", "stuck_high_fraction"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:  # NaN fails too

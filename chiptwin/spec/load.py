@@ -9,14 +9,16 @@ naming the file, the key and the offending value.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
 from chiptwin.errors import SpecError
+from chiptwin.files import load_toml
 from chiptwin.spec.chip import (
     ADCSpec,
     ChipSpec,
@@ -29,7 +31,7 @@ from chiptwin.spec.chip import (
 )
 from chiptwin.spec.pcm import PCMSpec
 
-__all__ = ["chip_from_dict", "load_chip"]
+__all__ = ["apply_overrides", "chip_from_dict", "load_chip"]
 
 _SECTIONS: dict[str, type] = {
     "tiles": TileSpec,
@@ -117,21 +119,33 @@ def load_chip(path: Path | str) -> ChipSpec:
     """Read, parse and validate an architecture TOML file.
 
     Raises:
-        SpecError: the file is missing or unreadable, is not TOML, or fails validation; the message
-            starts with the file path.
+        SpecError: the file is missing, unreadable, not a regular file, larger than any chip file, not
+            TOML, or fails validation; the message starts with the file path.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: cannot read ({exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+    data = load_toml(path, "chip file", SpecError)
     try:
         return chip_from_dict(data)
     except SpecError as exc:
         raise SpecError(f"{path}: {exc}") from None
+
+
+def apply_overrides(chip: ChipSpec, overrides: Mapping[str, Any], source: Path) -> ChipSpec:
+    """``chip`` with ``{"section.key": value}`` changed; every value is validated as in a file.
+
+    Raises:
+        SpecError: an unknown section or key, or a value the spec rejects (named with the source file).
+    """
+    data = dataclasses.asdict(chip)
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        part = data.get(section)
+        if not isinstance(part, dict) or key not in part:
+            raise SpecError(f"{source}: arch_overrides key {dotted!r} names no field of the chip spec")
+        part[key] = value
+    # Rebuilt as from a file, so a value gets the file's type checks (8.5 or "8" for adc.bits is refused),
+    # and cross-section checks (tiles vs mesh) see every new value together.
+    try:
+        return chip_from_dict(data)
+    except SpecError as exc:
+        raise SpecError(f"{source} with arch_overrides: {exc}") from None

@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from chiptwin.errors import DataError
+from chiptwin.errors import DataError, UsageError
+from chiptwin.files import FolderLock, describe_os_error, load_json
 from chiptwin.scenario.run import run_scenario
 from chiptwin.sweep.spec import SweepCell, SweepSpec
 from chiptwin.trace.reader import read_table
@@ -34,7 +35,7 @@ from chiptwin.trace.schema import dynamic_energy_pj
 from chiptwin.trace.writer import write_atomic
 
 if TYPE_CHECKING:
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
 __all__ = [
     "RESULTS_VERSION",
@@ -163,8 +164,24 @@ def run_sweep(
         serial: run the cells one after another in this process (no dask), e.g. for comparison.
         on_done: called as ``on_done(cell_id, error or None)`` when a cell finishes or finally fails.
     """
-    start = time.perf_counter()
     out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot create the sweep folder ({describe_os_error(exc)})") from None
+    with FolderLock(out, "sweep folder", DataError):
+        return _run_sweep(spec, out, scheduler, workers, serial, on_done)
+
+
+def _run_sweep(
+    spec: SweepSpec,
+    out: Path,
+    scheduler: str | None,
+    workers: int,
+    serial: bool,
+    on_done: Callable[[str, str | None], None] | None,
+) -> SweepResult:
+    start = time.perf_counter()
     cells = spec.cells()
     keys = list(cells[0].keys) if cells else []
     manifest = {
@@ -176,11 +193,10 @@ def run_sweep(
         "status": "running",
     }
     previous = out / "sweep.json"
-    if previous.exists():
-        try:
-            old = json.loads(previous.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DataError(f"{previous}: not a sweep manifest ({exc})") from None
+    if previous.exists() or previous.is_symlink():
+        old = load_json(previous, "sweep state", DataError)
+        if not isinstance(old, dict):
+            raise DataError(f"{previous}: not a sweep manifest (a JSON {type(old).__name__}, not an object)")
         if old.get("base") != manifest["base"] or old.get("grid") != manifest["grid"]:
             raise DataError(f"{out}: holds another sweep (use another --out)")
     _write_manifest(out, manifest)
@@ -269,12 +285,13 @@ def _run_distributed(
     workers: int,
     on_done: Callable[[str, str | None], None] | None,
 ) -> dict[str, str]:
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
     failed: dict[str, str] = {}
     cluster = local_cluster(workers) if scheduler is None else None
     try:
-        with Client(cluster if cluster is not None else scheduler) as client:
+        client = _client(cluster if cluster is not None else scheduler)
+        with client:
             futures = {
                 client.submit(
                     run_sweep_cell,
@@ -300,6 +317,28 @@ def _run_distributed(
         if cluster is not None:
             cluster.close()
     return failed
+
+
+_CONNECT_TIMEOUT_S = 10
+"""How long to try reaching a ``--scheduler`` before giving up, s (dask's default is 30)."""
+
+
+def _client(address: Any) -> Client:
+    """A dask client of a LocalCluster or of the scheduler at ``address``.
+
+    Raises:
+        UsageError: the scheduler cannot be reached in :data:`_CONNECT_TIMEOUT_S` or the address is not one
+            dask understands.
+    """
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=_CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        if not isinstance(address, str):
+            raise
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise UsageError(f"--scheduler {address}: cannot connect ({detail})") from None
 
 
 def read_sweep(out: Path | str) -> pa.Table:

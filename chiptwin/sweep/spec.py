@@ -30,21 +30,26 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import tomllib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chiptwin.errors import SpecError
+from chiptwin.errors import ChipTwinError, SpecError
+from chiptwin.files import check_name, load_toml
+from chiptwin.limits import MAX_SEED, MAX_SWEEP_CELLS
 from chiptwin.scenario.library import named_scenario
-from chiptwin.scenario.spec import ScenarioSpec, load_scenario
+from chiptwin.scenario.spec import ScenarioSpec, check_inputs, load_scenario, scenario_chip
 
-__all__ = ["GRID_KEYS", "SweepCell", "SweepSpec", "load_sweep"]
+__all__ = ["GRID_KEYS", "SweepCell", "SweepSpec", "check_cells", "load_sweep"]
 
 GRID_KEYS = ("arch", "strategy", "policy", "checkpoint", "seed")
 """Plain grid keys; any ``section.key`` is an architecture override."""
 
 _ID_SAFE = str.maketrans({"/": "_", " ": "_", ":": "_", "\\": "_"})
+_CELL_ID = re.compile(r"[A-Za-z0-9=,+_.-]+")
+MAX_CELL_ID_CHARS = 200
+"""Longest sweep cell id: it names a folder and a results file (``.<id>.parquet.tmp`` < 255 bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +74,7 @@ class SweepSpec:
     accuracy: bool = True
 
     def __post_init__(self) -> None:
-        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
-            raise SpecError(f"sweep name(={self.name!r}) must be letters, digits and - _ . only")
+        check_name(self.name, "sweep name")  # it names the default output folder, traces/sweep-NAME
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or not 0 <= self.retries <= 10:
             raise SpecError(f"run.retries(={self.retries!r}) must be an integer in 0..10")
         for key, values in self.grid.items():
@@ -87,15 +91,24 @@ class SweepSpec:
                     f"grid.policy value {name!r} is not a policy of the base (known: {sorted(policies)})"
                 )
         for seed in self.grid.get("seed", ()):
-            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-                raise SpecError(f"grid.seed value {seed!r} must be an integer >= 0")
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+                raise SpecError(f"grid.seed value {seed!r} must be an integer in 0..2**63-1")
+        count = math.prod(len(values) for values in self._axes().values())
+        if count > MAX_SWEEP_CELLS:
+            sizes = " x ".join(f"{len(v)} {k}" for k, v in self._axes().items())
+            raise SpecError(f"grid: {sizes} is {count:,} cells, more than {MAX_SWEEP_CELLS:,}")
 
-    def cells(self) -> list[SweepCell]:
-        """Every cell of the grid, in a fixed order (the grid's key order, values in order)."""
+    def _axes(self) -> dict[str, tuple[Any, ...]]:
+        """The grid with the base's checkpoints, policies and seeds as axes where the grid has none."""
         axes = dict(self.grid)
         axes.setdefault("checkpoint", self.base.checkpoints)
         axes.setdefault("policy", tuple(p.name for p in self.base.policies))
         axes.setdefault("seed", self.base.seeds)
+        return axes
+
+    def cells(self) -> list[SweepCell]:
+        """Every cell of the grid, in a fixed order (the grid's key order, values in order)."""
+        axes = self._axes()
         names = list(axes)
         cells = []
         for values in itertools.product(*(axes[k] for k in names)):
@@ -128,6 +141,43 @@ class SweepSpec:
         )
 
 
+def check_cells(spec: SweepSpec, path: Path | str = "") -> list[SweepCell]:
+    """Every cell of ``spec``, after checking what would otherwise fail only when the cell runs: each cell
+    id is a valid, unique folder name; each architecture (with its overrides) loads and validates; each
+    checkpoint's card and weights exist. Run before any output is written.
+
+    Raises:
+        SpecError, CheckpointError: the first problem, naming the cell or value.
+    """
+    cells = spec.cells()
+    seen: dict[str, dict[str, str]] = {}
+    for cell in cells:
+        if not _CELL_ID.fullmatch(cell.cell_id) or len(cell.cell_id) > MAX_CELL_ID_CHARS:
+            raise SpecError(
+                f"cell id {cell.cell_id[:80]!r} must be 1..{MAX_CELL_ID_CHARS} ASCII letters, digits and "
+                "= , + - _ . (it names the cell's folder): rename the grid's values or their files"
+            )
+        if cell.cell_id in seen:
+            raise SpecError(
+                f"cells {seen[cell.cell_id]} and {cell.keys} share the id {cell.cell_id!r} (values whose "
+                "files have the same name); give each file its own name"
+            )
+        seen[cell.cell_id] = cell.keys
+    chips: set[tuple[str, str]] = set()
+    checkpoints: set[str] = set()
+    for cell in cells:
+        scenario = cell.scenario
+        key = (scenario.arch, repr(sorted(scenario.arch_overrides.items())))
+        if key not in chips:
+            chips.add(key)
+            scenario_chip(scenario)
+        new = set(scenario.checkpoints) - checkpoints
+        if new:
+            checkpoints |= new
+            check_inputs(dataclasses.replace(scenario, checkpoints=tuple(sorted(new))))
+    return cells
+
+
 def _id_value(value: Any) -> str:
     text = str(value)
     if "/" in text or text.endswith(".toml") or text.endswith(".safetensors"):
@@ -155,12 +205,7 @@ def load_sweep(path: Path | str) -> SweepSpec:
         SpecError: the file is missing or not TOML, or a key or value is invalid (named in the message).
     """
     path = Path(path)
-    try:
-        raw: dict[str, Any] = dict(tomllib.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such sweep file") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"{path}: not a valid TOML sweep file ({exc})") from None
+    raw: dict[str, Any] = dict(load_toml(path, "sweep file", SpecError))
     try:
         unknown = set(raw) - {"name", "scenario", "base", "grid", "run"}
         if unknown:
@@ -189,14 +234,16 @@ def load_sweep(path: Path | str) -> SweepSpec:
             for v in values:
                 if isinstance(v, float) and not math.isfinite(v):
                     raise SpecError(f"grid.{key} value {v!r} must be finite")
-        return SweepSpec(
+        spec = SweepSpec(
             name=raw.get("name", path.stem),
             base=base,
             grid={k: tuple(v) for k, v in grid.items()},
             retries=options.get("retries", 1),
             accuracy=accuracy,
         )
-    except SpecError as exc:
+        check_cells(spec)
+        return spec
+    except ChipTwinError as exc:
         message = str(exc)
         raise SpecError(message if message.startswith(str(path)) else f"{path}: {message}") from None
     except (TypeError, ValueError) as exc:

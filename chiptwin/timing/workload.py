@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from chiptwin.errors import TimingError
+from chiptwin.files import read_text
 from chiptwin.seeding import derive_seed
 from chiptwin.units import NS_PER_S
 
@@ -260,12 +261,7 @@ def load_arrivals_csv(path: str | Path) -> np.ndarray:
             line), or arrivals that are negative or unsorted.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise TimingError(f"{path}: replay file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TimingError(f"{path}: cannot read replay file ({exc})") from None
+    text = read_text(path, "replay file", TimingError)
     reader = csv.reader(text.splitlines())
     header = [h.strip() for h in next(reader, [])]
     column = next((c for c in ARRIVAL_COLUMNS if c in header), None)

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chiptwin.errors import DataError
+from chiptwin.files import check_regular_file
 
 __all__ = [
     "MAPPING_SCHEMA",
@@ -120,6 +121,7 @@ def read_mapping_table(path: Path | str) -> list[MappingRecord]:
         DataError: the file is missing, not Parquet, not a mapping table, or of another schema version.
     """
     path = Path(path)
+    check_regular_file(path, "trace part", DataError)
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:

@@ -17,7 +17,6 @@ A part is only ever created by an atomic rename, so a part file that exists is a
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chiptwin.errors import DataError
+from chiptwin.files import check_regular_file, load_json
 from chiptwin.trace.manifest import TRACE_VERSION
 from chiptwin.trace.mapping_table import MAPPING_SCHEMA_VERSION
 from chiptwin.trace.schema import SCHEMA_VERSION, SCHEMAS
@@ -107,6 +107,7 @@ def read_part_schema(path: Path) -> pa.Schema:
     Raises:
         DataError: the file is missing, truncated or not Parquet.
     """
+    check_regular_file(path, "trace part", DataError)
     try:
         return pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
@@ -156,6 +157,7 @@ def read_part(path: Path, table: str) -> pa.Table:
     Raises:
         DataError: the file is missing or not Parquet, or its schema is not that of ``table``.
     """
+    check_regular_file(path, "trace part", DataError)
     try:
         data = pq.read_table(path, partitioning=None)
     except (OSError, pa.ArrowException) as exc:
@@ -179,12 +181,9 @@ def read_manifest(root: Path | str) -> dict[str, Any]:
             another one than :data:`~chiptwin.trace.manifest.TRACE_VERSION`.
     """
     path = Path(root) / MANIFEST_FILE
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no manifest (not a trace directory)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: manifest is not readable JSON ({exc})") from None
+    if not path.exists() and not path.is_symlink():
+        raise DataError(f"{path}: no manifest (not a trace directory)")
+    manifest = load_json(path, "manifest", DataError)
     if not isinstance(manifest, dict):
         raise DataError(f"{path}: manifest is a JSON {type(manifest).__name__}, not an object")
     if "trace_version" not in manifest:

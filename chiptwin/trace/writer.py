@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chiptwin.errors import DataError
+from chiptwin.files import FolderLock
 from chiptwin.trace.manifest import TRACE_VERSION, as_json, utc_now
 from chiptwin.trace.mapping_table import MappingRecord, build_mapping_table
 from chiptwin.trace.reader import (
@@ -104,8 +105,13 @@ class TraceWriter:
             ``scenario`` entry identifies the run when resuming.
         resume: keep the parts of an earlier run of the same scenario in ``root`` (see :meth:`has_part`).
 
+    A writer holds an OS lock on ``root`` (:class:`chiptwin.files.FolderLock`) from construction to
+    :meth:`finish` or :meth:`close` (use it as a context manager): a second writer of the same folder, in
+    this process or another, is refused, so two runs can never mix their cells in one trace.
+
     Raises:
-        DataError: ``root`` cannot be created; it holds parts and ``resume`` is false; ``resume`` is true
+        DataError: ``root`` cannot be created; another writer holds it; it holds parts and ``resume`` is
+            false; ``resume`` is true
             but the stored manifest is unreadable or its scenario differs (the first differing key
             named); or ``manifest`` is not JSON data or names another ``trace_version``.
     """
@@ -125,16 +131,39 @@ class TraceWriter:
             raise DataError(
                 f"{self.root}: cannot create the trace directory ({exc.strerror or exc})"
             ) from None
-        has_parts = any(list_cells(self.root, table) for table in SCHEMAS)
-        if resume:
-            self._check_resumable(has_parts)
-        elif has_parts:
-            raise DataError(f"{self.root}: trace directory already holds a run (use resume or another --out)")
-        for folder in (self.root, *(self.root / table for table in SCHEMAS)):  # of an interrupted write
-            if folder.is_dir():
-                for tmp in folder.glob(".*.tmp"):
-                    tmp.unlink(missing_ok=True)
-        self._write_manifest({**self._manifest, "status": "running"})
+        self._lock: FolderLock | None = FolderLock(self.root, "trace directory", DataError).__enter__()
+        try:
+            has_parts = any(list_cells(self.root, table) for table in SCHEMAS)
+            if resume:
+                self._check_resumable(has_parts)
+            elif has_parts:
+                raise DataError(
+                    f"{self.root}: trace directory already holds a run (use resume or another --out)"
+                )
+            for folder in (self.root, *(self.root / table for table in SCHEMAS)):  # of an interrupted write
+                if folder.is_dir():
+                    for tmp in folder.glob(".*.tmp"):
+                        tmp.unlink(missing_ok=True)
+            self._write_manifest({**self._manifest, "status": "running"})
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the folder's lock (a finished writer has already); the trace stays as written."""
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            lock.__exit__(None, None, None)
+
+    def __del__(self) -> None:
+        # Like a file object: a writer nobody holds any more releases its folder.
+        self.close()
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _check_resumable(self, has_parts: bool) -> None:
         if not (self.root / MANIFEST_FILE).exists():
@@ -237,6 +266,7 @@ class TraceWriter:
         added = as_json(extra, key="finish")
         self._write_manifest({**self._manifest, **added, "status": "complete", "finished": utc_now()})
         self._finished = True
+        self.close()
         return self.manifest
 
 

@@ -45,7 +45,7 @@ def test_map_writes_parquet_and_png(tmp_path: Path, capsys: pytest.CaptureFixtur
         (["--model", "resnet99"], "unknown model 'resnet99'"),
         (["--strategy", "sparse"], "strategy(='sparse') must be one of dense, packed, balanced"),
         (["--arch", "nochip"], "nochip: no such file or architecture"),
-        (["--in-channels", "0"], "in_channels(=0) must be >= 1"),
+        (["--in-channels", "0"], "in_channels(=0) must be in 1.."),
         (["--arch", "tiny_4"], "'dense' placement needs 226 tiles"),
     ],
 )

@@ -46,5 +46,5 @@ def test_foreign_or_old_files_are_refused(tmp_path: Path) -> None:
     pq.write_table(pa.table({"a": [1]}), other)
     with pytest.raises(DataError, match="not a mapping table of schema_version 1"):
         read_mapping_table(other)
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="trace part not found"):
         read_mapping_table(tmp_path / "missing.parquet")

@@ -138,7 +138,7 @@ def test_missing_card(saved: tuple[torch.nn.Module, Path]) -> None:
     ("text", "match"),
     [
         ('{"model": ', "not valid JSON"),
-        ("\xff\xfe", "not valid JSON"),
+        ("\xff\xfe", "not UTF-8"),
         ('["model", "dataset"]', "must be a JSON object"),
         ('{"dataset": "fashion-mnist"}', "lacks key 'model'"),
         ('{"model": {"arch": "cifar_resnet"}}', "lacks key 'dataset'"),

@@ -67,7 +67,7 @@ def test_tile_mapping_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
     ("argv", "fragment"),
     [
         (["run", "nope"], "no scenario named 'nope'"),
-        (["run", "missing.toml"], "missing.toml: no such scenario file"),
+        (["run", "missing.toml"], "missing.toml: scenario file not found"),
     ],
 )
 def test_run_bad_input_is_one_line(argv: list[str], fragment: str, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -10,8 +10,8 @@ from chiptwin.errors import SpecError
 from chiptwin.scenario import PolicySpec, ScenarioSpec, load_scenario, log_probes_s, schedule
 from chiptwin.scenario.cell import COMPENSATE, PROBE, REPROGRAM
 from chiptwin.scenario.library import SCENARIOS, named_scenario
-from chiptwin.scenario.prepare import apply_overrides
 from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.load import apply_overrides
 
 S = 1_000_000_000
 
@@ -128,7 +128,7 @@ def test_load_scenario_file(tmp_path: Path) -> None:
         (lambda t: t.replace("every_s = 3600.0", "evry_s = 3600.0"), "unknown key policies[1].'evry_s'"),
         (lambda t: t.replace("log = [1, 86400, 4]", "log = [86400, 1, 4]"), "start_s"),
         (lambda t: t.replace("seeds = [0, 1]", "seeds = 3"), "seeds(=3) must be an array"),
-        (lambda t: t + "\n[[[", "not a valid TOML scenario"),
+        (lambda t: t + "\n[[[", "not valid TOML"),
     ],
 )
 def test_bad_scenario_file_names_file_and_key(tmp_path: Path, edit, fragment: str) -> None:  # type: ignore[no-untyped-def]
@@ -141,7 +141,7 @@ def test_bad_scenario_file_names_file_and_key(tmp_path: Path, edit, fragment: st
 
 
 def test_missing_scenario_file(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="no such scenario file"):
+    with pytest.raises(SpecError, match="scenario file not found"):
         load_scenario(tmp_path / "nope.toml")
 
 

@@ -113,7 +113,7 @@ BAD = [
     ("bool as int", lambda d: d["tiles"].update(count=True), "key 'tiles.count' must be an integer"),
     ("float as int", lambda d: d["adc"].update(bits=8.0), "key 'adc.bits' must be an integer"),
     ("table as value", lambda d: d.update(tiles=3), "key 'tiles' must be a table"),
-    ("zero rows", lambda d: d["tiles"].update(rows=0), "tiles.rows(=0) must be >= 1"),
+    ("zero rows", lambda d: d["tiles"].update(rows=0), "tiles.rows(=0) must be in 1..8,192"),
     ("negative energy", lambda d: d["adc"].update(energy_per_conversion_pj=-1.0), "(=-1.0) must be >= 0"),
     (
         "adc headroom 0",
@@ -166,7 +166,7 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
     bad.write_text("name = \n[tiles")
     with pytest.raises(SpecError, match=r"broken\.toml: not valid TOML"):
         load_chip(bad)
-    with pytest.raises(SpecError, match=r"nowhere\.toml: file not found"):
+    with pytest.raises(SpecError, match=r"nowhere\.toml: chip file not found"):
         load_chip(tmp_path / "nowhere.toml")
 
 

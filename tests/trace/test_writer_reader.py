@@ -135,6 +135,7 @@ def test_a_failed_rename_leaves_no_part_and_tmp_files_are_ignored(
     (writer.root / "cells" / ".c3.parquet.tmp").write_bytes(good.read_bytes()[:100])
     assert list_cells(writer.root) == ["c1"]
     assert read_table(writer.root, "cells").column("cell").to_pylist() == ["c1"]
+    writer.close()  # the killed process's lock goes with it
     TraceWriter(writer.root, _manifest(), resume=True)  # a resumed run clears them
     assert sorted(p.name for p in (writer.root / "cells").iterdir()) == ["c1.parquet"]
 
@@ -215,9 +216,13 @@ def test_resume_keeps_parts_and_refuses_another_scenario(tmp_path: Path) -> None
     first = TraceWriter(root, _manifest())
     rows = _rows("cells", "c0", 1)
     first.write_part("cells", "c0", rows)  # then the run is interrupted: no finish
+    with pytest.raises(DataError, match="another chiptwin writer .* is writing this trace directory"):
+        TraceWriter(root, _manifest(), resume=True)  # while it runs, nobody else may write
+    first.close()  # the process ends, and the kernel releases its lock
     again = TraceWriter(root, _manifest(json.loads(json.dumps(SCENARIO))), resume=True)
     assert again.has_part("cells", "c0") and read_table(root, "cells").to_pylist() == rows
     assert read_manifest(root)["status"] == "running"
+    again.close()
     TraceWriter(root, _manifest({**SCENARIO, "seeds": (0,)}), resume=True)  # a tuple is stored as a list
 
     other = {**SCENARIO, "policies": [{"name": "gdc", "every_s": 120.0}, {"name": "none"}]}
@@ -360,6 +365,7 @@ def test_the_mapping_table_is_replaced_atomically(
     assert read_table(writer.root, "mapping").column("layer").to_pylist() == ["conv"]  # the old one, whole
     assert not list(writer.root.glob(".*.tmp"))
     (writer.root / ".mapping.parquet.tmp").write_bytes(b"PAR1")  # what a killed process leaves
+    writer.close()
     TraceWriter(writer.root, _manifest(), resume=True)  # a resumed run clears it
     assert not list(writer.root.glob(".*.tmp"))
     writer.finish()
@@ -393,7 +399,7 @@ def test_read_pandas_gives_a_frame(writer: TraceWriter) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{not json", "manifest is not readable JSON"),
+        ("{not json", "manifest is not valid JSON"),
         ("[1, 2]", "manifest is a JSON list, not an object"),
         ('{"status": "complete"}', "manifest has no 'trace_version'"),
         ('{"trace_version": 2}', "trace_version 2, this chiptwin reads version 1"),

@@ -1,0 +1,162 @@
+"""Upper bounds on every size, count, rate and time a user can give chiptwin, in one place.
+
+A chip file, scenario, sweep file or command-line argument is checked against these when it is loaded,
+before any data, model or mapping is prepared, so one large number ends the command with one line, not
+with a MemoryError an hour later. Each bound is far above any published or shipped value (the reason is
+next to it); where a value above it could be legitimate, the bound says what it would cost.
+"""
+
+from __future__ import annotations
+
+from chiptwin.durations import MAX_DURATION_NS
+from chiptwin.units import NS_PER_S, SECONDS_PER_YEAR
+
+__all__ = [
+    "EVENT_IMAGES_PER_S",
+    "MAX_AGE_S",
+    "MAX_ARRIVALS",
+    "MAX_BATCH_SIZE",
+    "MAX_CALIBRATION_IMAGES",
+    "MAX_CHECKPOINTS",
+    "MAX_COMPENSATION_PASSES",
+    "MAX_CROP_PAD",
+    "MAX_CROSSBAR_SIDE",
+    "MAX_DEVICES_PER_WEIGHT",
+    "MAX_ENERGY_PJ",
+    "MAX_EPOCHS",
+    "MAX_EVENT_ARRIVALS",
+    "MAX_GDC_READS",
+    "MAX_IN_CHANNELS",
+    "MAX_ITERATIONS",
+    "MAX_LAYERS",
+    "MAX_MESH_SIDE",
+    "MAX_OP_TIME_NS",
+    "MAX_POLICIES",
+    "MAX_PROBES",
+    "MAX_RATE_PER_S",
+    "MAX_REPROGRAMS",
+    "MAX_SEED",
+    "MAX_SEEDS",
+    "MAX_STATIC_POWER_MW",
+    "MAX_SWEEP_CELLS",
+    "MAX_TEST_IMAGES",
+    "MAX_THREADS",
+    "MAX_THROUGHPUT",
+    "MAX_TILES",
+    "MAX_WORKERS",
+]
+
+# ---- a chip file ----------------------------------------------------------------------------------------
+
+MAX_TILES = 4096
+"""Tiles per chip. HERMES has 64 cores (Le Gallo et al., Nat. Electron. 2023); 4096 is 64 such chips."""
+
+MAX_CROSSBAR_SIDE = 8192
+"""Rows or columns of one crossbar. Fabricated PCM/RRAM arrays reach 1024 x 1024 (and Joshi 2020's
+experiment used 512 x 2048 of a 1M-device array); a longer bit line has no useful read margin."""
+
+MAX_DEVICES_PER_WEIGHT = 16
+"""Devices per weight (HERMES 4, Joshi 2020 2); multi-device schemes in the literature use up to 8."""
+
+MAX_MESH_SIDE = 1024
+"""Routers per side of the NoC mesh (HERMES: 8 x 8)."""
+
+MAX_OP_TIME_NS = float(NS_PER_S)
+"""Longest time of one chip operation (an integration, a conversion, a hop, a programming iteration), ns:
+1 s; HERMES' MVM takes ~130 ns, a programming iteration ~1 us."""
+
+MAX_ENERGY_PJ = 1e9
+"""Largest energy of one chip operation, pJ (1 mJ; HERMES' figures are fJ to pJ)."""
+
+MAX_STATIC_POWER_MW = 1e6
+"""Largest static power of a chip, mW (1 kW; HERMES' whole chip draws ~1 W)."""
+
+MAX_THROUGHPUT = 1e9
+"""Largest per-nanosecond throughput figure (digital ops/ns, NoC bytes/ns): 10^18 per second."""
+
+MAX_ITERATIONS = 10_000
+"""Program-and-verify iterations per device (Joshi 2020 used ~20 on average)."""
+
+# ---- a scenario, an evaluation, a timing run --------------------------------------------------------------
+
+MAX_AGE_S = 100 * SECONDS_PER_YEAR
+"""Latest device age or probe time, s: 100 years (PCM retention is specified for 10 years; the drift law
+is fitted up to ~1 day in Joshi 2020, so anything beyond is extrapolation already). The trace's int64 ns
+clock would allow ~292 years."""
+
+assert MAX_AGE_S * NS_PER_S < MAX_DURATION_NS
+
+MAX_SEED = 2**63 - 1
+"""Largest seed (programming, workload, training): the range of the trace's int64 ``seed`` column."""
+
+MAX_SEEDS = 1000
+"""Programming seeds per scenario or evaluation (Joshi 2020: 5 per point; 1000 for spread studies)."""
+
+MAX_CHECKPOINTS = 100
+"""Checkpoints per scenario (the shipped scenarios compare 2)."""
+
+MAX_POLICIES = 100
+"""Compensation policies per scenario (the shipped scenarios compare at most 8)."""
+
+MAX_PROBES = 1000
+"""Accuracy probes per scenario (the shipped scenarios use at most 12)."""
+
+MAX_TEST_IMAGES = 10_000
+"""Test images per probe: the Fashion-MNIST test set (Xiao et al. 2017) holds 10,000."""
+
+MAX_CALIBRATION_IMAGES = 60_000
+"""Calibration images (AdaBS, converter ranges): the Fashion-MNIST training set holds 60,000."""
+
+MAX_BATCH_SIZE = 10_000
+"""Images per batch: a whole test set."""
+
+MAX_RATE_PER_S = 1e6
+"""Mean inference rate, per second: HERMES' 63.1 TOPS serve ResNet-32 (~0.14 GOP per image) at most
+~450,000 images/s. The batched engine holds one 10-s chunk of arrivals at a time, ~90 bytes each: 10^6/s
+is ~1 GB (measured: 10^7 arrivals, 0.9 GB peak)."""
+
+MAX_ARRIVALS = 10**10
+"""Inferences one cell serves in the batched timing engine (rate x last probe): 100/s for a year is
+3.2 x 10^9, several minutes per cell here; 10^10 would take ~15 minutes."""
+
+MAX_EVENT_ARRIVALS = 20_000
+"""Inferences of ``chiptwin timing --mode events`` without ``--long``: the event engine simulates every
+MVM of every image; ResNet-32 on hermes_64 runs at ~35 images/s here (100 images: 3 s), so 20,000 images
+take ~10 minutes. ``--long`` accepts more (:data:`EVENT_IMAGES_PER_S` gives the estimate it prints)."""
+
+EVENT_IMAGES_PER_S = 35.0
+"""Measured speed of the event engine, images/s (ResNet-32, hermes_64, one core of the 2-core
+development machine); only for the time estimate of the message."""
+
+MAX_COMPENSATION_PASSES = 1_000_000
+"""Compensation passes per cell (last probe / every_s): every minute for a year is 525,600."""
+
+MAX_REPROGRAMS = 100_000
+"""Reprogrammings per cell (last probe / reprogram_after_s)."""
+
+MAX_SWEEP_CELLS = 10_000
+"""Cells per sweep: the shipped sweeps have at most 144; a cell takes 0.5 s (timing only) to minutes,
+so 10^4 cells is hours to weeks on one machine."""
+
+MAX_IN_CHANNELS = 4096
+"""Input channels of a zoo model built for mapping (images have 1 or 3)."""
+
+MAX_CROP_PAD = 64
+"""Padding of the random-crop augmentation, pixels (the shipped checkpoints used 4 on 28-pixel images)."""
+
+MAX_GDC_READS = 16
+"""Calibration MVMs per block and GDC pass (the GDC reads take 1 or 2)."""
+
+MAX_LAYERS = 100_000
+"""Layers listed by ``chiptwin timing --layers`` (ResNet-32 has 35)."""
+
+MAX_EPOCHS = 10_000
+"""Training epochs (the shipped checkpoints trained for 30)."""
+
+# ---- the machine ------------------------------------------------------------------------------------------
+
+MAX_WORKERS = 256
+"""Worker processes of a LocalCluster (each holds torch, ~300 MB); more belong on a cluster (--scheduler)."""
+
+MAX_THREADS = 1024
+"""Torch threads per process."""
