@@ -1,7 +1,8 @@
 """``chiptwin evaluate``: accuracy of a programmed chip over device age, per compensation policy.
 
 Traces the checkpoint's model, maps it on the architecture with the chosen strategy, programs one chip
-per seed and prints accuracy (mean +/- std over seeds, %) at every device age under every policy.
+per seed and prints accuracy (mean ± std over seeds, %; one seed: its value) at every device age under
+every policy.
 ``--weights-only`` keeps PCM noise, drift and GDC on the weights but switches the converters and their
 output noise off and drops AdaBS, the setting other simulators report, so numbers can be compared on
 equal terms.
@@ -40,6 +41,7 @@ from chiptwin.network.checkpoint import load_checkpoint
 from chiptwin.network.data import load_fashion_mnist, load_shipped, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
+from chiptwin.report.summary import format_spread
 from chiptwin.scenario.library import RETENTION_ARCH
 from chiptwin.spec.chip import describe_chip
 from chiptwin.spec.load import load_chip
@@ -123,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
         cells = [r for r in results if r.age_s == age]
         print(
             f"{format_age(age):>8} | "
-            + " | ".join(f"{100 * r.mean:6.2f} +/- {100 * r.std:4.2f}" for r in cells)
+            + " | ".join(f"{format_spread(100 * r.mean, 100 * r.std, len(r.seeds)):>15}" for r in cells)
         )
     print(f"({time.perf_counter() - start:.0f} s)")
     return 0

@@ -225,9 +225,12 @@ def sweep_table_figure(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -
         ("latency µs", [f"{r['latency_single_ns'] / _NS_PER_US:,.1f}" for r in rows]),
         ("peak img/s", [f"{r['peak_throughput_per_s']:,.1f}" for r in rows]),
         ("nJ/image", [f"{r['dynamic_energy_pj'] / _PJ_PER_NJ:,.1f}" for r in rows]),
-        ("age", ["-" if r["age_s"] is None else format_age(r["age_s"]) for r in rows]),
-        ("accuracy %", ["-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}" for r in rows]),
     ]
+    if any(r["accuracy"] is not None for r in rows):  # a timing-only sweep has neither
+        columns += [
+            ("age", ["-" if r["age_s"] is None else format_age(r["age_s"]) for r in rows]),
+            ("accuracy %", ["-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}" for r in rows]),
+        ]
     fig = go.Figure(
         go.Table(
             header={"values": [name for name, _ in columns], "align": "left"},

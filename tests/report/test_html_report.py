@@ -79,6 +79,7 @@ def test_sweep_page_has_table_and_pareto(tmp_path: Path) -> None:
     timing = write_html_report(_write_sweep(tmp_path / "timing", accuracy=False), tmp_path / "t")
     page = timing.read_text(encoding="utf-8")
     assert _sections(page) == list(SWEEP_CHARTS) and "Single-inference latency vs dynamic energy" in page
+    assert '"accuracy %"' not in page  # no empty accuracy column in its table
 
 
 def test_pareto_front_hand_case() -> None:
