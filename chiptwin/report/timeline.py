@@ -193,7 +193,8 @@ class _Writer:
 
 def _meta(kind: str, pid: int, tid: int | None, args: dict[str, Any]) -> str:
     thread = "" if tid is None else f',"tid":{tid}'
-    return f'{{"ph":"M","name":"{kind}","pid":{pid}{thread},"args":{json.dumps(args)}}}'
+    # ts 0: metadata has no time, but some importers want every event to carry a ts.
+    return f'{{"ph":"M","name":"{kind}","pid":{pid}{thread},"ts":0,"args":{json.dumps(args)}}}'
 
 
 def _slice_name(row: dict[str, Any]) -> str:
