@@ -240,12 +240,12 @@ def output_folder(path: Path | str, option: str, error: type[ChipTwinError]) -> 
             long) or is not writable.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise error(f"{option} {path}: exists and is not a directory")
-    created = [p for p in (path, *path.parents) if not p.exists()]
     try:
+        if path.exists() and not path.is_dir():
+            raise error(f"{option} {path}: exists and is not a directory")
+        created = [p for p in (path, *path.parents) if not p.exists()]
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+    except OSError as exc:  # a name too long, a file where a folder should be, /proc, read-only
         raise error(f"{option} {path}: cannot create the folder ({describe_os_error(exc)})") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise error(f"{option} {path}: the folder is not writable")
@@ -253,11 +253,30 @@ def output_folder(path: Path | str, option: str, error: type[ChipTwinError]) -> 
         yield path
     except BaseException:
         for folder in created:  # deepest first
+            _remove_unused_lock(folder)
             try:
                 folder.rmdir()
             except OSError:  # not empty (the block wrote there) or already gone
                 break
         raise
+
+
+def _remove_unused_lock(folder: Path) -> None:
+    """Remove ``folder``'s lock file if nothing else is in the folder and nobody holds the lock."""
+    lock = folder / LOCK_FILE
+    try:
+        if [p.name for p in folder.iterdir()] != [LOCK_FILE]:
+            return
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.unlink()
+    except OSError:
+        pass  # held by another process: it is that process's folder now
+    finally:
+        os.close(fd)
 
 
 LOCK_FILE = ".chiptwin.lock"

@@ -44,6 +44,7 @@ __all__ = [
     "MAX_THROUGHPUT",
     "MAX_TILES",
     "MAX_WORKERS",
+    "MIN_RATE_PER_S",
 ]
 
 # ---- a chip file ----------------------------------------------------------------------------------------
@@ -114,6 +115,10 @@ MAX_RATE_PER_S = 1e6
 """Mean inference rate, per second: HERMES' 63.1 TOPS serve ResNet-32 (~0.14 GOP per image) at most
 ~450,000 images/s. The batched engine holds one 10-s chunk of arrivals at a time, ~90 bytes each: 10^6/s
 is ~1 GB (measured: 10^7 arrivals, 0.9 GB peak)."""
+
+MIN_RATE_PER_S = 1 / MAX_AGE_S
+"""Smallest mean inference rate, per second: one inference in 100 years (below it the period between
+arrivals overflows the int64 ns clock)."""
 
 MAX_ARRIVALS = 10**10
 """Inferences one cell serves in the batched timing engine (rate x last probe): 100/s for a year is

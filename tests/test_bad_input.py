@@ -800,9 +800,12 @@ ARGUMENT_CASES: dict[str, tuple[list[str], list[str]]] = {
     # timing
     "timing_rate_zero": (
         ["timing", "--rate", "0"],
-        ["--rate", "rate_per_s(=0.0) must be a finite number > 0"],
+        ["--rate", "rate_per_s(=0.0) must be a finite number >= 3.17098e-10"],
     ),
-    "timing_rate_negative": (["timing", "--rate", "-5"], ["rate_per_s(=-5.0) must be a finite number > 0"]),
+    "timing_rate_negative": (
+        ["timing", "--rate", "-5"],
+        ["rate_per_s(=-5.0) must be a finite number >= 3.17098e-10"],
+    ),
     "timing_rate_nan": (["timing", "--rate", "nan"], ["rate_per_s(=nan)"]),
     "timing_rate_inf": (["timing", "--rate", "inf"], ["rate_per_s(=inf)"]),
     "timing_rate_word": (["timing", "--rate", "fast"], ["rate_per_s(='fast')"]),

@@ -34,9 +34,11 @@ def _command(args: argparse.Namespace) -> int:
 
 def _run(spec: SweepSpec, out: Path, args: argparse.Namespace) -> int:
     cells = spec.cells()
-    print(f"sweep {spec.name}: {len(cells)} cells -> {out}", flush=True)
-    bar = tqdm(total=len(cells), unit="cell", disable=args.quiet, leave=False)
+    bar = tqdm(total=len(cells), unit="cell", disable=args.quiet, leave=False, delay=0.1)
     with bar:
+
+        def start(total: int) -> None:  # once the folder is ours and the cluster answers
+            bar.write(f"sweep {spec.name}: {total} cells -> {out}")
 
         def done(cell_id: str, error: str | None) -> None:
             bar.update(1)
@@ -44,7 +46,13 @@ def _run(spec: SweepSpec, out: Path, args: argparse.Namespace) -> int:
                 bar.write(f"  failed: {cell_id}: {error}")
 
         result = run_sweep(
-            spec, out, scheduler=args.scheduler, workers=args.workers, serial=args.serial, on_done=done
+            spec,
+            out,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            serial=args.serial,
+            on_done=done,
+            on_start=start,
         )
     print(
         f"{result.cells_run} cells run, {result.cells_skipped} already finished, {len(result.failed)} failed "

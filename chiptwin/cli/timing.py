@@ -42,6 +42,7 @@ from chiptwin.limits import (
     MAX_IN_CHANNELS,
     MAX_LAYERS,
     MAX_RATE_PER_S,
+    MIN_RATE_PER_S,
 )
 from chiptwin.mapping import map_graph, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
@@ -322,7 +323,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--rate",
-        type=real("rate_per_s", above=0, at_most=MAX_RATE_PER_S),
+        type=real("rate_per_s", at_least=MIN_RATE_PER_S, at_most=MAX_RATE_PER_S),
         default=1000.0,
         help="inferences per second (default 1000)",
     )

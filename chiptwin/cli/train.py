@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 import torch
 
@@ -29,6 +30,11 @@ __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    with output_folder(args.out, "--out", UsageError) as out:  # first: fail before loading 60,000 images
+        return _train(args, out)
+
+
+def _train(args: argparse.Namespace, out: Path) -> int:
     if args.dataset == "fashion-mnist":
         directory = args.data_dir or FASHION_MNIST_DIR
         train_set, test_set = load_fashion_mnist("train", directory), load_fashion_mnist("test", directory)
@@ -56,17 +62,16 @@ def _run(args: argparse.Namespace) -> int:
         raise ChipTwinError(f"chiptwin train: {exc}") from None
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     command = "chiptwin " + shlex.join(sys.argv[1:])
-    with output_folder(args.out, "--out", UsageError) as out:
-        result = run_training(
-            spec,
-            train_set,
-            test_set,
-            out,
-            name=args.name,
-            device=device,
-            command=command,
-            progress=not args.quiet,
-        )
+    result = run_training(
+        spec,
+        train_set,
+        test_set,
+        out,
+        name=args.name,
+        device=device,
+        command=command,
+        progress=not args.quiet,
+    )
     print(f"{result.checkpoint}: digital test accuracy {100 * result.test_accuracy:.2f} %")
     return 0
 

@@ -40,6 +40,7 @@ from chiptwin.limits import (
     MAX_SEEDS,
     MAX_TEST_IMAGES,
     MAX_TILES,
+    MIN_RATE_PER_S,
 )
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.spec.chip import ChipSpec
@@ -153,9 +154,10 @@ class WorkloadSpec:
     def __post_init__(self) -> None:
         if self.kind not in WORKLOAD_KINDS:
             raise SpecError(f"workload.kind(={self.kind!r}) must be one of {WORKLOAD_KINDS}")
-        if not _finite_positive(self.rate_per_s, MAX_RATE_PER_S):
+        if not (_is_number(self.rate_per_s) and MIN_RATE_PER_S <= self.rate_per_s <= MAX_RATE_PER_S):
             raise SpecError(
-                f"workload.rate_per_s(={self.rate_per_s!r}) must be a number > 0 and <= {MAX_RATE_PER_S:g}"
+                f"workload.rate_per_s(={self.rate_per_s!r}) must be a number in [{MIN_RATE_PER_S:.3g}, "
+                f"{MAX_RATE_PER_S:g}] (one per 100 y .. chiptwin.limits.MAX_RATE_PER_S)"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise SpecError(f"workload.seed(={self.seed!r}) must be an integer in 0..2**63-1")
@@ -256,10 +258,15 @@ class ScenarioSpec:
         for checkpoint in self.checkpoints:
             label = check_name(checkpoint_label(checkpoint), f"checkpoint {checkpoint!r}: file name")
             if label in labels:
-                same = "is listed twice" if labels[label] == checkpoint else f"and {labels[label]!r} share"
+                first = labels[label]
+                both = (
+                    f"{first!r} is listed twice"
+                    if first == checkpoint
+                    else f"{first!r} and {checkpoint!r} share"
+                )
                 raise SpecError(
-                    f"checkpoints: {checkpoint!r} {same} the name {label!r}; each checkpoint must have its "
-                    "own file name (it names the checkpoint's cells)"
+                    f"checkpoints: {both} the name {label!r}; each checkpoint must have its own file name "
+                    "(it names the checkpoint's cells)"
                 )
             labels[label] = checkpoint
         if self.dataset != "fashion-mnist":

@@ -14,10 +14,11 @@ the traces of interrupted ones. A failing cell is retried ``retries`` times, the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,8 +153,12 @@ def run_sweep(
     workers: int = 2,
     serial: bool = False,
     on_done: Callable[[str, str | None], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> SweepResult:
     """Run every unfinished cell of ``spec``; write the results dataset under ``out``.
+
+    Nothing is written before the folder is locked (:class:`chiptwin.files.FolderLock`), any earlier
+    ``sweep.json`` is checked and the scheduler answers; then ``on_start(cells_total)`` is called.
 
     Args:
         spec: the sweep.
@@ -163,6 +168,11 @@ def run_sweep(
         workers: LocalCluster size.
         serial: run the cells one after another in this process (no dask), e.g. for comparison.
         on_done: called as ``on_done(cell_id, error or None)`` when a cell finishes or finally fails.
+        on_start: called as ``on_start(cells_total)`` once the checks passed, before the first cell.
+
+    Raises:
+        DataError: the folder cannot be created, another process writes it, or it holds another sweep.
+        UsageError: the scheduler cannot be reached.
     """
     out = Path(out)
     try:
@@ -170,7 +180,7 @@ def run_sweep(
     except OSError as exc:
         raise DataError(f"{out}: cannot create the sweep folder ({describe_os_error(exc)})") from None
     with FolderLock(out, "sweep folder", DataError):
-        return _run_sweep(spec, out, scheduler, workers, serial, on_done)
+        return _run_sweep(spec, out, scheduler, workers, serial, on_done, on_start)
 
 
 def _run_sweep(
@@ -180,6 +190,7 @@ def _run_sweep(
     workers: int,
     serial: bool,
     on_done: Callable[[str, str | None], None] | None,
+    on_start: Callable[[int], None] | None,
 ) -> SweepResult:
     start = time.perf_counter()
     cells = spec.cells()
@@ -199,24 +210,12 @@ def _run_sweep(
             raise DataError(f"{previous}: not a sweep manifest (a JSON {type(old).__name__}, not an object)")
         if old.get("base") != manifest["base"] or old.get("grid") != manifest["grid"]:
             raise DataError(f"{out}: holds another sweep (use another --out)")
-    _write_manifest(out, manifest)
     todo = [c for c in cells if not _results_path(out, c.cell_id).exists()]
-    failed: dict[str, str] = {}
-    if serial:
-        for cell in todo:
-            for attempt in range(spec.retries + 1):
-                try:
-                    run_sweep_cell(cell, out, keys, spec.accuracy)
-                    error = None
-                    break
-                except Exception as exc:
-                    error = _error(exc)
-                    if attempt == spec.retries:
-                        failed[cell.cell_id] = error
-            if on_done is not None:
-                on_done(cell.cell_id, error)
-    elif todo:
-        failed = _run_distributed(spec, todo, out, keys, scheduler, workers, on_done)
+    with _executor(None if serial or not todo else (scheduler, workers)) as client:
+        _write_manifest(out, manifest)
+        if on_start is not None:
+            on_start(len(cells))
+        failed = _run_cells(spec, todo, out, keys, client, on_done)
     manifest |= {"status": "complete" if not failed else "failed", "failed": failed}
     _write_manifest(out, manifest)
     return SweepResult(
@@ -227,6 +226,33 @@ def _run_sweep(
         failed=failed,
         wall_s=time.perf_counter() - start,
     )
+
+
+def _run_cells(
+    spec: SweepSpec,
+    todo: list[SweepCell],
+    out: Path,
+    keys: list[str],
+    client: Client | None,
+    on_done: Callable[[str, str | None], None] | None,
+) -> dict[str, str]:
+    """Run ``todo`` in this process (``client`` None) or on the cluster; returns the failed cells' errors."""
+    if client is not None:
+        return _run_distributed(spec, todo, out, keys, client, on_done)
+    failed: dict[str, str] = {}
+    for cell in todo:
+        for attempt in range(spec.retries + 1):
+            try:
+                run_sweep_cell(cell, out, keys, spec.accuracy)
+                error = None
+                break
+            except Exception as exc:
+                error = _error(exc)
+                if attempt == spec.retries:
+                    failed[cell.cell_id] = error
+        if on_done is not None:
+            on_done(cell.cell_id, error)
+    return failed
 
 
 def _worker_config() -> dict[str, Any]:
@@ -281,42 +307,50 @@ def _run_distributed(
     todo: list[SweepCell],
     out: Path,
     keys: list[str],
-    scheduler: str | None,
-    workers: int,
+    client: Client,
     on_done: Callable[[str, str | None], None] | None,
 ) -> dict[str, str]:
     from distributed import as_completed
 
     failed: dict[str, str] = {}
+    futures = {
+        client.submit(
+            run_sweep_cell,
+            cell,
+            str(out),
+            keys,
+            spec.accuracy,
+            key=f"chiptwin-{spec.name}-{cell.cell_id}",
+            retries=spec.retries,
+            pure=False,
+        ): cell.cell_id
+        for cell in todo
+    }
+    for future in as_completed(futures):
+        cell_id = futures[future]
+        error = None
+        if future.status != "finished":
+            error = _error(future.exception())
+            failed[cell_id] = error
+        if on_done is not None:
+            on_done(cell_id, error)
+    return failed
+
+
+@contextlib.contextmanager
+def _executor(where: tuple[str | None, int] | None) -> Iterator[Client | None]:
+    """A dask client for ``where = (scheduler address or None for a LocalCluster, workers)``, or None."""
+    if where is None:
+        yield None
+        return
+    scheduler, workers = where
     cluster = local_cluster(workers) if scheduler is None else None
     try:
-        client = _client(cluster if cluster is not None else scheduler)
-        with client:
-            futures = {
-                client.submit(
-                    run_sweep_cell,
-                    cell,
-                    str(out),
-                    keys,
-                    spec.accuracy,
-                    key=f"chiptwin-{spec.name}-{cell.cell_id}",
-                    retries=spec.retries,
-                    pure=False,
-                ): cell.cell_id
-                for cell in todo
-            }
-            for future in as_completed(futures):
-                cell_id = futures[future]
-                error = None
-                if future.status != "finished":
-                    error = _error(future.exception())
-                    failed[cell_id] = error
-                if on_done is not None:
-                    on_done(cell_id, error)
+        with _client(cluster if cluster is not None else scheduler) as client:
+            yield client
     finally:
         if cluster is not None:
             cluster.close()
-    return failed
 
 
 _CONNECT_TIMEOUT_S = 10

@@ -173,6 +173,33 @@ def _trace_dir(root: Path | str) -> Path:
     return root
 
 
+_MANIFEST_TYPES: dict[str, tuple[Any, ...]] = {
+    "scenario": ("an object", dict),
+    "seeds": ("a list", list),
+    "digital_accuracy": ("an object", dict),
+    "hashes": ("an object", dict),
+    "versions": ("an object", dict),
+    "status": ("a string", str),
+    "chip": ("a string", str),
+    "chip_description": ("a string", str),
+    "age_convention": ("a string", str),
+    "created": ("a string", str),
+    "finished": ("a string", str),
+    "cells_total": ("an integer", int),
+    "wall_s": ("a number", int, float),
+}
+"""The JSON type of each manifest entry a reader uses (name for messages, then the Python types)."""
+
+
+def _is_a(value: Any, kinds: tuple[Any, ...]) -> bool:
+    return isinstance(value, kinds[1:]) and not isinstance(value, bool)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
 def read_manifest(root: Path | str) -> dict[str, Any]:
     """Read ``root/manifest.json``.
 
@@ -186,6 +213,14 @@ def read_manifest(root: Path | str) -> dict[str, Any]:
     manifest = load_json(path, "manifest", DataError)
     if not isinstance(manifest, dict):
         raise DataError(f"{path}: manifest is a JSON {type(manifest).__name__}, not an object")
+    for key, kinds in _MANIFEST_TYPES.items():
+        if key in manifest and not _is_a(manifest[key], kinds):
+            raise DataError(f"{path}: manifest entry {key!r} is {_json_type(manifest[key])}, not {kinds[0]}")
+    numbers = (int, float)
+    if not all(_is_a(v, ("a number", *numbers)) for v in manifest.get("digital_accuracy", {}).values()):
+        raise DataError(f"{path}: manifest entry 'digital_accuracy' must map checkpoints to numbers")
+    if not all(_is_a(s, ("an integer", int)) for s in manifest.get("seeds", [])):
+        raise DataError(f"{path}: manifest entry 'seeds' must be a list of integers")
     if "trace_version" not in manifest:
         raise DataError(f"{path}: manifest has no 'trace_version'")
     found = manifest["trace_version"]

@@ -117,6 +117,7 @@ class TraceWriter:
     """
 
     def __init__(self, root: Path | str, manifest: dict[str, Any], *, resume: bool = False) -> None:
+        self._lock: FolderLock | None = None
         self.root = Path(root)
         found = manifest.get("trace_version", TRACE_VERSION)
         if isinstance(found, bool) or found != TRACE_VERSION:
@@ -131,7 +132,7 @@ class TraceWriter:
             raise DataError(
                 f"{self.root}: cannot create the trace directory ({exc.strerror or exc})"
             ) from None
-        self._lock: FolderLock | None = FolderLock(self.root, "trace directory", DataError).__enter__()
+        self._lock = FolderLock(self.root, "trace directory", DataError).__enter__()
         try:
             has_parts = any(list_cells(self.root, table) for table in SCHEMAS)
             if resume:

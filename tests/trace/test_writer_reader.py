@@ -216,7 +216,7 @@ def test_resume_keeps_parts_and_refuses_another_scenario(tmp_path: Path) -> None
     first = TraceWriter(root, _manifest())
     rows = _rows("cells", "c0", 1)
     first.write_part("cells", "c0", rows)  # then the run is interrupted: no finish
-    with pytest.raises(DataError, match="another chiptwin writer .* is writing this trace directory"):
+    with pytest.raises(DataError, match=r"another chiptwin writer .* is writing this trace directory"):
         TraceWriter(root, _manifest(), resume=True)  # while it runs, nobody else may write
     first.close()  # the process ends, and the kernel releases its lock
     again = TraceWriter(root, _manifest(json.loads(json.dumps(SCENARIO))), resume=True)
