@@ -34,6 +34,7 @@ __all__ = [
     "MAX_POLICIES",
     "MAX_PROBES",
     "MAX_RATE_PER_S",
+    "MAX_REPLAY_ARRIVALS",
     "MAX_REPROGRAMS",
     "MAX_SEED",
     "MAX_SEEDS",
@@ -123,6 +124,10 @@ arrivals overflows the int64 ns clock)."""
 MAX_ARRIVALS = 10**10
 """Inferences one cell serves in the batched timing engine (rate x last probe): 100/s for a year is
 3.2 x 10^9, several minutes per cell here; 10^10 would take ~15 minutes."""
+
+MAX_REPLAY_ARRIVALS = 10**8
+"""Arrivals in one replay file: 10^8 int64 times are 0.8 GB in memory (a Parquet file can hold that many
+in a few kilobytes when the times repeat, so its row count is checked before it is read)."""
 
 MAX_EVENT_ARRIVALS = 20_000
 """Inferences of ``chiptwin timing --mode events`` without ``--long``: the event engine simulates every

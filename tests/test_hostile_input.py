@@ -125,6 +125,7 @@ def _child(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # a child process / a dask client: seconds
 def test_a_second_run_on_a_locked_trace_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "trace"
     out.mkdir()
@@ -455,6 +456,33 @@ def test_out_that_cannot_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
         _one_line([*argv, "--out", str(long)], capsys, "cannot create the folder (File name too long)")
 
 
+def test_out_that_is_not_writable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chiptwin.files
+
+    # A read-only folder (root ignores permission bits, so the answer of access(2) is what is replaced).
+    monkeypatch.setattr(chiptwin.files.os, "access", lambda path, mode: False)
+    out = tmp_path / "ro"
+    _one_line(
+        ["map", "--arch", "tiny_4", "--out", str(out)], capsys, f"--out {out}: the folder is not writable"
+    )
+
+
+def test_a_replay_file_that_would_fill_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import chiptwin.cli.timing as timing
+
+    path = tmp_path / "arrivals.parquet"
+    pq.write_table(pa.table({"arrival_ns": pa.array([0] * 1001, pa.int64())}), path)
+    monkeypatch.setattr(timing, "MAX_REPLAY_ARRIVALS", 1000)  # the real bound, 10^8, on a small file
+    _one_line(["timing", "--arch", "tiny_4", "--replay", str(path)], capsys, "1,001 arrivals; a replay file")
+
+
 def test_map_prints_no_table_before_failing_on_its_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -508,21 +536,48 @@ def test_a_sweep_state_of_the_wrong_shape(
     _one_line(["sweep", str(sweep), "--out", str(out), "--serial", "--quiet"], capsys, expect)
 
 
+@pytest.fixture(scope="module")
+def finished_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished trace of the valid scenario (run once for the tests of this module that read one)."""
+    tmp = tmp_path_factory.mktemp("finished")
+    trace = tmp / "trace"
+    assert main(["run", str(_scenario(tmp)), "--out", str(trace), "--quiet", "--no-report"]) == 0
+    return trace
+
+
+def test_report_and_timeline_out_that_cannot_be_a_folder(
+    tmp_path: Path, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    trace = str(finished_trace)
+    _one_line(
+        ["report", trace, "--out", str(a_file)], capsys, f"--out {a_file}: exists and is not a directory"
+    )
+    _one_line(["report", trace, "--out", "/proc/chiptwin"], capsys, "--out /proc/chiptwin: cannot create")
+    _one_line(["export-timeline", trace, "--out", str(a_file / "t.json")], capsys, f"--out {a_file}: exists")
+    for command in ("report", "export-timeline"):  # a bad TRACE_DIR: no report folder is made in it
+        _one_line([command, str(tmp_path / "none")], capsys, "no such trace directory")
+        assert not (tmp_path / "none").exists()
+
+
 @pytest.mark.parametrize(
     "edit",
     [
         lambda m: m.update(trace_version="1"),
         lambda m: m.update(scenario=[1, 2]),
         lambda m: m.update(digital_accuracy="high"),
+        lambda m: m.update(digital_accuracy={"x": "high"}),
+        lambda m: m.update(seeds=["0"]),
+        lambda m: m.update(status=None),
     ],
 )
 def test_a_manifest_with_fields_of_the_wrong_type(
-    tmp_path: Path, edit: object, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, edit: object, finished_trace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenario = _scenario(tmp_path)
     trace = tmp_path / "trace"
-    assert main(["run", str(scenario), "--out", str(trace), "--quiet", "--no-report"]) == 0
-    capsys.readouterr()
+    shutil.copytree(finished_trace, trace)
     manifest = json.loads((trace / "manifest.json").read_text())
     edit(manifest)  # type: ignore[operator]
     (trace / "manifest.json").write_text(json.dumps(manifest))
@@ -577,6 +632,7 @@ def test_a_newline_in_a_file_name_stays_on_one_line(
     assert "\n" not in line
 
 
+@pytest.mark.slow  # a child process / a dask client: seconds
 def test_an_unreachable_scheduler(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

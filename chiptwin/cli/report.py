@@ -4,26 +4,37 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from chiptwin.cli.arguments import path
-from chiptwin.errors import DataError
+from chiptwin.errors import DataError, UsageError
+from chiptwin.files import output_folder
 from chiptwin.report.html import is_sweep_dir, write_html_report
 from chiptwin.report.trace_report import write_report
+from chiptwin.trace.reader import open_trace
 
 __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    if is_sweep_dir(args.trace_dir):
-        if not args.html:
-            raise DataError(
-                f"{args.trace_dir}: a sweep directory; add --html for its results page, or report one "
-                "cell's trace (TRACE_DIR/cells/CELL)"
-            )
-        print(f"wrote {write_html_report(args.trace_dir, args.out)}")
+    sweep = is_sweep_dir(args.trace_dir)
+    if sweep and not args.html:
+        raise DataError(
+            f"{args.trace_dir}: a sweep directory; add --html for its results page, or report one "
+            "cell's trace (TRACE_DIR/cells/CELL)"
+        )
+    if not sweep:
+        open_trace(args.trace_dir)  # before any folder is made: a bad TRACE_DIR gets nothing created
+    with output_folder(args.out or Path(args.trace_dir) / "report", "--out", UsageError) as out:
+        return _report(args, out, sweep)
+
+
+def _report(args: argparse.Namespace, out: Path, sweep: bool) -> int:
+    if sweep:
+        print(f"wrote {write_html_report(args.trace_dir, out)}")
         return 0
-    files = write_report(args.trace_dir, args.out)
-    page = write_html_report(args.trace_dir, args.out) if args.html else None
+    files = write_report(args.trace_dir, out)
+    page = write_html_report(args.trace_dir, out) if args.html else None
     print(files.summary.read_text(encoding="utf-8"), end="")
     print()
     for written in files.written():

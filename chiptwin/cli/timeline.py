@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from chiptwin.cli.arguments import comma_list, duration, path
 from chiptwin.errors import UsageError
+from chiptwin.files import output_folder
 from chiptwin.report.timeline import export_timeline
+from chiptwin.trace.reader import open_trace
 
 __all__ = ["add_parser"]
 
@@ -18,13 +21,16 @@ def _size(n_bytes: int) -> str:
 def _run(args: argparse.Namespace) -> int:
     if args.start is not None and args.stop is not None and args.start.ns >= args.stop.ns:
         raise UsageError(f"chiptwin export-timeline: --from(={args.start}) must be before --to(={args.stop})")
-    result = export_timeline(
-        args.trace_dir,
-        args.out,
-        cells=args.cells,
-        start_ns=None if args.start is None else args.start.ns,
-        stop_ns=None if args.stop is None else args.stop.ns,
-    )
+    open_trace(args.trace_dir)  # before any folder is made: a bad TRACE_DIR gets nothing created
+    out = args.out or Path(args.trace_dir) / "report" / "timeline.json"
+    with output_folder(out.parent, "--out", UsageError):
+        result = export_timeline(
+            args.trace_dir,
+            out,
+            cells=args.cells,
+            start_ns=None if args.start is None else args.start.ns,
+            stop_ns=None if args.stop is None else args.stop.ns,
+        )
     span = f"{result.first_ns:,} ns to {result.last_ns:,} ns"
     print(
         f"wrote {result.path} ({_size(result.bytes)}): {result.records:,} events of "

@@ -42,6 +42,7 @@ from chiptwin.limits import (
     MAX_IN_CHANNELS,
     MAX_LAYERS,
     MAX_RATE_PER_S,
+    MAX_REPLAY_ARRIVALS,
     MIN_RATE_PER_S,
 )
 from chiptwin.mapping import map_graph, placer_for
@@ -183,6 +184,12 @@ def _workload(args: argparse.Namespace) -> tuple[Workload, str]:
 def _read_parquet_arrivals(path: Path) -> np.ndarray:
     # The timing layer cannot import pyarrow: the command line reads the column and hands over an array.
     check_regular_file(path, "replay file", TimingError)
+    try:
+        rows = pq.read_metadata(path).num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise TimingError(f"{path}: cannot read Parquet replay file ({exc})") from None
+    if rows > MAX_REPLAY_ARRIVALS:
+        raise TimingError(f"{path}: {rows:,} arrivals; a replay file holds at most {MAX_REPLAY_ARRIVALS:,}")
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
