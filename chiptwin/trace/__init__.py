@@ -31,6 +31,7 @@ from chiptwin.trace.reader import (
 from chiptwin.trace.schema import (
     CELL_KEYS,
     CELLS_SCHEMA,
+    DETAIL_SCHEMA,
     EVENT_KINDS,
     EVENTS_SCHEMA,
     PROBES_SCHEMA,
@@ -43,6 +44,7 @@ from chiptwin.trace.writer import TraceWriter
 __all__ = [
     "CELLS_SCHEMA",
     "CELL_KEYS",
+    "DETAIL_SCHEMA",
     "EVENTS_SCHEMA",
     "EVENT_KINDS",
     "MAPPING_SCHEMA",

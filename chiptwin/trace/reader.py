@@ -6,8 +6,9 @@ The layout (version :data:`~chiptwin.trace.manifest.TRACE_VERSION`)::
       manifest.json           status "running" while the run goes on, "complete" once it finished
       mapping.parquet         the mapping table (chiptwin.trace.mapping_table)
       events/<cell>.parquet   one part per finished cell and table
+      detail/<cell>.parquet   (traces written before the table existed have none: it reads empty)
       probes/<cell>.parquet
-      cells/<cell>.parquet
+      cells/<cell>.parquet    written last: its presence marks the cell finished
 
 A part is only ever created by an atomic rename, so a part file that exists is a whole one; hidden files
 (the writer's ``.<cell>.parquet.tmp``) are never read. Every part's schema metadata (``table``,
@@ -281,7 +282,9 @@ def read_table(root: Path | str, table: str, *, cells: Sequence[str] | None = No
 
     Args:
         root: the trace directory (complete or still running).
-        table: ``events``, ``probes``, ``cells`` or ``mapping`` (the mapping table, read whole).
+        table: ``events``, ``detail``, ``probes``, ``cells`` or ``mapping`` (the mapping table, read
+            whole). ``detail`` repeats work ``events`` counts (:mod:`chiptwin.trace.schema`): sum
+            energies and times over ``events`` only.
         cells: read only these cells' parts, in this order (each must exist); default: every part,
             sorted by cell id, so the same directory always gives the same table.
 
@@ -326,7 +329,7 @@ def iter_batches(
 
     Args:
         root: the trace directory.
-        table: ``events``, ``probes`` or ``cells``.
+        table: ``events``, ``detail``, ``probes`` or ``cells``.
         cells: only these cells, in this order (each must have a part); default every part, sorted.
         columns: read only these columns (default all).
         batch_rows: most rows per batch.

@@ -4,7 +4,11 @@ A scenario run is split into *cells* (one checkpoint x compensation policy x see
 a sweep); every finished cell writes one Parquet part per table, so an interrupted run keeps every cell
 it finished and a resumed run skips them. The tables:
 
-- ``events``: one flat row per timed event (the timing layer's ``EventRecord`` plus the cell keys);
+- ``events``: one flat row per timed event (the timing layer's ``EventRecord`` plus the cell keys): the
+  cell's whole run, what its energy and time totals are summed from;
+- ``detail``: the same columns, a short window of the run played by the event engine, one row per
+  activity (every MVM, conversion, digital job and transfer of a few inferences), for timelines. It
+  repeats work the ``events`` rows already count: never add the two tables up;
 - ``probes``: one row per accuracy probe (device age, policy, checkpoint, seed, accuracy);
 - ``cells``: one row per cell with its latency, throughput and energy figures.
 
@@ -23,6 +27,7 @@ import pyarrow as pa
 __all__ = [
     "CELLS_SCHEMA",
     "CELL_KEYS",
+    "DETAIL_SCHEMA",
     "DYNAMIC_ENERGY_COMPONENTS",
     "ENERGY_COMPONENTS",
     "EVENTS_SCHEMA",
@@ -37,7 +42,8 @@ __all__ = [
 SCHEMA_VERSION = 2
 """Version of every table schema below; raise it on any change of columns or meaning.
 
-2: ``probes.gdc_skipped_blocks``."""
+2: ``probes.gdc_skipped_blocks``. The ``detail`` table was added at 2 without a change of version: no
+column of another table changed, and a trace without it reads as one whose ``detail`` is empty."""
 
 DYNAMIC_ENERGY_COMPONENTS = ("array", "dac", "adc", "noc", "digital")
 """Energy components the inference itself draws (crossbars, converters, mesh, digital units)."""
@@ -63,10 +69,10 @@ EVENT_KINDS = (
     "bn_update",
     "batch",
 )
-"""Allowed values of ``events.kind`` (the values of ``chiptwin.timing.EventKind``)."""
+"""Allowed values of ``events.kind`` and ``detail.kind`` (the values of ``chiptwin.timing.EventKind``)."""
 
 TASKS = ("inference", "gdc", "adabs", "program")
-"""Allowed values of ``events.task`` (the values of ``chiptwin.timing.Task``)."""
+"""Allowed values of ``events.task`` and ``detail.task`` (the values of ``chiptwin.timing.Task``)."""
 
 _STRING = pa.dictionary(pa.int32(), pa.string())
 
@@ -86,24 +92,27 @@ def _schema(name: str, fields: list[pa.Field]) -> pa.Schema:
     )
 
 
-EVENTS_SCHEMA = _schema(
-    "events",
-    [
-        pa.field("time_ns", pa.int64(), nullable=False),  # start on the run clock
-        pa.field("duration_ns", pa.int64(), nullable=False),
-        pa.field("kind", _STRING, nullable=False),  # one of EVENT_KINDS
-        pa.field("task", _STRING, nullable=False),  # one of TASKS
-        pa.field("job", pa.int64(), nullable=False),  # -1: none
-        pa.field("layer", _STRING, nullable=False),  # "": none
-        pa.field("tile", pa.int64(), nullable=False),  # -1: none or several
-        pa.field("dst_tile", pa.int64(), nullable=False),
-        pa.field("count", pa.int64(), nullable=False),
-        pa.field("hops", pa.int64(), nullable=False),
-        pa.field("op", _STRING, nullable=False),
-        pa.field("energy_pj", pa.float64(), nullable=False),
-    ],
-)
+_EVENT_FIELDS = [
+    pa.field("time_ns", pa.int64(), nullable=False),  # start on the run clock
+    pa.field("duration_ns", pa.int64(), nullable=False),
+    pa.field("kind", _STRING, nullable=False),  # one of EVENT_KINDS
+    pa.field("task", _STRING, nullable=False),  # one of TASKS
+    pa.field("job", pa.int64(), nullable=False),  # -1: none
+    pa.field("layer", _STRING, nullable=False),  # "": none
+    pa.field("tile", pa.int64(), nullable=False),  # -1: none or several
+    pa.field("dst_tile", pa.int64(), nullable=False),
+    pa.field("count", pa.int64(), nullable=False),
+    pa.field("hops", pa.int64(), nullable=False),
+    pa.field("op", _STRING, nullable=False),
+    pa.field("energy_pj", pa.float64(), nullable=False),
+]
+
+EVENTS_SCHEMA = _schema("events", _EVENT_FIELDS)
 """One timed event per row (see ``chiptwin.timing.records.EventRecord`` for each field's meaning)."""
+
+DETAIL_SCHEMA = _schema("detail", _EVENT_FIELDS)
+"""The columns of ``events``: one activity per row of the cell's detail window (see the module
+docstring; ``chiptwin.scenario.detail`` says which window). Its energies repeat what ``events`` counts."""
 
 PROBES_SCHEMA = _schema(
     "probes",
@@ -150,5 +159,5 @@ CELLS_SCHEMA = _schema(
 )
 """One row per cell: what serving the workload and compensating cost over the run."""
 
-SCHEMAS = {"events": EVENTS_SCHEMA, "probes": PROBES_SCHEMA, "cells": CELLS_SCHEMA}
+SCHEMAS = {"events": EVENTS_SCHEMA, "detail": DETAIL_SCHEMA, "probes": PROBES_SCHEMA, "cells": CELLS_SCHEMA}
 """Every part-file table of a trace, by name."""

@@ -35,7 +35,11 @@ from chiptwin.trace.schema import EVENT_KINDS, SCHEMAS, TASKS
 
 __all__ = ["TraceWriter", "write_atomic"]
 
-_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {("events", "kind"): EVENT_KINDS, ("events", "task"): TASKS}
+_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    (table, column): values
+    for table in ("events", "detail")
+    for column, values in (("kind", EVENT_KINDS), ("task", TASKS))
+}
 """Closed enumerations checked on write: (table, column) -> allowed values."""
 
 
@@ -219,7 +223,7 @@ class TraceWriter:
         """Write the part of ``table`` for ``cell`` (replacing any earlier one) atomically.
 
         Args:
-            table: ``events``, ``probes`` or ``cells``.
+            table: ``events``, ``detail``, ``probes`` or ``cells``.
             cell: the cell id, also the file name (letters, digits and ``. _ = + -``).
             rows: one mapping per row with exactly the schema's columns, or a ``pa.Table`` with those
                 columns (cast to the schema); the ``cell`` column must equal ``cell``. May be empty.

@@ -302,10 +302,10 @@ def test_a_missing_column_or_bad_table_is_named(writer: TraceWriter) -> None:
         writer.write_part("cells", "c0", rows)
     with pytest.raises(DataError, match="row 0 is a list, not a mapping"):
         writer.write_part("cells", "c0", [[1, 2]])
-    with pytest.raises(DataError, match=r"unknown trace table 'event' \(valid: cells, events, probes\)"):
+    with pytest.raises(DataError, match=r"unknown trace table 'event' \(valid: cells, detail, events, probes\)"):
         writer.write_part("event", "c0", [])
     with pytest.raises(
-        DataError, match=r"unknown trace table 'event' \(valid: cells, events, mapping, probes\)"
+        DataError, match=r"unknown trace table 'event' \(valid: cells, detail, events, mapping, probes\)"
     ):
         read_table(writer.root, "event")
 
