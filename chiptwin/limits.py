@@ -14,6 +14,7 @@ from chiptwin.units import NS_PER_S, SECONDS_PER_YEAR
 __all__ = [
     "EVENT_IMAGES_PER_S",
     "MAX_AGE_S",
+    "MAX_AREA_UM2",
     "MAX_ARRIVALS",
     "MAX_BATCH_SIZE",
     "MAX_CALIBRATION_IMAGES",
@@ -75,6 +76,10 @@ MAX_STATIC_POWER_MW = 1e6
 
 MAX_THROUGHPUT = 1e9
 """Largest per-nanosecond throughput figure (digital ops/ns, NoC bytes/ns): 10^18 per second."""
+
+MAX_AREA_UM2 = 1e10
+"""Largest area of one component or of the chip's extra area, µm² (10^4 mm²: a whole 300-mm wafer is
+~7 x 10^4 mm²; HERMES' cores are ~0.6 mm²)."""
 
 MAX_ITERATIONS = 10_000
 """Program-and-verify iterations per device (Joshi 2020 used ~20 on average)."""

@@ -7,11 +7,11 @@ import argparse
 from chiptwin.cli.arguments import name_or_path
 from chiptwin.mapping.mapper import ARCHITECTURES_DIR, resolve_arch
 from chiptwin.spec.chip import ChipSpec
-from chiptwin.spec.figures import chip_figures
-from chiptwin.spec.load import load_chip
+from chiptwin.spec.figures import chip_area, chip_figures
+from chiptwin.spec.load import figure_sources, load_chip
 from chiptwin.spec.pcm import describe_age_convention
 
-__all__ = ["ARCHITECTURES_DIR", "DEFAULT_ARCH", "add_parser", "format_chip", "resolve_arch"]
+__all__ = ["ARCHITECTURES_DIR", "DEFAULT_ARCH", "add_parser", "format_area", "format_chip", "resolve_arch"]
 
 
 DEFAULT_ARCH = "hermes_64"
@@ -31,11 +31,27 @@ def format_chip(chip: ChipSpec) -> str:
             f"{chip.adc.bits}-bit ADC{' (ideal in the MVM)' if chip.adc.ideal else ''}"
             f" ({chip.adc.columns_per_adc} column(s) per ADC)",
             f"  GDC read   {chip.gdc.read}; {describe_age_convention(chip.pcm)}",
-            f"  MVM        {f.mvm_time_ns:.1f} ns, {f.mvm_energy_pj / 1e3:.2f} nJ (full crossbar)",
-            f"  peak       {f.peak_tops:.1f} TOPS, nominal {f.tops_per_watt:.2f} TOPS/W (8-bit ops, static"
-            f" power {chip.static_power_mw:g} mW excluded)",
+            f"  MVM        {f.mvm_time_ns:.1f} ns, {f.mvm_energy_pj / 1e3:.2f} nJ (full crossbar, read mode"
+            f" {t.read_mode}: {t.read_phases} phase(s))",
+            f"  peak       {f.peak_tops:.1f} TOPS, nominal {f.tops_per_watt:.2f} TOPS/W (a MAC is 2 ops,"
+            f" static power {chip.static_power_mw:g} mW excluded)",
+            f"  area       {f.area_mm2:.2f} mm², {f.tops_per_mm2:.2f} TOPS/mm² peak; {format_area(chip)}",
         ]
     )
+
+
+def format_area(chip: ChipSpec) -> str:
+    """One tile's area by component, e.g. ``tile 0.619 mm² = crossbar 0.262, ADC 0.154, ...``."""
+    a = chip_area(chip)
+    parts = [
+        ("crossbar", a.crossbar_mm2),
+        ("DAC", a.dac_mm2),
+        ("ADC", a.adc_mm2),
+        ("digital", a.digital_mm2),
+        ("router", a.router_mm2),
+    ]
+    text = f"tile {a.tile_mm2:.3f} mm² = " + ", ".join(f"{n} {v:.3f}" for n, v in parts)
+    return text + (f"; other {a.other_mm2:.2f} mm²" if a.other_mm2 else "")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -43,6 +59,12 @@ def _run(args: argparse.Namespace) -> int:
     chip = load_chip(path)
     print(f"{path}: valid")
     print(format_chip(chip))
+    sources = figure_sources(path)
+    shown = ", ".join(sources.assumed[:6]) + (", ..." if len(sources.assumed) > 6 else "")
+    print(
+        f"  sources    {len(sources.assumed)} of {sources.figures} figures in the file are assumed or have "
+        f"no source in their comment{': ' + shown if sources.assumed else ''}"
+    )
     return 0
 
 

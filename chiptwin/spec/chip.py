@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from chiptwin.errors import SpecError
 from chiptwin.files import check_name
 from chiptwin.limits import (
+    MAX_AREA_UM2,
     MAX_CROSSBAR_SIDE,
     MAX_DEVICES_PER_WEIGHT,
     MAX_ENERGY_PJ,
@@ -26,8 +27,10 @@ from chiptwin.limits import (
 from chiptwin.spec.pcm import PCMSpec, describe_age_convention
 
 __all__ = [
+    "ADC_TIME_LAWS",
     "GDC_READS",
     "PAIR_LAYOUTS",
+    "READ_MODES",
     "ADCSpec",
     "ChipSpec",
     "DACSpec",
@@ -49,6 +52,20 @@ PAIR_LAYOUTS = ("unit_cell", "columns", "rows")
 - ``rows``: G+ and G- on adjacent word lines driven with opposite inputs:
   ``rows / devices_per_weight x cols``.
 """
+
+
+READ_MODES: dict[str, int] = {"one_phase": 1, "four_phase": 4}
+"""Read modes of an MVM and the phases each takes. HERMES (Le Gallo et al., Nat. Electron. 6, 680 (2023),
+abstract) reads its 4-device unit cells in one phase (low precision: 63.1 TOPS, 9.76 TOPS/W at 8 bits)
+or in four phases (high precision, the mode of its accuracy results: 16.1 TOPS, 2.48 TOPS/W); chiptwin
+charges every phase a whole integration, conversion and their energy (the published ratios are 3.9x
+and 3.9x)."""
+
+ADC_TIME_LAWS = ("counting", "sar")
+"""How an ADC's conversion time grows with its bits (:func:`chiptwin.spec.figures.adc_time_scale`):
+``counting`` (a ramp, time-based or CCO converter counts one LSB per fixed time: 2^bits steps; HERMES'
+CCO ADCs at 300 ps/LSB, Khaddam-Aljameh et al., IEEE JSSC 57, 1027 (2022)) or ``sar`` (successive
+approximation: one bit per cycle, time proportional to bits)."""
 
 
 def _count(value: int, high: int, low: int = 1) -> tuple[bool, str]:
@@ -89,8 +106,18 @@ class TileSpec:
     """Layout of a weight's devices, one of PAIR_LAYOUTS (HERMES: unit cell of 4 PCM devices)."""
 
     array_energy_per_mac_fj: float = 100.0
-    """Array read energy per weight per MVM (one multiply-accumulate), fJ (assumed 0.1 pJ, half of
-    HERMES' ~0.2 pJ per MAC all-in; the DAC and ADC take the rest)."""
+    """Array read energy per weight per MVM (one multiply-accumulate), fJ, at ``dac.figures_at_bits``
+    (the read current flows for the input pulse, so it scales with the pulse length like the DAC's;
+    assumed 0.1 pJ, half of HERMES' ~0.2 pJ per MAC all-in; the DAC and ADC take the rest)."""
+
+    read_mode: str = "one_phase"
+    """How an MVM reads the devices, one of :data:`READ_MODES` (each phase repeats the integration, the
+    conversion and their energy). Optional key."""
+
+    cell_area_um2: float = 4.0
+    """Area of one crossbar cell (the ``devices_per_weight`` devices of a unit cell, or one device for
+    ``columns``/``rows`` layouts), µm² (HERMES-core's column pitch is the 4 µm ADC pitch, Khaddam-Aljameh
+    2022; a 1 µm row pitch is assumed). Optional key."""
 
     def __post_init__(self) -> None:
         _require(
@@ -106,6 +133,8 @@ class TileSpec:
                     f"an even number in 2..{MAX_DEVICES_PER_WEIGHT} (a differential pair)",
                 ),
                 "pair_layout": (self.pair_layout in PAIR_LAYOUTS, f"one of {PAIR_LAYOUTS}"),
+                "read_mode": (self.read_mode in READ_MODES, f"one of {tuple(READ_MODES)}"),
+                "cell_area_um2": _amount(self.cell_area_um2, MAX_AREA_UM2, positive=True),
                 "array_energy_per_mac_fj": _amount(self.array_energy_per_mac_fj, MAX_ENERGY_PJ * 1e3),
             },
         )
@@ -131,6 +160,11 @@ class TileSpec:
         return self.cols // self.devices_per_weight if self.pair_layout == "columns" else self.cols
 
     @property
+    def read_phases(self) -> int:
+        """Phases of one MVM in this read mode."""
+        return READ_MODES[self.read_mode]
+
+    @property
     def devices_per_tile(self) -> int:
         """PCM devices in one crossbar."""
         return self.weight_rows * self.weight_cols * self.devices_per_weight
@@ -143,12 +177,23 @@ class DACSpec:
     bits: int = 8
     """Signed input resolution, bits (HERMES: 8-bit pulse-width modulation)."""
 
-    integration_time_ns: float = 100.0
-    """Longest input pulse, i.e. the integration window of one MVM, ns. HERMES reports ~130 ns per
-    256x256 MVM in total; chiptwin splits it as 100 ns integration + 30 ns ADC conversion (assumed)."""
+    integration_time_ns: float = 128.0
+    """Longest input pulse, i.e. the integration window of one MVM phase, ns, at ``figures_at_bits``.
+    A pulse-width DAC doubles it with every bit (:func:`chiptwin.spec.figures.dac_scale`). HERMES: 8-bit
+    signed inputs, 2^7 LSB of one 1-GHz clock cycle = 128 ns (Khaddam-Aljameh et al. 2022)."""
 
     energy_per_row_pj: float = 6.0
-    """Energy of driving one row for one MVM, pJ (assumed share of HERMES' ~13.4 nJ per MVM)."""
+    """Energy of driving one row for one MVM phase, pJ, at ``figures_at_bits``; it scales with the pulse
+    length (assumed share of HERMES' ~13.4 nJ per MVM)."""
+
+    figures_at_bits: int = 0
+    """The bits at which ``integration_time_ns`` and ``energy_per_row_pj`` (and the array energy) are
+    stated; 0 (or absent): at ``bits`` as the file gives it, so an override of ``dac.bits`` moves them
+    along the law. Optional key."""
+
+    area_um2: float = 50.0
+    """Area of one row's pulse-width driver, µm² (assumed; HERMES publishes no split of its core area).
+    Optional key."""
 
     ideal: bool = False
     """Inputs reach the array unquantised (an experiment that computed the MVMs from read-back
@@ -162,8 +207,12 @@ class DACSpec:
                 "bits": (1 <= self.bits <= 16, "in 1..16"),
                 "integration_time_ns": _amount(self.integration_time_ns, MAX_OP_TIME_NS, positive=True),
                 "energy_per_row_pj": _amount(self.energy_per_row_pj, MAX_ENERGY_PJ),
+                "figures_at_bits": (0 <= self.figures_at_bits <= 16, "in 1..16 (or 0: at bits)"),
+                "area_um2": _amount(self.area_um2, MAX_AREA_UM2),
             },
         )
+        if self.figures_at_bits == 0:  # anchored where the file states its figures (overrides keep it)
+            object.__setattr__(self, "figures_at_bits", self.bits)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,12 +225,36 @@ class ADCSpec:
     columns_per_adc: int = 1
     """Weight columns served by one ADC, converted one after another (HERMES: 1)."""
 
-    conversion_time_ns: float = 30.0
-    """Time of one conversion, ns (assumed split of HERMES' ~130 ns MVM, see dac.integration_time_ns)."""
+    conversion_time_ns: float = 76.8
+    """Time of one conversion, ns, at ``figures_at_bits``, growing with bits by ``time_law``. HERMES'
+    CCO ADCs count 300 ps per LSB (Khaddam-Aljameh et al. 2022): 2^8 x 0.3 ns = 76.8 ns at 8 bits."""
 
     energy_per_conversion_pj: float = 20.6
-    """Energy of one conversion, pJ (assumed share of HERMES' ~13.4 nJ per MVM; ISAAC's SAR ADC needs
-    ~1.6 pJ, Shafiee et al., ISCA 2016, so this is a conservative time-based ADC)."""
+    """Energy of one conversion, pJ, at ``figures_at_bits``, growing with bits by the Walden (2^bits)
+    and thermal-noise (4^bits) laws (:func:`chiptwin.spec.figures.adc_energy_scale`); assumed share of
+    HERMES' ~13.4 nJ per MVM (ISAAC's SAR ADC needs ~1.6 pJ, Shafiee et al., ISCA 2016, so this is a
+    conservative time-based ADC)."""
+
+    time_law: str = "counting"
+    """How conversion time grows with bits, one of :data:`ADC_TIME_LAWS`. Optional key."""
+
+    converts_during_integration: bool = True
+    """The ADC converts while the inputs integrate (a CCO counts the column current during the input
+    pulses, as HERMES' does, Khaddam-Aljameh et al. 2022), so a phase takes the longer of the two; false:
+    it converts after the window (sample and hold), and a phase takes their sum. Optional key."""
+
+    thermal_corner_bits: float = 10.0
+    """Resolution where the thermal-noise term of the energy law (4^bits) equals the Walden term (2^bits),
+    bits: below it energy per conversion doubles per bit, above it quadruples (the two regimes of
+    Murmann's ADC performance survey; the corner near 10 bits, ~60 dB SNDR, is assumed). Optional key."""
+
+    figures_at_bits: int = 0
+    """The bits at which ``conversion_time_ns``, ``energy_per_conversion_pj`` and ``area_um2`` are
+    stated; 0 (or absent): at ``bits`` as the file gives it. Optional key."""
+
+    area_um2: float = 600.0
+    """Area of one ADC at ``figures_at_bits``, µm², scaled with bits like its energy (assumed). HERMES:
+    4 µm pitch (Khaddam-Aljameh et al. 2022) x 150 µm length (assumed). Optional key."""
 
     range_headroom: float = 1.0
     """ADC full scale as a multiple of the largest output of each crossbar block seen on the
@@ -209,8 +282,14 @@ class ADCSpec:
                 "conversion_time_ns": _amount(self.conversion_time_ns, MAX_OP_TIME_NS, positive=True),
                 "energy_per_conversion_pj": _amount(self.energy_per_conversion_pj, MAX_ENERGY_PJ),
                 "range_headroom": (0 < self.range_headroom <= 100, "in (0, 100]"),
+                "time_law": (self.time_law in ADC_TIME_LAWS, f"one of {ADC_TIME_LAWS}"),
+                "thermal_corner_bits": (1 <= self.thermal_corner_bits <= 24, "in [1, 24]"),
+                "figures_at_bits": (0 <= self.figures_at_bits <= 16, "in 1..16 (or 0: at bits)"),
+                "area_um2": _amount(self.area_um2, MAX_AREA_UM2),
             },
         )
+        if self.figures_at_bits == 0:  # anchored where the file states its figures (overrides keep it)
+            object.__setattr__(self, "figures_at_bits", self.bits)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,11 +317,16 @@ class DigitalSpec:
     energy_per_pool_op_pj: float = 0.1
     """Energy of one pooling element (compare or add), pJ (assumed)."""
 
+    area_um2: float = 150_000.0
+    """Area of one tile's digital unit (HERMES' local digital processing unit: affine scaling, ReLU),
+    µm² (assumed 0.15 mm²). Optional key."""
+
     def __post_init__(self) -> None:
         checks = {"ops_per_ns": _amount(self.ops_per_ns, MAX_THROUGHPUT, positive=True)}
         for f in fields(self):
             if f.name.startswith("energy_"):
                 checks[f.name] = _amount(getattr(self, f.name), MAX_ENERGY_PJ)
+        checks["area_um2"] = _amount(self.area_um2, MAX_AREA_UM2)
         _require("digital", self, checks)
 
 
@@ -265,6 +349,9 @@ class NoCSpec:
     energy_per_bit_hop_pj: float = 0.05
     """Energy to move one bit over one hop, pJ (~50 fJ/bit/hop for a 14 nm mesh, assumed)."""
 
+    router_area_um2: float = 40_000.0
+    """Area of one tile's router and its links, µm² (assumed 0.04 mm²). Optional key."""
+
     def __post_init__(self) -> None:
         _require(
             "noc",
@@ -277,6 +364,7 @@ class NoCSpec:
                 ),
                 "hop_latency_ns": _amount(self.hop_latency_ns, MAX_OP_TIME_NS),
                 "energy_per_bit_hop_pj": _amount(self.energy_per_bit_hop_pj, MAX_ENERGY_PJ),
+                "router_area_um2": _amount(self.router_area_um2, MAX_AREA_UM2),
             },
         )
 
@@ -349,6 +437,10 @@ class ChipSpec:
     static_power_mw: float = 150.0
     """Static (leakage and clock) power of the whole chip, mW (assumed for a 64-core 14 nm die)."""
 
+    other_area_mm2: float = 0.0
+    """Chip area outside the tiles and their routers (I/O, clocking, global control), mm² (0: not
+    modelled; HERMES publishes no such split). Optional key."""
+
     tiles: TileSpec = field(default_factory=TileSpec)
     dac: DACSpec = field(default_factory=DACSpec)
     adc: ADCSpec = field(default_factory=ADCSpec)
@@ -361,6 +453,10 @@ class ChipSpec:
     def __post_init__(self) -> None:
         # The name becomes part of output paths (traces/map-MODEL-NAME-STRATEGY): no '/', no '..'.
         check_name(self.name, "chip.name")
+        if not 0 <= self.other_area_mm2 <= MAX_AREA_UM2 / 1e6:
+            raise SpecError(
+                f"chip.other_area_mm2(={self.other_area_mm2!r}) must be >= 0 and <= {MAX_AREA_UM2 / 1e6:g}"
+            )
         if not 0 <= self.static_power_mw <= MAX_STATIC_POWER_MW:
             raise SpecError(
                 f"chip.static_power_mw(={self.static_power_mw!r}) must be >= 0 and <= {MAX_STATIC_POWER_MW:g}"

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from chiptwin.errors import SpecError
-from chiptwin.files import load_toml
+from chiptwin.files import load_toml, read_text
 from chiptwin.spec.chip import (
     ADCSpec,
     ChipSpec,
@@ -31,7 +32,7 @@ from chiptwin.spec.chip import (
 )
 from chiptwin.spec.pcm import PCMSpec
 
-__all__ = ["apply_overrides", "chip_from_dict", "load_chip"]
+__all__ = ["FigureSources", "apply_overrides", "chip_from_dict", "figure_sources", "load_chip"]
 
 _SECTIONS: dict[str, type] = {
     "tiles": TileSpec,
@@ -44,9 +45,25 @@ _SECTIONS: dict[str, type] = {
     "gdc": GDCSpec,
 }
 _OPTIONAL_SECTIONS = ("pcm", "gdc")
-_OPTIONAL_KEYS = {("dac", "ideal"), ("adc", "ideal"), ("adc", "output_noise")}
+_OPTIONAL_KEYS = {
+    ("dac", "ideal"),
+    ("adc", "ideal"),
+    ("adc", "output_noise"),
+    ("tiles", "read_mode"),
+    ("tiles", "cell_area_um2"),
+    ("dac", "figures_at_bits"),
+    ("dac", "area_um2"),
+    ("adc", "time_law"),
+    ("adc", "converts_during_integration"),
+    ("adc", "thermal_corner_bits"),
+    ("adc", "figures_at_bits"),
+    ("adc", "area_um2"),
+    ("digital", "area_um2"),
+    ("noc", "router_area_um2"),
+}
 """Keys added after chip files were written: they take their defaults when absent."""
-_TOP_LEVEL = ("name", "static_power_mw")
+_TOP_LEVEL = ("name", "static_power_mw", "other_area_mm2")
+_OPTIONAL_TOP_LEVEL = ("other_area_mm2",)
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}
 
 
@@ -102,10 +119,12 @@ def chip_from_dict(data: dict[str, Any]) -> ChipSpec:
             raise SpecError(f"unknown key {key!r} (known: {', '.join((*_TOP_LEVEL, *_SECTIONS))})")
     kwargs: dict[str, Any] = {}
     for key in _TOP_LEVEL:
-        if key not in data:
+        if key not in data and key not in _OPTIONAL_TOP_LEVEL:
             raise SpecError(f"missing key {key!r}")
     kwargs["name"] = _check_type(data["name"], str, "name")
-    kwargs["static_power_mw"] = _check_type(data["static_power_mw"], float, "static_power_mw")
+    for key in ("static_power_mw", "other_area_mm2"):
+        if key in data:
+            kwargs[key] = _check_type(data[key], float, key)
     for section, cls in _SECTIONS.items():
         if section not in data:
             if section in _OPTIONAL_SECTIONS:
@@ -113,6 +132,44 @@ def chip_from_dict(data: dict[str, Any]) -> ChipSpec:
             raise SpecError(f"missing table [{section}]")
         kwargs[section] = _build(cls, data[section], section, all_required=section not in _OPTIONAL_SECTIONS)
     return ChipSpec(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class FigureSources:
+    """How a chip file sources its figures: its numeric keys, and those marked assumed or unsourced."""
+
+    figures: int
+    assumed: tuple[str, ...]
+    """``section.key`` of each figure whose comment says "assumed", or that has no comment (no source)."""
+
+
+_FIGURE_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([-+0-9.eE_]+|true|false)\s*(?:#\s*(.*))?$")
+
+
+def figure_sources(path: Path | str) -> FigureSources:
+    """Count a chip file's figures (numbers and booleans, one per line) and those it marks "assumed" in
+    their comment or leaves without one. The file's own words are the record: chiptwin cannot know a
+    source the file does not name.
+
+    Raises:
+        SpecError: as :func:`load_chip` for an unreadable file.
+    """
+    section = ""
+    figures = 0
+    assumed: list[str] = []
+    for line in read_text(path, "chip file", SpecError).splitlines():
+        header = re.match(r"^\s*\[([A-Za-z_]+)\]", line)
+        if header:
+            section = header[1]
+            continue
+        match = _FIGURE_LINE.match(line)
+        if match is None or match[1] == "name":
+            continue
+        figures += 1
+        comment = (match[3] or "").lower()
+        if not comment or "assumed" in comment:
+            assumed.append(f"{section}.{match[1]}" if section else match[1])
+    return FigureSources(figures=figures, assumed=tuple(assumed))
 
 
 def load_chip(path: Path | str) -> ChipSpec:

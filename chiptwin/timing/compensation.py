@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from chiptwin.errors import TimingError
-from chiptwin.spec.figures import mvm_time_ns
+from chiptwin.spec.figures import mvm_cost
 from chiptwin.timing.plan import digital_work
 from chiptwin.timing.server import ceil_ns
 from chiptwin.timing.stages import DigitalWork, PipelinePlan
@@ -136,6 +136,7 @@ class GDCTileWork:
 def gdc_work(plan: PipelinePlan, reads_per_block: int) -> tuple[GDCTileWork, ...]:
     """Each used tile's GDC calibration work (module docstring), tiles ascending."""
     chip = plan.chip
+    cost = mvm_cost(chip)
     per_tile: dict[int, list[tuple[int, int]]] = {}
     for stage in plan.stages:
         for b in stage.blocks:
@@ -152,10 +153,10 @@ def gdc_work(plan: PipelinePlan, reads_per_block: int) -> tuple[GDCTileWork, ...
             GDCTileWork(
                 tile=tile,
                 mvms=mvms,
-                read_ns=ceil_ns(mvms * mvm_time_ns(chip)),
-                array_pj=reads_per_block * cells * chip.tiles.array_energy_per_mac_fj / FJ_PER_PJ,
-                dac_pj=reads_per_block * rows * chip.dac.energy_per_row_pj,
-                adc_pj=reads_per_block * cols * chip.adc.energy_per_conversion_pj,
+                read_ns=ceil_ns(mvms * cost.time_ns),
+                array_pj=reads_per_block * cells * cost.array_fj_per_mac / FJ_PER_PJ,
+                dac_pj=reads_per_block * rows * cost.dac_pj_per_row,
+                adc_pj=reads_per_block * cols * cost.adc_pj_per_column,
                 digital=digital_work(chip, tile, {"scale": ops}),
             )
         )

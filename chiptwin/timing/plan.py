@@ -19,12 +19,12 @@ inference ``i`` has released it).
   holding every link of its XY route; energy ``bytes * 8 * hops * energy_per_bit_hop``. A flow that
   stays on its tile (0 hops) costs neither time nor energy.
 - *MVM* of one placed block (:class:`BlockWork`): ``m`` MVMs (its replica's share of the layer's output
-  positions, :func:`~chiptwin.mapping.placement.replica_share`), each ``dac.integration_time_ns +
-  adc.conversion_time_ns * adc.columns_per_adc`` (:func:`~chiptwin.spec.figures.mvm_time_ns`: every
-  ADC walks all its columns, whatever the block's width), holding the tile's crossbar and its ADC bank
-  (the column charge waits for its conversion, so one tile never integrates and converts at once).
-  Energy: ``rows * cols * m * array_energy_per_mac`` (array), ``rows * m * dac.energy_per_row`` (DAC),
-  ``cols * m * adc.energy_per_conversion`` (ADC).
+  positions, :func:`~chiptwin.mapping.placement.replica_share`), each taking the MVM time of
+  :func:`~chiptwin.spec.figures.mvm_cost` (the DAC window and the ADC conversions at the chip's bits,
+  once per phase of the read mode; every ADC walks all its columns, whatever the block's width),
+  holding the tile's crossbar and its ADC bank. Energy (per unit from the same function):
+  ``rows * cols * m * array per MAC`` (array), ``rows * m * DAC per row`` (DAC), ``cols * m * ADC per
+  column`` (ADC).
 - *digital* work on the host tile's digital unit (:class:`DigitalWork`): ``ceil(ops / ops_per_ns)``.
   An analog layer's host adds its partial sums (``(row blocks - 1) * cols * M``, kind ``psum``), applies
   the GDC / ADC scale to every output (``cols * M``, ``scale``) and its bias (``cols * M``, ``add``); a
@@ -57,7 +57,7 @@ from chiptwin.mapping.blocks import ordered_layers
 from chiptwin.mapping.chip_graph import Flow, host_tiles, route_flows, row_blocks
 from chiptwin.mapping.placement import BlockPlacement, Mapping, replica_share
 from chiptwin.spec.chip import ChipSpec
-from chiptwin.spec.figures import mvm_time_ns
+from chiptwin.spec.figures import mvm_cost
 from chiptwin.spec.graph import LayerSpec
 from chiptwin.timing.server import ceil_ns
 from chiptwin.timing.stages import COMPONENTS, BlockWork, DigitalWork, LayerStage, PipelinePlan, Transfer
@@ -112,7 +112,7 @@ class _Builder:
 
     def __init__(self, mapping: Mapping, chip: ChipSpec) -> None:
         self.mapping, self.chip = mapping, chip
-        self.mvm_ns = mvm_time_ns(chip)
+        self.cost = mvm_cost(chip)
         self.link_ids: dict[tuple[tuple[int, int], tuple[int, int]], int] = {}
         self.at = {pos: t for t, pos in mapping.positions.items()}
 
@@ -144,7 +144,7 @@ class _Builder:
     def block(self, layer: LayerSpec, p: BlockPlacement, ins: list[Flow], out: Flow) -> BlockWork:
         start, stop = replica_share(layer.mvms_per_inference, self.mapping.replication[layer.name], p.replica)
         m = stop - start
-        b, chip = p.block, self.chip
+        b, cost = p.block, self.cost
         inputs = tuple(t for f in ins if (t := self.transfer(f)) is not None)
         return BlockWork(
             tile=p.tile,
@@ -155,11 +155,11 @@ class _Builder:
             mvms=m,
             inputs=inputs,
             output=self.transfer(out),
-            duration_ns=ceil_ns(m * self.mvm_ns),
-            convert_ns=ceil_ns(m * chip.adc.conversion_time_ns * chip.adc.columns_per_adc),
-            array_pj=b.rows * b.cols * m * chip.tiles.array_energy_per_mac_fj / FJ_PER_PJ,
-            dac_pj=b.rows * m * chip.dac.energy_per_row_pj,
-            adc_pj=b.cols * m * chip.adc.energy_per_conversion_pj,
+            duration_ns=ceil_ns(m * cost.time_ns),
+            convert_ns=ceil_ns(m * cost.convert_ns),
+            array_pj=b.rows * b.cols * m * cost.array_fj_per_mac / FJ_PER_PJ,
+            dac_pj=b.rows * m * cost.dac_pj_per_row,
+            adc_pj=b.cols * m * cost.adc_pj_per_column,
         )
 
 

@@ -61,10 +61,10 @@ class BlockWork:
     """Remote flow of the block's outputs to the layer's host; None if the block is on the host."""
 
     duration_ns: int
-    """Crossbar (and ADC bank) holding time: ``ceil(mvms * mvm_time_ns)``."""
+    """Crossbar (and ADC bank) holding time: ``ceil(mvms * mvm_cost(chip).time_ns)``."""
 
     convert_ns: int
-    """ADC conversion time within it: ``ceil(mvms * conversion_time_ns * columns_per_adc)``."""
+    """ADC conversion time within it: ``ceil(mvms * mvm_cost(chip).convert_ns)``."""
 
     array_pj: float
     dac_pj: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,11 @@ import pytest
 
 from chiptwin.cli import main
 from chiptwin.cli.timing import (
+    CALIBRATION_TOLERANCE,
     HERMES_MVM_TIME_NS,
+    HERMES_PUBLISHED,
     HERMES_TOPS_PER_W,
+    _calibrate_mode,
     mvm_stream_graph,
     parse_duration_ns,
 )
@@ -30,11 +34,22 @@ def test_a_stream_of_full_mvms_reproduces_hermes(hermes: ChipSpec) -> None:
     assert result.tops_per_w_dynamic == pytest.approx(HERMES_TOPS_PER_W, rel=0.10)
 
 
-def test_calibrate_prints_the_comparison(capsys: pytest.CaptureFixture[str]) -> None:
+def test_calibrate_checks_both_read_modes_from_one_set_of_figures(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["timing", "--arch", "hermes_64", "--calibrate"]) == 0
     out = capsys.readouterr().out
-    assert "MVM time" in out and "130.0 ns" in out
-    assert "TOPS/W, dynamic" in out and "9.77" in out
+    assert "one_phase (the file's mode): MVM 128.0 ns (1 phase(s))" in out
+    assert "four_phase: MVM 512.0 ns (4 phase(s))" in out
+    assert "OFF" not in out and out.count(" ok\n") == 6  # peak TOPS and two TOPS/W in each mode
+
+
+@pytest.mark.parametrize("mode", ["one_phase", "four_phase"])
+def test_each_read_mode_reproduces_hermes_within_10_percent(hermes: ChipSpec, mode: str) -> None:
+    chip = dataclasses.replace(hermes, tiles=dataclasses.replace(hermes.tiles, read_mode=mode))
+    mvm_ns, peak, dynamic, _, _ = _calibrate_mode(chip)
+    tops, tops_w = HERMES_PUBLISHED[mode]
+    assert peak == pytest.approx(tops, rel=CALIBRATION_TOLERANCE)
+    assert dynamic == pytest.approx(tops_w, rel=CALIBRATION_TOLERANCE)
+    assert mvm_ns == {"one_phase": 128.0, "four_phase": 512.0}[mode]
 
 
 def test_resnet32_summary(capsys: pytest.CaptureFixture[str]) -> None:
