@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chiptwin.cli.arch import resolve_arch
+from chiptwin.cli.arch import format_area, resolve_arch
 from chiptwin.cli.arguments import integer, model_name, name_or_path, path, strategy_name
 from chiptwin.errors import UsageError
 from chiptwin.files import output_folder
@@ -15,14 +15,17 @@ from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import zoo_layer_graph
 from chiptwin.report.tile_map import draw_tile_map
 from chiptwin.scenario.mapping_rows import mapping_records
+from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.figures import chip_area
 from chiptwin.spec.load import load_chip
 from chiptwin.trace.mapping_table import write_mapping_table
 
 __all__ = ["add_parser", "format_result", "mapping_records"]
 
 
-def format_result(result: MappingResult) -> str:
-    """The per-layer table and the totals of a mapping, as printed by ``chiptwin map``."""
+def format_result(result: MappingResult, chip: ChipSpec | None = None) -> str:
+    """The per-layer table and the totals of a mapping, as printed by ``chiptwin map`` (with the chip's
+    area when ``chip`` is given)."""
     width = max(len("layer"), *(len(lr.name) for lr in result.layers))
     head = (
         f"{'layer':<{width}}  {'kind':<6} {'rows x cols':>11} {'blocks':>6} {'replicas':>8} {'tiles':>5} "
@@ -46,6 +49,13 @@ def format_result(result: MappingResult) -> str:
         f"NoC         {result.noc_bytes_per_inference:,} bytes per image cross tiles, "
         f"{result.noc_byte_hops_per_inference:,} byte-hops per image",
     ]
+    if chip is not None:
+        area = chip_area(chip)
+        used = result.tiles_used * area.tile_mm2
+        lines.append(
+            f"area        {area.total_mm2:.2f} mm² chip, {used:.2f} mm² in the {result.tiles_used} used "
+            f"tiles ({format_area(chip)})"
+        )
     return "\n".join(lines)
 
 
@@ -59,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     folder = args.out or Path("traces") / f"map-{args.model}-{chip.name}-{placer.name}"
     with output_folder(folder, "--out", UsageError) as out:  # before the table: fail first, in one line
         mapping = map_graph(graph, chip, placer, source=path)
-        print(format_result(measure_mapping(graph, mapping)))
+        print(format_result(measure_mapping(graph, mapping), chip))
         kinds = {name: data["layer"].kind for name, data in graph.nodes(data=True)}
         table = write_mapping_table(mapping_records(mapping, chip, kinds), out / "mapping.parquet")
         print(f"wrote {table}")

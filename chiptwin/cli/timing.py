@@ -50,7 +50,7 @@ from chiptwin.mapping import map_graph, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import zoo_layer_graph
 from chiptwin.spec.chip import ChipSpec
-from chiptwin.spec.figures import mvm_cost
+from chiptwin.spec.figures import chip_area, mvm_cost
 from chiptwin.spec.graph import EdgeSpec, LayerSpec
 from chiptwin.spec.load import load_chip
 from chiptwin.timing import (
@@ -138,6 +138,7 @@ def format_result(result: TimingResult, plan: PipelinePlan, *, layers: int | Non
     """The summary printed by ``chiptwin timing``: latency, throughput, TOPS, TOPS/W, energy per image by
     component and by layer (the ``layers`` most costly, all by default)."""
     r = result
+    area = chip_area(plan.chip).total_mm2
     lines = [
         f"{r.model} on {r.chip}, strategy {r.strategy}, mode {r.mode}: {r.inferences:,} inferences in "
         f"{_ns(r.duration_ns)} of arrivals (run {_ns(r.elapsed_ns)})",
@@ -148,6 +149,8 @@ def format_result(result: TimingResult, plan: PipelinePlan, *, layers: int | Non
         f"throughput  {r.throughput_per_s:,.1f} inferences/s",
         f"TOPS        {r.tops:.4g} achieved, {r.peak_tops:.4g} peak ({r.ops_per_inference:,} ops per image)",
         f"TOPS/W      {r.tops_per_w_dynamic:.4g} dynamic, {r.tops_per_w:.4g} with static and compensation",
+        f"area        {area:.4g} mm² ({plan.chip.tiles.count} tiles); TOPS/mm² {r.tops / area:.4g} achieved, "
+        f"{r.peak_tops / area:.4g} peak",
         f"energy per image {_pj(r.energy_per_inference_total_pj)}:",
     ]
     total = r.energy_per_inference_total_pj or 1.0

@@ -32,6 +32,7 @@ def test_map_writes_parquet_and_png(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "resnet32_pcm on hermes_64, strategy packed" in text
     assert "layer3.1.conv1" in text and "504 x 56" in text
     assert "tiles       6 of 64 used, 43 placed blocks (34 analog layers)" in text
+    assert "area        39.59 mm² chip, 3.71 mm² in the 6 used tiles (tile 0.619 mm² = crossbar 0.262" in text
     records = read_mapping_table(out / "mapping.parquet")
     assert len(records) == 43 and {r.strategy for r in records} == {"packed"}
     assert len({r.tile for r in records}) == 6

@@ -58,6 +58,7 @@ def test_resnet32_summary(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "resnet32_pcm on hermes_64, strategy dense, mode events: 20 inferences" in out
     assert "bottleneck crossbar 0" in out
+    assert "area        39.59 mm² (64 tiles); TOPS/mm² " in out
     for component in ("array", "dac", "adc", "noc", "digital.bn", "static", "compensation"):
         assert f"  {component} " in out
     assert "energy by layer (dynamic; 3 most costly of" in out
