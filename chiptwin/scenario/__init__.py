@@ -6,7 +6,7 @@
 See :mod:`chiptwin.scenario.cell` for what happens on the clock of one cell.
 """
 
-from chiptwin.scenario.cell import CellResult, cell_id, run_cell, schedule, time_cell
+from chiptwin.scenario.cell import CellResult, CellTiming, cell_id, run_cell, schedule, time_cell
 from chiptwin.scenario.prepare import Prepared, PreparedModel, prepare
 from chiptwin.scenario.run import ScenarioRun, run_scenario
 from chiptwin.scenario.spec import (
@@ -21,6 +21,7 @@ from chiptwin.scenario.spec import (
 __all__ = [
     "COMPENSATIONS",
     "CellResult",
+    "CellTiming",
     "PolicySpec",
     "Prepared",
     "PreparedModel",

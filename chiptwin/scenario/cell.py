@@ -18,7 +18,8 @@ Latency and energy come from the timing layer over the same clock and schedule: 
 inferences and the compensation passes are served by :func:`chiptwin.timing.simulate_batched`, which
 also sees the tile failure (the dead tile does no work) and the repair (the spare is programmed and
 then serves, :func:`plan_changes`); every (re)programming is charged with
-:func:`chiptwin.timing.programming_cost`.
+:func:`chiptwin.timing.programming_cost`. The start of the run is also played activity by activity by
+the event engine (:mod:`chiptwin.scenario.detail`): the cell's ``detail`` rows, for timelines only.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from chiptwin.functional.chip import AnalogChip, placed_block
 from chiptwin.functional.evaluate import accuracy, batches
 from chiptwin.mapping import Mapping
 from chiptwin.mapping.repair import replace_dead_tile
+from chiptwin.scenario.detail import detail_window
 from chiptwin.scenario.prepare import Prepared, PreparedModel
 from chiptwin.scenario.spec import PolicySpec, TileFailureSpec
 from chiptwin.seeding import derive_seed
@@ -58,7 +60,7 @@ from chiptwin.timing import (
 )
 from chiptwin.units import NS_PER_S
 
-__all__ = ["CellResult", "cell_id", "run_cell", "schedule", "time_cell"]
+__all__ = ["CellResult", "CellTiming", "cell_id", "run_cell", "schedule", "time_cell"]
 
 REPROGRAM, FAIL, RECOVER, COMPENSATE, PROBE = 0, 1, 2, 3, 4
 """Order of the actions that fall on the same nanosecond."""
@@ -118,7 +120,20 @@ class CellResult:
     cell: str
     probes: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    detail: list[dict[str, Any]]
+    """The rows of the cell's detail window (:mod:`chiptwin.scenario.detail`); not part of any total."""
     cell_row: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CellTiming:
+    """The timing layer's account of a cell's run (:func:`time_cell`), shared by its seeds."""
+
+    result: TimingResult
+    records: list[EventRecord]
+    """The batched engine's records of the whole run (the ``events`` rows)."""
+    detail: list[EventRecord]
+    """The event engine's records of the detail window (the ``detail`` rows)."""
 
 
 def _workload(prepared: Prepared) -> Workload:
@@ -128,10 +143,9 @@ def _workload(prepared: Prepared) -> Workload:
     return PoissonWorkload(w.rate_per_s, seed=w.seed)
 
 
-def time_cell(
-    prepared: Prepared, model: PreparedModel, policy: PolicySpec
-) -> tuple[TimingResult, list[EventRecord]]:
-    """Serve the scenario's workload over the run with this policy's compensation passes (timing layer).
+def time_cell(prepared: Prepared, model: PreparedModel, policy: PolicySpec) -> CellTiming:
+    """Serve the scenario's workload over the run with this policy's compensation passes (timing layer),
+    and play its detail window (:func:`~chiptwin.scenario.detail.detail_window`).
 
     Independent of the programming seed, so a scenario computes it once per (model, policy).
     """
@@ -146,18 +160,29 @@ def time_cell(
     if not passes:
         comp = None
     events: list[EventRecord] = []
+    duration_ns = _ns(prepared.spec.duration_s) + 1
+    changes = plan_changes(prepared, model)
     result = simulate_batched(
         model.plan,
         _workload(prepared),
-        duration_ns=_ns(prepared.spec.duration_s) + 1,
+        duration_ns=duration_ns,
         compensation=comp,
         adabs_plan=model.adabs_plan,
         program=True,
         record=events.append,
         chunk_ns=CHUNK_NS,
-        changes=plan_changes(prepared, model),
+        changes=changes,
     )
-    return result, events
+    detail = detail_window(
+        model.plan,
+        _workload(prepared),  # a fresh one: the same arrivals, drawn again
+        duration_ns=duration_ns,
+        compensation=comp,
+        adabs_plan=model.adabs_plan,
+        program=True,
+        changes_ns=tuple(c.at_ns for c in changes),
+    )
+    return CellTiming(result, events, detail)
 
 
 def plan_changes(prepared: Prepared, model: PreparedModel) -> tuple[PlanChange, ...]:
@@ -223,7 +248,7 @@ def run_cell(
     model: PreparedModel,
     policy: PolicySpec,
     seed: int,
-    timing: tuple[TimingResult, list[EventRecord]],
+    timing: CellTiming,
     *,
     on_probe: Callable[[], None] | None = None,
 ) -> CellResult:
@@ -290,8 +315,9 @@ def run_cell(
         env.process(walk(env))
         with torch.no_grad():
             env.run()
-    result, records = timing
+    result, records = timing.result, timing.records
     events = [keys | _event_row(r) for r in records]
+    detail = [keys | _event_row(r) for r in timing.detail]
     program = programming_cost(model.plan)
     events += [
         keys
@@ -312,7 +338,7 @@ def run_cell(
     repair_ns = sum(repair_ns_at.values())
     wall_s = time.perf_counter() - start
     row = _cell_row(prepared, model, result, program, state.reprograms, reprogram_pj, repair_ns, wall_s)
-    return CellResult(cell=keys["cell"], probes=probes, events=events, cell_row=keys | row)
+    return CellResult(cell=keys["cell"], probes=probes, events=events, detail=detail, cell_row=keys | row)
 
 
 def _event_row(r: EventRecord) -> dict[str, Any]:

@@ -16,13 +16,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from chiptwin.scenario.cell import CellResult, cell_id, run_cell, time_cell
+from chiptwin.scenario.cell import CellResult, CellTiming, cell_id, run_cell, time_cell
 from chiptwin.scenario.mapping_rows import mapping_records
 from chiptwin.scenario.prepare import Prepared, PreparedModel, prepare
 from chiptwin.scenario.spec import PolicySpec, ScenarioSpec
 from chiptwin.spec.chip import describe_chip
 from chiptwin.spec.pcm import describe_age_convention
-from chiptwin.timing import EventRecord, TimingResult
 from chiptwin.trace.manifest import build_manifest
 from chiptwin.trace.mapping_table import MappingRecord
 from chiptwin.trace.writer import TraceWriter
@@ -110,7 +109,7 @@ def _run_cells(
     """Write the mapping and every cell not yet in the trace; returns the cells run."""
     writer.write_mapping(_mapping_records(prepared))
     todo = [c for c in cells if not writer.has_part("cells", cell_id(c[0].label, c[1].name, c[2]))]
-    timings: dict[tuple[str, str], tuple[TimingResult, list[EventRecord]]] = {}
+    timings: dict[tuple[str, str], CellTiming] = {}
     bar = tqdm(
         total=len(todo) * len(spec.probes_s),
         desc=f"{spec.name}: {len(todo)} cells",
@@ -133,5 +132,6 @@ def _run_cells(
 def _write(writer: TraceWriter, result: CellResult) -> None:
     # The cells part goes last: its presence is what marks the cell finished.
     writer.write_part("events", result.cell, result.events)
+    writer.write_part("detail", result.cell, result.detail)
     writer.write_part("probes", result.cell, result.probes)
     writer.write_part("cells", result.cell, [result.cell_row])

@@ -136,7 +136,7 @@ def _check_interrupted(out: Path, after_cells: int) -> list[str]:
     finished = _finished(out)
     assert len(finished) >= after_cells
     assert read_table(out, "cells").column("cell").to_pylist() == finished
-    for table in ("events", "probes"):  # written before the cells part that marks the cell finished
+    for table in ("events", "detail", "probes"):  # written before the cells part marking the cell finished
         parts = read_table(out, table, cells=finished)
         assert set(parts.column("cell").to_pylist()) <= set(finished)
     return finished
@@ -199,7 +199,7 @@ def test_a_killed_run_is_readable_and_resumes_to_the_same_trace(
     assert is_complete(out)
     assert _stamps(out, finished) == kept  # the finished cells' parts were kept, not rewritten
     assert not list(out.rglob("*.tmp"))
-    for table in ("events", "probes", "mapping"):
+    for table in ("events", "detail", "probes", "mapping"):
         assert read_table(out, table).equals(read_table(reference, table)), table
     assert _without_wall_time(read_table(out, "cells")).equals(
         _without_wall_time(read_table(reference, "cells"))

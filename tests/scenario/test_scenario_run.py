@@ -92,11 +92,11 @@ def test_resume_and_rerun_are_identical(trace: Path, tmp_path: Path) -> None:
     # run with the same numbers as the uninterrupted one, and a fresh run gives them bit for bit.
     fresh = tmp_path / "fresh"
     run_scenario(SPEC, fresh, progress=False)
-    for table in ("events", "probes", "cells"):
+    for table in ("events", "detail", "probes", "cells"):
         (fresh / table / "resnet32_pcm_fmnist_hwa.gdc_hourly.seed0.parquet").unlink()
     resumed = run_scenario(SPEC, fresh, resume=True, progress=False)
     assert (resumed.cells_run, resumed.cells_skipped) == (1, 1)
-    for table in ("events", "probes"):
+    for table in ("events", "detail", "probes"):
         assert read_table(fresh, table).equals(read_table(trace, table))
     columns = [c for c in read_table(trace, "cells").column_names if c != "wall_s"]
     assert read_table(fresh, "cells").select(columns).equals(read_table(trace, "cells").select(columns))
