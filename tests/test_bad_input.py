@@ -641,6 +641,35 @@ def _tr_mapping_not_parquet(tmp: Path) -> Case:
     return _trace_case(tmp, root, str(root / "mapping.parquet"), "cannot read the mapping table")
 
 
+def _timeline_case(tmp: Path, root: Path, *expect: str) -> Case:
+    return Case(["export-timeline", str(root), "--out", str(tmp / "timeline.json")], list(expect))
+
+
+def _tr_detail_not_parquet(tmp: Path) -> Case:
+    part = _trace(tmp) / "detail" / "c0.parquet"
+    part.write_text("not parquet")
+    return _timeline_case(tmp, part.parents[1], str(part), "not a readable Parquet part")
+
+
+def _tr_detail_truncated(tmp: Path) -> Case:
+    part = _trace(tmp) / "detail" / "c0.parquet"
+    part.write_bytes(part.read_bytes()[:100])
+    return _timeline_case(tmp, part.parents[1], str(part), "not a readable Parquet part")
+
+
+def _tr_detail_of_other_table(tmp: Path) -> Case:
+    root = _trace(tmp)
+    shutil.copy(root / "events" / "c0.parquet", root / "detail" / "c0.parquet")
+    return _timeline_case(tmp, root, str(root / "detail" / "c0.parquet"), "table 'events'", "'detail'")
+
+
+def _tr_detail_lacks_column(tmp: Path) -> Case:
+    part = _trace(tmp) / "detail" / "c0.parquet"
+    table = pq.read_table(part)
+    pq.write_table(table.drop_columns(["hops"]).replace_schema_metadata(table.schema.metadata), part)
+    return _timeline_case(tmp, part.parents[1], str(part), "lacks column 'hops'")
+
+
 def _tr_nothing_to_report(tmp: Path) -> Case:
     root = _trace(tmp)
     for table in SCHEMAS:
@@ -664,6 +693,10 @@ TRACE_CASES: dict[str, Builder] = {
     "part_lacks_column": _tr_part_lacks_column,
     "mapping_not_parquet": _tr_mapping_not_parquet,
     "nothing_to_report": _tr_nothing_to_report,
+    "detail_not_parquet": _tr_detail_not_parquet,
+    "detail_truncated": _tr_detail_truncated,
+    "detail_of_other_table": _tr_detail_of_other_table,
+    "detail_lacks_column": _tr_detail_lacks_column,
 }
 
 

@@ -33,7 +33,8 @@ def _run(args: argparse.Namespace) -> int:
         )
     span = f"{result.first_ns:,} ns to {result.last_ns:,} ns"
     print(
-        f"wrote {result.path} ({_size(result.bytes)}): {result.records:,} events of "
+        f"wrote {result.path} ({_size(result.bytes)}): {result.records:,} events"
+        f"{f' and {result.detail_records:,} detail records' if result.detail_records else ''} of "
         f"{len(result.cells)} cell{'s' if len(result.cells) != 1 else ''} ({span}), "
         f"{result.trace_events:,} trace events, {result.flows:,} flows; open it at ui.perfetto.dev"
     )

@@ -1,4 +1,4 @@
-"""A trace's ``events`` table as a Chrome trace-event JSON timeline (Perfetto's UI, chrome://tracing).
+"""A trace's ``events`` (and ``detail``) tables as a Chrome trace-event JSON timeline (Perfetto's UI).
 
 The file is ``{"displayTimeUnit": "ns", "otherData": {...}, "traceEvents": [...]}``, one trace event per
 line. Layout, for each cell of the trace (a checkpoint x policy x seed: its own clock from 0):
@@ -11,8 +11,16 @@ line. Layout, for each cell of the trace (a checkpoint x policy x seed: its own 
 - process ``CELL: chip`` for what no single tile does: batched-mode records (``inference (batched)``,
   one slice per chunk of inferences), chip-wide compensation and programming, and every job of event
   mode as an async slice from its arrival to its result;
-- flow arrows (``s``/``t``/``f``, one id per job) following each job (an inference or an AdaBS
-  calibration image) from tile to route to tile, in event-mode traces.
+- flow arrows (``s``/``t``/``f``, one id per job, named ``inference 3``) following each job (an
+  inference or an AdaBS calibration image) from tile to route to tile, in event-mode records.
+
+**Scenario traces** time the whole run with the batched engine: their ``events`` hold programming per
+tile, one slice per minute of inferences and one per compensation job, but no single MVM. Their
+``detail`` table (:mod:`chiptwin.scenario.detail`) holds the start of the run played by the event
+engine: a few inferences, every activity of each. A cell's detail records are drawn on the same
+processes after its events (crossbar, ADC bank and digital unit tracks of each tile, the NoC routes,
+the jobs' async slices and flows); the programming they start with is the events' own (same tiles,
+times and energies) and is drawn once. A trace without a ``detail`` table exports its events alone.
 
 **Time.** The trace-event format counts microseconds. ``ts`` and ``dur`` are written as exact decimals
 with three places, the twin's integer nanoseconds unchanged (``1234567 ns`` is ``"ts": 1234.567``), and
@@ -92,11 +100,14 @@ class TimelineResult:
     records: int
     """Rows of the ``events`` table exported."""
 
+    detail_records: int
+    """Rows of the ``detail`` table exported (its programming, drawn from ``events``, not counted)."""
+
     trace_events: int
     """Trace events written (slices, async ends and begins, flow points, metadata)."""
 
     flows: int
-    """Flow arrows (one per job that crossed from one tile or route to another)."""
+    """Flow arrows (one per job that crossed from one tile or route to another), named for the job."""
 
     first_ns: int
     last_ns: int
@@ -175,12 +186,13 @@ class _Writer:
             return
         ident = self.next_flow
         self.next_flow += 1
+        name = json.dumps(f"{key[0]} {key[1]}")
         self.flows_done += 1
         for n, (ts, pid, tid) in enumerate(stops):
             ph = "s" if n == 0 else "f" if n == len(stops) - 1 else "t"
             bind = "" if ph == "s" else ',"bp":"e"'
             self.emit(
-                f'{{"ph":"{ph}","id":{ident},"name":"job","cat":"flow","pid":{pid},"tid":{tid},'
+                f'{{"ph":"{ph}","id":{ident},"name":{name},"cat":"flow","pid":{pid},"tid":{tid},'
                 f'"ts":{format_ns(ts)}{bind}}}'
             )
 
@@ -276,6 +288,59 @@ def _write_row(w: _Writer, row: dict[str, Any], base: int, cell: str) -> None:
         w.flow_point((task, row["job"]), pid, tid, start)
 
 
+@dataclass(slots=True)
+class _Span:
+    """Earliest start and latest end of the records exported, and of all records read (for messages)."""
+
+    first: int | None = None
+    last: int | None = None
+    all_first: int = 2**63
+    all_last: int = -1
+
+
+def _export_part(
+    w: _Writer,
+    root: Path,
+    table: str,
+    cell: str,
+    base: int,
+    window: tuple[int | None, int | None],
+    batch_rows: int,
+    seen: _Span,
+) -> int:
+    """Stream one cell's part of ``table`` into ``w``, keeping the records that overlap ``window``;
+    returns how many it kept. The detail window's programming is skipped: it is the ``events`` table's
+    own records (the same tiles, times and energies), already drawn."""
+    start_ns, stop_ns = window
+    exported = 0
+    for _, batch in iter_batches(root, table, cells=[cell], batch_rows=batch_rows):
+        times = batch.column("time_ns")
+        ends = pc.add(times, batch.column("duration_ns"))
+        if batch.num_rows:
+            seen.all_first = min(seen.all_first, pc.min(times).as_py())
+            seen.all_last = max(seen.all_last, pc.max(ends).as_py())
+        mask = pc.not_equal(batch.column("kind").cast("string"), "program") if table == "detail" else None
+        if stop_ns is not None:
+            before = pc.less(times, stop_ns)
+            mask = before if mask is None else pc.and_(mask, before)
+        if start_ns is not None:
+            after = pc.or_(pc.greater(ends, start_ns), pc.greater_equal(times, start_ns))
+            mask = after if mask is None else pc.and_(mask, after)
+        if mask is not None:
+            batch = batch.filter(mask)
+        if not batch.num_rows:
+            continue
+        columns = [batch.column(name).to_pylist() for name in _COLUMNS]
+        for values in zip(*columns, strict=True):
+            _write_row(w, dict(zip(_COLUMNS, values, strict=True)), base, cell)
+        lo = pc.min(batch.column("time_ns")).as_py()
+        hi = pc.max(pc.add(batch.column("time_ns"), batch.column("duration_ns"))).as_py()
+        seen.first = lo if seen.first is None else min(seen.first, lo)
+        seen.last = hi if seen.last is None else max(seen.last, hi)
+        exported += batch.num_rows
+    return exported
+
+
 def _check_cells(root: Path, cells: Sequence[str] | None) -> list[str]:
     have = list_cells(root, "events")
     if not have:
@@ -305,7 +370,8 @@ def export_timeline(
     stop_ns: int | None = None,
     batch_rows: int = 65_536,
 ) -> TimelineResult:
-    """Write the ``events`` of the trace directory ``root`` as Chrome trace-event JSON (module docstring).
+    """Write the ``events`` and ``detail`` of the trace directory ``root`` as Chrome trace-event JSON
+    (module docstring).
 
     Args:
         root: a trace directory (complete, or interrupted: its finished cells are exported).
@@ -327,8 +393,9 @@ def export_timeline(
     path = Path(out) if out is not None else root / "report" / "timeline.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    exported, first, last = 0, None, None
-    span = (2**63, -1)  # earliest start and latest end of the selected cells' events, ns
+    window = (start_ns, stop_ns)
+    seen = _Span()
+    counts = {"events": 0, "detail": 0}
     kept: list[str] = []
     other = {
         "trace": str(root),
@@ -338,49 +405,30 @@ def export_timeline(
         "time": "ts and dur in µs with three decimals: the twin's integer ns, exact; args hold time_ns",
     }
     opener = gzip.open if path.suffix == ".gz" else open
+    detailed = set(list_cells(root, "detail"))
     try:
         with opener(tmp, "wt", encoding="utf-8") as stream:
             w = _Writer(out=stream)
             stream.write(f'{{"displayTimeUnit":"ns","otherData":{json.dumps(other)},"traceEvents":[')
             for index, cell in enumerate(selected):
-                base = index * _PROCESS_STRIDE
-                for _, batch in iter_batches(root, "events", cells=[cell], batch_rows=batch_rows):
-                    times = batch.column("time_ns")
-                    ends = pc.add(times, batch.column("duration_ns"))
-                    span = (
-                        min(span[0], pc.min(times).as_py()),
-                        max(span[1], pc.max(ends).as_py()),
-                    )
-                    mask = None
-                    if stop_ns is not None:
-                        mask = pc.less(times, stop_ns)
-                    if start_ns is not None:
-                        after = pc.or_(pc.greater(ends, start_ns), pc.greater_equal(times, start_ns))
-                        mask = after if mask is None else pc.and_(mask, after)
-                    if mask is not None:
-                        batch = batch.filter(mask)
-                    if not batch.num_rows:
-                        continue
-                    columns = [batch.column(name).to_pylist() for name in _COLUMNS]
-                    for values in zip(*columns, strict=True):
-                        row = dict(zip(_COLUMNS, values, strict=True))
-                        _write_row(w, row, base, cell)
-                    lo = pc.min(batch.column("time_ns")).as_py()
-                    hi = pc.max(pc.add(batch.column("time_ns"), batch.column("duration_ns"))).as_py()
-                    first = lo if first is None else min(first, lo)
-                    last = hi if last is None else max(last, hi)
-                    exported += batch.num_rows
-                    if not kept or kept[-1] != cell:
+                tables = ("events", "detail") if cell in detailed else ("events",)
+                for table in tables:
+                    n = _export_part(w, root, table, cell, index * _PROCESS_STRIDE, window, batch_rows, seen)
+                    counts[table] += n
+                    if n and (not kept or kept[-1] != cell):
                         kept.append(cell)
                 w.end_cell()
             stream.write("\n]}\n")
+        exported = counts["events"] + counts["detail"]
+        first, last = seen.first, seen.last
         if not exported:
             which = (
                 "" if cells is None else f" of cell{'s' if len(selected) > 1 else ''} {', '.join(selected)}"
             )
             found = (
-                f"their events span {format_age(span[0] / NS_PER_S)} to {format_age(span[1] / NS_PER_S)}"
-                if span[1] >= 0
+                f"their events span {format_age(seen.all_first / NS_PER_S)} to "
+                f"{format_age(seen.all_last / NS_PER_S)}"
+                if seen.all_last >= 0
                 else "the parts hold no rows"
             )
             raise DataError(
@@ -393,7 +441,8 @@ def export_timeline(
     return TimelineResult(
         path=path,
         cells=tuple(kept),
-        records=exported,
+        records=counts["events"],
+        detail_records=counts["detail"],
         trace_events=w.count,
         flows=w.flows_done,
         first_ns=first,

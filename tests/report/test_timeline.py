@@ -1,8 +1,9 @@
 """``chiptwin export-timeline``: the events table as Chrome trace-event JSON, checked against the format.
 
-Two traces: a quick scenario (timing only, batched engine: programming per tile, batched inference
-chunks, compensation passes) and an event-mode run of a small residual network written through the
-trace writer (every MVM, conversion, digital job and transfer: the tile tracks, routes and flows).
+Two traces: a quick scenario (timing only: the batched engine's programming per tile, batched inference
+chunks and compensation passes in ``events``, and the event engine's detail window of the first
+inferences in ``detail``) and an event-mode run of a small residual network written through the trace
+writer (every MVM, conversion, digital job and transfer: the tile tracks, routes and flows).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from chiptwin.cli import main
 from chiptwin.errors import DataError
 from chiptwin.report.timeline import export_timeline, format_ns
 from chiptwin.scenario import PolicySpec, ScenarioSpec, WorkloadSpec, run_scenario
+from chiptwin.scenario import cell as cell_module
+from chiptwin.scenario.detail import DETAIL_INFERENCES
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import load_chip
 from chiptwin.timing import CompensationSpec, EventRecord, PoissonWorkload, build_plan, simulate_events
@@ -101,22 +104,74 @@ def test_format_ns_is_exact() -> None:
     assert format_ns(year_ns) == "31536000000000.007"
 
 
+def _drawn(detail: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    """Detail rows drawn as slices: not arrivals and results (async), not the programming (the events')."""
+    return [r for r in detail if r["kind"] not in ("arrival", "done", "program")]
+
+
 def test_scenario_trace_validates(scenario_trace: Path, tmp_path: Path) -> None:
     result = export_timeline(scenario_trace, tmp_path / "t.json")
     doc = _load(result.path)
     counts = check_trace_events(doc)
     events = read_table(scenario_trace, "events")
-    assert result.records == events.num_rows and counts.slices == events.num_rows
+    detail = read_table(scenario_trace, "detail").to_pylist()
+    drawn = _drawn(detail)
+    assert result.records == events.num_rows
+    assert result.detail_records == len(drawn) + sum(r["kind"] in ("arrival", "done") for r in detail)
+    assert counts.slices == events.num_rows + len(drawn)
     assert result.cells == ("resnet32_pcm_fmnist_hwa.gdc+adabs.seed0", "resnet32_pcm_fmnist_hwa.none.seed0")
     names = {e["args"]["name"] for e in doc["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"}
     assert {"programming", "inference (batched)", "compensation"} <= names
-    # Each used tile is a process of its own, in each cell: programming holds every used tile.
+    assert {"crossbar", "ADC bank", "digital unit"} <= names
+    assert any(n.startswith("tile ") and " -> tile " in n for n in names)
+    # Each used tile is a process of its own, in each cell (programming holds every used tile), and so
+    # are the chip and the NoC.
     tiles = {r["tile"] for r in events.to_pylist() if r["kind"] == "program"}
-    assert counts.processes == 2 * (len(tiles) + 1)
+    assert counts.processes == 2 * (len(tiles) + 2)
     # ts is the run clock in µs: the first GDC read of the compensated cell at the 60 s probe.
     gdc = [e for e in doc["traceEvents"] if e.get("cat") == "gdc" and e["ph"] == "X"]
     assert gdc[0]["args"]["time_ns"] == 60 * NS and gdc[0]["ts"] == 60 * NS / 1000
     assert doc["displayTimeUnit"] == "ns"
+
+
+def test_every_detailed_inference_has_a_flow_across_tiles(scenario_trace: Path, tmp_path: Path) -> None:
+    doc = _load(export_timeline(scenario_trace, tmp_path / "t.json").path)
+    pids = {e["pid"]: e["args"]["name"] for e in doc["traceEvents"] if e.get("name") == "process_name"}
+    flows: dict[tuple[str, str], list[str]] = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] in ("s", "t", "f"):
+            cell = pids[e["pid"]].split(": ")[0]
+            flows.setdefault((cell, e["name"]), []).append(e["ph"])
+    detail = read_table(scenario_trace, "detail").to_pylist()
+    done = [(r["cell"], r["job"]) for r in detail if r["kind"] == "done" and r["task"] == "inference"]
+    assert len(done) == 2 * DETAIL_INFERENCES  # both cells, every inference of the window finished
+    for cell, job in done:
+        phases = flows[(cell, f"inference {job}")]
+        assert phases.count("s") == phases.count("f") == 1 and phases.count("t") >= 1, (cell, job)
+    # The flow crosses from a tile process to the NoC and on to another tile.
+    assert all(len(p) >= 3 for p in flows.values())
+
+
+def test_the_detail_programming_is_that_of_the_events(scenario_trace: Path) -> None:
+    # The exporter draws the programming once, from events: the detail window starts with the same one.
+    def program(table: str) -> list[tuple]:  # type: ignore[type-arg]
+        rows = read_table(scenario_trace, table).to_pylist()
+        return sorted(
+            ((r["cell"], r["tile"], r["time_ns"], r["duration_ns"], r["count"], r["energy_pj"]) for r in rows
+             if r["kind"] == "program"),
+        )  # fmt: skip
+
+    assert program("detail") == program("events") and program("events")
+
+
+def test_a_trace_without_detail_exports_its_events_alone(scenario_trace: Path, tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    shutil.copytree(scenario_trace, root)
+    shutil.rmtree(root / "detail")
+    result = export_timeline(root, tmp_path / "old.json")
+    counts = check_trace_events(_load(result.path))
+    assert result.detail_records == 0 and result.flows == counts.flows == 0
+    assert counts.slices == result.records == read_table(root, "events").num_rows
 
 
 def test_event_trace_has_tile_tracks_routes_and_flows(event_trace: Path, tmp_path: Path) -> None:
@@ -138,6 +193,19 @@ def test_event_trace_has_tile_tracks_routes_and_flows(event_trace: Path, tmp_pat
     assert _load(again.path) == doc
 
 
+def test_the_events_are_those_of_a_run_without_detail(
+    scenario_trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No double counting: the detail window adds its own table and leaves events and cells as they were.
+    monkeypatch.setattr(cell_module, "detail_window", lambda *args, **kw: [])
+    plain = tmp_path / "plain"
+    run_scenario(SPEC, plain, progress=False)
+    assert read_table(plain, "detail").num_rows == 0 and read_table(scenario_trace, "detail").num_rows
+    assert read_table(plain, "events").equals(read_table(scenario_trace, "events"))
+    cells = read_table(plain, "cells").drop_columns(["wall_s"])
+    assert cells.equals(read_table(scenario_trace, "cells").drop_columns(["wall_s"]))
+
+
 def test_window_and_cells(scenario_trace: Path, tmp_path: Path) -> None:
     cell = "resnet32_pcm_fmnist_hwa.gdc+adabs.seed0"
     result = export_timeline(
@@ -152,6 +220,14 @@ def test_window_and_cells(scenario_trace: Path, tmp_path: Path) -> None:
     ]
     assert result.records == len(rows) > 0 and result.cells == (cell,)
     assert all(r["time_ns"] + r["duration_ns"] >= 59 * NS for r in rows)
+    assert result.detail_records == 0  # the detail window is the first second of the run
+    # A window on the start: the detail records in it, streamed in small batches.
+    start = export_timeline(scenario_trace, tmp_path / "s.json", cells=[cell], stop_ns=NS // 2, batch_rows=97)
+    counts = check_trace_events(_load(start.path))
+    detail = read_table(scenario_trace, "detail", cells=[cell]).to_pylist()
+    kept = [r for r in detail if r["time_ns"] < NS // 2]
+    assert start.detail_records == sum(r["kind"] != "program" for r in kept) > 0
+    assert counts.flows == start.flows == sum(r["kind"] == "done" and r["time_ns"] < NS // 2 for r in detail)
 
 
 def test_empty_selection_is_one_line_and_writes_nothing(scenario_trace: Path, tmp_path: Path) -> None:
