@@ -19,6 +19,7 @@ from chiptwin.cli.arguments import integer, name_or_path, path
 from chiptwin.errors import MappingError, UsageError
 from chiptwin.files import output_folder
 from chiptwin.limits import MAX_SEEDS, MAX_TEST_IMAGES, MAX_THREADS
+from chiptwin.report.pareto import pareto_points_from_rows, write_pareto
 from chiptwin.report.summary import format_accuracy_table
 from chiptwin.report.sweep_table import format_sweep_table, sweep_rows
 from chiptwin.report.trace_report import write_report
@@ -90,7 +91,11 @@ def _run_specs(args: argparse.Namespace, specs: list[tuple[str, ScenarioSpec]], 
             files = write_report(trace_dir)
             print(f"report: {files.out_dir}")
     if len(specs) > 1:
-        print(format_sweep_table(sweep_rows([(label, run.trace_dir) for label, run in runs]), failed))
+        rows = sweep_rows([(label, run.trace_dir) for label, run in runs])
+        print(format_sweep_table(rows, failed))
+        if rows:
+            table, png = write_pareto(pareto_points_from_rows(rows), out / "pareto", out.name)
+            print(f"pareto: {png} (table {table})")
     print(
         f"trace: {out}  ({time.perf_counter() - start:.0f} s; "
         f"{sum(r.cells_run for _, r in runs)} cells run, {sum(r.cells_skipped for _, r in runs)} resumed)"

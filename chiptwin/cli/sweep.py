@@ -18,6 +18,7 @@ from chiptwin.cli.arguments import integer, name_or_path, path, scheduler_addres
 from chiptwin.errors import UsageError
 from chiptwin.files import output_folder
 from chiptwin.limits import MAX_WORKERS
+from chiptwin.report.pareto import pareto_points_from_sweep, write_pareto
 from chiptwin.report.sweep_table import format_sweep_results
 from chiptwin.sweep import SweepSpec, load_sweep, read_sweep, run_sweep
 
@@ -59,7 +60,10 @@ def _run(spec: SweepSpec, out: Path, args: argparse.Namespace) -> int:
         f"({result.wall_s:.0f} s); results: {out / 'results'}"
     )
     if result.cells_run + result.cells_skipped:
-        print(format_sweep_results(read_sweep(out)))
+        results = read_sweep(out)
+        print(format_sweep_results(results))
+        table, png = write_pareto(pareto_points_from_sweep(results), out, spec.name)
+        print(f"pareto: {png} (table {table})")
     for cell_id, error in result.failed.items():
         print(f"FAILED {cell_id}: {error}", file=sys.stderr)
     return 1 if result.failed else 0

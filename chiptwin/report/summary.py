@@ -85,6 +85,9 @@ class CostResult:
     seeds: int
     arch: str
     tiles_used: float
+    area_mm2: float
+    """The chip's area, mm²."""
+
     latency_single_ns: float
     """Latency of one inference alone on the chip, ns."""
 
@@ -231,6 +234,7 @@ def cost_table(cells: pa.Table, *, checkpoints: Sequence[str] = ()) -> list[Cost
                 seeds=len(group),
                 arch=", ".join(_in_order_of_appearance(r["arch"] for r in group)),
                 tiles_used=mean("tiles_used"),
+                area_mm2=mean("area_mm2"),
                 latency_single_ns=mean("latency_single_ns"),
                 latency_mean_ns=mean("latency_mean_ns"),
                 throughput_per_s=mean("throughput_per_s"),
@@ -351,7 +355,8 @@ def format_costs(cells: pa.Table, *, checkpoints: Sequence[str] = ()) -> str:
         seeds = _seed_text([c.seeds])
         by = dict(c.energy_by_component_pj)
         lines += [
-            f"  {c.checkpoint}, {c.policy} ({seeds}; {c.arch}, {c.tiles_used:.0f} tiles)",
+            f"  {c.checkpoint}, {c.policy} ({seeds}; {c.arch}, {c.tiles_used:.0f} tiles, "
+            f"{c.area_mm2:.3g} mm² chip)",
             f"    latency       {c.latency_single_ns / 1e3:,.2f} µs single, "
             f"{c.latency_mean_ns / 1e3:,.2f} µs mean; throughput {_format_rate(c.throughput_per_s)} images/s "
             f"served, {_format_rate(c.peak_throughput_per_s)} images/s peak",

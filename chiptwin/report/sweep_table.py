@@ -25,6 +25,7 @@ class SweepRow:
 
     label: str
     tiles_used: int
+    area_mm2: float
     latency_single_us: float
     peak_throughput_per_s: float
     dynamic_energy_per_inference_nj: float
@@ -47,6 +48,7 @@ def sweep_rows(traces: Sequence[tuple[str, Path]]) -> list[SweepRow]:
             SweepRow(
                 label=label,
                 tiles_used=int(pc.max(cells["tiles_used"]).as_py()),
+                area_mm2=float(pc.mean(cells["area_mm2"]).as_py()),
                 latency_single_us=float(pc.mean(cells["latency_single_ns"]).as_py()) / 1e3,
                 peak_throughput_per_s=float(pc.mean(cells["peak_throughput_per_s"]).as_py()),
                 dynamic_energy_per_inference_nj=_dynamic_pj(cells) / 1e3,
@@ -66,13 +68,14 @@ def _dynamic_pj(cells: pa.Table) -> float:
 def format_sweep_table(rows: Sequence[SweepRow], failed: Sequence[tuple[str, str]] = ()) -> str:
     """Plain-text table: configuration, tiles, latency, throughput, energy per image, accuracy."""
     header = (
-        f"{'configuration':<24} {'tiles':>5} {'latency µs':>11} {'peak img/s':>10} "
+        f"{'configuration':<24} {'tiles':>5} {'mm²':>7} {'latency µs':>11} {'peak img/s':>10} "
         f"{'nJ/image':>9} {'age':>8} {'accuracy %':>15}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r.label:<24} {r.tiles_used:>5} {r.latency_single_us:>11.1f} {r.peak_throughput_per_s:>10.1f} "
+            f"{r.label:<24} {r.tiles_used:>5} {r.area_mm2:>7.1f} {r.latency_single_us:>11.1f} "
+            f"{r.peak_throughput_per_s:>10.1f} "
             f"{r.dynamic_energy_per_inference_nj:>9.1f} {format_age(r.age_s):>8} "
             f"{format_spread(100 * r.accuracy_mean, 100 * r.accuracy_std, r.seeds):>15}"
         )

@@ -44,6 +44,7 @@ from chiptwin.scenario.detail import detail_window
 from chiptwin.scenario.prepare import Prepared, PreparedModel
 from chiptwin.scenario.spec import PolicySpec, TileFailureSpec
 from chiptwin.seeding import derive_seed
+from chiptwin.spec.figures import chip_area
 from chiptwin.timing import (
     EventKind,
     EventRecord,
@@ -395,6 +396,7 @@ def _cell_row(
         "arch": prepared.chip.name,
         "strategy": prepared.spec.strategy,
         "tiles_used": len(model.mapping.tiles_used),
+        "area_mm2": chip_area(prepared.chip).total_mm2,
         "duration_ns": result.duration_ns,
         "inferences": result.inferences,
         "latency_single_ns": result.latency_single_ns,

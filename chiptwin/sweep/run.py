@@ -48,7 +48,7 @@ __all__ = [
     "run_sweep_cell",
 ]
 
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
 """Version of the results table schema."""
 
 _FIGURES = [
@@ -57,6 +57,7 @@ _FIGURES = [
     pa.field("accuracy", pa.float64()),  # null for timing-only cells (as age_s)
     pa.field("n_images", pa.int64()),
     pa.field("tiles_used", pa.int64()),
+    pa.field("area_mm2", pa.float64()),
     pa.field("latency_single_ns", pa.int64()),
     pa.field("latency_mean_ns", pa.float64()),
     pa.field("throughput_per_s", pa.float64()),
@@ -114,6 +115,7 @@ def run_sweep_cell(cell: SweepCell, out: Path | str, keys: list[str], accuracy: 
     base: dict[str, Any] = {"sweep_cell": cell.cell_id} | {_column(k): cell.keys[k] for k in keys}
     base |= {
         "tiles_used": c["tiles_used"],
+        "area_mm2": c["area_mm2"],
         "latency_single_ns": c["latency_single_ns"],
         "latency_mean_ns": c["latency_mean_ns"],
         "throughput_per_s": c["throughput_per_s"],

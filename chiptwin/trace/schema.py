@@ -39,11 +39,12 @@ __all__ = [
     "dynamic_energy_pj",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of every table schema below; raise it on any change of columns or meaning.
 
 2: ``probes.gdc_skipped_blocks``. The ``detail`` table was added at 2 without a change of version: no
-column of another table changed, and a trace without it reads as one whose ``detail`` is empty."""
+column of another table changed, and a trace without it reads as one whose ``detail`` is empty.
+3: ``cells.area_mm2``, the chip's area."""
 
 DYNAMIC_ENERGY_COMPONENTS = ("array", "dac", "adc", "noc", "digital")
 """Energy components the inference itself draws (crossbars, converters, mesh, digital units)."""
@@ -136,6 +137,7 @@ CELLS_SCHEMA = _schema(
         pa.field("arch", _STRING, nullable=False),
         pa.field("strategy", _STRING, nullable=False),
         pa.field("tiles_used", pa.int64(), nullable=False),
+        pa.field("area_mm2", pa.float64(), nullable=False),  # the whole chip (spec.figures.chip_area)
         pa.field("duration_ns", pa.int64(), nullable=False),
         pa.field("inferences", pa.int64(), nullable=False),
         pa.field("latency_single_ns", pa.int64(), nullable=False),

@@ -50,7 +50,7 @@ def _probe(checkpoint: str, policy: str, seed: int, time_ns: int, accuracy: floa
 def _cell(checkpoint: str, policy: str, seed: int, **overrides: Any) -> dict[str, Any]:
     row = dict(
         cell=f"{checkpoint}-{policy}-{seed}", checkpoint=checkpoint, policy=policy, seed=seed,
-        arch="tiny_4", strategy="dense", tiles_used=4, duration_ns=HOUR_NS, inferences=1000,
+        arch="tiny_4", strategy="dense", tiles_used=4, area_mm2=0.86, duration_ns=HOUR_NS, inferences=1000,
         latency_single_ns=12_500, latency_mean_ns=20_000.0, throughput_per_s=2000.0,
         peak_throughput_per_s=80_000.0,
         energy_per_inference_pj=2.5e6, energy_array_pj=1.0e6, energy_dac_pj=2.0e5, energy_adc_pj=5.0e5,
@@ -220,7 +220,7 @@ def test_cost_block_means_over_seeds() -> None:
     assert costs[1].latency_single_ns == pytest.approx(13_000.0)
     assert dict(costs[1].energy_by_component_pj)["adc"] == pytest.approx(5.0e5)
     text = format_accuracy_table(_probe_table(), cells)
-    assert "zeta, gdc (2 seeds; tiny_4, 4 tiles)" in text
+    assert "zeta, gdc (2 seeds; tiny_4, 4 tiles, 0.86 mm² chip)" in text
     assert "13.00 µs single, 20.00 µs mean; throughput 2,000 images/s" in text
     assert "2.5 µJ per inference" in text
     # 2e8 pJ over the run and 2e5 pJ amortised per inference.

@@ -9,6 +9,7 @@ def _row(label: str, age_s: float, seeds: int = 2) -> SweepRow:
     return SweepRow(
         label=label,
         tiles_used=6,
+        area_mm2=39.6,
         latency_single_us=12.5,
         peak_throughput_per_s=1000.0,
         dynamic_energy_per_inference_nj=40.0,
@@ -24,6 +25,7 @@ def test_sweep_table_ages_and_values() -> None:
     assert lines.splitlines()[2].split() == [
         "xbar256_adc8_dense",
         "6",
+        "39.6",
         "12.5",
         "1000.0",
         "40.0",

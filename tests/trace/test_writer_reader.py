@@ -87,7 +87,7 @@ def test_round_trip_keeps_rows_types_and_cell_order(writer: TraceWriter, table: 
     assert data.schema.equals(SCHEMAS[table], check_metadata=True)
     assert data.to_pylist() == a_rows + b_rows
     assert data.schema.field("policy").type == pa.dictionary(pa.int32(), pa.string())
-    assert pq.read_schema(path).metadata == {b"table": table.encode(), b"schema_version": b"2"}
+    assert pq.read_schema(path).metadata == {b"table": table.encode(), b"schema_version": b"3"}
     assert read_table(writer.root, table, cells=["b.gdc.seed1"]).to_pylist() == b_rows
     assert list_cells(writer.root, table) == ["a.none.seed0", "b.gdc.seed1"]
     assert writer.has_part(table, "a.none.seed0") and not writer.has_part(table, "c")
@@ -302,7 +302,8 @@ def test_a_missing_column_or_bad_table_is_named(writer: TraceWriter) -> None:
         writer.write_part("cells", "c0", rows)
     with pytest.raises(DataError, match="row 0 is a list, not a mapping"):
         writer.write_part("cells", "c0", [[1, 2]])
-    with pytest.raises(DataError, match=r"unknown trace table 'event' \(valid: cells, detail, events, probes\)"):
+    unknown = r"unknown trace table 'event' \(valid: cells, detail, events, probes\)"
+    with pytest.raises(DataError, match=unknown):
         writer.write_part("event", "c0", [])
     with pytest.raises(
         DataError, match=r"unknown trace table 'event' \(valid: cells, detail, events, mapping, probes\)"
