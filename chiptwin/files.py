@@ -22,7 +22,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -40,6 +40,7 @@ __all__ = [
     "load_json",
     "load_toml",
     "output_folder",
+    "read_bytes",
     "read_text",
 ]
 
@@ -134,14 +135,14 @@ def check_regular_file(path: Path | str, kind: str, error: type[ChipTwinError]) 
     return info.st_size
 
 
-def read_text(path: Path | str, kind: str, error: type[ChipTwinError]) -> str:
-    """The UTF-8 text of the file ``path`` of ``kind``, after :func:`check_regular_file`.
+def read_bytes(path: Path | str, kind: str, error: type[ChipTwinError]) -> bytes:
+    """The bytes of the file ``path`` of ``kind``, after :func:`check_regular_file`.
 
     The file is opened non-blocking and checked again on the open descriptor, so a FIFO swapped in after
     the first check cannot block the read; at most ``SIZE_LIMITS[kind]`` bytes are read.
 
     Raises:
-        error: as :func:`check_regular_file`, or the file is not UTF-8.
+        error: as :func:`check_regular_file`, or the file cannot be read.
     """
     path = Path(path)
     check_regular_file(path, kind, error)
@@ -162,8 +163,17 @@ def read_text(path: Path | str, kind: str, error: type[ChipTwinError]) -> str:
         os.close(fd)
     if len(raw) > limit:
         raise error(f"{path}: {kind} is larger than {limit:,} bytes")
+    return raw
+
+
+def read_text(path: Path | str, kind: str, error: type[ChipTwinError]) -> str:
+    """The UTF-8 text of the file ``path`` of ``kind`` (:func:`read_bytes`).
+
+    Raises:
+        error: as :func:`read_bytes`, or the file is not UTF-8.
+    """
     try:
-        return raw.decode("utf-8")
+        return read_bytes(path, kind, error).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(f"{path}: {kind} is not UTF-8 text (byte {exc.start})") from None
 
@@ -186,9 +196,26 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _check_depth(value: Any, path: Path, kind: str, error: type[ChipTwinError]) -> None:
-    if _depth(value) > _MAX_NESTING:
-        raise error(f"{path}: {kind} nests tables or arrays more than {_MAX_NESTING} deep")
+def _load(
+    path: Path | str,
+    kind: str,
+    error: type[ChipTwinError],
+    loads: Callable[[str], Any],
+    invalid: tuple[type[Exception], str],
+) -> Any:
+    """``loads`` of the text of ``path``; ``invalid``: the parser's syntax error and what to call it."""
+    path = Path(path)
+    text = read_text(path, kind, error)
+    syntax_error, language = invalid
+    try:
+        data = loads(text)
+    except syntax_error as exc:
+        raise error(f"{path}: {kind} is not valid {language} ({exc})") from None
+    except RecursionError:
+        raise error(f"{path}: {kind} nests tables or arrays more than {_MAX_NESTING} levels deep") from None
+    if _depth(data) > _MAX_NESTING:
+        raise error(f"{path}: {kind} nests tables or arrays more than {_MAX_NESTING} levels deep")
+    return data
 
 
 def load_toml(path: Path | str, kind: str, error: type[ChipTwinError]) -> dict[str, Any]:
@@ -197,15 +224,7 @@ def load_toml(path: Path | str, kind: str, error: type[ChipTwinError]) -> dict[s
     Raises:
         error: as :func:`read_text`, not TOML, or nested more than 64 deep.
     """
-    path = Path(path)
-    text = read_text(path, kind, error)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: not valid TOML ({exc})") from None
-    except RecursionError:
-        raise error(f"{path}: {kind} nests tables or arrays more than {_MAX_NESTING} deep") from None
-    _check_depth(data, path, kind, error)
+    data: dict[str, Any] = _load(path, kind, error, tomllib.loads, (tomllib.TOMLDecodeError, "TOML"))
     return data
 
 
@@ -215,16 +234,7 @@ def load_json(path: Path | str, kind: str, error: type[ChipTwinError]) -> Any:
     Raises:
         error: as :func:`read_text`, not JSON, or nested more than 64 deep.
     """
-    path = Path(path)
-    text = read_text(path, kind, error)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise error(f"{path}: {kind} is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise error(f"{path}: {kind} nests objects or arrays more than {_MAX_NESTING} deep") from None
-    _check_depth(data, path, kind, error)
-    return data
+    return _load(path, kind, error, json.loads, (json.JSONDecodeError, "JSON"))
 
 
 @contextlib.contextmanager

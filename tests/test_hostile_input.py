@@ -498,9 +498,9 @@ def test_toml_nested_thousands_deep(tmp_path: Path, kind: str, capsys: pytest.Ca
     path = tmp_path / f"{kind}.toml"
     path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
     argv = {"chip": ["check-arch", str(path)], "scenario": ["run", str(path)], "sweep": ["sweep", str(path)]}
-    _one_line(argv[kind], capsys, str(path), "nests tables or arrays more than 64 deep")
+    _one_line(argv[kind], capsys, str(path), "nests tables or arrays more than 64 levels deep")
     path.write_text("x = " + "[" * 70 + "]" * 70 + "\n")  # parses, but nothing of chiptwin nests so deep
-    with pytest.raises(SpecError, match="more than 64 deep"):
+    with pytest.raises(SpecError, match="more than 64 levels deep"):
         load_toml(path, f"{kind} file", SpecError)
 
 
@@ -509,11 +509,11 @@ def test_json_nested_thousands_deep(tmp_path: Path, capsys: pytest.CaptureFixtur
     trace.mkdir()
     (trace / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
     _one_line(
-        ["report", str(trace), "--out", str(tmp_path / "r")], capsys, "manifest nests objects or arrays"
+        ["report", str(trace), "--out", str(tmp_path / "r")], capsys, "manifest nests tables or arrays"
     )
     card = tmp_path / "m.json"
     card.write_text('{"a": ' * 5000 + "1" + "}" * 5000)
-    with pytest.raises(DataError, match="more than 64 deep"):
+    with pytest.raises(DataError, match="more than 64 levels deep"):
         load_json(card, "model card", DataError)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from chiptwin.errors import DataError
-from chiptwin.files import check_regular_file
+from chiptwin.files import read_bytes
 
 __all__ = [
     "DATASET_STATS",
@@ -78,13 +78,7 @@ class ImageSet:
 
 
 def _read_bytes(path: Path) -> bytes:
-    check_regular_file(path, "dataset file", DataError)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    raw = read_bytes(path, "dataset file", DataError)
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)

@@ -169,7 +169,7 @@ def test_bad_values_raise_spec_error_naming_key_and_value(
 def test_not_toml_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "broken.toml"
     bad.write_text("name = \n[tiles")
-    with pytest.raises(SpecError, match=r"broken\.toml: not valid TOML"):
+    with pytest.raises(SpecError, match=r"broken\.toml: chip file is not valid TOML"):
         load_chip(bad)
     with pytest.raises(SpecError, match=r"nowhere\.toml: chip file not found"):
         load_chip(tmp_path / "nowhere.toml")
