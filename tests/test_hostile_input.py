@@ -508,9 +508,7 @@ def test_json_nested_thousands_deep(tmp_path: Path, capsys: pytest.CaptureFixtur
     trace = tmp_path / "trace"
     trace.mkdir()
     (trace / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
-    _one_line(
-        ["report", str(trace), "--out", str(tmp_path / "r")], capsys, "manifest nests tables or arrays"
-    )
+    _one_line(["report", str(trace), "--out", str(tmp_path / "r")], capsys, "manifest nests tables or arrays")
     card = tmp_path / "m.json"
     card.write_text('{"a": ' * 5000 + "1" + "}" * 5000)
     with pytest.raises(DataError, match="more than 64 levels deep"):
