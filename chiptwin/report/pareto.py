@@ -225,24 +225,39 @@ def _plot(points: Sequence[ParetoPoint], mask: Sequence[bool], out: Path, title:
         ]
     else:
         panels = [("peak_throughput_per_s", "dynamic_energy_pj"), ("peak_throughput_per_s", "area_mm2")]
-    fig = Figure(figsize=(4.2 * len(panels), 4.4), dpi=120)
-    axes = fig.subplots(1, len(panels))
-    for ax, (xf, yf) in zip(axes, panels, strict=True):
+    # The front's points are numbered on the plot and named in a key under it (names are long).
+    front = [p for p, on in zip(points, mask, strict=True) if on]
+    number = {id(p): n for n, p in enumerate(front, start=1)}
+    key_rows = -(-len(front) // 2)
+    fig = Figure(figsize=(4.2 * len(panels), 4.0 + 0.16 * key_rows), dpi=120)
+    grid = fig.add_gridspec(2, len(panels), height_ratios=(4.0, 0.16 * key_rows + 0.3))
+    age = next((p.age_s for p in points if p.age_s is not None), None)
+    for i, (xf, yf) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, i])
         for p, on in zip(points, mask, strict=True):
             x = float(getattr(p, xf)) * _AXES[xf][1]
-            y = 100 * float(p.accuracy) if yf == "accuracy" else float(getattr(p, yf)) * _AXES[yf][1]  # type: ignore[arg-type]
+            y = 100 * float(p.accuracy or 0.0) if yf == "accuracy" else float(getattr(p, yf)) * _AXES[yf][1]
             ax.scatter([x], [y], s=36, facecolors="C3" if on else "none", edgecolors="C3" if on else "0.55")
             if on:
-                ax.annotate(p.configuration, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6)
+                ax.annotate(str(number[id(p)]), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
         ax.set_xlabel(_AXES[xf][0], fontsize=8)
-        age = next((p.age_s for p in points if p.age_s is not None), None)
         ylabel = (
             f"accuracy at {age / 86_400:.3g} d (%)" if yf == "accuracy" and age else _AXES.get(yf, ("",))[0]
         )
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.ticklabel_format(axis="both", style="plain", useOffset=False)
-    fig.suptitle(f"{title}: Pareto front filled ({sum(mask)} of {len(points)} configurations)", fontsize=9)
+    key = fig.add_subplot(grid[1, :])
+    key.axis("off")
+    names = [f"{n}: {p.configuration}" for n, p in enumerate(front, start=1)]
+    for n, text in enumerate(names):
+        key.text(0.0 if n < key_rows else 0.5, 1.0 - (n % key_rows) / max(key_rows, 1), text, fontsize=7,
+                 va="top", transform=key.transAxes)  # fmt: skip
+    fig.suptitle(
+        f"{title}: the Pareto front filled and numbered ({len(front)} of {len(points)} configurations; "
+        "hollow: another is as good in every objective and better in one)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(out, format="png")
     return out
