@@ -1,3 +1,71 @@
-"""chiptwin: an event-driven digital twin of a multi-tile analog in-memory-computing PCM chip."""
+"""chiptwin: an event-driven digital twin of a multi-tile analog in-memory-computing PCM chip.
+
+The public Python surface (documented in :mod:`chiptwin.api` and the README's "From Python"):
+
+- chips: :func:`load_chip`; your model on one: :func:`program` (trace, map, program, calibrate), then
+  ``set_age`` on the programmed chip, :func:`compensate`, :func:`accuracy`; data: :func:`load_images`;
+- scenarios and sweeps: :class:`ScenarioSpec`, :func:`load_scenario`, :func:`named_scenario`,
+  :func:`run_scenario`, :func:`load_sweep`, :func:`run_sweep`, :func:`read_sweep`;
+- traces: :func:`read_table`, :func:`read_manifest`;
+- the compensation policies: :data:`POLICY_NAMES`.
+
+Everything else stays importable from its subpackage. The names are resolved on first use, so
+``import chiptwin.timing`` (or the command line) does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "POLICY_NAMES",
+    "ScenarioSpec",
+    "accuracy",
+    "compensate",
+    "load_chip",
+    "load_images",
+    "load_scenario",
+    "load_sweep",
+    "named_scenario",
+    "program",
+    "read_manifest",
+    "read_sweep",
+    "read_table",
+    "run_scenario",
+    "run_sweep",
+]
+
+_WHERE = {
+    "accuracy": "chiptwin.api",
+    "compensate": "chiptwin.api",
+    "load_chip": "chiptwin.api",
+    "load_images": "chiptwin.api",
+    "program": "chiptwin.api",
+    "POLICY_NAMES": "chiptwin.compensation",
+    "ScenarioSpec": "chiptwin.scenario.spec",
+    "load_scenario": "chiptwin.scenario.spec",
+    "named_scenario": "chiptwin.scenario.library",
+    "run_scenario": "chiptwin.scenario.run",
+    "load_sweep": "chiptwin.sweep",
+    "run_sweep": "chiptwin.sweep",
+    "read_sweep": "chiptwin.sweep",
+    "read_table": "chiptwin.trace.reader",
+    "read_manifest": "chiptwin.trace.reader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use (PEP 562)."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'chiptwin' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -36,6 +36,7 @@ ALLOWED_LAYERS: dict[str, set[str]] = {
     "sweep": {"scenario", "trace", "spec", "units", "errors"},
     "report": {"*"},
     "cli": {"*"},
+    "api": {"*"},
     "__init__": set(),
     "__main__": {"cli"},
 }
@@ -60,6 +61,7 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
     "sweep": {"dask", "distributed", "pyarrow", "numpy"},
     "report": {"matplotlib", "numpy", "pyarrow", "rich", "plotly"},
     "cli": {"*"},
+    "api": {"*"},
     "__init__": set(),
     "__main__": set(),
 }

@@ -1,0 +1,171 @@
+"""chiptwin from Python: put your own model on a chip, age it, compensate it, measure it.
+
+The functions here are the public surface (re-exported by ``chiptwin``); each is a thin, checked path
+through the layers, so a notebook needs no knowledge of them::
+
+    import chiptwin as ct
+
+    chip = ct.load_chip("hermes_64")                       # a name in architectures/ or a TOML path
+    programmed = ct.program(model, chip, calibration)      # trace, map, program, calibrate (age t0)
+    programmed.set_age(86_400.0)                           # one day later
+    ct.compensate(programmed, "gdc+adabs", calibration)    # GDC, then batch-norm statistics
+    print(ct.accuracy(programmed, test))                   # top-1, fraction
+
+``model`` is any ``nn.Module`` that torch.fx can trace and whose analog layers are ``Conv2d`` and
+``Linear`` (anything the tracer cannot place is named in one error). Data is given as tensors of
+normalised images (N, C, H, W) with labels, or as any iterable of ``(images, labels)`` batches such as a
+``DataLoader``; :func:`load_images` reads the datasets chiptwin knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from chiptwin.compensation import get_policy
+from chiptwin.device.models import noise_model
+from chiptwin.device.noise import IdealNoiseModel, NoiseModel
+from chiptwin.errors import DataError, UsageError
+from chiptwin.functional.chip import AnalogChip, ConverterBits, blocks_from_mapping, program_chip
+from chiptwin.functional.evaluate import accuracy as _accuracy
+from chiptwin.mapping import map_graph, resolve_arch
+from chiptwin.network.data import load_cifar10, load_fashion_mnist, load_shipped, normalise
+from chiptwin.network.graph import build_layer_graph
+from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.load import load_chip as _load_chip
+
+__all__ = ["RANGE_CALIBRATION_IMAGES", "accuracy", "compensate", "load_chip", "load_images", "program"]
+
+RANGE_CALIBRATION_IMAGES = 256
+"""Images the converter ranges are calibrated on right after programming (as scenarios do)."""
+
+Data = tuple[Tensor, Tensor] | Iterable[tuple[Tensor, Tensor]]
+"""Labelled images: ``(images, labels)`` tensors, or an iterable of such batches (a ``DataLoader``)."""
+
+
+def load_chip(name_or_path: str | Path) -> ChipSpec:
+    """The chip of an architecture file: a name in ``architectures/`` (``"hermes_64"``) or a TOML path.
+
+    Raises:
+        SpecError: no such architecture, or the file is malformed (one line naming file, key, value).
+    """
+    return _load_chip(resolve_arch(name_or_path))
+
+
+def load_images(
+    dataset: str, split: str, *, directory: str | Path | None = None, n: int | None = None
+) -> tuple[Tensor, Tensor]:
+    """Normalised images (N, C, H, W, float32) and labels of ``dataset``'s ``split``.
+
+    ``dataset``: ``"fashion-mnist"`` (``split`` ``"train"`` or ``"test"``; from ``directory``, by
+    default Debian's IDX files, or the copies shipped with chiptwin for ``"test"`` and ``"calibration"``)
+    or ``"cifar10"`` (``directory``: the ``cifar-10-batches-bin`` folder). ``n``: the first ``n`` only.
+
+    Raises:
+        DataError: unknown dataset or split, missing or corrupt files.
+    """
+    if dataset == "fashion-mnist":
+        if directory is None and split in ("test", "calibration"):
+            data = load_shipped(split)
+        else:
+            data = load_fashion_mnist(split, *(() if directory is None else (directory,)))
+    elif dataset == "cifar10":
+        if directory is None:
+            raise DataError("cifar10 needs directory= (the cifar-10-batches-bin folder)")
+        data = load_cifar10(split, directory)
+    else:
+        raise DataError(f"dataset(={dataset!r}) must be 'fashion-mnist' or 'cifar10'")
+    count = len(data) if n is None else n
+    images = normalise(torch.from_numpy(data.images[:count]), data.dataset)
+    return images, torch.from_numpy(data.labels[:count]).long()
+
+
+def _batches(data: Data, batch_size: int = 100) -> Iterator[tuple[Tensor, Tensor]]:
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
+        images, labels = data[0], data[1]
+        if not isinstance(labels, Tensor) or images.shape[0] != labels.shape[0]:
+            raise DataError("data must be (images, labels) tensors of one length, or batches of them")
+        for i in range(0, images.shape[0], batch_size):
+            yield images[i : i + batch_size], labels[i : i + batch_size]
+        return
+    for batch in data:
+        if not (isinstance(batch, (tuple, list)) and len(batch) >= 2 and isinstance(batch[0], Tensor)):
+            raise DataError("data must be (images, labels) tensors or batches of (images, labels)")
+        yield batch[0], batch[1]
+
+
+def _images(data: Tensor | Data, limit: int) -> list[Tensor]:
+    """Up to ``limit`` images of ``data`` (a tensor of images, or labelled data), in batches."""
+    if isinstance(data, Tensor):
+        return [data[i : i + 100] for i in range(0, min(limit, data.shape[0]), 100)]
+    out, count = [], 0
+    for images, _ in _batches(data):
+        out.append(images[: limit - count])
+        count += out[-1].shape[0]
+        if count >= limit:
+            break
+    if not out:
+        raise DataError("no calibration images")
+    return out
+
+
+def program(
+    model: nn.Module,
+    chip: ChipSpec,
+    calibration: Tensor | Data,
+    *,
+    strategy: str = "dense",
+    seed: int = 0,
+    ideal_devices: bool = False,
+    bits: ConverterBits | None = None,
+) -> AnalogChip:
+    """Trace ``model``, map it on ``chip`` with ``strategy``, program one chip with ``seed`` and calibrate
+    its converter ranges on ``calibration`` (the first 256 images); returns the programmed chip at device
+    age ``t0`` (an ``nn.Module``: call it on images; ``set_age`` moves its devices in time).
+
+    ``ideal_devices``: no programming noise, drift or read noise (the mapping and converters stay).
+
+    Raises:
+        MappingError: the model cannot be traced (the module is named) or does not fit the chip (what
+            would fit is said).
+        DataError: no calibration images.
+    """
+    model = model.eval()
+    first = _images(calibration, RANGE_CALIBRATION_IMAGES)
+    graph = build_layer_graph(model, tuple(int(s) for s in first[0].shape[1:]), name=type(model).__name__)
+    mapping = map_graph(graph, chip, strategy)
+    noise: NoiseModel = IdealNoiseModel() if ideal_devices else noise_model(chip)
+    return program_chip(model, chip, blocks_from_mapping(mapping), noise, seed, first, bits=bits)
+
+
+def compensate(programmed: AnalogChip, policy: str, calibration: Tensor | Data | None = None) -> int:
+    """Apply one pass of a compensation ``policy`` (``"none"``, ``"gdc"``, ``"gdc+adabs"``) at the chip's
+    current age; AdaBS re-estimates batch-norm statistics on ``calibration`` (Joshi 2020: 2,600 images).
+    Returns the number of GDC blocks left alone (they read nothing: a dead tile).
+
+    Raises:
+        UsageError: unknown policy, or one that needs images given none.
+    """
+    chosen = get_policy(policy)
+    if chosen.needs_images and calibration is None:
+        raise UsageError(f"policy {policy!r} re-estimates batch-norm statistics: give calibration images")
+    images = None if calibration is None else _images(calibration, 2600)
+    return chosen.compensate(programmed, images)
+
+
+def accuracy(model: nn.Module, data: Data, *, batch_size: int = 100) -> float:
+    """Top-1 accuracy (fraction) of ``model`` (a programmed chip or any ``nn.Module``) on ``data``.
+
+    Raises:
+        DeviceError: the model computes NaN or inf (where it starts is named).
+        DataError: no images.
+    """
+    batches = list(_batches(data, batch_size))
+    if not batches:
+        raise DataError("no test images")
+    images = torch.cat([b[0] for b in batches])
+    labels = torch.cat([b[1] for b in batches])
+    return _accuracy(model, images, labels, batch_size)

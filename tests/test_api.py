@@ -1,0 +1,105 @@
+"""The public Python surface (``chiptwin``, :mod:`chiptwin.api`): the README's example as written, a user
+model end to end on ideal parts, and one-line errors for what a notebook user gets wrong."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import chiptwin as ct
+from chiptwin.errors import DataError, MappingError, UsageError
+from chiptwin.functional.chip import ConverterBits
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"<!-- from-python example[^>]*-->\n```python\n(.*?)```", text, re.S)
+    assert match is not None, "README lost its From Python example"
+    return match.group(1)
+
+
+@pytest.mark.slow  # trains a small CNN and ages it: ~15 s
+def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _readme_example()], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    digital = float(lines[0].removeprefix("digital accuracy "))
+    aged = [float(line.rsplit(" ", 1)[1]) for line in lines[1:]]
+    assert len(aged) == 3 and digital > 0.75  # a trained model, not chance (0.1)
+    # HERMES' noise costs a little; GDC+AdaBS keep a day-old chip within 5 points of digital.
+    assert all(digital - 0.05 < a <= digital + 0.02 for a in aged)
+
+
+def _tiny_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 32 * 32, 10)
+    ).eval()
+
+
+def test_ideal_parts_reproduce_the_digital_model() -> None:
+    images, labels = ct.load_images("fashion-mnist", "test", n=64)
+    model = _tiny_model()
+    chip = ct.load_chip("joshi2020")  # converters ideal in the MVM, no periphery noise
+    ideal = ct.program(
+        model, chip, images, ideal_devices=True, bits=ConverterBits(dac_bits=None, adc_bits=None)
+    )
+    with torch.no_grad():
+        assert torch.allclose(ideal(images), model(images), atol=1e-4)
+    assert ct.accuracy(ideal, (images, labels)) == ct.accuracy(model, (images, labels))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=16)
+    assert ct.accuracy(model, loader) == ct.accuracy(model, (images, labels))  # batches or tensors
+
+
+def test_a_programmed_chip_ages_and_is_compensated() -> None:
+    images, _ = ct.load_images("fashion-mnist", "test", n=64)
+    programmed = ct.program(_tiny_model(), ct.load_chip("hermes_64"), images, seed=3)
+    with torch.no_grad():
+        fresh = programmed(images)
+        programmed.set_age(86_400.0)
+        aged = programmed(images)
+    assert programmed.age_s == 86_400.0
+    assert aged.abs().mean() < fresh.abs().mean()  # drift lowers every conductance: smaller outputs
+    assert ct.compensate(programmed, "gdc") == 0  # no dead tile: every block gets its GDC factor
+    with torch.no_grad():
+        compensated = programmed(images)
+    assert (compensated.abs().mean() - fresh.abs().mean()).abs() < (
+        aged.abs().mean() - fresh.abs().mean()
+    ).abs()
+
+
+def test_what_a_notebook_user_gets_wrong() -> None:
+    images, labels = ct.load_images("fashion-mnist", "test", n=8)
+    programmed = ct.program(_tiny_model(), ct.load_chip("hermes_64"), images)
+    with pytest.raises(UsageError, match="give calibration images"):
+        ct.compensate(programmed, "gdc+adabs")
+    with pytest.raises(DataError, match="tensors of one length"):
+        ct.accuracy(programmed, (images, labels[:3]))
+    with pytest.raises(DataError, match="must be 'fashion-mnist' or 'cifar10'"):
+        ct.load_images("mnist", "test")
+
+    class Branchy(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x if x.sum() > 0 else -x  # data-dependent control flow: torch.fx cannot trace it
+
+    with pytest.raises(MappingError):
+        ct.program(Branchy(), ct.load_chip("hermes_64"), images)
+
+
+def test_the_public_names_import_lazily() -> None:
+    probe = (
+        "import sys, chiptwin, chiptwin.timing; print('torch' in sys.modules, sorted(chiptwin.__all__)[:2])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout
+    assert out.startswith("False")
+    assert all(callable(getattr(ct, name)) or name == "POLICY_NAMES" for name in ct.__all__)
