@@ -161,8 +161,10 @@ class TraceWriter:
             lock.__exit__(None, None, None)
 
     def __del__(self) -> None:
-        # Like a file object: a writer nobody holds any more releases its folder.
-        self.close()
+        # Like a file object: a writer nobody holds any more releases its folder (quietly: at interpreter
+        # exit the kernel releases it anyway).
+        with contextlib.suppress(Exception):
+            self.close()
 
     def __enter__(self) -> TraceWriter:
         return self
