@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 
 from chiptwin.compensation import get_policy
-from chiptwin.device.noise import PCMNoiseModel
+from chiptwin.device.models import noise_model
 from chiptwin.functional import program_chip
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import map_graph, resolve_arch
@@ -53,7 +53,7 @@ def main() -> None:
     chip_spec = load_chip(arch_path)
     x = torch.randn(args.batch_size, 1, 32, 32).contiguous(memory_format=torch.channels_last)
     model = model.to(memory_format=torch.channels_last)
-    noise = PCMNoiseModel(chip_spec.pcm)
+    noise = noise_model(chip_spec)
     graph = build_layer_graph(model, (1, 32, 32), name=args.model)
     blocks = blocks_from_mapping(map_graph(graph, chip_spec, args.strategy, source=arch_path))
     n_blocks = sum(len(b) for b in blocks.values())

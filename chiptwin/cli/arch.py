@@ -7,9 +7,9 @@ import argparse
 from chiptwin.cli.arguments import name_or_path
 from chiptwin.mapping.mapper import ARCHITECTURES_DIR, resolve_arch
 from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.device import DEVICE_MODELS, describe_age_convention
 from chiptwin.spec.figures import chip_area, chip_figures
 from chiptwin.spec.load import figure_sources, load_chip
-from chiptwin.spec.pcm import describe_age_convention
 
 __all__ = ["ARCHITECTURES_DIR", "DEFAULT_ARCH", "add_parser", "format_area", "format_chip", "resolve_arch"]
 
@@ -24,13 +24,15 @@ def format_chip(chip: ChipSpec) -> str:
     return "\n".join(
         [
             f"chip {chip.name}: {f.tiles} tiles on a {chip.noc.mesh_rows}x{chip.noc.mesh_cols} mesh",
-            f"  crossbar   {t.rows} x {t.cols} ({t.pair_layout}, {t.devices_per_weight} PCM per weight)"
+            f"  devices    {chip.device_model} ({DEVICE_MODELS[chip.device_model].source}), "
+            f"{chip.device.g_min_usiemens:g}-{chip.device.g_max_usiemens:g} µS",
+            f"  crossbar   {t.rows} x {t.cols} ({t.pair_layout}, {t.devices_per_weight} devices per weight)"
             f" = {t.weight_rows} x {t.weight_cols} weights per tile",
-            f"  capacity   {f.weights:,} weights on {f.devices:,} PCM devices",
+            f"  capacity   {f.weights:,} weights on {f.devices:,} devices",
             f"  converters {chip.dac.bits}-bit DAC{' (ideal in the MVM)' if chip.dac.ideal else ''}, "
             f"{chip.adc.bits}-bit ADC{' (ideal in the MVM)' if chip.adc.ideal else ''}"
             f" ({chip.adc.columns_per_adc} column(s) per ADC)",
-            f"  GDC read   {chip.gdc.read}; {describe_age_convention(chip.pcm)}",
+            f"  GDC read   {chip.gdc.read}; {describe_age_convention(chip.device)}",
             f"  MVM        {f.mvm_time_ns:.1f} ns, {f.mvm_energy_pj / 1e3:.2f} nJ (full crossbar, read mode"
             f" {t.read_mode}: {t.read_phases} phase(s))",
             f"  peak       {f.peak_tops:.1f} TOPS, nominal {f.tops_per_watt:.2f} TOPS/W (a MAC is 2 ops,"

@@ -30,7 +30,8 @@ from chiptwin.cli.arguments import (
     strategy_name,
 )
 from chiptwin.compensation import POLICY_NAMES, get_policy
-from chiptwin.device.noise import IdealNoiseModel, NoiseModel, PCMNoiseModel
+from chiptwin.device.models import noise_model
+from chiptwin.device.noise import IdealNoiseModel, NoiseModel
 from chiptwin.durations import format_age
 from chiptwin.errors import ChipTwinError, UsageError
 from chiptwin.functional import ConverterBits, EvalSpec, evaluate
@@ -95,12 +96,13 @@ def _run(args: argparse.Namespace) -> int:
         n_adabs=args.n_adabs,
         batch_size=args.batch_size,
     )
-    noise: NoiseModel = IdealNoiseModel() if args.ideal else PCMNoiseModel(chip.pcm)
+    noise: NoiseModel = IdealNoiseModel() if args.ideal else noise_model(chip)
     digital = evaluate_digital(model, type(test)(test.images[:n], test.labels[:n], test.dataset))
     print(describe_chip(chip))
     print(
         f"{args.checkpoint} on {chip.name} ({args.strategy}, {len(mapping.tiles_used)} tiles), "
-        f"{'ideal devices' if args.ideal else 'PCM devices'}, DAC/ADC bits {bits.dac_bits}/{bits.adc_bits}, "
+        f"{'ideal devices' if args.ideal else chip.device_model + ' devices'}, "
+        f"DAC/ADC bits {bits.dac_bits}/{bits.adc_bits}, "
         f"{n:,} test images, seeds {spec.seeds}; digital accuracy {100 * digital:.2f} %"
     )
     start = time.perf_counter()

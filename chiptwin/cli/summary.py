@@ -1,8 +1,8 @@
-"""``chiptwin summary``: the chip of an architecture file and one freshly programmed PCM crossbar over time.
+"""``chiptwin summary``: the chip of an architecture file and one freshly programmed crossbar over time.
 
 A quick look at the device model alone, without a network or a clock (``chiptwin run`` runs scenarios on
 the whole chip). The crossbar holds a full block of Gaussian weights clipped at +/- 2 std (the
-hardware-aware training clip, Joshi et al. 2020), programmed with the chip's PCM model; at each device
+hardware-aware training clip, Joshi et al. 2020), programmed with the chip's device model; at each device
 age it reports the drift of the programmed devices and the weight error read back, before and after the
 chip's global drift compensation (GDC, :func:`chiptwin.functional.apply_gdc`: an all-ones calibration
 read, referenced to the read right after programming).
@@ -18,7 +18,7 @@ from torch import nn
 
 from chiptwin.cli.arch import DEFAULT_ARCH, format_chip, resolve_arch
 from chiptwin.cli.arguments import name_or_path, seed
-from chiptwin.device import PCMNoiseModel, weights_to_conductances
+from chiptwin.device import noise_model, weights_to_conductances
 from chiptwin.durations import format_age
 from chiptwin.functional import ConverterBits, apply_gdc, program_chip, whole_layer_blocks
 from chiptwin.spec.chip import ChipSpec
@@ -27,8 +27,8 @@ from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
 __all__ = ["AGES_S", "ArrayAgeResult", "add_parser", "summarise_array"]
 
-AGES_S = (20.0, SECONDS_PER_HOUR, SECONDS_PER_DAY, 30 * SECONDS_PER_DAY, SECONDS_PER_YEAR)
-"""Device ages of the summary, s: t0, 1 hour, 1 day, 30 days, 1 year."""
+AGES_S = (SECONDS_PER_HOUR, SECONDS_PER_DAY, 30 * SECONDS_PER_DAY, SECONDS_PER_YEAR)
+"""Device ages of the summary after the model's ``t0``, s: 1 hour, 1 day, 30 days, 1 year."""
 
 _CLIP_STD = 2.0  # weights clipped at +/- 2 std, as after hardware-aware training
 
@@ -45,8 +45,12 @@ class ArrayAgeResult:
     gdc_alpha: float
 
 
-def summarise_array(chip: ChipSpec, seed: int, ages_s: tuple[float, ...] = AGES_S) -> list[ArrayAgeResult]:
+def summarise_array(
+    chip: ChipSpec, seed: int, ages_s: tuple[float, ...] | None = None
+) -> list[ArrayAgeResult]:
     """Program one full crossbar of clipped Gaussian weights on the functional twin and read it back.
+
+    ``ages_s`` (s) default to the device model's ``t0`` followed by :data:`AGES_S`.
 
     The crossbar is one block of a bias-free Linear layer programmed with :func:`program_chip` (ideal
     converters: this is the devices' view); at each age the GDC factor is measured with
@@ -59,20 +63,24 @@ def summarise_array(chip: ChipSpec, seed: int, ages_s: tuple[float, ...] = AGES_
     with torch.no_grad():
         layer.weight.copy_(w.T)
     off = ConverterBits(dac_bits=None, adc_bits=None)
-    noise = PCMNoiseModel(chip.pcm)
+    ages_s = (chip.device.t0_s, *AGES_S) if ages_s is None else ages_s
+    noise = noise_model(chip)
     analog = program_chip(
         layer, chip, whole_layer_blocks(layer), noise, seed, [torch.ones(1, rows)], bits=off
     )
     group = analog.layers[""].row_groups[0]
     xbar = group.crossbar
-    g_pos, g_neg, _ = weights_to_conductances(w, chip.pcm.g_max_usiemens, chip.pcm.weight_scale)
+    device = chip.device
+    g_pos, g_neg, _ = weights_to_conductances(
+        w, device.g_max_usiemens, device.weight_scale, device.g_min_usiemens
+    )
     on = torch.cat(
         [
             g_pos.expand_as(xbar.pos.g_prog_usiemens).flatten(),
             g_neg.expand_as(xbar.neg.g_prog_usiemens).flatten(),
         ]
     )
-    on = on > 0  # the programmed (not zero-target) device of each pair
+    on = on > device.g_min_usiemens  # the programmed (not zero-weight) device of each pair
     g_prog = torch.cat([xbar.pos.g_prog_usiemens.flatten(), xbar.neg.g_prog_usiemens.flatten()])[on]
     w_max = float(w.abs().max())
     results = []
@@ -83,7 +91,7 @@ def summarise_array(chip: ChipSpec, seed: int, ages_s: tuple[float, ...] = AGES_
         )
         apply_gdc(analog)
         alpha = group.gdc_alpha
-        w_read = group.read_normalised(analog.ctx) * (chip.pcm.g_max_usiemens / group.beta)
+        w_read = group.read_normalised(analog.ctx) * (device.g_max_usiemens / group.beta)
         results.append(
             ArrayAgeResult(
                 age_s=age,
@@ -104,9 +112,9 @@ def _run(args: argparse.Namespace) -> int:
     print(format_chip(chip))
     rows, cols = chip.tiles.weight_rows, chip.tiles.weight_cols
     print(
-        f"\nPCM crossbar: {rows} x {cols} Gaussian weights clipped at +/-{_CLIP_STD:g} std, "
-        f"{chip.tiles.devices_per_weight * rows * cols:,} devices (g_max {chip.pcm.g_max_usiemens:g} µS, "
-        f"{chip.pcm.weight_scale} scale, "
+        f"\n{chip.device_model} crossbar: {rows} x {cols} Gaussian weights clipped at +/-{_CLIP_STD:g} std, "
+        f"{chip.tiles.devices_per_weight * rows * cols:,} devices ({chip.device.g_min_usiemens:g}-"
+        f"{chip.device.g_max_usiemens:g} µS, {chip.device.weight_scale} scale, "
         f"8 bytes of state per device), seed {args.seed}"
     )
     header = (
@@ -122,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("summary", help="chip summary and a programmed PCM crossbar at a few device ages")
+    p = sub.add_parser("summary", help="chip summary and a programmed crossbar at a few device ages")
     p.add_argument(
         "--arch",
         type=name_or_path("arch"),

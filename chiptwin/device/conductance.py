@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from chiptwin.errors import DeviceError
-from chiptwin.spec.pcm import WEIGHT_SCALES
+from chiptwin.spec.conventions import WEIGHT_SCALES
 
 __all__ = ["conductances_to_weights", "weights_to_conductances"]
 
@@ -36,7 +36,7 @@ def _beta(max_abs: Tensor, g_max_usiemens: float) -> Tensor:
 
 
 def weights_to_conductances(
-    w: Tensor, g_max_usiemens: float, scale: str = "block"
+    w: Tensor, g_max_usiemens: float, scale: str = "block", g_min_usiemens: float = 0.0
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Map weights onto differential conductance pairs.
 
@@ -49,28 +49,38 @@ def weights_to_conductances(
             ``beta = 1``, so its conductances are 0 and it reconstructs to 0 without dividing by zero.
             ``max|W|`` must be large enough for ``g_max / max|W|`` to be finite in ``w``'s dtype
             (above ~1e-37 for float32); real weights are.
+        g_min_usiemens: lowest programmable conductance, µS (>= 0, < ``g_max_usiemens``; default 0, the PCM
+            reset state). A technology whose devices cannot reach 0 (the CMO/HfOx ReRAM window starts at
+            8 µS) maps ``|W|`` into ``[g_min, g_max]``: ``beta = (g_max - g_min) / max|W|`` and both devices
+            of a pair carry ``g_min`` on top, which the difference ``G+ − G−`` cancels.
 
     Returns:
         ``(g_pos_usiemens, g_neg_usiemens, beta)``: target conductances of the two devices, µS, shaped
         like ``w``, and the scale, µS per unit weight, broadcastable against ``w``.
 
     Raises:
-        DeviceError: ``scale`` is not one of ``WEIGHT_SCALES``, ``g_max_usiemens <= 0``, or ``"column"`` is
-            asked for a tensor that is not 2-D.
+        DeviceError: ``scale`` is not one of ``WEIGHT_SCALES``, ``g_max_usiemens <= 0``, ``g_min_usiemens``
+            outside ``[0, g_max_usiemens)``, or ``"column"`` is asked for a tensor that is not 2-D.
     """
     if scale not in WEIGHT_SCALES:
         raise DeviceError(f"scale(={scale!r}) must be one of {WEIGHT_SCALES}")
     if not g_max_usiemens > 0:
         raise DeviceError(f"g_max_usiemens(={g_max_usiemens!r}) must be > 0")
+    if not 0 <= g_min_usiemens < g_max_usiemens:
+        raise DeviceError(f"g_min_usiemens(={g_min_usiemens!r}) must be >= 0 and < g_max_usiemens")
+    span = g_max_usiemens - g_min_usiemens
     if scale == "column":
         if w.dim() != 2:
             raise DeviceError(f"scale='column' needs a 2-D (rows, cols) block, got shape {tuple(w.shape)}")
-        beta = _beta(w.abs().amax(dim=0), g_max_usiemens)
+        beta = _beta(w.abs().amax(dim=0), span)
     else:
-        beta = _beta(w.abs().amax(), g_max_usiemens)
+        beta = _beta(w.abs().amax(), span)
     scaled = w * beta
-    g_pos = scaled.clamp(0.0, g_max_usiemens)
-    g_neg = scaled.neg_().clamp_(0.0, g_max_usiemens)
+    g_pos = scaled.clamp(0.0, span)
+    g_neg = scaled.neg_().clamp_(0.0, span)
+    if g_min_usiemens:
+        g_pos.add_(g_min_usiemens)
+        g_neg.add_(g_min_usiemens)
     return g_pos, g_neg, beta
 
 

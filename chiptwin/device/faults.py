@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from chiptwin.device.pcm import validate_age_s
+from chiptwin.device.state import validate_age_s
 from chiptwin.errors import DeviceError
 from chiptwin.spec.faults import FaultSpec
 from chiptwin.units import SECONDS_PER_DAY

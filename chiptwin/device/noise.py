@@ -1,24 +1,23 @@
 """The ``NoiseModel`` extension point: how targets become devices and devices become conductances.
 
-:class:`PCMNoiseModel` is the PCM model of Joshi et al., "Accurate deep neural network inference using
-computational phase-change memory", Nat. Commun. 11, 2473 (2020) (it delegates to
-:mod:`chiptwin.device.pcm`); :class:`IdealNoiseModel` programs and reads targets exactly, with no drift
-and no read noise, so a network mapped through it computes its digital weights (a reference for tests).
+Each technology implements it in its own module (registered by name in :mod:`chiptwin.device.models`,
+the one place that builds a chip's model from its spec); :class:`IdealNoiseModel` programs and reads
+targets exactly, with no drift and no read noise, so a network mapped through it computes its digital
+weights (a reference for tests).
 Conductances are in µS, ages in seconds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-from chiptwin.device.pcm import DeviceState, drift, program, read, validate_age_s
-from chiptwin.spec.pcm import PCMSpec
+from chiptwin.device.state import DeviceState, validate_age_s
 
-__all__ = ["IdealNoiseModel", "NoiseModel", "PCMNoiseModel"]
+__all__ = ["IdealNoiseModel", "NoiseModel"]
 
 
 @runtime_checkable
@@ -39,33 +38,13 @@ class NoiseModel(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class PCMNoiseModel:
-    """PCM programming noise, drift and 1/f read noise (Joshi et al. 2020) with the constants of ``spec``."""
-
-    spec: PCMSpec = field(default_factory=PCMSpec)
-    """PCM device constants."""
-
-    def program(self, g_target_usiemens: Tensor, generator: torch.Generator) -> DeviceState:
-        """See :func:`chiptwin.device.pcm.program`."""
-        return program(g_target_usiemens, self.spec, generator)
-
-    def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
-        """See :func:`chiptwin.device.pcm.drift`."""
-        return drift(state, age_s, self.spec)
-
-    def read(self, state: DeviceState, age_s: float | Tensor, generator: torch.Generator) -> Tensor:
-        """See :func:`chiptwin.device.pcm.read`."""
-        return read(state, age_s, self.spec, generator)
-
-
-@dataclass(frozen=True, slots=True)
 class IdealNoiseModel:
-    """Ideal devices: ``G_p = G_T`` exactly, ``nu = 0``, no read noise; the generator is not used."""
+    """Ideal devices: ``G_p = G_T`` exactly, no drift, no read noise; the generator is not used."""
 
     def program(self, g_target_usiemens: Tensor, generator: torch.Generator) -> DeviceState:
         """Store the targets (as float32) with zero drift exponents."""
         g_prog = g_target_usiemens.to(torch.float32, copy=True)
-        return DeviceState(g_prog_usiemens=g_prog, nu=torch.zeros_like(g_prog))
+        return DeviceState(g_prog_usiemens=g_prog, drift_coeff=torch.zeros_like(g_prog))
 
     def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
         """The programmed conductance at every age (broadcast against ``age_s``).

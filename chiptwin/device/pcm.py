@@ -6,7 +6,8 @@ with every constant taken from :class:`~chiptwin.spec.pcm.PCMSpec` (DESIGN.md se
 are in microsiemens (µS), times in seconds, ``ĝ = g / g_max`` is dimensionless.
 
 A device follows one persistent trajectory: :func:`program` draws its programmed conductance ``G_p``
-and its drift exponent ``nu`` once, and keeps them in a :class:`DeviceState` (8 bytes per device);
+and its drift exponent ``nu`` once, and keeps them in a :class:`~chiptwin.device.state.DeviceState`
+(``drift_coeff`` holds ``nu``; 8 bytes per device);
 :func:`drift` and :func:`read` evaluate that device at any later age without touching the state.
 
 Time convention (``PCMSpec.age_convention``): by default (``clamp``) the programmed state ``G_p`` is
@@ -16,14 +17,18 @@ reproduces DESIGN.md's mean drift factors at ``nu = 0.049`` (0.775 at 1 h, 0.664
 1 year) exactly. ``offset`` evaluates at ``t_eff = age_s + t0``, aihwkit's ``t_inference + t0``, for
 comparisons on equal terms; the two agree to < 0.1 % beyond an hour.
 
+:class:`PCMNoiseModel` is this module's entry in the device-model registry (``pcm_joshi2020``,
+:mod:`chiptwin.device.models`), the chiptwin default.
+
 Every random draw takes an explicit ``torch.Generator`` on the device of the tensors. Arithmetic is
 float32; the functions accept tensors of any shape on CPU or CUDA.
 
 Example:
     >>> import torch
+    >>> from chiptwin.device.state import DeviceState
     >>> from chiptwin.spec.pcm import PCMSpec
     >>> spec = PCMSpec()
-    >>> state = DeviceState(g_prog_usiemens=torch.tensor([20.0]), nu=torch.tensor([0.049]))
+    >>> state = DeviceState(g_prog_usiemens=torch.tensor([20.0]), drift_coeff=torch.tensor([0.049]))
     >>> round(float(drift(state, 3600.0, spec)[0]) / 20.0, 3)
     0.775
     >>> float(drift(state, 5.0, spec)[0])
@@ -33,17 +38,18 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
+from chiptwin.device.state import DeviceState, effective_age_s
 from chiptwin.errors import DeviceError
 from chiptwin.spec.pcm import PCMSpec
 
 __all__ = [
     "PROG_NOISE_REFERENCE_G_MAX_USIEMENS",
-    "DeviceState",
+    "PCMNoiseModel",
     "drift",
     "drift_nu_mean",
     "drift_nu_std",
@@ -51,7 +57,6 @@ __all__ = [
     "program",
     "read",
     "read_noise_qs",
-    "validate_age_s",
 ]
 
 PROG_NOISE_REFERENCE_G_MAX_USIEMENS = 25.0
@@ -59,38 +64,6 @@ PROG_NOISE_REFERENCE_G_MAX_USIEMENS = 25.0
 (Joshi et al. 2020, Suppl. Note 2; aihwkit ``PCMLikeNoiseModel``)."""
 
 _DTYPE = torch.float32
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class DeviceState:
-    """Persistent state of programmed PCM devices: two float32 tensors of one shape (8 bytes/device).
-
-    Attributes:
-        g_prog_usiemens: programmed conductance ``G_p``, µS, the value read at ``t0`` (>= 0).
-        nu: drift exponent drawn once at programming, dimensionless (>= 0).
-
-    Raises:
-        DeviceError: the two tensors differ in shape, dtype or device.
-    """
-
-    g_prog_usiemens: Tensor
-    nu: Tensor
-
-    def __post_init__(self) -> None:
-        g, nu = self.g_prog_usiemens, self.nu
-        if g.shape != nu.shape or g.dtype != nu.dtype or g.device != nu.device:
-            raise DeviceError(
-                f"DeviceState: g_prog_usiemens (shape={tuple(g.shape)}, dtype={g.dtype}, device={g.device}) "
-                f"and nu (shape={tuple(nu.shape)}, dtype={nu.dtype}, device={nu.device}) must match"
-            )
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of persistent state held for all devices."""
-        return (
-            self.g_prog_usiemens.element_size() * self.g_prog_usiemens.numel()
-            + self.nu.element_size() * self.nu.numel()
-        )
 
 
 def _prog_noise_std_usiemens_(g_norm: Tensor, spec: PCMSpec, out: Tensor) -> Tensor:
@@ -164,20 +137,6 @@ def read_noise_qs(g_norm: Tensor, spec: PCMSpec) -> Tensor:
     return _read_noise_qs_(g_norm.clone(), spec)
 
 
-def validate_age_s(age_s: float | Tensor) -> None:
-    """Check that a device age is >= 0 s (and not NaN).
-
-    Raises:
-        DeviceError: naming the offending age (the smallest one for a tensor).
-    """
-    if isinstance(age_s, Tensor):
-        bad = ~(age_s >= 0)
-        if bool(bad.any()):
-            raise DeviceError(f"age_s(={age_s[bad].flatten()[0].item()!r}) must be >= 0 s")
-    elif not age_s >= 0:
-        raise DeviceError(f"age_s(={age_s!r}) must be >= 0 s")
-
-
 def _check_generator(generator: torch.Generator, like: Tensor) -> None:
     if generator.device.type != like.device.type:
         raise DeviceError(
@@ -216,18 +175,7 @@ def program(g_target_usiemens: Tensor, spec: PCMSpec, generator: torch.Generator
     draw.normal_(generator=generator)
     mu_nu = _nu_mean_(log_g, spec, out=log_g)  # ln ĝ is not needed after this
     torch.addcmul(mu_nu, sigma_nu, draw, out=nu).abs_()
-    return DeviceState(g_prog_usiemens=g_prog, nu=nu)
-
-
-def _effective_age_s(age_s: float | Tensor, spec: PCMSpec, like: Tensor) -> float | Tensor:
-    """``t_eff``, s, by ``spec.age_convention``: ``max(age_s, t0)`` (clamp) or ``age_s + t0`` (offset);
-    a float stays a float, a tensor goes to ``like``'s device and dtype."""
-    validate_age_s(age_s)
-    offset = spec.age_convention == "offset"
-    if isinstance(age_s, Tensor):
-        t = age_s.to(device=like.device, dtype=like.dtype)
-        return t + spec.t0_s if offset else t.clamp_min(spec.t0_s)
-    return float(age_s) + spec.t0_s if offset else max(float(age_s), spec.t0_s)
+    return DeviceState(g_prog_usiemens=g_prog, drift_coeff=nu)
 
 
 def _drift_from_t_eff(state: DeviceState, t_eff: float | Tensor, spec: PCMSpec) -> Tensor:
@@ -236,7 +184,7 @@ def _drift_from_t_eff(state: DeviceState, t_eff: float | Tensor, spec: PCMSpec) 
     else:
         log_ratio = math.log(t_eff / spec.t0_s)
     # G_p · (t/t0)^-nu = G_p · exp(-nu · ln(t/t0)); three passes, one allocation.
-    g = torch.mul(state.nu, -log_ratio)
+    g = torch.mul(state.drift_coeff, -log_ratio)
     return g.exp_().mul_(state.g_prog_usiemens)
 
 
@@ -257,7 +205,9 @@ def drift(state: DeviceState, age_s: float | Tensor, spec: PCMSpec) -> Tensor:
     Raises:
         DeviceError: ``age_s`` is negative or NaN.
     """
-    return _drift_from_t_eff(state, _effective_age_s(age_s, spec, state.g_prog_usiemens), spec)
+    return _drift_from_t_eff(
+        state, effective_age_s(age_s, spec.t0_s, spec.age_convention, state.g_prog_usiemens), spec
+    )
 
 
 def read(state: DeviceState, age_s: float | Tensor, spec: PCMSpec, generator: torch.Generator) -> Tensor:
@@ -280,7 +230,7 @@ def read(state: DeviceState, age_s: float | Tensor, spec: PCMSpec, generator: to
         DeviceError: ``age_s`` is negative or NaN, or the generator is on another device.
     """
     _check_generator(generator, state.g_prog_usiemens)
-    t_eff = _effective_age_s(age_s, spec, state.g_prog_usiemens)
+    t_eff = effective_age_s(age_s, spec.t0_s, spec.age_convention, state.g_prog_usiemens)
     g = _drift_from_t_eff(state, t_eff, spec)
     if isinstance(t_eff, Tensor):
         spread: float | Tensor = ((t_eff + spec.t_read_s) / (2.0 * spec.t_read_s)).log_().sqrt_()
@@ -292,3 +242,23 @@ def read(state: DeviceState, age_s: float | Tensor, spec: PCMSpec, generator: to
     sigma.mul_(g)
     noisy = torch.empty_like(g).normal_(generator=generator)
     return torch.addcmul(g, sigma, noisy, out=noisy).clamp_min_(0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PCMNoiseModel:
+    """PCM programming noise, drift and 1/f read noise (Joshi et al. 2020) with the constants of ``spec``."""
+
+    spec: PCMSpec = field(default_factory=PCMSpec)
+    """PCM device constants."""
+
+    def program(self, g_target_usiemens: Tensor, generator: torch.Generator) -> DeviceState:
+        """See :func:`program`."""
+        return program(g_target_usiemens, self.spec, generator)
+
+    def conductance(self, state: DeviceState, age_s: float | Tensor) -> Tensor:
+        """See :func:`drift`."""
+        return drift(state, age_s, self.spec)
+
+    def read(self, state: DeviceState, age_s: float | Tensor, generator: torch.Generator) -> Tensor:
+        """See :func:`read`."""
+        return read(state, age_s, self.spec, generator)

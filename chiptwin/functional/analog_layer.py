@@ -1,4 +1,4 @@
-"""An analog Conv2d or Linear: its weights live on PCM crossbar blocks and its MVMs go through converters.
+"""An analog Conv2d or Linear: its weights live on crossbar blocks and its MVMs go through converters.
 
 Per forward batch, in the order the chip does it (DESIGN.md section 3; Joshi et al., Nat. Commun. 11,
 2473 (2020)):
@@ -97,15 +97,19 @@ class RowGroup(nn.Module):
         devices_per_polarity: int,
         generator: torch.Generator,
         replica: int = 0,
+        g_min_usiemens: float = 0.0,
     ) -> None:
         super().__init__()
         self.row_start, self.row_stop, self.replica = row_start, row_stop, replica
         self.col_blocks = tuple(col_blocks)
         self.g_max_usiemens, self.weight_scale = g_max_usiemens, weight_scale
+        self.g_min_usiemens = g_min_usiemens
         cols = w_rows.shape[1]
         betas, g_pos_all, g_neg_all = [], [], []
         for c0, c1 in self.col_blocks:
-            g_pos, g_neg, beta = weights_to_conductances(w_rows[:, c0:c1], g_max_usiemens, weight_scale)
+            g_pos, g_neg, beta = weights_to_conductances(
+                w_rows[:, c0:c1], g_max_usiemens, weight_scale, g_min_usiemens
+            )
             g_pos_all.append(g_pos)
             g_neg_all.append(g_neg)
             betas.append(beta.expand(c1 - c0))
@@ -187,7 +191,9 @@ class RowGroup(nn.Module):
         Returns the devices programmed.
         """
         c0, c1 = self.col_blocks[index]
-        g_pos, g_neg, _ = weights_to_conductances(weights[:, c0:c1], self.g_max_usiemens, self.weight_scale)
+        g_pos, g_neg, _ = weights_to_conductances(
+            weights[:, c0:c1], self.g_max_usiemens, self.weight_scale, self.g_min_usiemens
+        )
         devices = self.crossbar.reprogram(c0, c1, g_pos, g_neg, generator, ctx.age_s)
         self.gdc_reference[index] = self.calibration_response(ctx)[index]
         self.gdc_alpha[c0:c1] = 1.0
@@ -195,7 +201,7 @@ class RowGroup(nn.Module):
 
 
 class AnalogLayer(nn.Module):
-    """Drop-in replacement of a Conv2d or Linear whose weights are programmed on PCM blocks.
+    """Drop-in replacement of a Conv2d or Linear whose weights are programmed on crossbar blocks.
 
     Args:
         module: the digital layer (its weights are copied).
@@ -203,6 +209,9 @@ class AnalogLayer(nn.Module):
             matrix exactly, and replicas are numbered 0 .. r-1.
         ctx: the chip's shared forward-pass state.
         noise: device model.
+        g_max_usiemens, g_min_usiemens: the device model's conductance window, µS (``|W|`` maps into it).
+        weight_scale: one of ``chiptwin.spec.conventions.WEIGHT_SCALES``.
+        devices_per_polarity: devices read as one polarity.
         generators: programming draws, one per replica (replica ``k`` draws from ``generators[k]``).
 
     Raises:
@@ -224,6 +233,7 @@ class AnalogLayer(nn.Module):
         weight_scale: str,
         devices_per_polarity: int,
         generators: Sequence[torch.Generator],
+        g_min_usiemens: float = 0.0,
     ) -> None:
         super().__init__()
         self.ctx = ctx
@@ -266,6 +276,7 @@ class AnalogLayer(nn.Module):
                     devices_per_polarity,
                     gen,
                     replica,
+                    g_min_usiemens,
                 )
                 for (r0, r1), cols in by_replica[replica].items()
             )

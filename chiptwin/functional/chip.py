@@ -101,7 +101,7 @@ class AnalogChip(nn.Module):
 
     @property
     def state_bytes(self) -> int:
-        """Persistent PCM state of every programmed device, bytes."""
+        """Persistent state of every programmed device, bytes."""
         return sum(g.state_bytes for layer in self.layers.values() for g in layer.row_groups)
 
     @property
@@ -187,14 +187,14 @@ def program_chip(
     fault_seed: int | None = None,
     inherit: tuple[AnalogChip, float] | None = None,
 ) -> AnalogChip:
-    """Program ``model`` onto PCM blocks and calibrate the chip right after programming (age ``t0``).
+    """Program ``model`` onto crossbar blocks and calibrate the chip right after programming (age ``t0``).
 
     Args:
         model: trained model (left untouched; the chip holds a copy).
-        chip: chip spec (PCM parameters, devices per weight, converters).
+        chip: chip spec (device model and its parameters, devices per weight, converters).
         blocks: per analog layer (module qualified name), the crossbar blocks of its unrolled weight, one
             set per replica (:func:`blocks_from_mapping`).
-        noise: device model (``PCMNoiseModel`` or ``IdealNoiseModel``).
+        noise: device model (:func:`chiptwin.device.noise_model` of ``chip``, or ``IdealNoiseModel``).
         seed: programming seed; replica 0 of layer ``name`` draws from ``derive_seed(seed, "program",
             name)``, replica ``k > 0`` from ``derive_seed(seed, "program", name, "replica", k)``.
         calibration: normalised input batches for the DAC/ADC range calibration
@@ -223,7 +223,7 @@ def program_chip(
     fault_seed = seed if fault_seed is None else fault_seed
     copy_ = copy.deepcopy(model).to(device).eval()
     ctx = ChipContext(
-        age_s=chip.pcm.t0_s,
+        age_s=chip.device.t0_s,
         read_generator=_generator(device, seed, "read"),
         dac_bits=bits.dac_bits,
         adc_bits=bits.adc_bits,
@@ -242,8 +242,9 @@ def program_chip(
             blocks[name],
             ctx,
             noise,
-            g_max_usiemens=chip.pcm.g_max_usiemens,
-            weight_scale=chip.pcm.weight_scale,
+            g_max_usiemens=chip.device.g_max_usiemens,
+            g_min_usiemens=chip.device.g_min_usiemens,
+            weight_scale=chip.device.weight_scale,
             devices_per_polarity=chip.tiles.devices_per_weight // 2,
             generators=[
                 _generator(device, seed, "program", name, *(("replica", k) if k else ()))

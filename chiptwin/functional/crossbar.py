@@ -1,4 +1,4 @@
-"""The PCM devices of one crossbar block row: programmed state, stuck devices, device age and dead columns.
+"""The devices of one crossbar block row: programmed state, stuck devices, device age and dead columns.
 
 A :class:`Crossbar` is the device physics of a row group (DESIGN.md section 3): the differential pairs
 ``G+`` and ``G−`` (``devices_per_polarity`` devices each, read as their mean), drawn by a
@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from chiptwin.device.faults import DeviceFaults, apply_faults, draw_faults
 from chiptwin.device.noise import NoiseModel
-from chiptwin.device.pcm import DeviceState
+from chiptwin.device.state import DeviceState
 from chiptwin.functional.context import ChipContext
 from chiptwin.spec.faults import FaultSpec
 
@@ -136,7 +136,7 @@ class Crossbar(nn.Module):
         for state, target in ((self.pos, g_pos_usiemens), (self.neg, g_neg_usiemens)):
             fresh = self.noise.program(target.expand(shape).contiguous(), generator)
             state.g_prog_usiemens[..., col_start:col_stop] = fresh.g_prog_usiemens
-            state.nu[..., col_start:col_stop] = fresh.nu
+            state.drift_coeff[..., col_start:col_stop] = fresh.drift_coeff
         if self.col_age_offset_s is None:
             self.col_age_offset_s = torch.zeros(self.cols, device=self.pos.g_prog_usiemens.device)
         self.col_age_offset_s[col_start:col_stop] = age_s

@@ -33,7 +33,7 @@ import simpy
 import torch
 
 from chiptwin.compensation import compensation_spec, get_policy
-from chiptwin.device.noise import PCMNoiseModel
+from chiptwin.device.models import noise_model
 from chiptwin.functional import program_chip
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import AnalogChip, placed_block
@@ -229,7 +229,7 @@ def _program(
         model.model,
         prepared.chip,
         model.blocks,
-        PCMNoiseModel(prepared.chip.pcm),
+        noise_model(prepared.chip),
         seed,
         batches(prepared.calibration[: spec.n_range_calibration], spec.batch_size),
         faults=spec.faults,

@@ -21,7 +21,7 @@ from chiptwin.scenario.mapping_rows import mapping_records
 from chiptwin.scenario.prepare import Prepared, PreparedModel, prepare
 from chiptwin.scenario.spec import PolicySpec, ScenarioSpec
 from chiptwin.spec.chip import describe_chip
-from chiptwin.spec.pcm import describe_age_convention
+from chiptwin.spec.device import describe_age_convention
 from chiptwin.trace.manifest import build_manifest
 from chiptwin.trace.mapping_table import MappingRecord
 from chiptwin.trace.writer import TraceWriter
@@ -84,7 +84,8 @@ def run_scenario(
             },
             "chip": prepared.chip.name,
             "chip_description": describe_chip(prepared.chip),
-            "age_convention": describe_age_convention(prepared.chip.pcm),
+            "device_model": prepared.chip.device_model,
+            "age_convention": describe_age_convention(prepared.chip.device),
         },
     )
     with TraceWriter(out, manifest, resume=resume) as writer:

@@ -24,7 +24,8 @@ from chiptwin.limits import (
     MAX_THROUGHPUT,
     MAX_TILES,
 )
-from chiptwin.spec.pcm import PCMSpec, describe_age_convention
+from chiptwin.spec.device import DeviceParams, describe_age_convention, device_model_name
+from chiptwin.spec.pcm import PCMSpec
 
 __all__ = [
     "ADC_TIME_LAWS",
@@ -447,10 +448,18 @@ class ChipSpec:
     digital: DigitalSpec = field(default_factory=DigitalSpec)
     noc: NoCSpec = field(default_factory=NoCSpec)
     programming: ProgrammingSpec = field(default_factory=ProgrammingSpec)
-    pcm: PCMSpec = field(default_factory=PCMSpec)
+    device: DeviceParams = field(default_factory=PCMSpec)
+    """The parameter record of the chip's device model (``[device] model`` and that model's table;
+    :mod:`chiptwin.spec.device`). Default: the Joshi 2020 PCM fit."""
     gdc: GDCSpec = field(default_factory=GDCSpec)
 
+    @property
+    def device_model(self) -> str:
+        """Registered name of the chip's device model (``pcm_joshi2020``, ``rram_cmo_falcone2025``)."""
+        return device_model_name(self.device)
+
     def __post_init__(self) -> None:
+        device_model_name(self.device)  # a record of no registered model is refused here
         # The name becomes part of output paths (traces/map-MODEL-NAME-STRATEGY): no '/', no '..'.
         check_name(self.name, "chip.name")
         if not 0 <= self.other_area_mm2 <= MAX_AREA_UM2 / 1e6:
@@ -470,7 +479,7 @@ class ChipSpec:
 
 
 def describe_chip(chip: ChipSpec) -> str:
-    """One line saying what a chip's accuracy numbers are of: devices, converters, scales, GDC, ages."""
+    """One line saying what a chip's accuracy numbers are of: device model, converters, scales, GDC, ages."""
     t = chip.tiles
 
     def converter(name: str, bits: int, ideal: bool) -> str:
@@ -480,7 +489,7 @@ def describe_chip(chip: ChipSpec) -> str:
     adc = converter("ADC", chip.adc.bits, chip.adc.ideal)
     noise = f", output noise {chip.adc.output_noise:g}" if chip.adc.output_noise else ""
     return (
-        f"{chip.name}: {t.devices_per_weight} PCM devices per weight ({t.pair_layout}), {dac} / {adc}"
-        f" in the MVM{noise}, {chip.pcm.weight_scale} weight scale, GDC read '{chip.gdc.read}'; "
-        f"{describe_age_convention(chip.pcm)}"
+        f"{chip.name}: {t.devices_per_weight} {chip.device_model} devices per weight ({t.pair_layout}), "
+        f"{dac} / {adc} in the MVM{noise}, {chip.device.weight_scale} weight scale, GDC read "
+        f"'{chip.gdc.read}'; {describe_age_convention(chip.device)}"
     )

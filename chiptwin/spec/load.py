@@ -2,9 +2,10 @@
 
 A file has the top-level keys ``name`` and ``static_power_mw`` and one table per section: ``[tiles]``,
 ``[dac]``, ``[adc]``, ``[digital]``, ``[noc]``, ``[programming]`` (every key required, so a file states
-its whole chip) and an optional ``[pcm]`` table whose omitted keys take the published device fit of
-Joshi et al. 2020 (see :class:`chiptwin.spec.pcm.PCMSpec`). Every problem raises :class:`SpecError`
-naming the file, the key and the offending value.
+its whole chip), an optional ``[device]`` table naming the device model (``model``, default
+``pcm_joshi2020``) and an optional table of that model's constants (``[pcm]`` for the Joshi et al. 2020
+fit, ``[rram]`` for the CMO/HfOx ReRAM fit; :mod:`chiptwin.spec.device`) whose omitted keys take the
+published values. Every problem raises :class:`SpecError` naming the file, the key and the offending value.
 """
 
 from __future__ import annotations
@@ -30,9 +31,16 @@ from chiptwin.spec.chip import (
     ProgrammingSpec,
     TileSpec,
 )
-from chiptwin.spec.pcm import PCMSpec
+from chiptwin.spec.device import DEFAULT_DEVICE_MODEL, DEVICE_MODELS
 
-__all__ = ["FigureSources", "apply_overrides", "chip_from_dict", "figure_sources", "load_chip"]
+__all__ = [
+    "FigureSources",
+    "apply_overrides",
+    "chip_from_dict",
+    "chip_to_dict",
+    "figure_sources",
+    "load_chip",
+]
 
 _SECTIONS: dict[str, type] = {
     "tiles": TileSpec,
@@ -41,10 +49,11 @@ _SECTIONS: dict[str, type] = {
     "digital": DigitalSpec,
     "noc": NoCSpec,
     "programming": ProgrammingSpec,
-    "pcm": PCMSpec,
     "gdc": GDCSpec,
 }
-_OPTIONAL_SECTIONS = ("pcm", "gdc")
+_OPTIONAL_SECTIONS = ("gdc",)
+_DEVICE_KEYS = ("model",)
+"""Keys of the ``[device]`` table; the model's constants sit in the model's own table."""
 _OPTIONAL_KEYS = {
     ("dac", "ideal"),
     ("adc", "ideal"),
@@ -114,9 +123,11 @@ def chip_from_dict(data: dict[str, Any]) -> ChipSpec:
     Raises:
         SpecError: unknown, missing or mistyped keys, or non-physical values (message without file).
     """
+    model_tables = {entry.table: name for name, entry in DEVICE_MODELS.items()}
     for key in data:
-        if key not in _SECTIONS and key not in _TOP_LEVEL:
-            raise SpecError(f"unknown key {key!r} (known: {', '.join((*_TOP_LEVEL, *_SECTIONS))})")
+        if key not in _SECTIONS and key not in _TOP_LEVEL and key != "device" and key not in model_tables:
+            known = (*_TOP_LEVEL, *_SECTIONS, "device", *model_tables)
+            raise SpecError(f"unknown key {key!r} (known: {', '.join(known)})")
     kwargs: dict[str, Any] = {}
     for key in _TOP_LEVEL:
         if key not in data and key not in _OPTIONAL_TOP_LEVEL:
@@ -131,7 +142,44 @@ def chip_from_dict(data: dict[str, Any]) -> ChipSpec:
                 continue
             raise SpecError(f"missing table [{section}]")
         kwargs[section] = _build(cls, data[section], section, all_required=section not in _OPTIONAL_SECTIONS)
+    kwargs["device"] = _device_params(data, model_tables)
     return ChipSpec(**kwargs)
+
+
+def _device_params(data: dict[str, Any], model_tables: dict[str, str]) -> Any:
+    """The record of the device model ``[device] model`` names, built from that model's table."""
+    device = data.get("device", {})
+    if not isinstance(device, dict):
+        raise SpecError(f"key 'device' must be a table, got {device!r}")
+    for key in device:
+        if key not in _DEVICE_KEYS:
+            raise SpecError(f"unknown key 'device.{key}' (known: {', '.join(_DEVICE_KEYS)})")
+    model = _check_type(device.get("model", DEFAULT_DEVICE_MODEL), str, "device.model")
+    if model not in DEVICE_MODELS:
+        raise SpecError(f"device.model(={model!r}) must be one of {tuple(DEVICE_MODELS)}")
+    entry = DEVICE_MODELS[model]
+    for table, owner in model_tables.items():
+        if table in data and owner != model:
+            raise SpecError(
+                f"table [{table}] holds the constants of device model {owner!r}, "
+                f"but device.model is {model!r}"
+            )
+    return _build(entry.params, data.get(entry.table, {}), entry.table, all_required=False)
+
+
+def chip_to_dict(chip: ChipSpec) -> dict[str, Any]:
+    """A chip spec as the tables of its architecture file (``chip_from_dict`` builds it back)."""
+    data: dict[str, Any] = {}
+    for f in fields(chip):
+        value = getattr(chip, f.name)
+        if f.name in _SECTIONS:
+            data[f.name] = dataclasses.asdict(value)
+        elif f.name != "device":
+            data[f.name] = value
+    model = chip.device_model
+    data["device"] = {"model": model}
+    data[DEVICE_MODELS[model].table] = dataclasses.asdict(chip.device)  # type: ignore[call-overload]
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +241,11 @@ def apply_overrides(chip: ChipSpec, overrides: Mapping[str, Any], source: Path) 
     Raises:
         SpecError: an unknown section or key, or a value the spec rejects (named with the source file).
     """
-    data = dataclasses.asdict(chip)
+    data = chip_to_dict(chip)
+    model = overrides.get("device.model", chip.device_model)
+    if model != chip.device_model and model in DEVICE_MODELS:  # another model: its table, published values
+        del data[DEVICE_MODELS[chip.device_model].table]
+        data[DEVICE_MODELS[model].table] = dataclasses.asdict(DEVICE_MODELS[model].params())
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")
         part = data.get(section)

@@ -1,4 +1,4 @@
-"""PCM device parameters: the constants of the device model, each with its unit and source.
+"""PCM device parameters: the constants of the ``pcm_joshi2020`` device model, each with its unit and source.
 
 The model is the one of Joshi et al., "Accurate deep neural network inference using computational
 phase-change memory", Nat. Commun. 11, 2473 (2020), Methods and Supplementary Note 2 ("PCM model"),
@@ -12,24 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from chiptwin.errors import SpecError
+from chiptwin.spec.conventions import AGE_CONVENTIONS, WEIGHT_SCALES
 
-__all__ = ["AGE_CONVENTIONS", "WEIGHT_SCALES", "PCMSpec", "describe_age_convention"]
-
-WEIGHT_SCALES = ("block", "column")
-"""Granularity of the weight-to-conductance scale: one per crossbar block, or one per output column."""
-
-AGE_CONVENTIONS = ("clamp", "offset")
-"""How a device age (time since programming) enters the drift and read-noise laws: ``clamp``,
-``t = max(age, t0)`` (the programmed state is the one read at t0, no drift "up" before it); ``offset``,
-``t = age + t0`` (aihwkit's ``t_inference + t0``)."""
-
-
-def describe_age_convention(spec: PCMSpec) -> str:
-    """One line for tables: what a printed device age means for the drift law of ``spec``."""
-    t0 = f"t0 = {spec.t0_s:g} s"
-    if spec.age_convention == "offset":
-        return f"device age = time since programming; drift at age + {t0} (aihwkit's convention)"
-    return f"device age = time since programming; drift at max(age, {t0})"
+__all__ = ["AGE_CONVENTIONS", "WEIGHT_SCALES", "PCMSpec"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +104,12 @@ class PCMSpec:
             raise SpecError(f"pcm.age_convention(={self.age_convention!r}) must be one of {AGE_CONVENTIONS}")
         if self.g_floor_norm >= 1:
             raise SpecError(f"pcm.g_floor_norm(={self.g_floor_norm!r}) must be < 1")
+
+    @property
+    def g_min_usiemens(self) -> float:
+        """Lowest programmed conductance, µS: 0, the reset state one device of each pair sits in (Joshi 2020,
+        Methods: g_min = 0)."""
+        return 0.0
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

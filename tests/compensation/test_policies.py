@@ -11,7 +11,7 @@ import torch
 
 import chiptwin.compensation
 from chiptwin.compensation import POLICIES, POLICY_NAMES, CompensationPolicy, compensation_spec, get_policy
-from chiptwin.device.noise import PCMNoiseModel
+from chiptwin.device.models import noise_model
 from chiptwin.errors import DeviceError, SpecError
 from chiptwin.functional import program_chip, whole_layer_blocks
 from chiptwin.spec.chip import ChipSpec
@@ -47,7 +47,7 @@ def test_each_policy_says_what_a_pass_holds_on_the_clock() -> None:
 
 def test_each_policy_starts_from_the_programmed_state() -> None:
     model, x = model_and_data()
-    chip = program_chip(model, CHIP, whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm), 5, [x])
+    chip = program_chip(model, CHIP, whole_layer_blocks(model), noise_model(CHIP), 5, [x])
     chip.set_age(SECONDS_PER_HOUR)
     programmed_mean = chip.model.get_submodule("bn1").running_mean.clone()
     alpha = chip.layers["conv1"].row_groups[0].gdc_alpha

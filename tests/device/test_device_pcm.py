@@ -24,12 +24,15 @@ from chiptwin.device import (
     drift,
     drift_nu_mean,
     drift_nu_std,
+    models,
     noise,
     pcm,
     prog_noise_std_usiemens,
     program,
     read,
     read_noise_qs,
+    rram,
+    state,
 )
 from chiptwin.errors import DeviceError, SpecError
 from chiptwin.spec.pcm import PCMSpec
@@ -51,7 +54,7 @@ def full(value: float, n: int = N) -> torch.Tensor:
 
 
 def state_of(g_usiemens: float, nu: float, n: int = N) -> DeviceState:
-    return DeviceState(g_prog_usiemens=full(g_usiemens, n), nu=full(nu, n))
+    return DeviceState(g_prog_usiemens=full(g_usiemens, n), drift_coeff=full(nu, n))
 
 
 def std_ref(g_hat: float) -> float:
@@ -100,7 +103,7 @@ def test_median_drift_factor_within_1_percent(age_s: float) -> None:
 
 def test_drift_exponent_moments() -> None:
     state = program(full(0.5 * G_MAX), SPEC, gen(2))
-    nu = state.nu.double()
+    nu = state.drift_coeff.double()
     assert nu.std().item() == pytest.approx(0.008, rel=0.03)
     assert nu.mean().item() == pytest.approx(0.049, rel=0.001)
     assert bool((nu >= 0).all())
@@ -169,8 +172,10 @@ def test_mean_conductance_falls_monotonically_with_age() -> None:
 def test_same_seed_same_tensors_different_seed_different() -> None:
     target = torch.rand(100_000, generator=gen(9)) * G_MAX
     a, b, c = program(target, SPEC, gen(10)), program(target, SPEC, gen(10)), program(target, SPEC, gen(11))
-    assert torch.equal(a.g_prog_usiemens, b.g_prog_usiemens) and torch.equal(a.nu, b.nu)
-    assert not torch.equal(a.g_prog_usiemens, c.g_prog_usiemens) and not torch.equal(a.nu, c.nu)
+    assert torch.equal(a.g_prog_usiemens, b.g_prog_usiemens) and torch.equal(a.drift_coeff, b.drift_coeff)
+    assert not torch.equal(a.g_prog_usiemens, c.g_prog_usiemens) and not torch.equal(
+        a.drift_coeff, c.drift_coeff
+    )
     assert torch.equal(read(a, SECONDS_PER_DAY, SPEC, gen(12)), read(a, SECONDS_PER_DAY, SPEC, gen(12)))
     assert not torch.equal(read(a, SECONDS_PER_DAY, SPEC, gen(12)), read(a, SECONDS_PER_DAY, SPEC, gen(13)))
 
@@ -178,8 +183,8 @@ def test_same_seed_same_tensors_different_seed_different() -> None:
 def test_state_is_8_bytes_per_device() -> None:
     target = torch.rand(3, 128, 256, dtype=torch.float64) * G_MAX
     state = program(target, SPEC, gen())
-    assert state.g_prog_usiemens.dtype == state.nu.dtype == torch.float32
-    assert state.g_prog_usiemens.shape == state.nu.shape == target.shape
+    assert state.g_prog_usiemens.dtype == state.drift_coeff.dtype == torch.float32
+    assert state.g_prog_usiemens.shape == state.drift_coeff.shape == target.shape
     assert state.nbytes / target.numel() == 8
 
 
@@ -202,7 +207,7 @@ def test_negative_or_nan_age_raises_naming_the_value(age_s: float | torch.Tensor
 
 def test_device_state_rejects_mismatched_tensors() -> None:
     with pytest.raises(ValueError, match="must match"):
-        DeviceState(g_prog_usiemens=torch.zeros(3), nu=torch.zeros(4))
+        DeviceState(g_prog_usiemens=torch.zeros(3), drift_coeff=torch.zeros(4))
 
 
 def test_noise_models_satisfy_the_protocol_and_delegate() -> None:
@@ -219,7 +224,7 @@ def test_ideal_model_is_exact_at_every_age() -> None:
     model = IdealNoiseModel()
     target = torch.rand(1000, generator=gen()) * G_MAX
     state = model.program(target, gen())
-    assert torch.equal(state.g_prog_usiemens, target) and not bool(state.nu.any())
+    assert torch.equal(state.g_prog_usiemens, target) and not bool(state.drift_coeff.any())
     for age_s in (0.0, SECONDS_PER_YEAR):
         assert torch.equal(model.read(state, age_s, gen()), target)
     assert model.conductance(state, torch.tensor([[1.0], [1e6]])).shape == (2, 1000)
@@ -231,22 +236,25 @@ def test_cuda_matches_cpu_contract() -> None:
     state = program(torch.full((N,), 12.5, device="cuda"), SPEC, cuda_gen)
     g = read(state, SECONDS_PER_DAY, SPEC, cuda_gen)
     assert g.device.type == "cuda" and bool((g >= 0).all())
-    assert state.nu.std().item() == pytest.approx(0.008, rel=0.03)
+    assert state.drift_coeff.std().item() == pytest.approx(0.008, rel=0.03)
     with pytest.raises(ValueError, match="generator device"):
         read(state, SECONDS_PER_DAY, SPEC, gen())
 
 
 def test_public_api_and_docstring_examples() -> None:
     assert set(chiptwin.device.__all__) == {
+        "NOISE_MODELS",
         "PROG_NOISE_REFERENCE_G_MAX_USIEMENS",
         "DeviceState",
         "IdealNoiseModel",
         "NoiseModel",
         "PCMNoiseModel",
+        "RRAMNoiseModel",
         "conductances_to_weights",
         "drift",
         "drift_nu_mean",
         "drift_nu_std",
+        "noise_model",
         "prog_noise_std_usiemens",
         "program",
         "read",
@@ -254,7 +262,7 @@ def test_public_api_and_docstring_examples() -> None:
         "validate_age_s",
         "weights_to_conductances",
     }
-    for module in (conductance, noise, pcm):
+    for module in (conductance, noise, pcm, models, rram, state):
         assert all(hasattr(module, name) for name in module.__all__)
         assert doctest.testmod(module).failed == 0
 
@@ -271,7 +279,7 @@ def test_converter_codes_by_hand() -> None:
 
 def test_age_conventions_by_hand() -> None:
     # nu = 0.05: clamp reads t = max(age, 20 s), offset t = age + 20 s (aihwkit).
-    state = DeviceState(g_prog_usiemens=torch.tensor([10.0]), nu=torch.tensor([0.05]))
+    state = DeviceState(g_prog_usiemens=torch.tensor([10.0]), drift_coeff=torch.tensor([0.05]))
     clamp, offset = PCMSpec(), PCMSpec(age_convention="offset")
     for age, t_clamp, t_offset in (
         (0.0, 20.0, 20.0),

@@ -11,7 +11,8 @@ from small_model import model_and_data
 from torch import nn
 
 from chiptwin.compensation import get_policy
-from chiptwin.device.noise import IdealNoiseModel, PCMNoiseModel
+from chiptwin.device.models import noise_model
+from chiptwin.device.noise import IdealNoiseModel
 from chiptwin.errors import MappingError
 from chiptwin.functional import (
     BlockRange,
@@ -100,7 +101,7 @@ def test_same_seed_is_bit_identical_and_other_seed_differs() -> None:
     blocks = whole_layer_blocks(model)
 
     def run(seed: int) -> torch.Tensor:
-        chip = program_chip(model, CHIP, blocks, PCMNoiseModel(CHIP.pcm), seed, [x])
+        chip = program_chip(model, CHIP, blocks, noise_model(CHIP), seed, [x])
         chip.set_age(3600.0)
         get_policy("gdc+adabs").compensate(chip, [x])
         return chip(x)
@@ -112,7 +113,7 @@ def test_same_seed_is_bit_identical_and_other_seed_differs() -> None:
 
 def test_gdc_factor_undoes_the_mean_drift() -> None:
     model, x = model_and_data()
-    chip = program_chip(model, CHIP, whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm), 0, [x])
+    chip = program_chip(model, CHIP, whole_layer_blocks(model), noise_model(CHIP), 0, [x])
     chip.set_age(86_400.0)
     apply_gdc(chip)
     alpha = chip.layers["conv2"].row_groups[0].gdc_alpha
@@ -167,7 +168,7 @@ def test_two_devices_per_polarity_halve_programming_variance() -> None:
     blocks = whole_layer_blocks(big)
     errors = {}
     for chip in (CHIP_2DEV, CHIP):
-        analog = program_chip(big, chip, {"": blocks[""]}, PCMNoiseModel(chip.pcm), 0, [], bits=NO_CONVERTERS)
+        analog = program_chip(big, chip, {"": blocks[""]}, noise_model(chip), 0, [], bits=NO_CONVERTERS)
         group = analog.layers[""].row_groups[0]
         g = group.read_normalised(analog.ctx)
         w_read = g * group.g_max_usiemens / group.beta
@@ -231,12 +232,12 @@ def test_column_scaling_is_exact_with_ideal_devices_and_maps_each_column_max_to_
     with torch.no_grad():
         fc.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.1, 0.05, -0.2]]))  # column 1 is 10x smaller
     x = torch.tensor([[1.0, 2.0, -1.0], [0.5, -0.5, 0.25]])
-    spec = dataclasses.replace(CHIP, pcm=dataclasses.replace(CHIP.pcm, weight_scale="column"))
+    spec = dataclasses.replace(CHIP, device=dataclasses.replace(CHIP.device, weight_scale="column"))
     off = ConverterBits(dac_bits=None, adc_bits=None)
     chip = program_chip(fc, spec, whole_layer_blocks(fc), IdealNoiseModel(), 0, [x], bits=off)
     torch.testing.assert_close(chip(x), fc(x).detach())
     group = chip.layers[""].row_groups[0]
-    g_max = spec.pcm.g_max_usiemens
+    g_max = spec.device.g_max_usiemens
     # beta = g_max / max|W| of each output column (the crossbar stores W^T: columns are outputs).
     torch.testing.assert_close(group.beta, torch.tensor([g_max / 2.0, g_max / 0.2]))
     xbar = group.crossbar

@@ -18,7 +18,8 @@ from torch import nn
 
 from chiptwin.compensation import get_policy
 from chiptwin.device.faults import stuck_mask
-from chiptwin.device.noise import IdealNoiseModel, PCMNoiseModel
+from chiptwin.device.models import noise_model
+from chiptwin.device.noise import IdealNoiseModel
 from chiptwin.functional import (
     AnalogChip,
     ConverterBits,
@@ -35,7 +36,7 @@ NO_CONVERTERS = ConverterBits(dac_bits=None, adc_bits=None)
 ADC_3BIT = ConverterBits(dac_bits=None, adc_bits=3)
 CHIP = ChipSpec()
 CHIP_UNIT_HEADROOM = ChipSpec(adc=ADCSpec(range_headroom=1.0))
-G_MAX = CHIP.pcm.g_max_usiemens
+G_MAX = CHIP.device.g_max_usiemens
 
 
 def _ones_linear() -> nn.Linear:
@@ -59,7 +60,7 @@ def _group(chip: AnalogChip, layer: str = "") -> RowGroup:
 
 def _pcm_outputs(faults: FaultSpec | None) -> torch.Tensor:
     model, x = model_and_data()
-    noise = PCMNoiseModel(CHIP.pcm)
+    noise = noise_model(CHIP)
     chip = program_chip(model, CHIP, whole_layer_blocks(model), noise, 7, [x], faults=faults)
     chip.set_age(SECONDS_PER_HOUR)
     get_policy("gdc+adabs").compensate(chip, [x])
@@ -68,7 +69,7 @@ def _pcm_outputs(faults: FaultSpec | None) -> torch.Tensor:
 
 def test_no_faults_and_all_zero_faults_are_bit_identical_to_a_chip_without_them() -> None:
     model, x = model_and_data()
-    chip = program_chip(model, CHIP, whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm), 7, [x])
+    chip = program_chip(model, CHIP, whole_layer_blocks(model), noise_model(CHIP), 7, [x])
     chip.set_age(SECONDS_PER_HOUR)
     get_policy("gdc+adabs").compensate(chip, [x])
     reference = chip(x)
@@ -88,7 +89,7 @@ def test_zero_fault_spec_draws_nothing() -> None:
 
 def test_programming_noise_is_the_same_with_and_without_faults() -> None:
     model, x = model_and_data()
-    blocks, noise = whole_layer_blocks(model), PCMNoiseModel(CHIP.pcm)
+    blocks, noise = whole_layer_blocks(model), noise_model(CHIP)
     clean = program_chip(model, CHIP, blocks, noise, 3, [x])
     faulty = program_chip(
         model, CHIP, blocks, noise, 3, [x], faults=FaultSpec(stuck_rate=0.1, adc_gain_std=0.05)
@@ -97,7 +98,7 @@ def test_programming_noise_is_the_same_with_and_without_faults() -> None:
         for a, b in zip(layer.row_groups, faulty.layers[name].row_groups, strict=True):
             assert torch.equal(
                 a.crossbar.pos.g_prog_usiemens, b.crossbar.pos.g_prog_usiemens
-            ) and torch.equal(a.crossbar.neg.nu, b.crossbar.neg.nu)
+            ) and torch.equal(a.crossbar.neg.drift_coeff, b.crossbar.neg.drift_coeff)
             assert b.crossbar.pos_faults is not None and b.adc_gain is not None and b.adc_offset is None
 
 
@@ -220,7 +221,7 @@ def test_stuck_devices_enter_every_read_at_every_age(chip_spec: ChipSpec) -> Non
     chip = program_chip(model, chip_spec, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], faults=spec)
     group = _group(chip, "conv2")
     assert group.crossbar.pos.g_prog_usiemens.shape[0] == chip_spec.tiles.devices_per_weight // 2
-    for age in (chip_spec.pcm.t0_s, SECONDS_PER_DAY, 100 * SECONDS_PER_DAY):
+    for age in (chip_spec.device.t0_s, SECONDS_PER_DAY, 100 * SECONDS_PER_DAY):
         chip.set_age(age)
         torch.testing.assert_close(
             group.read_normalised(chip.ctx), _expected_read(group, age), rtol=0, atol=1e-7
@@ -238,7 +239,7 @@ def test_calibration_and_gdc_see_the_stuck_devices(read: str) -> None:
     )
     fc = chip.layers["fc"]
     group = _group(chip, "fc")
-    g_t0 = _expected_read(group, CHIP.pcm.t0_s)
+    g_t0 = _expected_read(group, CHIP.device.t0_s)
     # The ADC range of the one fc block: headroom x the largest |normalised output| on the fc inputs
     # seen in calibration (the chip's own pooled features), through the faulty conductances.
     features: dict[str, torch.Tensor] = {}
@@ -251,7 +252,7 @@ def test_calibration_and_gdc_see_the_stuck_devices(read: str) -> None:
         group.adc_range, expected_range.expand(group.adc_range.shape), rtol=1e-5, atol=0
     )
     # GDC reference: the chip's calibration read of the faulty devices at t0.
-    reference = _expected_gdc_read(group, CHIP.pcm.t0_s, read)
+    reference = _expected_gdc_read(group, CHIP.device.t0_s, read)
     torch.testing.assert_close(group.gdc_reference, reference.view(1), rtol=1e-5, atol=0)
     # Ideal devices do not drift, but devices failing by 100 days change the read: GDC measures that.
     chip.set_age(100 * SECONDS_PER_DAY)

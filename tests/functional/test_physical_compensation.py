@@ -19,7 +19,8 @@ from torch import nn
 
 from chiptwin.compensation import get_policy
 from chiptwin.device.faults import stuck_mask
-from chiptwin.device.noise import IdealNoiseModel, PCMNoiseModel
+from chiptwin.device.models import noise_model
+from chiptwin.device.noise import IdealNoiseModel
 from chiptwin.errors import DeviceError
 from chiptwin.functional import (
     BlockRange,
@@ -34,7 +35,7 @@ from chiptwin.spec.faults import FaultSpec
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
 CHIP = ChipSpec()
-PCM = PCMNoiseModel(CHIP.pcm)
+PCM = noise_model(CHIP)
 OFF = ConverterBits(dac_bits=None, adc_bits=None)
 
 

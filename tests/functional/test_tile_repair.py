@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chiptwin.device.noise import IdealNoiseModel, PCMNoiseModel
+from chiptwin.device.models import noise_model
+from chiptwin.device.noise import IdealNoiseModel
 from chiptwin.functional import BlockRange, ConverterBits, apply_gdc, program_chip
 from chiptwin.spec.chip import ChipSpec
 
@@ -37,7 +38,7 @@ def test_dead_block_reads_zero_and_repair_restores_ideal_outputs() -> None:
 
 def test_reprogrammed_block_restarts_its_device_age() -> None:
     fc, x = _model()
-    chip = program_chip(fc, CHIP, BLOCKS, PCMNoiseModel(CHIP.pcm), 0, [x], bits=OFF)
+    chip = program_chip(fc, CHIP, BLOCKS, noise_model(CHIP), 0, [x], bits=OFF)
     group = chip.layers[""].row_groups[0]
     day = 86_400.0
     chip.set_age(day)

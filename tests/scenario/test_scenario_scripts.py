@@ -30,7 +30,7 @@ def test_day_retention_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
     _run_script("day_retention", tmp_path, monkeypatch)
     printed = capsys.readouterr().out
     # The paper's own chip, named with what its numbers mean.
-    assert "chip joshi2020: 2 PCM devices per weight (columns), ideal DAC / ideal ADC" in printed
+    assert "chip joshi2020: 2 pcm_joshi2020 devices per weight (columns), ideal DAC / ideal ADC" in printed
     assert "drift at max(age, t0 = 20 s)" in printed
     assert "resnet32_pcm_fmnist_fp" in printed and "resnet32_pcm_fmnist_hwa" in printed
     assert "gdc+adabs" in printed and "1.0 d" in printed

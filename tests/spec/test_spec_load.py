@@ -27,13 +27,13 @@ def test_joshi2020_is_the_papers_configuration() -> None:
     chip = load_chip(ARCH_DIR / "joshi2020.toml")
     # Joshi 2020: two PCM devices per weight, one per polarity; the published device fit at 25 µS.
     assert (chip.tiles.devices_per_weight, chip.tiles.pair_layout) == (2, "columns")
-    assert chip.pcm == PCMSpec()
+    assert chip.device == PCMSpec()
     # MVMs on read-back conductances: no converter in the MVM; the GDC read does not cancel.
     assert chip.dac.ideal and chip.adc.ideal and chip.gdc.read == "polarities"
     # One block per ResNet-32 layer (one scale per layer): the largest, 56 x 3 x 3 -> 56, fits a crossbar.
     assert chip.tiles.weight_rows >= 56 * 9 and chip.tiles.weight_cols >= 56
     assert describe_chip(chip).startswith(
-        "joshi2020: 2 PCM devices per weight (columns), ideal DAC / ideal ADC"
+        "joshi2020: 2 pcm_joshi2020 devices per weight (columns), ideal DAC / ideal ADC"
     )
     # Old chip files stay valid: [gdc], dac.ideal and adc.ideal are optional.
     hermes = load_chip(ARCH_DIR / "hermes_64.toml")
@@ -94,7 +94,7 @@ def test_defaults_are_hermes() -> None:
 def test_pcm_table_is_optional_and_defaults_to_joshi() -> None:
     data = tomllib.loads((ARCH_DIR / "tiny_4.toml").read_text())
     assert "pcm" not in data
-    assert chip_from_dict(data).pcm == PCMSpec()
+    assert chip_from_dict(data).device == PCMSpec()
 
 
 def test_specs_are_frozen() -> None:
