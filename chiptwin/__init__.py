@@ -4,8 +4,9 @@ The public Python surface (documented in :mod:`chiptwin.api` and the README's "F
 
 - chips: :func:`load_chip`; your model on one: :func:`program` (trace, map, program, calibrate), then
   ``set_age`` on the programmed chip, :func:`compensate`, :func:`accuracy`; data: :func:`load_images`;
-- scenarios and sweeps: :class:`ScenarioSpec`, :func:`load_scenario`, :func:`named_scenario`,
-  :func:`run_scenario`, :func:`load_sweep`, :func:`run_sweep`, :func:`read_sweep`;
+- scenarios and sweeps: :class:`ScenarioSpec`, :class:`PolicySpec`, :func:`load_scenario`,
+  :func:`named_scenario`, :func:`run_scenario` (``models={name: module}`` runs your own models),
+  :func:`load_sweep`, :func:`run_sweep`, :func:`read_sweep`;
 - traces: :func:`read_table`, :func:`read_manifest`;
 - the compensation policies: :data:`POLICY_NAMES`.
 
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "POLICY_NAMES",
+    "PolicySpec",
     "ScenarioSpec",
     "accuracy",
     "compensate",
@@ -44,6 +46,7 @@ _WHERE = {
     "load_images": "chiptwin.api",
     "program": "chiptwin.api",
     "POLICY_NAMES": "chiptwin.compensation",
+    "PolicySpec": "chiptwin.scenario.spec",
     "ScenarioSpec": "chiptwin.scenario.spec",
     "load_scenario": "chiptwin.scenario.spec",
     "named_scenario": "chiptwin.scenario.library",

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import chiptwin as ct
-from chiptwin.errors import DataError, MappingError, UsageError
+from chiptwin.errors import CheckpointError, DataError, MappingError, SpecError, UsageError
 from chiptwin.functional.chip import ConverterBits
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -103,3 +103,45 @@ def test_the_public_names_import_lazily() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("False")
     assert all(callable(getattr(ct, name)) or name == "POLICY_NAMES" for name in ct.__all__)
+
+
+def test_a_scenario_runs_on_a_model_of_your_own(tmp_path: Path) -> None:
+    spec = ct.ScenarioSpec(
+        name="mine",
+        arch="hermes_64",
+        checkpoints=("my_cnn",),
+        policies=(ct.PolicySpec(name="gdc", compensation="gdc", every="probe"),),
+        probes_s=(1.0, 3600.0),
+        n_images=20,
+        n_adabs=20,
+        n_range_calibration=20,
+        batch_size=20,
+    )
+    model = _tiny_model()
+    run = ct.run_scenario(spec, tmp_path / "t", progress=False, models={"my_cnn": model})
+    assert run.cells_run == 1
+    probes = ct.read_table(tmp_path / "t", "probes").to_pylist()
+    assert [p["checkpoint"] for p in probes] == ["my_cnn", "my_cnn"] and [p["age_s"] for p in probes] == [
+        1.0,
+        3600.0,
+    ]
+    manifest = ct.read_manifest(tmp_path / "t")
+    mine = manifest["scenario"]["user_models"]["my_cnn"]
+    assert (
+        mine["model"]["class"] == "torch.nn.modules.container.Sequential"
+        and len(mine["weights_sha256"]) == 64
+    )
+    assert "checkpoint:my_cnn" not in manifest["hashes"]  # no file: the card holds the weights' hash
+    # The same run again resumes (nothing to do); other weights are another run, refused by name.
+    assert (
+        ct.run_scenario(spec, tmp_path / "t", resume=True, progress=False, models={"my_cnn": model}).cells_run
+        == 0
+    )
+    with torch.no_grad():
+        model[0].weight.mul_(2.0)
+    with pytest.raises(DataError, match=r"scenario\.user_models\.my_cnn\.weights_sha256"):
+        ct.run_scenario(spec, tmp_path / "t", resume=True, progress=False, models={"my_cnn": model})
+    with pytest.raises(SpecError, match=r"models \['other'\] are not checkpoints of the scenario"):
+        ct.run_scenario(spec, tmp_path / "u", progress=False, models={"my_cnn": model, "other": model})
+    with pytest.raises(CheckpointError, match="my_cnn"):  # without the object, the name is a missing file
+        ct.run_scenario(spec, tmp_path / "v", progress=False)

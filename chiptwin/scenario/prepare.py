@@ -9,9 +9,12 @@ computes once per model card and policy.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import torch
@@ -39,7 +42,8 @@ class PreparedModel:
     label: str
     model: nn.Module
     card: dict[str, object]
-    path: Path
+    path: Path | None
+    """The weights file (None: a model given as an object; its card holds its weights' hash)."""
     digital_accuracy: float
     """Accuracy of the digital model on the scenario's test images (fraction; NaN when timing-only)."""
 
@@ -72,8 +76,25 @@ def _test_set(spec: ScenarioSpec) -> ImageSet:
     return type(test)(test.images[:n], test.labels[:n], test.dataset)
 
 
-def prepare(spec: ScenarioSpec) -> Prepared:
-    """Load and map everything the scenario names.
+def _user_model(label: str, model: nn.Module, spec: ScenarioSpec) -> tuple[nn.Module, dict[str, Any]]:
+    """A model given as an object: checked, and a card that names it (and its weights' hash)."""
+    if not isinstance(model, nn.Module):
+        raise SpecError(f"models[{label!r}] is a {type(model).__name__}, not a torch nn.Module")
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    card = {
+        "model": {"user_model": label, "class": f"{type(model).__module__}.{type(model).__qualname__}"},
+        "dataset": spec.dataset,
+        "weights_sha256": digest.hexdigest(),
+    }
+    return model.eval(), card
+
+
+def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None = None) -> Prepared:
+    """Load and map everything the scenario names; a checkpoint named in ``user_models`` is that object (a
+    model of your own, :func:`chiptwin.scenario.run.run_scenario`), not a file.
 
     Raises:
         SpecError, CheckpointError, DataError, MappingError: a bad architecture, checkpoint, data set, a
@@ -81,7 +102,13 @@ def prepare(spec: ScenarioSpec) -> Prepared:
             (each names the file/key/value).
     """
     torch.set_flush_denormal(True)
-    arch_path, chip = check_inputs(spec)  # a bad chip or checkpoint fails before the data loads
+    given = dict(user_models or {})
+    unknown = sorted(set(given) - set(spec.checkpoints))
+    if unknown:
+        raise SpecError(
+            f"models {unknown} are not checkpoints of the scenario (checkpoints: {spec.checkpoints})"
+        )
+    arch_path, chip = check_inputs(spec, given)  # a bad chip or checkpoint fails before the data loads
     if spec.accuracy:
         test = _test_set(spec)
         calib = load_shipped("calibration")
@@ -98,7 +125,12 @@ def prepare(spec: ScenarioSpec) -> Prepared:
     models: dict[str, PreparedModel] = {}
     for checkpoint in spec.checkpoints:
         label = checkpoint_label(checkpoint)
-        model, card = load_checkpoint(checkpoint)
+        if checkpoint in given:
+            model, card = _user_model(label, given[checkpoint], spec)
+            path = None
+        else:
+            model, card = load_checkpoint(checkpoint)
+            path = resolve_checkpoint(checkpoint).with_suffix(".safetensors")
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         graph = build_layer_graph(model, in_shape, name=label)
         mapping = map_graph(graph, chip, spec.strategy, source=arch_path)
@@ -111,7 +143,7 @@ def prepare(spec: ScenarioSpec) -> Prepared:
             label=label,
             model=model,
             card=card,
-            path=resolve_checkpoint(checkpoint).with_suffix(".safetensors"),
+            path=path,
             digital_accuracy=evaluate_digital(model, test, batch_size=spec.batch_size)
             if spec.accuracy
             else math.nan,

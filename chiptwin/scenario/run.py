@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from chiptwin.scenario.cell import CellResult, CellTiming, cell_id, run_cell, time_cell
@@ -53,11 +55,15 @@ def run_scenario(
     resume: bool = False,
     progress: bool = True,
     threads: int | None = None,
+    models: Mapping[str, nn.Module] | None = None,
 ) -> ScenarioRun:
     """Run ``spec`` and write its trace directory ``out``.
 
     Args:
         spec: the scenario.
+        models: models of your own by checkpoint name: a name of ``spec.checkpoints`` found here is this
+            ``nn.Module`` (traced, mapped and programmed like a checkpoint's), not a file. The trace
+            records its class and a hash of its weights; resuming with other weights is refused.
         out: trace directory (created).
         resume: keep the finished cells of an earlier run of the same scenario in ``out`` and run the rest.
         progress: show a progress bar (one step per accuracy probe) on stderr.
@@ -70,11 +76,15 @@ def run_scenario(
     start = time.perf_counter()
     if threads is not None:
         torch.set_num_threads(threads)
-    prepared = prepare(spec)
-    files = {"arch": prepared.arch_path} | {f"checkpoint:{m.label}": m.path for m in prepared.models.values()}
+    prepared = prepare(spec, models)
+    files = {"arch": prepared.arch_path} | {
+        f"checkpoint:{m.label}": m.path for m in prepared.models.values() if m.path is not None
+    }
+    given = {m.label: m.card for m in prepared.models.values() if m.path is None}
     cells = [(m, p, s) for m in prepared.models.values() for p in spec.policies for s in spec.seeds]
     manifest = build_manifest(
-        scenario=spec.to_dict(),
+        # A model given as an object is part of what the run is: resuming with other weights is refused.
+        scenario=spec.to_dict() | ({"user_models": given} if given else {}),
         files=files,
         seeds=list(spec.seeds),
         extra={

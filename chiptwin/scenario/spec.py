@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -368,10 +368,11 @@ def scenario_chip(spec: ScenarioSpec) -> tuple[Path, ChipSpec]:
     return arch_path, chip
 
 
-def check_inputs(spec: ScenarioSpec) -> tuple[Path, ChipSpec]:
+def check_inputs(spec: ScenarioSpec, in_memory: Iterable[str] = ()) -> tuple[Path, ChipSpec]:
     """Everything about ``spec`` that can be checked without loading data or weights: its chip
-    (:func:`scenario_chip`) and every checkpoint's model card and weights file. Run before any output is
-    written, so a bad input leaves nothing behind.
+    (:func:`scenario_chip`) and every checkpoint's model card and weights file (but those named in
+    ``in_memory``: models given as objects). Run before any output is written, so a bad input leaves
+    nothing behind.
 
     Raises:
         SpecError, CheckpointError: a bad chip, override or tile; a missing or corrupt card or weights.
@@ -380,7 +381,10 @@ def check_inputs(spec: ScenarioSpec) -> tuple[Path, ChipSpec]:
     from chiptwin.network.checkpoint import read_card, resolve_checkpoint
 
     arch_path, chip = scenario_chip(spec)
+    given = set(in_memory)
     for checkpoint in spec.checkpoints:
+        if checkpoint in given:
+            continue
         read_card(checkpoint)
         weights = resolve_checkpoint(checkpoint).with_suffix(".safetensors")
         check_regular_file(weights, "checkpoint", CheckpointError)
