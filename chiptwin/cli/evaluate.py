@@ -33,13 +33,13 @@ from chiptwin.compensation import POLICY_NAMES, get_policy
 from chiptwin.device.models import noise_model
 from chiptwin.device.noise import IdealNoiseModel, NoiseModel
 from chiptwin.durations import format_age
-from chiptwin.errors import ChipTwinError, UsageError
+from chiptwin.errors import UsageError
 from chiptwin.functional import ConverterBits, EvalSpec, evaluate
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.limits import MAX_BATCH_SIZE, MAX_CALIBRATION_IMAGES, MAX_SEEDS, MAX_TEST_IMAGES
 from chiptwin.mapping import map_graph
 from chiptwin.network.checkpoint import load_checkpoint
-from chiptwin.network.data import load_fashion_mnist, load_shipped, normalise
+from chiptwin.network.data import evaluation_sets, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
 from chiptwin.report.summary import format_spread
@@ -71,13 +71,18 @@ def _run(args: argparse.Namespace) -> int:
         chip = dataclasses.replace(chip, adc=dataclasses.replace(chip.adc, output_noise=0.0))
     model, card = load_checkpoint(args.checkpoint)
     model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    if card["dataset"] != "fashion-mnist":
-        raise ChipTwinError(
-            f"{args.checkpoint}: dataset {card['dataset']!r}; evaluate supports fashion-mnist"
+    # The test and calibration images of the dataset the checkpoint was trained on (CIFAR-10: --data-dir).
+    dataset = str(card["dataset"])
+    if dataset == "cifar10" and args.data_dir is None:
+        raise UsageError(
+            f"{args.checkpoint}: trained on 'cifar10'; give --data-dir (its cifar-10-batches-bin folder)"
         )
-    test = load_fashion_mnist("test", args.data_dir) if args.data_dir else load_shipped("test")
-    calib = load_shipped("calibration")
-    n = min(args.n_images, len(test))
+    test, calib = evaluation_sets(dataset, args.data_dir)
+    if args.n_images > len(test):
+        raise UsageError(
+            f"chiptwin evaluate: --n-images {args.n_images} is more than the {len(test):,} test images"
+        )
+    n = args.n_images
     images = normalise(torch.from_numpy(test.images[:n]), test.dataset)
     labels = torch.from_numpy(test.labels[:n])
     calibration = normalise(torch.from_numpy(calib.images), calib.dataset)

@@ -229,3 +229,37 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> t
     batch = torch.arange(n)[:, None, None]
     out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
     return out.permute(0, 3, 1, 2).contiguous()
+
+
+CALIBRATION_IMAGES = 3000
+"""Images of a calibration set: a class-balanced subset of the training split (300 per class)."""
+
+CALIBRATION_SEED = 2020
+"""Seed of that subset (the shipped Fashion-MNIST set's, ``datasets/README.md``)."""
+
+DATASETS = ("fashion-mnist", "cifar10")
+"""The datasets whose test and calibration sets :func:`evaluation_sets` loads."""
+
+
+def evaluation_sets(dataset: str, directory: Path | str | None = None) -> tuple[ImageSet, ImageSet]:
+    """``(test set, calibration set)`` of ``dataset``: the one place a run's data comes from.
+
+    Fashion-MNIST: the test split from ``directory`` (IDX files) or the shipped copy, and the shipped
+    calibration set. CIFAR-10: ``directory`` is the ``cifar-10-batches-bin`` folder; the calibration set
+    is drawn from its training batches like the shipped Fashion-MNIST one (3,000 images, 300 per class,
+    seed 2020).
+
+    Raises:
+        DataError: an unknown dataset, CIFAR-10 without ``directory``, missing or corrupt files.
+    """
+    if dataset == "fashion-mnist":
+        test = load_fashion_mnist("test", directory) if directory is not None else load_shipped("test")
+        return test, load_shipped("calibration")
+    if dataset == "cifar10":
+        if directory is None:
+            raise DataError("dataset 'cifar10' needs its folder (cifar-10-batches-bin): give data_dir")
+        train = load_cifar10("train", directory)
+        return load_cifar10("test", directory), class_balanced_subset(
+            train, CALIBRATION_IMAGES, CALIBRATION_SEED
+        )
+    raise DataError(f"dataset(={dataset!r}) must be one of {', '.join(DATASETS)}")

@@ -25,7 +25,7 @@ from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import Mapping, map_graph
 from chiptwin.network.checkpoint import load_checkpoint, resolve_checkpoint
-from chiptwin.network.data import ImageSet, image_shape, load_fashion_mnist, load_shipped, normalise
+from chiptwin.network.data import evaluation_sets, image_shape, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
 from chiptwin.scenario.spec import ScenarioSpec, check_inputs, checkpoint_label
@@ -70,12 +70,6 @@ class Prepared:
     """Normalised calibration images (range calibration and AdaBS)."""
 
 
-def _test_set(spec: ScenarioSpec) -> ImageSet:
-    test = load_fashion_mnist("test", spec.data_dir) if spec.data_dir else load_shipped("test")
-    n = min(spec.n_images, len(test))
-    return type(test)(test.images[:n], test.labels[:n], test.dataset)
-
-
 def _user_model(label: str, model: nn.Module, spec: ScenarioSpec) -> tuple[nn.Module, dict[str, Any]]:
     """A model given as an object: checked, and a card that names it (and its weights' hash)."""
     if not isinstance(model, nn.Module):
@@ -110,8 +104,12 @@ def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None =
         )
     arch_path, chip = check_inputs(spec, given)  # a bad chip or checkpoint fails before the data loads
     if spec.accuracy:
-        test = _test_set(spec)
-        calib = load_shipped("calibration")
+        test, calib = evaluation_sets(spec.dataset, spec.data_dir)
+        if spec.n_images > len(test):
+            raise SpecError(
+                f"n_images(={spec.n_images}) is more than the {len(test):,} test images of {spec.dataset}"
+            )
+        test = type(test)(test.images[: spec.n_images], test.labels[: spec.n_images], test.dataset)
         images = normalise(torch.from_numpy(test.images), test.dataset)
         images = images.contiguous(memory_format=torch.channels_last)
         labels = torch.from_numpy(test.labels)
@@ -131,6 +129,11 @@ def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None =
         else:
             model, card = load_checkpoint(checkpoint)
             path = resolve_checkpoint(checkpoint).with_suffix(".safetensors")
+            if card.get("dataset") != spec.dataset:
+                raise SpecError(
+                    f"checkpoint {checkpoint!r} was trained on {card.get('dataset')!r}; the scenario's "
+                    f"dataset is {spec.dataset!r} (set dataset = {card.get('dataset')!r} and its data_dir)"
+                )
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         graph = build_layer_graph(model, in_shape, name=label)
         mapping = map_graph(graph, chip, spec.strategy, source=arch_path)

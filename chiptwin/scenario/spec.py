@@ -269,10 +269,12 @@ class ScenarioSpec:
                     "(it names the checkpoint's cells)"
                 )
             labels[label] = checkpoint
-        if self.dataset != "fashion-mnist":
-            raise SpecError(f"dataset(={self.dataset!r}) must be 'fashion-mnist'")
+        if self.dataset not in ("fashion-mnist", "cifar10"):
+            raise SpecError(f"dataset(={self.dataset!r}) must be 'fashion-mnist' or 'cifar10'")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise SpecError(f"data_dir(={self.data_dir!r}) must be a folder path")
+        if self.dataset == "cifar10" and self.data_dir is None and self.accuracy:
+            raise SpecError("dataset 'cifar10' needs data_dir (the cifar-10-batches-bin folder)")
         if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise SpecError(f"strategy(={self.strategy!r}) must be one of {', '.join(STRATEGIES)}")
         for key, high in (
