@@ -60,7 +60,7 @@ def test_cifar_sets_evaluate_and_scenario(
     assert main([*argv, "--data-dir", str(folder)]) == 0
     assert "20 test images" in capsys.readouterr().out
     assert main(argv) == 2  # the checkpoint says cifar10: its folder is needed
-    assert "needs its folder" in capsys.readouterr().err
+    assert "trained on 'cifar10'; give --data-dir" in capsys.readouterr().err
 
     scenario = ScenarioSpec(
         name="c", checkpoints=(str(checkpoint),), dataset="cifar10", data_dir=str(folder),
