@@ -30,8 +30,9 @@ from chiptwin.device.models import noise_model
 from chiptwin.device.noise import IdealNoiseModel, NoiseModel
 from chiptwin.errors import DataError, UsageError
 from chiptwin.functional.chip import AnalogChip, ConverterBits, blocks_from_mapping, program_chip
-from chiptwin.functional.evaluate import accuracy as _accuracy
+from chiptwin.functional.finite import check_logits
 from chiptwin.mapping import map_graph, resolve_arch
+from chiptwin.network.accuracy import top1_accuracy
 from chiptwin.network.data import load_cifar10, load_fashion_mnist, load_shipped, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.spec.chip import ChipSpec
@@ -100,7 +101,8 @@ def _batches(data: Data, batch_size: int = 100) -> Iterator[tuple[Tensor, Tensor
 def _images(data: Tensor | Data, limit: int) -> list[Tensor]:
     """Up to ``limit`` images of ``data`` (a tensor of images, or labelled data), in batches."""
     if isinstance(data, Tensor):
-        return [data[i : i + 100] for i in range(0, min(limit, data.shape[0]), 100)]
+        end = min(limit, data.shape[0])
+        return [data[i : min(i + 100, end)] for i in range(0, end, 100)]
     out, count = [], 0
     for images, _ in _batches(data):
         out.append(images[: limit - count])
@@ -163,9 +165,6 @@ def accuracy(model: nn.Module, data: Data, *, batch_size: int = 100) -> float:
         DeviceError: the model computes NaN or inf (where it starts is named).
         DataError: no images.
     """
-    batches = list(_batches(data, batch_size))
-    if not batches:
-        raise DataError("no test images")
-    images = torch.cat([b[0] for b in batches])
-    labels = torch.cat([b[1] for b in batches])
-    return _accuracy(model, images, labels, batch_size)
+    return top1_accuracy(
+        model, _batches(data, batch_size), check=lambda batch, logits: check_logits(model, batch, logits)
+    )

@@ -66,7 +66,7 @@ from chiptwin.timing import (
     simulate_batched,
     simulate_events,
 )
-from chiptwin.units import NS_PER_S
+from chiptwin.units import FJ_PER_PJ, NS_PER_S
 
 __all__ = [
     "CALIBRATION_TOLERANCE",
@@ -253,7 +253,7 @@ def _calibrate(chip: ChipSpec) -> int:
             verdict = "ok" if abs(off) <= CALIBRATION_TOLERANCE else "OFF"
             print(f"    {name:<30} {value:>8.2f}   published {published:g} ({100 * off:+.1f} %) {verdict}")
     cost = mvm_cost(chip)
-    parts = {"array": cost.array_fj_per_mac * chip.tiles.weight_rows * chip.tiles.weight_cols / 1e3}
+    parts = {"array": cost.array_fj_per_mac * chip.tiles.weight_rows * chip.tiles.weight_cols / FJ_PER_PJ}
     parts |= {
         "dac": cost.dac_pj_per_row * chip.tiles.weight_rows,
         "adc": cost.adc_pj_per_column * chip.tiles.weight_cols,

@@ -19,25 +19,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from chiptwin.errors import DataError
-from chiptwin.report.summary import ENERGY_COMPONENTS, CostResult, cost_table, format_energy
+from chiptwin.report.summary import ENERGY_COMPONENTS, CostResult, cost_table, energy_unit, format_energy
 from chiptwin.trace.schema import DYNAMIC_ENERGY_COMPONENTS
 
-__all__ = ["energy_unit", "plot_energy"]
+__all__ = ["plot_energy"]
 
 _GROUP_GAP = 0.5  # extra space between the bar groups of two checkpoints, in bar pitches
-_UNITS = (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
-
-
-def energy_unit(largest_pj: float) -> tuple[str, float]:
-    """The unit (and pJ in one of it) in which ``largest_pj`` reads at least 1.
-
-    >>> energy_unit(2.5e6), energy_unit(0.2)
-    (('µJ', 1000000.0), ('pJ', 1.0))
-    """
-    for unit, scale in _UNITS:
-        if largest_pj >= scale:
-            return unit, scale
-    return "pJ", 1.0
 
 
 def _stack(ax: Axes, x: list[float], costs: list[CostResult], components: Sequence[str], title: str) -> None:

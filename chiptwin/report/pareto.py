@@ -14,6 +14,7 @@ front's points filled and labelled, the others hollow.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -111,8 +112,6 @@ def pareto_points_from_sweep(results: pa.Table) -> list[ParetoPoint]:
     Raises:
         DataError: the table lacks the cost columns (a results table older than area).
     """
-    import json
-
     missing = [
         f for f in ("area_mm2", "dynamic_energy_pj", "peak_throughput_per_s") if f not in results.column_names
     ]

@@ -121,6 +121,18 @@ class CostResult:
         return sum(v for k, v in self.energy_by_component_pj if k in DYNAMIC_ENERGY_COMPONENTS)
 
 
+def energy_unit(largest_pj: float) -> tuple[str, float]:
+    """The unit (and pJ in one of it) in which ``largest_pj`` reads at least 1 (an axis's unit).
+
+    >>> energy_unit(2.5e6), energy_unit(0.2)
+    (('µJ', 1000000.0), ('pJ', 1.0))
+    """
+    for unit, scale in _ENERGY_UNITS:
+        if largest_pj >= scale:
+            return unit, scale
+    return "pJ", 1.0
+
+
 def format_energy(pj: float) -> str:
     """An energy given in pJ, in the largest unit (pJ ... J) in which it reads at least 1, 3 digits.
 

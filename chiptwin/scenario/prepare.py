@@ -129,11 +129,6 @@ def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None =
         else:
             model, card = load_checkpoint(checkpoint)
             path = resolve_checkpoint(checkpoint).with_suffix(".safetensors")
-            if card.get("dataset") != spec.dataset:
-                raise SpecError(
-                    f"checkpoint {checkpoint!r} was trained on {card.get('dataset')!r}; the scenario's "
-                    f"dataset is {spec.dataset!r} (set dataset = {card.get('dataset')!r} and its data_dir)"
-                )
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         graph = build_layer_graph(model, in_shape, name=label)
         mapping = map_graph(graph, chip, spec.strategy, source=arch_path)

@@ -387,7 +387,12 @@ def check_inputs(spec: ScenarioSpec, in_memory: Iterable[str] = ()) -> tuple[Pat
     for checkpoint in spec.checkpoints:
         if checkpoint in given:
             continue
-        read_card(checkpoint)
+        card = read_card(checkpoint)
+        if card.get("dataset") != spec.dataset:
+            raise SpecError(
+                f"checkpoint {checkpoint!r} was trained on {card.get('dataset')!r}; the scenario's "
+                f"dataset is {spec.dataset!r} (set dataset = {card.get('dataset')!r} and its data_dir)"
+            )
         weights = resolve_checkpoint(checkpoint).with_suffix(".safetensors")
         check_regular_file(weights, "checkpoint", CheckpointError)
     return arch_path, chip
