@@ -30,6 +30,7 @@ __all__ = [
     "MAX_IN_CHANNELS",
     "MAX_ITERATIONS",
     "MAX_LAYERS",
+    "MAX_MEASUREMENT_ROWS",
     "MAX_MESH_SIDE",
     "MAX_OP_TIME_NS",
     "MAX_POLICIES",
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_SEEDS",
     "MAX_STATIC_POWER_MW",
     "MAX_SWEEP_CELLS",
+    "MAX_SYNTHETIC_DEVICES",
     "MAX_TEST_IMAGES",
     "MAX_THREADS",
     "MAX_THROUGHPUT",
@@ -167,6 +169,16 @@ MAX_LAYERS = 100_000
 
 MAX_EPOCHS = 10_000
 """Training epochs (the shipped checkpoints trained for 30)."""
+
+# ---- a measurement file (chiptwin fit-device) --------------------------------------------------------------
+
+MAX_MEASUREMENT_ROWS = 50_000_000
+"""Reads in one measurement file: 10^6 devices read 5 times at each of 10 times. A fit holds ~40 bytes per
+read and ~3 times that while grouping reads by device and time, so 5 x 10^7 reads peak at ~6 GB."""
+
+MAX_SYNTHETIC_DEVICES = 1_000_000
+"""Devices of ``chiptwin fit-device --synthesize``: Joshi 2020 characterised 10^4 devices; 10^6 with the
+default 16 reads each are 1.6 x 10^7 rows (~0.5 GB of Parquet, ~1 min to fit here)."""
 
 # ---- the machine ------------------------------------------------------------------------------------------
 
