@@ -60,6 +60,7 @@ SIZE_LIMITS: dict[str, int] = {
     "replay file": 1 * _GIB,
     "measurement file": 4 * _GIB,
     "device table": 1 * _MIB,
+    "temperature file": 1 * _GIB,
     "trace part": 16 * _GIB,
 }
 """Largest file of each kind chiptwin reads, bytes. The shipped chip and scenario files are ~3 KB and
@@ -67,6 +68,7 @@ the cards ~2 KB, so 1 MiB is 300x headroom; a manifest holds a scenario and a fe
 (kilobytes); ResNet-18's weights are 45 MB, so 4 GiB leaves room for any model a 24 GB machine maps; the
 largest IDX/CIFAR file is 47 MB; a replay file holds one timestamp per arrival (10^8 arrivals is ~1 GB).
 A measurement file of ``chiptwin.limits.MAX_MEASUREMENT_ROWS`` reads is ~2 GB as CSV (~40 bytes a row);
+a temperature file two numbers a reading (``chiptwin.limits.MAX_TEMPERATURE_POINTS`` are 160 MB);
 a device table (``chiptwin fit-device``) is ~2 KB.
 Anything larger is not a file of that kind."""
 

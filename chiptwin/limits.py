@@ -43,12 +43,15 @@ __all__ = [
     "MAX_STATIC_POWER_MW",
     "MAX_SWEEP_CELLS",
     "MAX_SYNTHETIC_DEVICES",
+    "MAX_TEMPERATURE_C",
+    "MAX_TEMPERATURE_POINTS",
     "MAX_TEST_IMAGES",
     "MAX_THREADS",
     "MAX_THROUGHPUT",
     "MAX_TILES",
     "MAX_WORKERS",
     "MIN_RATE_PER_S",
+    "MIN_TEMPERATURE_C",
 ]
 
 # ---- a chip file ----------------------------------------------------------------------------------------
@@ -94,6 +97,19 @@ is fitted up to ~1 day in Joshi 2020, so anything beyond is extrapolation alread
 clock would allow ~292 years."""
 
 assert MAX_AGE_S * NS_PER_S < MAX_DURATION_NS
+
+MIN_TEMPERATURE_C = -55.0
+"""Lowest chip temperature, °C: the low end of the military and automotive (AEC-Q100) ranges; colder,
+the relaxation behind drift is frozen anyway."""
+
+MAX_TEMPERATURE_C = 150.0
+"""Highest chip temperature, °C: the high end of AEC-Q100 grade 0. Hotter, the amorphous phase of
+GST-based PCM crystallizes (it is specified for 10-year retention at 85 °C), which no chiptwin law
+models: crystallization, not drift, then decides a device's state."""
+
+MAX_TEMPERATURE_POINTS = 10_000_000
+"""Points of a scenario's temperature series (a Parquet file or a list of steps): one reading a second for
+115 days, or a minute for 19 years (160 MB as two float64 columns)."""
 
 MAX_SEED = 2**63 - 1
 """Largest seed (programming, workload, training): the range of the trace's int64 ``seed`` column."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from chiptwin.errors import SpecError
+from chiptwin.limits import MAX_TEMPERATURE_C, MIN_TEMPERATURE_C
 from chiptwin.spec.conventions import AGE_CONVENTIONS, WEIGHT_SCALES
 
 __all__ = ["AGE_CONVENTIONS", "WEIGHT_SCALES", "PCMSpec"]
@@ -84,8 +85,27 @@ class PCMSpec:
     (``t = max(age, t0)``, chiptwin's default) or ``offset`` (``t = age + t0``, aihwkit's). The two
     differ by 3.5 % in drift factor at 20 s and 1.4 % at 1 minute (nu = 0.05), < 0.1 % beyond an hour."""
 
+    drift_temperature_ref_c: float = 25.0
+    """Chip temperature the drift fit holds at, °C (assumed 25 °C: Joshi 2020 characterised the devices at
+    room temperature). At this temperature the drift law is exactly the published one; at others a
+    device's age is replaced by its relaxation-equivalent age here (:mod:`chiptwin.device.temperature`)."""
+
+    drift_attempt_time_s: float = 1e-13
+    """Attempt time ``tau0`` of the thermally activated relaxation events behind drift, s: ``1 / nu0`` with
+    ``nu0 = 10^13 s^-1``, a phonon frequency, the usual attempt frequency of structural-relaxation models
+    of PCM drift (assumed; not fitted to these devices). It sets how much a temperature step accelerates
+    drift: a day at 85 °C relaxes the devices as much as ~11 years at 25 °C
+    (:mod:`chiptwin.device.temperature`)."""
+
     def __post_init__(self) -> None:
-        positive = ("g_max_usiemens", "t0_s", "t_read_s", "read_noise_qs_coeff", "g_floor_norm")
+        positive = (
+            "g_max_usiemens",
+            "t0_s",
+            "t_read_s",
+            "read_noise_qs_coeff",
+            "g_floor_norm",
+            "drift_attempt_time_s",
+        )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise SpecError(f"pcm.{name}(={getattr(self, name)!r}) must be > 0")
@@ -104,6 +124,17 @@ class PCMSpec:
             raise SpecError(f"pcm.age_convention(={self.age_convention!r}) must be one of {AGE_CONVENTIONS}")
         if self.g_floor_norm >= 1:
             raise SpecError(f"pcm.g_floor_norm(={self.g_floor_norm!r}) must be < 1")
+        if not self.drift_attempt_time_s < self.t0_s:
+            raise SpecError(
+                f"pcm.drift_attempt_time_s(={self.drift_attempt_time_s!r}) must be < "
+                f"pcm.t0_s(={self.t0_s!r}): relaxation events are far faster than the drift law's "
+                "reference time"
+            )
+        if not MIN_TEMPERATURE_C <= self.drift_temperature_ref_c <= MAX_TEMPERATURE_C:
+            raise SpecError(
+                f"pcm.drift_temperature_ref_c(={self.drift_temperature_ref_c!r}) must be in "
+                f"[{MIN_TEMPERATURE_C:g}, {MAX_TEMPERATURE_C:g}] °C (chiptwin.limits)"
+            )
 
     @property
     def g_min_usiemens(self) -> float:
