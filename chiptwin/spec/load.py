@@ -6,6 +6,11 @@ its whole chip), an optional ``[device]`` table naming the device model (``model
 ``pcm_joshi2020``) and an optional table of that model's constants (``[pcm]`` for the Joshi et al. 2020
 fit, ``[rram]`` for the CMO/HfOx ReRAM fit; :mod:`chiptwin.spec.device`) whose omitted keys take the
 published values. Every problem raises :class:`SpecError` naming the file, the key and the offending value.
+
+The device tables may come from a file of their own, a *device table* (``chiptwin fit-device`` writes one):
+``[device] include = "my_device.toml"`` (a path relative to the chip file) reads that file's ``[device]
+model`` and model table (:func:`load_device_table`) as if they were written in the chip file. A key may be
+set in one of the two files only, so nothing is overridden silently; a device table includes no other.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "chip_to_dict",
     "figure_sources",
     "load_chip",
+    "load_device_table",
 ]
 
 _SECTIONS: dict[str, type] = {
@@ -230,9 +236,62 @@ def load_chip(path: Path | str) -> ChipSpec:
     path = Path(path)
     data = load_toml(path, "chip file", SpecError)
     try:
-        return chip_from_dict(data)
+        return chip_from_dict(_include_device_table(data, path))
     except SpecError as exc:
         raise SpecError(f"{path}: {exc}") from None
+
+
+def load_device_table(path: Path | str) -> dict[str, Any]:
+    """Read and validate a device table: ``[device] model`` (default ``pcm_joshi2020``) and that model's
+    table, as a chip file holds them; returns the parsed tables.
+
+    Raises:
+        SpecError: the file cannot be read or parsed, holds another table, includes another file, or its
+            constants fail the model's checks; the message starts with the file path.
+    """
+    path = Path(path)
+    data = load_toml(path, "device table", SpecError)
+    model_tables = {entry.table: name for name, entry in DEVICE_MODELS.items()}
+    try:
+        for key in data:
+            if key != "device" and key not in model_tables:
+                tables = ", ".join(model_tables)
+                raise SpecError(f"unknown key {key!r} (a device table holds [device] and one of {tables})")
+        device = data.get("device", {})
+        if isinstance(device, dict) and "include" in device:
+            raise SpecError("device.include: a device table includes no other file")
+        _device_params(data, model_tables)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    return data
+
+
+def _include_device_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``data`` with the device table that ``[device] include`` names merged in (``data`` if none)."""
+    device = data.get("device")
+    if not isinstance(device, dict) or "include" not in device:
+        return data
+    included_path = path.parent / _check_type(device["include"], str, "device.include")
+    included = load_device_table(included_path)
+    model = included.get("device", {}).get("model", DEFAULT_DEVICE_MODEL)
+    if device.get("model", model) != model:
+        raise SpecError(
+            f"device.model(={device['model']!r}) differs from the model of device.include "
+            f"{included_path} ({model!r})"
+        )
+    merged = {**data, "device": {**{k: v for k, v in device.items() if k != "include"}, "model": model}}
+    for table, values in included.items():
+        if table == "device":
+            continue
+        own = data.get(table, {})
+        both = sorted(set(own) & set(values)) if isinstance(own, dict) else []
+        if both:
+            raise SpecError(
+                f"key '{table}.{both[0]}' is set both in the chip file and in device.include "
+                f"{included_path}; set it in one of them"
+            )
+        merged[table] = {**values, **own} if isinstance(own, dict) else own
+    return merged
 
 
 def apply_overrides(chip: ChipSpec, overrides: Mapping[str, Any], source: Path) -> ChipSpec:
