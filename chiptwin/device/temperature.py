@@ -9,20 +9,25 @@ an event over a barrier ``E`` happens at the rate ``exp(-E / k_B T) / tau0``, an
 as the glass relaxes. After a time ``t`` at a constant temperature ``T`` the events below the
 demarcation energy ``E_d = k_B T ln(t / tau0)`` have happened and those above have not (Le Gallo 2018's
 collective model gives the same barrier law, ``Q(t) ~ k_B T ln(t / tau)``); over a flat barrier spectrum
-this is the log-time relaxation behind the power law ``G = G_p (t / t0)^-nu``. The demarcation energy is
-the device's relaxation state, and for a temperature history (a time ``dt_i`` at each ``T_i``) a barrier
-``E`` has been crossed once ``sum_i (dt_i / tau0) exp(-E / k_B T_i) >= 1``, so::
+the conductance falls by the same factor for every eV of ``E_d`` gained, which at the reference
+temperature ``T_ref`` (the one the drift law was fitted at) is the power law ``G = G_p (t / t0)^-nu``. The
+demarcation energy is the device's relaxation state; for a temperature history (a time ``dt_i`` at each
+``T_i`` since programming) a barrier ``E`` has been crossed once ``sum_i (dt_i / tau0) exp(-E / k_B T_i)``
+reaches 1, so::
 
-    sum_i (dt_i / tau0) exp(-E_d / (k_B T_i)) = 1                          (1)
-    t_eq = tau0 exp(E_d / (k_B T_ref))                                       (2)
+    sum_i (dt_i / tau0) exp(-E_d(t) / (k_B T_i)) = 1                            (1)
+    G(t) = G_p exp(-nu (E_d(t) - E_d(t0)) / (k_B T_ref)) = G_p (t_eq / t0)^-nu   (2)
+    t_eq = t0 exp((E_d(t) - E_d(t0)) / (k_B T_ref))                              (3)
 
-``t_eq`` is the age at the reference temperature ``T_ref`` (the temperature the drift law was fitted at)
-that leaves the devices as relaxed; the chip evaluates the published law at it, ``G = G_p (t_eq / t0)^-nu``.
-At a constant temperature (2) is ``t_eq = tau0 (t / tau0)^(T / T_ref)``: an Arrhenius acceleration
-whose activation energy is the barrier being crossed, ``E_d`` (0.85 eV at ``t0`` = 20 s, 1.06 eV at a
-day at 25 °C with ``tau0`` = 10^-13 s). A day at 55 °C is then 64 days at 25 °C, a day at 85 °C 11 years;
-a day at -40 °C is 28 s. (The equations are the standard consequence of thermally activated relaxation
-over a flat barrier spectrum; their numbering is chiptwin's, the papers' full text was not at hand.)
+``t_eq`` is the age at ``T_ref`` with the same drift since ``t0``; the chip evaluates the published law
+at it. At ``T_ref`` throughout, ``t_eq = t``. A chip programmed and held at ``T`` drifts as
+``(t / t0)^(-nu T / T_ref)`` (the exponent grows by ``T / T_ref``, 1.20 at 85 °C): a day at 85 °C is
+5.4 days at 25 °C, at 55 °C 2.3 days; ``tau0`` cancels out. A temperature change is where ``tau0``
+matters: a chip programmed at 25 °C, heated to 85 °C after a day, crosses in an hour the barriers
+25 °C would take ~90 days over (an Arrhenius acceleration whose activation energy is the barrier being
+crossed, ``E_d``, ~1.1 eV after a day with ``tau0`` = 10^-13 s); cooled below ``T_ref``, it nearly stops
+drifting. (The equations are the standard consequence of thermally activated relaxation over a flat
+barrier spectrum; their numbering is chiptwin's, the papers' full text was not at hand.)
 
 What chiptwin assumes, and what stays as published:
 
@@ -32,11 +37,12 @@ What chiptwin assumes, and what stays as published:
   phase-change memory", AICAS 2020) or an array-level scale (I. Boybat et al., "Temperature sensitivity of
   analog in-memory computing using phase-change memory", IEDM 2021, on 10,000 doped-GST devices of the
   Joshi 2020 technology: a scale per array corrects the shift due to temperature and drift) removes it,
-  and GDC is such a scale. What the twin adds is the irreversible part: a hot chip relaxes faster.
-- **The drift exponents stay those drawn at programming**: the same barriers relax, sooner.
+  and GDC is such a scale. What the twin adds is the irreversible part: a hot chip relaxes further.
+- **The drift exponents stay those drawn at programming**: the same barriers relax, sooner or later.
 - **Program-and-verify ends with** ``G_p`` **at** ``t0`` **whatever the temperature** (the verify reads the
-  device as it is): relaxation is counted from ``t0`` with the reference state at ``t0`` (a term ``t0`` at
-  ``T_ref`` in (1)); with the ``offset`` age convention from age 0 with the same term.
+  device as it is then); (1) counts the history from programming, so a chip programmed hot starts from a
+  more relaxed glass. With the ``offset`` age convention the state at age 0 is ``t0`` at the programming
+  temperature (``t = age + t0``).
 - **Programming and read noise keep their published laws**; the read-noise window is evaluated at the same
   (equivalent) age as the drift law, since a device model takes one age.
 - **At the reference temperature nothing changes**: a history that stays at ``T_ref`` returns the wall age
@@ -49,8 +55,8 @@ temperature law in chiptwin, and a scenario refuses a temperature for it.
 Example:
     >>> from chiptwin.spec.pcm import PCMSpec
     >>> hot = TemperatureHistory(starts_s=np.array([0.0]), celsius=np.array([85.0]))
-    >>> round(drift_age_s(hot, 0.0, 86_400.0, PCMSpec()) / (365 * 86_400.0), 1)  # years
-    11.1
+    >>> round(drift_age_s(hot, 0.0, 86_400.0, PCMSpec()) / 86_400.0, 1)  # days at 25 °C
+    5.4
     >>> drift_age_s(TemperatureHistory.constant(25.0), 0.0, 86_400.0, PCMSpec())
     86400.0
 """
@@ -231,9 +237,9 @@ def demarcation_energy_ev(seconds: np.ndarray, temperatures_k: np.ndarray, attem
 def drift_age_s(
     history: TemperatureHistory, programmed_at_s: float, age_s: float, law: TemperatureLaw
 ) -> float:
-    """The age at the reference temperature that leaves devices as relaxed as ``age_s`` seconds of
-    ``history`` after programming at run time ``programmed_at_s``: (2) of the module docstring, in the
-    age the device model takes (the ``offset`` convention adds ``t0`` itself, so it is removed here).
+    """The age at the reference temperature with the drift of ``age_s`` seconds of ``history`` after a
+    programming at run time ``programmed_at_s``: (3) of the module docstring, in the age the device model
+    takes (the ``offset`` convention adds ``t0`` itself, so it is taken off here).
 
     Ages up to ``t0`` (``clamp``) are returned as they are (the programmed state), and so is any age whose
     window the history spends entirely at the reference temperature (bit-identical to no temperature).
@@ -244,17 +250,22 @@ def drift_age_s(
     for name, value in (("age_s", age_s), ("programmed_at_s", programmed_at_s)):
         if not (math.isfinite(value) and value >= 0):
             raise DeviceError(f"{name}(={value!r}) must be a finite number >= 0 s")
-    t0 = law.t0_s
-    start = t0 if law.age_convention == "clamp" else 0.0
-    if age_s <= start:
+    t0, tau0, ref = law.t0_s, law.drift_attempt_time_s, law.drift_temperature_ref_c
+    clamp = law.age_convention == "clamp"
+    if clamp and age_s <= t0:
         return age_s
-    temps, seconds = history.time_at(programmed_at_s + start, programmed_at_s + age_s)
-    if bool(np.all((temps == law.drift_temperature_ref_c) | (seconds == 0))):
+    temps, seconds = history.time_at(programmed_at_s, programmed_at_s + age_s)
+    programmed_c = history.celsius_at(programmed_at_s)
+    if bool(np.all((temps == ref) | (seconds == 0))) and (clamp or programmed_c == ref):
         return age_s  # the reference temperature throughout: the published law, untouched
-    ref_k = float(kelvin(law.drift_temperature_ref_c))
-    # The state at the start of the window is the reference state at t0: a term t0 at T_ref in (1).
-    energy = demarcation_energy_ev(
-        np.append(seconds, t0), np.append(kelvin(temps), ref_k), law.drift_attempt_time_s
-    )
-    t_eq = law.drift_attempt_time_s * math.exp(energy / (BOLTZMANN_EV_PER_K * ref_k))
-    return t_eq if law.age_convention == "clamp" else max(t_eq - t0, 0.0)
+    temps_k = np.asarray(kelvin(temps), dtype=np.float64)
+    if clamp:  # G_p is the state after t0 of the history
+        first_temps, first_seconds = history.time_at(programmed_at_s, programmed_at_s + t0)
+        start = demarcation_energy_ev(first_seconds, np.asarray(kelvin(first_temps), dtype=np.float64), tau0)
+        now = demarcation_energy_ev(seconds, temps_k, tau0)
+    else:  # the state at age 0 is t0 at the programming temperature
+        programmed_k = float(kelvin(programmed_c))
+        start = BOLTZMANN_EV_PER_K * programmed_k * math.log(t0 / tau0)
+        now = demarcation_energy_ev(np.append(seconds, t0), np.append(temps_k, programmed_k), tau0)
+    t_eq = t0 * math.exp((now - start) / (BOLTZMANN_EV_PER_K * float(kelvin(ref))))
+    return t_eq if clamp else max(t_eq - t0, 0.0)

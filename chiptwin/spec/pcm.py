@@ -86,16 +86,17 @@ class PCMSpec:
     differ by 3.5 % in drift factor at 20 s and 1.4 % at 1 minute (nu = 0.05), < 0.1 % beyond an hour."""
 
     drift_temperature_ref_c: float = 25.0
-    """Chip temperature the drift fit holds at, °C (assumed 25 °C: Joshi 2020 characterised the devices at
-    room temperature). At this temperature the drift law is exactly the published one; at others a
-    device's age is replaced by its relaxation-equivalent age here (:mod:`chiptwin.device.temperature`)."""
+    """Chip temperature the drift fit holds at, °C (assumed: room temperature, 25 °C). At it the drift law
+    is exactly the published one; a chip held at ``T`` drifts with the exponent ``nu T / T_ref`` (both in
+    kelvin), and a history of temperatures moves each device to its relaxation-equivalent age
+    (:mod:`chiptwin.device.temperature`)."""
 
     drift_attempt_time_s: float = 1e-13
     """Attempt time ``tau0`` of the thermally activated relaxation events behind drift, s: ``1 / nu0`` with
     ``nu0 = 10^13 s^-1``, a phonon frequency, the usual attempt frequency of structural-relaxation models
-    of PCM drift (assumed; not fitted to these devices). It sets how much a temperature step accelerates
-    drift: a day at 85 °C relaxes the devices as much as ~11 years at 25 °C
-    (:mod:`chiptwin.device.temperature`)."""
+    of PCM drift (assumed; not fitted to these devices). It sets how fast a temperature change acts: a
+    chip programmed at 25 °C and heated to 85 °C a day later drifts in an hour as it would in ~90 days
+    at 25 °C. At a constant temperature it cancels out (:mod:`chiptwin.device.temperature`)."""
 
     def __post_init__(self) -> None:
         positive = (

@@ -14,6 +14,7 @@ import torch
 
 from chiptwin.device import pcm
 from chiptwin.device import temperature as law
+from chiptwin.device.state import DeviceState
 from chiptwin.device.temperature import (
     BOLTZMANN_EV_PER_K,
     TemperatureHistory,
@@ -73,26 +74,48 @@ def test_one_temperature_is_the_textbook_demarcation_energy() -> None:
     )
 
 
-def test_constant_temperature_is_a_power_of_the_age() -> None:
-    # t_eq = tau0 (t / tau0)^(T / T_ref) once t >> t0 (the reference state at t0 weighs < 1e-7 then):
-    # a day at 85 °C is 11.1 years at 25 °C, at 55 °C 64 days.
-    for celsius, expected in ((85.0, 3.5152e8), (55.0, 5.5104e6)):
-        closed = TAU0 * math.exp((celsius + 273.15) / 298.15 * math.log(DAY / TAU0))
-        aged = drift_age_s(TemperatureHistory.constant(celsius), 0.0, DAY, SPEC)
-        assert math.isclose(aged, closed, rel_tol=1e-3)
-        assert math.isclose(aged, expected, rel_tol=1e-4)
+def test_a_chip_held_at_one_temperature_drifts_with_exponent_nu_t_over_t_ref() -> None:
+    # E_d(t) - E_d(t0) = k_B T ln(t / t0), so t_eq = t0 (t / t0)^(T / T_ref): tau0 cancels out. A day at
+    # 85 °C is 5.39 days at 25 °C, at 55 °C 2.32 days; a day at -40 °C is 3.9 hours.
+    for celsius, days in ((85.0, 5.3902), (55.0, 2.3217), (-40.0, 0.16122)):
+        closed = 20.0 * (DAY / 20.0) ** ((celsius + 273.15) / 298.15)
+        for spec in (SPEC, dataclasses.replace(SPEC, drift_attempt_time_s=1e-9)):
+            aged = drift_age_s(TemperatureHistory.constant(celsius), 0.0, DAY, spec)
+            assert math.isclose(aged, closed, rel_tol=1e-12)
+        assert math.isclose(closed / DAY, days, rel_tol=1e-4)
+    # The drift factor at nu = 0.05: (t / t0)^-(nu T / T_ref).
+    state = DeviceState(g_prog_usiemens=torch.tensor([20.0]), drift_coeff=torch.tensor([0.05]))
+    aged = drift_age_s(TemperatureHistory.constant(85.0), 0.0, 3600.0, SPEC)
+    factor = float(pcm.drift(state, aged, SPEC)[0]) / 20.0
+    assert math.isclose(factor, (3600.0 / 20.0) ** (-0.05 * 358.15 / 298.15), rel_tol=1e-6)
+
+
+def test_heating_an_aged_chip_crosses_barriers_fast() -> None:
+    # Programmed at 25 °C, heated to 85 °C after a day: in that hour E_d climbs from k T_ref ln(1 d / tau0)
+    # (1.0612 eV) to the root of (1 d / tau0) e^(-E / k T_ref) + (1 h / tau0) e^(-E / k T) = 1, and the
+    # chip ages as in ~90 days at 25 °C; with tau0 = 1e-9 s the barriers are lower and the hour counts less.
+    heated = TemperatureHistory(starts_s=np.array([0.0, DAY]), celsius=np.array([25.0, 85.0]))
+    energy = demarcation_energy_ev(np.array([DAY, 3600.0]), np.array([298.15, 358.15]), TAU0)
+    start = BOLTZMANN_EV_PER_K * 298.15 * math.log(20.0 / TAU0)
+    expected = 20.0 * math.exp((energy - start) / (BOLTZMANN_EV_PER_K * 298.15))
+    aged = drift_age_s(heated, 0.0, DAY + 3600.0, SPEC)
+    assert math.isclose(aged, expected, rel_tol=1e-9)
+    assert math.isclose(aged / DAY, 90.65, rel_tol=1e-3)
+    slower = drift_age_s(heated, 0.0, DAY + 3600.0, dataclasses.replace(SPEC, drift_attempt_time_s=1e-9))
+    assert DAY < slower < aged
 
 
 def test_the_root_solves_the_history_equation() -> None:
-    # 1 h at 85 °C, then 23 h at 25 °C; plus the reference state at t0.
-    seconds = np.array([3600.0, 23 * 3600.0 - 20.0, 20.0])
-    temps = np.array([358.15, 298.15, 298.15])
+    # 1 h at 85 °C, then 23 h at 25 °C.
+    seconds = np.array([3600.0, 23 * 3600.0])
+    temps = np.array([358.15, 298.15])
     energy = demarcation_energy_ev(seconds, temps, TAU0)
     total = float(np.sum(seconds / TAU0 * np.exp(-energy / (BOLTZMANN_EV_PER_K * temps))))
     assert math.isclose(total, 1.0, rel_tol=1e-12)
-    history = TemperatureHistory(starts_s=np.array([0.0, 3620.0]), celsius=np.array([85.0, 25.0]))
-    aged = drift_age_s(history, 0.0, DAY, SPEC)
-    assert math.isclose(aged, TAU0 * math.exp(energy / (BOLTZMANN_EV_PER_K * 298.15)), rel_tol=1e-12)
+    history = TemperatureHistory(starts_s=np.array([0.0, 3600.0]), celsius=np.array([85.0, 25.0]))
+    start = BOLTZMANN_EV_PER_K * 358.15 * math.log(20.0 / TAU0)  # G_p: 20 s at 85 °C
+    expected = 20.0 * math.exp((energy - start) / (BOLTZMANN_EV_PER_K * 298.15))
+    assert math.isclose(drift_age_s(history, 0.0, DAY, SPEC), expected, rel_tol=1e-12)
 
 
 def test_hotter_is_older_colder_is_younger_and_age_only_grows() -> None:
@@ -101,21 +124,21 @@ def test_hotter_is_older_colder_is_younger_and_age_only_grows() -> None:
         for c in (-55.0, -40.0, 0.0, 25.0, 55.0, 85.0, 150.0)
     ]
     assert all(b > a for a, b in itertools.pairwise(ages))
-    assert ages[3] == DAY and ages[1] < 60.0  # a day at -40 °C relaxes like 28 s at 25 °C
+    assert ages[3] == DAY and ages[1] < DAY / 6  # a day at -40 °C drifts like 3.9 h at 25 °C
     hot = TemperatureHistory.constant(70.0)
     series = [drift_age_s(hot, 0.0, t, SPEC) for t in (20.0, 21.0, 60.0, 3600.0, DAY, 10 * DAY)]
     assert series[0] == 20.0 and all(b > a for a, b in itertools.pairwise(series))
 
 
 def test_near_the_reference_the_age_moves_continuously() -> None:
-    aged = drift_age_s(TemperatureHistory.constant(25.0 + 1e-9), 0.0, DAY, SPEC)
-    # d t_eq / dT = t ln(t / tau0) / T_ref: 0.012 s per µK at a day.
-    assert math.isclose(aged - DAY, 1e-9 * DAY * math.log(DAY / TAU0) / 298.15, rel_tol=1e-3)
+    aged = drift_age_s(TemperatureHistory.constant(25.0 + 1e-7), 0.0, DAY, SPEC)
+    # d t_eq / dT = t ln(t / t0) / T_ref: 2.43 ms per mK at a day.
+    assert math.isclose(aged - DAY, 1e-7 * DAY * math.log(DAY / 20.0) / 298.15, rel_tol=1e-3)
 
 
 def test_only_the_time_spent_at_each_temperature_counts() -> None:
-    # Independent barriers: an hour hot then cold relaxes as much as cold then an hour hot.
-    down = TemperatureHistory(starts_s=np.array([0.0, 3620.0]), celsius=np.array([85.0, 25.0]))
+    # Independent barriers: after the same first t0, an hour hot then cold relaxes as much as cold then hot.
+    down = TemperatureHistory(starts_s=np.array([0.0, 20.0, 3620.0]), celsius=np.array([25.0, 85.0, 25.0]))
     up = TemperatureHistory(starts_s=np.array([0.0, DAY - 3600.0]), celsius=np.array([25.0, 85.0]))
     assert math.isclose(drift_age_s(up, 0.0, DAY, SPEC), drift_age_s(down, 0.0, DAY, SPEC), rel_tol=1e-12)
 
