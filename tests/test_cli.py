@@ -22,7 +22,7 @@ def test_check_arch_prints_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert "128.0 ns" in out and "read mode one_phase" in out
     assert "9.81 TOPS/W" in out
     assert "area       39.59 mm², 1.66 TOPS/mm² peak; tile 0.619 mm² = crossbar 0.262" in out
-    assert "29 of 43 figures in the file are assumed or have no source in their comment" in out
+    assert "33 of 47 figures in the file are assumed or have no source in their comment" in out
 
 
 def test_check_arch_accepts_bare_name(capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,6 +26,7 @@ def build_parser() -> ArgumentParser:
         accuracy,
         arch,
         evaluate,
+        fit_device,
         map,
         report,
         run,
@@ -41,7 +42,8 @@ def build_parser() -> ArgumentParser:
         prog="chiptwin", description="Digital twin of a multi-tile analog in-memory-computing PCM chip."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (arch, summary, train, accuracy, evaluate, map, timing, run, report, timeline, sweep):
+    commands = (arch, summary, train, accuracy, evaluate, map, timing, run, report, timeline, sweep)
+    for command in (*commands, fit_device):
         command.add_parser(sub)
     return parser
 

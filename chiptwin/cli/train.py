@@ -23,7 +23,7 @@ from chiptwin.errors import ChipTwinError, UsageError
 from chiptwin.files import output_folder
 from chiptwin.limits import MAX_BATCH_SIZE, MAX_CROP_PAD, MAX_EPOCHS
 from chiptwin.network.data import FASHION_MNIST_DIR, load_cifar10, load_fashion_mnist
-from chiptwin.network.training import TrainSpec
+from chiptwin.network.training import OPTIMIZERS, TrainSpec
 from chiptwin.network.training import train as run_training
 
 __all__ = ["add_parser"]
@@ -48,6 +48,8 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
+            optimizer=args.optimizer,
+            label_smoothing=args.label_smoothing,
             warmup_epochs=args.warmup_epochs,
             weight_decay=args.weight_decay,
             seed=args.seed,
@@ -84,8 +86,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=integer("epochs", minimum=1, maximum=MAX_EPOCHS), default=30)
     p.add_argument("--batch-size", type=integer("batch_size", minimum=1, maximum=MAX_BATCH_SIZE), default=128)
     p.add_argument("--lr", type=real("lr", above=0), default=0.1)
+    p.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default="sgd", help="sgd (Nesterov, default) or adamw (ViTs)"
+    )
     p.add_argument("--warmup-epochs", type=real("warmup_epochs", at_least=0), default=1.0)
     p.add_argument("--weight-decay", type=real("weight_decay", at_least=0), default=5e-4)
+    p.add_argument(
+        "--label-smoothing",
+        type=real("label_smoothing", at_least=0, at_most=0.5),
+        default=0.0,
+        help="cross-entropy label smoothing (default 0)",
+    )
     p.add_argument("--seed", type=seed(), default=0)
     p.add_argument("--hwa", action="store_true", help="hardware-aware training (weight noise + clip)")
     p.add_argument(

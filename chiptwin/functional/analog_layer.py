@@ -297,8 +297,8 @@ class AnalogLayer(nn.Module):
         return len(self.replica_groups)
 
     def _mvm(self, x_n: Tensor, group: RowGroup, g_norm: Tensor) -> Tensor:
-        if not self.is_conv:
-            return x_n[:, group.row_start : group.row_stop] @ g_norm
+        if not self.is_conv:  # features last, any leading dimensions (images, tokens)
+            return x_n[..., group.row_start : group.row_stop] @ g_norm
         k2 = self.kernel_size[0] * self.kernel_size[1]
         per_group_in = self.in_channels // self.groups
         c0, c1 = group.row_start // k2, -(-group.row_stop // k2)
@@ -313,8 +313,11 @@ class AnalogLayer(nn.Module):
         return F.conv2d(x_part, weight, None, self.stride, self.padding, self.dilation, self.groups)
 
     def _share_mask(self, replica: int, y: Tensor) -> Tensor:
-        """1 at the output positions replica ``replica`` computes, 0 elsewhere (broadcast over y)."""
-        positions = y.shape[2:] if self.is_conv else ()
+        """1 at the output positions replica ``replica`` computes, 0 elsewhere (broadcast over y).
+
+        A Conv2d's positions are its output pixels ``y[:, :, i, j]``; a Linear's the leading dimensions
+        after the batch (tokens ``y[:, n, :]``; none for a plain ``(batch, features)`` input)."""
+        positions = y.shape[2:] if self.is_conv else y.shape[1:-1]
         key = (replica, *positions)
         mask = self._masks.get(key)
         if mask is None:
@@ -324,7 +327,7 @@ class AnalogLayer(nn.Module):
             start, stop = replica_share(count, self.replica_count, replica)
             flat = torch.zeros(count, dtype=y.dtype, device=y.device)
             flat[start:stop] = 1.0
-            mask = flat.view(1, 1, *positions) if self.is_conv else flat.view(1, 1)
+            mask = flat.view(1, 1, *positions) if self.is_conv else flat.view(1, *positions, 1)
             self._masks[key] = mask
         return mask
 
@@ -382,8 +385,9 @@ class AnalogLayer(nn.Module):
         if ctx.observe_adc is not None:  # range calibration: the normalised outputs, unconverted
             y = self._mvm(x_in, group, g_norm.mul_(per_input))
             self._add_output_noise(y, 1.0, shape)
-            # A replica's ADCs convert its share of the output positions only.
-            ctx.observe_adc(group, y if self.replica_count == 1 else y * self._share_mask(group.replica, y))
+            # A replica's ADCs convert its share of the output positions only; columns go last.
+            seen = y if self.replica_count == 1 else y * self._share_mask(group.replica, y)
+            ctx.observe_adc(group, seen.movedim(1, -1) if self.is_conv else seen)
             return y.mul_(to_weight.view(shape))
         if ctx.adc_bits is not None:
             n_adc = levels(ctx.adc_bits)

@@ -59,7 +59,7 @@ def calibrate_converters(
     block_max: dict[int, Tensor] = {}
 
     def record_output(group: RowGroup, y: Tensor) -> None:
-        col_max = y.abs().amax(dim=(0, 2, 3) if y.dim() == 4 else 0)
+        col_max = y.abs().amax(dim=tuple(range(y.dim() - 1)))  # columns last (AnalogLayer)
         per_block = torch.stack([col_max[c0:c1].max() for c0, c1 in group.col_blocks])
         seen = block_max.get(id(group))
         block_max[id(group)] = per_block if seen is None else torch.maximum(seen, per_block)

@@ -112,8 +112,12 @@ def _model_spec_from_card(card: dict[str, Any], card_path: Path) -> ModelSpec:
             widths=tuple(int(w) for w in entry["widths"]),
             in_channels=int(entry["in_channels"]),
             num_classes=int(entry["num_classes"]),
+            # ViT hyper-parameters (cards written before they existed describe ResNets: 0)
+            patch=int(entry.get("patch", 0)),
+            heads=int(entry.get("heads", 0)),
+            mlp_dim=int(entry.get("mlp_dim", 0)),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{card_path}: key 'model' is malformed ({entry!r}: {exc})") from None
 
 

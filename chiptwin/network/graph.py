@@ -9,13 +9,23 @@ Graph layout (read by ``chiptwin.mapping`` and ``chiptwin.timing`` without torch
 - edge attribute ``edge``: an :class:`~chiptwin.spec.graph.EdgeSpec` (tensor shape and bytes per image).
 - graph attributes: ``model`` (name), ``input_shape`` (per image), ``activation_bits``.
 
-Supported operations: ``nn.Conv2d`` and ``nn.Linear`` (analog, subclasses included); batch-norm
-(``nn.BatchNorm1d/2d``), ReLU (module, ``F.relu``, ``torch.relu``, ``.relu()``), residual adds
-(``+``, ``torch.add``, ``.add()``), pooling (``nn.MaxPool2d``, ``nn.AvgPool2d``, adaptive average and
-max pooling, and their ``F.`` functions), flatten (``nn.Flatten``, ``torch.flatten``, ``.flatten()``,
-``.view()``, ``.reshape()``). ``nn.Identity``, dropout and ``.contiguous()`` pass their input through
-and are left out of the graph. Shapes are computed from the modules' hyper-parameters (no forward pass
-runs), so tracing a ResNet-50 takes a fraction of a second.
+Supported operations: ``nn.Conv2d`` (grouped and depthwise included) and ``nn.Linear`` (on any number
+of leading dimensions, e.g. tokens) are analog (subclasses included); on the digital units: batch-norm
+(``nn.BatchNorm1d/2d``), ReLU (module, ``F.relu``, ``torch.relu``, ``.relu()``), adds and subtractions
+(``+``, ``-``, ``torch.add``, ``.add()``), pooling (``nn.MaxPool2d``, ``nn.AvgPool2d``, adaptive average
+and max pooling, their ``F.`` functions, and ``.mean(dim)`` / ``torch.mean`` over non-batch dimensions),
+flatten and reshapes (``nn.Flatten``, ``torch.flatten``, ``.flatten()``, ``.view()``, ``.reshape()``,
+``.transpose()``, ``.permute()``), and the transformer operations: ``nn.LayerNorm``, GELU (module or
+``F.gelu``), softmax (``nn.Softmax``, ``F.softmax``, ``torch.softmax``, ``.softmax()``), products of two
+activations (``@``, ``torch.matmul``, ``torch.bmm``, ``.matmul()``) and element-wise scales (``*``,
+``/``, ``torch.mul``, ``torch.div``). A parameter used outside a module (a learned position embedding)
+is a constant of the digital unit: it may be added or multiplied element-wise, never multiplied as a
+matrix (that would be a weight off the crossbars; put it in an ``nn.Linear``). ``nn.Identity``, dropout
+and ``.contiguous()`` pass their input through and are left out of the graph. Anything else is one
+:class:`~chiptwin.errors.MappingError` naming the module or call; nothing is silently made digital.
+
+Shapes are computed from the modules' hyper-parameters (no forward pass runs), so tracing a ResNet-50
+takes a fraction of a second.
 """
 
 from __future__ import annotations
@@ -32,13 +42,20 @@ import torch.nn.functional as F  # noqa: N812
 from torch import fx, nn
 
 from chiptwin.errors import MappingError
-from chiptwin.network.resnet import build_model, model_spec
-from chiptwin.network.shapes import analog_layer, pool_output, reshape_output
-from chiptwin.spec.graph import EdgeSpec, LayerSpec, bytes_per_element
+from chiptwin.network.resnet import VIT_IMAGE_SIZE, build_model, model_spec
+from chiptwin.network.shapes import analog_layer, bind_args, permute_output, pool_output, reshape_output
+from chiptwin.spec.graph import (
+    GELU_OPS_PER_ELEMENT,
+    LAYERNORM_OPS_PER_ELEMENT,
+    SOFTMAX_OPS_PER_ELEMENT,
+    EdgeSpec,
+    LayerSpec,
+    bytes_per_element,
+)
 
 __all__ = ["ZOO_INPUT_SIZES", "build_layer_graph", "zoo_layer_graph"]
 
-ZOO_INPUT_SIZES = {"cifar_resnet": 32, "imagenet_resnet": 224}
+ZOO_INPUT_SIZES = {"cifar_resnet": 32, "imagenet_resnet": 224, "vit": VIT_IMAGE_SIZE}
 """Input height and width of the zoo architectures (Fashion-MNIST padded to 32, ImageNet crops)."""
 
 _BATCH = 2
@@ -56,6 +73,9 @@ _MODULE_KINDS: tuple[tuple[type[nn.Module], str], ...] = (
     (nn.AdaptiveAvgPool2d, "pool"),
     (nn.AdaptiveMaxPool2d, "pool"),
     (nn.Flatten, "flatten"),
+    (nn.LayerNorm, "layernorm"),
+    (nn.GELU, "gelu"),
+    (nn.Softmax, "softmax"),
 )
 _FUNCTION_KINDS: dict[Callable[..., Any], str] = {
     operator.add: "add",
@@ -68,15 +88,45 @@ _FUNCTION_KINDS: dict[Callable[..., Any], str] = {
     F.avg_pool2d: "pool",
     F.adaptive_avg_pool2d: "pool",
     F.adaptive_max_pool2d: "pool",
+    torch.mean: "pool",
+    operator.sub: "add",
+    torch.sub: "add",
+    torch.transpose: "reshape",
+    torch.permute: "reshape",
+    F.gelu: "gelu",
+    F.softmax: "softmax",
+    torch.softmax: "softmax",
+    operator.matmul: "matmul",
+    torch.matmul: "matmul",
+    torch.bmm: "matmul",
+    operator.mul: "mul",
+    operator.truediv: "mul",
+    torch.mul: "mul",
+    torch.div: "mul",
 }
 _METHOD_KINDS = {"relu": "relu", "relu_": "relu", "add": "add", "add_": "add", "flatten": "flatten"}
-_METHOD_KINDS |= {"view": "flatten", "reshape": "flatten"}
+_METHOD_KINDS |= {"view": "flatten", "reshape": "flatten", "transpose": "reshape", "permute": "reshape"}
+_METHOD_KINDS |= {"sub": "add", "mean": "pool", "softmax": "softmax", "matmul": "matmul"}
+_METHOD_KINDS |= {"mul": "mul", "div": "mul"}
+_ELEMENTWISE = ("add", "mul")
+"""Kinds that may take a constant (a parameter used outside a module) as an operand."""
+_OPS_PER_ELEMENT = {
+    "batchnorm": 1,
+    "relu": 1,
+    "layernorm": LAYERNORM_OPS_PER_ELEMENT,
+    "softmax": SOFTMAX_OPS_PER_ELEMENT,
+    "gelu": GELU_OPS_PER_ELEMENT,
+}
 _PASS_FUNCTIONS: tuple[Callable[..., Any], ...] = (F.dropout,)
 _PASS_METHODS = ("contiguous",)
 
 
 class _Shape(tuple[int, ...]):
     """The symbolic value of a tensor during tracing: its shape, batch dimension first."""
+
+
+class _Const(tuple[int, ...]):
+    """The symbolic value of a parameter or buffer used outside a module: its shape (no batch dimension)."""
 
 
 class _Tracer(fx.Tracer):
@@ -154,7 +204,10 @@ class _Builder:
                     ),
                 )
             elif node.op == "get_attr":
-                raise MappingError(f"parameter {node.target!r} is used outside a module; cannot map it")
+                value = _attribute(gm, str(node.target))
+                if not isinstance(value, torch.Tensor):
+                    raise MappingError(f"attribute {node.target!r} is used outside a module; cannot map it")
+                self.values[node] = _Const(tuple(int(n) for n in value.shape))
             elif node.op == "output":
                 sources = self._tensor_inputs(node)
                 shape = tuple(self.values[sources[0]][1:]) if sources else ()
@@ -170,6 +223,10 @@ class _Builder:
                 )
             elif any(isinstance(a, _Shape) for a in _flat(args, kwargs)):
                 self._call(node, args, kwargs)
+            elif any(isinstance(a, _Const) for a in _flat(args, kwargs)):
+                raise MappingError(
+                    f"cannot map {self.where(node)}: an operation on parameters alone (outside a module)"
+                )
             elif node.op == "call_function":  # shape arithmetic on plain values: x.size(0) * 2
                 self.values[node] = node.target(*args, **kwargs)
             else:
@@ -196,6 +253,11 @@ class _Builder:
             self.layer_of[node] = self.layer_of[self._tensor_inputs(node)[0]]
             return
         kind = self._kind(node, module)
+        if kind not in _ELEMENTWISE and any(isinstance(a, _Const) for a in _flat(args, kwargs)):
+            raise MappingError(
+                f"cannot map {self.where(node)}: it takes a parameter used outside a module, which would "
+                "be a weight off the crossbars (put the weight in an nn.Linear or nn.Conv2d)"
+            )
         if kind in ("conv", "linear"):
             spec = analog_layer(self._name(node), module, x, self.where(node))
         else:
@@ -220,8 +282,8 @@ class _Builder:
             kind = _FUNCTION_KINDS.get(node.target)  # type: ignore[arg-type]
         if kind is None:
             raise MappingError(
-                f"cannot map {self.where(node)}: supported are Conv2d, Linear, batch-norm, ReLU, add, "
-                "pooling and flatten"
+                f"cannot map {self.where(node)}: supported are Conv2d, Linear, batch-norm, LayerNorm, "
+                "ReLU, GELU, softmax, add, scale, matmul, pooling, mean and reshapes"
             )
         return kind
 
@@ -233,25 +295,42 @@ class _Builder:
         return name
 
     def _digital(self, node: fx.Node, kind: str, module: Any, args: Any, kwargs: Any) -> LayerSpec:
-        x: _Shape = args[0]
-        if kind == "add":
-            operands = [*args, *([kwargs["other"]] if "other" in kwargs else [])]
-            shapes = [tuple(a) for a in operands if isinstance(a, _Shape)]
-            out = tuple(int(n) for n in np.broadcast_shapes(*shapes))
+        operands = [*args, *(kwargs[k] for k in ("other", "input") if k in kwargs)]
+        x = next(a for a in operands if isinstance(a, _Shape))  # `2 * x` has the tensor second
+        if kind in _ELEMENTWISE:
+            # a constant (parameter) broadcasts like in torch: aligned on the right, batch included
+            shapes = [tuple(a) for a in operands if _is_value(a)]
+            try:
+                out = tuple(int(n) for n in np.broadcast_shapes(*shapes))
+            except ValueError:
+                raise MappingError(f"{self.where(node)}: shapes {shapes} do not broadcast") from None
             ops = max(len(operands) - 1, 1) * math.prod(out[1:])
-        elif kind == "pool":
+            if len(out) != max(len(a) for a in operands if isinstance(a, _Shape)):
+                raise MappingError(f"{self.where(node)}: a constant of shape {shapes} mixes images")
+        elif kind == "pool" and (module is not None or node.target in _POOL_FUNCTIONS):
             out, ops = pool_output(module if module is not None else node.target, x, args, kwargs)
-        elif kind == "flatten":
-            out = reshape_output(node.target, module, x, args, kwargs)
+        elif kind == "pool":  # .mean(dim) / torch.mean(x, dim)
+            out, ops = self._mean(node, x, args, kwargs), math.prod(x[1:])
+        elif kind in ("flatten", "reshape"):
+            out = (
+                reshape_output(node.target, module, x, args, kwargs)
+                if kind == "flatten"
+                else permute_output(node.target, x, args, kwargs)
+            )
             ops = 0
             if out[0] != _BATCH or math.prod(out) != math.prod(x):
                 raise MappingError(f"{self.where(node)}: reshapes {x[1:]} to {out} across images")
-        else:  # batchnorm, relu
+        elif kind == "matmul":
+            out, ops = self._matmul(node, operands)
+        else:  # batchnorm, relu, layernorm, gelu, softmax: element-wise on their input
             if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d) and x[1] != module.num_features:
                 raise MappingError(
                     f"{self.where(node)}: expects {module.num_features} channels, gets shape {x[1:]}"
                 )
-            out, ops = tuple(x), math.prod(x[1:])
+            normalised = tuple(module.normalized_shape) if isinstance(module, nn.LayerNorm) else ()
+            if normalised and tuple(x[-len(normalised) :]) != normalised:
+                raise MappingError(f"{self.where(node)}: normalises over {normalised}, gets shape {x[1:]}")
+            out, ops = tuple(x), _OPS_PER_ELEMENT[kind] * math.prod(x[1:])
         return LayerSpec(
             name=self._name(node),
             kind=kind,
@@ -260,6 +339,33 @@ class _Builder:
             output_shape=tuple(out[1:]),
             ops_per_inference=int(ops),
         )
+
+    def _mean(self, node: fx.Node, x: _Shape, args: Any, kwargs: Any) -> tuple[int, ...]:
+        bound = bind_args(args, kwargs, ("dim", "keepdim"))
+        if bound.get("dim") is None:
+            raise MappingError(f"{self.where(node)}: a mean over every dimension mixes images")
+        given = bound["dim"] if isinstance(bound["dim"], tuple | list) else (bound["dim"],)
+        dims = {int(d) % len(x) for d in given}
+        if 0 in dims:
+            raise MappingError(f"{self.where(node)}: a mean over the batch dimension mixes images")
+        keep = bool(bound.get("keepdim", False))
+        return tuple(1 if i in dims else n for i, n in enumerate(x) if keep or i not in dims)
+
+    def _matmul(self, node: fx.Node, operands: list[Any]) -> tuple[tuple[int, ...], int]:
+        a, b = operands[0], operands[1]
+        if not (isinstance(a, _Shape) and isinstance(b, _Shape)) or min(len(a), len(b)) < 3:
+            raise MappingError(
+                f"{self.where(node)}: a matmul must multiply two activations of one image each "
+                f"(batch, ..., rows, cols); got shapes {a} and {b}"
+            )
+        if a[-1] != b[-2]:
+            raise MappingError(f"{self.where(node)}: cannot multiply shapes {a[1:]} and {b[1:]}")
+        try:
+            lead = tuple(int(n) for n in np.broadcast_shapes(a[:-2], b[:-2]))
+        except ValueError:
+            raise MappingError(f"{self.where(node)}: shapes {a[1:]} and {b[1:]} do not broadcast") from None
+        out = (*lead, a[-2], b[-1])
+        return out, math.prod(out[1:]) * a[-1]
 
     def _add(self, node: fx.Node, spec: LayerSpec) -> None:
         self.graph.add_node(spec.name, layer=spec)
@@ -275,10 +381,25 @@ class _Builder:
         self.layer_of[node] = spec.name
 
 
+_POOL_FUNCTIONS = (F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, F.adaptive_max_pool2d)
+
+
+def _is_value(a: Any) -> bool:
+    return isinstance(a, _Shape | _Const)
+
+
+def _attribute(gm: fx.GraphModule, target: str) -> Any:
+    value: Any = gm
+    for part in target.split("."):
+        value = getattr(value, part)
+    return value
+
+
 def _flat(args: Any, kwargs: Any) -> list[Any]:
     out: list[Any] = []
     for a in [*args, *kwargs.values()]:
-        out += _flat(a, {}) if isinstance(a, list | tuple) and not isinstance(a, _Shape) else [a]
+        nested = isinstance(a, list | tuple) and not isinstance(a, _Shape | _Const)
+        out += _flat(a, {}) if nested else [a]
     return out
 
 

@@ -1,4 +1,4 @@
-"""The ResNet zoo: CIFAR-style ResNet-n and ImageNet-style ResNet-18/34/50.
+"""The model zoo: CIFAR-style ResNet-n, ImageNet-style ResNet-18/34/50 and a small vision transformer.
 
 The CIFAR-style networks follow He et al., "Deep residual learning for image recognition" (CVPR 2016,
 section 4.2): three stages of ``(n - 2) / 6`` basic blocks at feature maps 32/16/8, but with 1x1
@@ -6,23 +6,28 @@ projection shortcuts where the shape changes, as in Joshi et al., Nat. Commun. 1
 Methods. With stage widths 16/28/56 and 3 input channels ResNet-32 has exactly the paper's
 361,722 weights (convolutions, fully connected layer and its bias; batch-norm excluded).
 
-The ImageNet-style networks (He et al. 2016, table 1) exist for mapping and timing studies.
+The ImageNet-style networks (He et al. 2016, table 1) exist for mapping and timing studies. The vision
+transformer is :class:`chiptwin.network.vit.VisionTransformer` (its module docstring says which of its
+operations are analog).
 
-Every model is built from Conv2d, BatchNorm2d, ReLU, pooling, Linear and residual adds only, so
-torch.fx traces it into the layer graph.
+The ResNets are built from Conv2d, BatchNorm2d, ReLU, pooling, Linear and residual adds only, so
+torch.fx traces them into the layer graph.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
+from chiptwin.network.vit import VisionTransformer
+
 __all__ = [
     "CIFAR_DEPTHS",
     "MODEL_NAMES",
+    "VIT_IMAGE_SIZE",
     "BasicBlock",
     "Bottleneck",
     "CifarResNet",
@@ -42,11 +47,15 @@ class ModelSpec:
     """What is needed to rebuild a zoo model (stored in every model card).
 
     Attributes:
-        arch: ``"cifar_resnet"`` or ``"imagenet_resnet"``.
-        depth: number of weighted layers (20/32/44/56 or 18/34/50).
-        widths: output channels of the stages (3 for CIFAR-style, 4 for ImageNet-style).
+        arch: ``"cifar_resnet"``, ``"imagenet_resnet"`` or ``"vit"``.
+        depth: number of weighted layers (20/32/44/56 or 18/34/50); encoder blocks for a ViT.
+        widths: output channels of the stages (3 for CIFAR-style, 4 for ImageNet-style); for a ViT one
+            entry, the token width.
         in_channels: input image channels (1 for Fashion-MNIST, 3 for CIFAR-10 and ImageNet).
         num_classes: outputs of the final fully connected layer.
+        patch: ViT patch side, pixels (0 for ResNets).
+        heads: ViT attention heads (0 for ResNets).
+        mlp_dim: ViT hidden width of the encoder MLP (0 for ResNets).
     """
 
     arch: str
@@ -54,6 +63,9 @@ class ModelSpec:
     widths: tuple[int, ...]
     in_channels: int = 1
     num_classes: int = 10
+    patch: int = 0
+    heads: int = 0
+    mlp_dim: int = 0
 
 
 _NAMED = {
@@ -71,7 +83,13 @@ _NAMED = {
     "resnet50": ModelSpec(
         arch="imagenet_resnet", depth=50, widths=(64, 128, 256, 512), in_channels=3, num_classes=1000
     ),
+    # 4 blocks of width 64, 4 heads, MLP 128, 4x4 patches: 64 tokens on 32x32 images, 0.13 M weights
+    # (resnet32_pcm: 0.36 M), sized to train on 2 CPU cores in about an hour (chiptwin's choice).
+    "vit4": ModelSpec(arch="vit", depth=4, widths=(64,), patch=4, heads=4, mlp_dim=128),
 }
+
+VIT_IMAGE_SIZE = 32
+"""Image side the zoo ViTs are built for, pixels (the network layer's 32x32 images)."""
 
 MODEL_NAMES = tuple(_NAMED)
 """Names accepted by :func:`model_spec` and :func:`build_model`."""
@@ -89,10 +107,8 @@ def model_spec(name: str, *, in_channels: int | None = None, num_classes: int | 
         spec = _NAMED[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}") from None
-    return ModelSpec(
-        arch=spec.arch,
-        depth=spec.depth,
-        widths=spec.widths,
+    return replace(
+        spec,
         in_channels=spec.in_channels if in_channels is None else in_channels,
         num_classes=spec.num_classes if num_classes is None else num_classes,
     )
@@ -248,7 +264,20 @@ def build_model(spec: ModelSpec | str) -> nn.Module:
         return CifarResNet(spec.depth, spec.widths, spec.in_channels, spec.num_classes)
     if spec.arch == "imagenet_resnet":
         return ImageNetResNet(spec.depth, spec.widths, spec.in_channels, spec.num_classes)
-    raise ValueError(f"arch(={spec.arch!r}) must be 'cifar_resnet' or 'imagenet_resnet'")
+    if spec.arch == "vit":
+        if len(spec.widths) != 1:
+            raise ValueError(f"widths(={spec.widths}) must be one token width for a ViT")
+        return VisionTransformer(
+            image_size=VIT_IMAGE_SIZE,
+            patch=spec.patch,
+            dim=spec.widths[0],
+            depth=spec.depth,
+            heads=spec.heads,
+            mlp_dim=spec.mlp_dim,
+            in_channels=spec.in_channels,
+            num_classes=spec.num_classes,
+        )
+    raise ValueError(f"arch(={spec.arch!r}) must be 'cifar_resnet', 'imagenet_resnet' or 'vit'")
 
 
 def count_weights(model: nn.Module) -> int:

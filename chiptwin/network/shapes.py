@@ -18,7 +18,15 @@ from torch import nn
 from chiptwin.errors import MappingError
 from chiptwin.spec.graph import LayerSpec
 
-__all__ = ["analog_layer", "bind_args", "pair", "pool_output", "reshape_output", "window_out"]
+__all__ = [
+    "analog_layer",
+    "bind_args",
+    "pair",
+    "permute_output",
+    "pool_output",
+    "reshape_output",
+    "window_out",
+]
 
 _WINDOW_PARAMS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 """Parameters of ``F.max_pool2d`` after the input, in order (and the attributes of ``nn.MaxPool2d``)."""
@@ -163,3 +171,21 @@ def reshape_output(
         known = math.prod(d for d in dims if d != -1)
         dims[dims.index(-1)] = math.prod(x) // known if known else 0
     return tuple(dims)
+
+
+def permute_output(target: Any, x: tuple[int, ...], args: Any, kwargs: Any) -> tuple[int, ...]:
+    """Output shape of a transpose (``.transpose(d0, d1)``, ``torch.transpose``) or a permute
+    (``.permute(*dims)``, ``torch.permute``); ``args`` start with the input shape."""
+    if target in (torch.transpose, "transpose"):
+        bound = bind_args(args, kwargs, ("dim0", "dim1"))
+        d0, d1 = int(bound["dim0"]) % len(x), int(bound["dim1"]) % len(x)
+        out = list(x)
+        out[d0], out[d1] = out[d1], out[d0]
+        return tuple(out)
+    dims = args[1] if len(args) == 2 and isinstance(args[1], tuple | list) else args[1:]
+    if not dims:
+        dims = kwargs.get("dims", ())
+    order = [int(d) % len(x) for d in dims]
+    if sorted(order) != list(range(len(x))):
+        return tuple(x[:0])  # not a permutation: the caller reports the shapes
+    return tuple(x[d] for d in order)

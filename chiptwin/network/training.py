@@ -42,6 +42,7 @@ from chiptwin.network.resnet import ModelSpec, build_model, model_spec
 from chiptwin.seeding import derive_seed
 
 __all__ = [
+    "OPTIMIZERS",
     "TrainResult",
     "TrainSpec",
     "analog_layers",
@@ -55,6 +56,9 @@ __all__ = [
 
 _STATE_FILE = "train_state"
 
+OPTIMIZERS = ("sgd", "adamw")
+"""Optimizers a training run may use (:class:`TrainSpec`)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainSpec:
@@ -64,7 +68,9 @@ class TrainSpec:
         model: zoo model name (see ``chiptwin.network.resnet.MODEL_NAMES``).
         epochs: total epochs (a resumed run continues up to this count).
         batch_size: images per mini-batch.
-        lr: peak learning rate of SGD with Nesterov momentum; cosine decay to 0 after ``warmup_epochs``.
+        lr: peak learning rate; cosine decay to 0 after ``warmup_epochs``.
+        optimizer: ``"sgd"`` (Nesterov momentum, the ResNets' recipe) or ``"adamw"`` (Loshchilov and
+            Hutter, ICLR 2019; betas 0.9/0.999, the usual choice for vision transformers).
         warmup_epochs: linear learning-rate warm-up (epochs, may be fractional).
         momentum: SGD momentum.
         weight_decay: L2 weight decay.
@@ -83,6 +89,7 @@ class TrainSpec:
     epochs: int = 30
     batch_size: int = 128
     lr: float = 0.1
+    optimizer: str = "sgd"
     warmup_epochs: float = 1.0
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -101,11 +108,13 @@ class TrainSpec:
             "epochs": self.epochs >= 1,
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
+            "optimizer": self.optimizer in OPTIMIZERS,
             "warmup_epochs": self.warmup_epochs >= 0,
             "eta": self.eta >= 0,
             "alpha": self.alpha > 0,
             "quantise_bits": self.quantise_bits is None or 2 <= self.quantise_bits <= 16,
             "crop_pad": self.crop_pad >= 0,
+            "label_smoothing": 0 <= self.label_smoothing < 1,
         }
         for key, ok in checks.items():
             if not ok:
@@ -231,7 +240,7 @@ def _lr_at(spec: TrainSpec, step: int, steps_per_epoch: int) -> float:
 def _initial_model(spec: TrainSpec, in_channels: int) -> tuple[nn.Module, ModelSpec]:
     if spec.init_from is not None:
         model, card = load_checkpoint(spec.init_from)
-        mspec = ModelSpec(**{**card["model"], "widths": tuple(card["model"]["widths"])})
+        mspec = ModelSpec(**{**card["model"], "widths": tuple(card["model"]["widths"])})  # checked by load
         if mspec.in_channels != in_channels:
             raise CheckpointError(
                 f"{spec.init_from}: model has in_channels={mspec.in_channels}, data has {in_channels}"
@@ -246,9 +255,9 @@ def _save_state(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, met
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     for i, group in enumerate(opt.param_groups):
         for j, p in enumerate(group["params"]):
-            buf = opt.state.get(p, {}).get("momentum_buffer")
-            if buf is not None:
-                tensors[f"momentum.{i}.{j}"] = buf.detach().cpu().contiguous()
+            for key, value in opt.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor):
+                    tensors[_optimizer_key(i, j, key)] = value.detach().cpu().contiguous()
     write_atomic(out_dir / f"{_STATE_FILE}.safetensors", lambda p: save_file(tensors, str(p)))
     write_atomic(out_dir / f"{_STATE_FILE}.json", lambda p: p.write_text(json.dumps(meta, indent=2)))
 
@@ -274,10 +283,28 @@ def _load_state(
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     for i, group in enumerate(opt.param_groups):
         for j, p in enumerate(group["params"]):
-            key = f"momentum.{i}.{j}"
-            if key in tensors:
-                opt.state[p]["momentum_buffer"] = tensors[key].to(p.device)
+            for key in _OPTIMIZER_STATE[spec.optimizer]:
+                if (name := _optimizer_key(i, j, key)) in tensors:
+                    value = tensors[name]
+                    opt.state[p][key] = value if key == "step" else value.to(p.device)
     return meta
+
+
+_OPTIMIZER_STATE = {"sgd": ("momentum_buffer",), "adamw": ("step", "exp_avg", "exp_avg_sq")}
+"""The per-parameter state each optimizer keeps (saved after every epoch, restored on resume)."""
+
+
+def _optimizer_key(group: int, param: int, key: str) -> str:
+    # SGD's momentum keeps the name resume states had before AdamW existed.
+    return f"momentum.{group}.{param}" if key == "momentum_buffer" else f"optim.{group}.{param}.{key}"
+
+
+def _optimizer(spec: TrainSpec, model: nn.Module) -> torch.optim.Optimizer:
+    if spec.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(), lr=spec.lr, momentum=spec.momentum, nesterov=True, weight_decay=spec.weight_decay
+    )
 
 
 def train(
@@ -315,9 +342,7 @@ def train(
     layers = analog_layers(model)
     if spec.hwa:
         clip_weights(layers, spec.alpha)
-    opt = torch.optim.SGD(
-        model.parameters(), lr=spec.lr, momentum=spec.momentum, nesterov=True, weight_decay=spec.weight_decay
-    )
+    opt = _optimizer(spec, model)
     meta = _load_state(out_dir, model, opt, spec) or {
         "spec": asdict(spec),
         "epoch": 0,

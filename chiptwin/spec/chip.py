@@ -295,7 +295,8 @@ class ADCSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DigitalSpec:
-    """The digital processing unit of each tile (GDC scale, batch-norm, ReLU, adds, partial sums)."""
+    """The digital processing unit of each tile (GDC scale, batch-norm, ReLU, adds, partial sums, and a
+    transformer's activation products, softmax, LayerNorm and GELU)."""
 
     ops_per_ns: float = 64.0
     """Element operations per ns (a 64-lane vector unit at 1 GHz; HERMES' per-core digital unit, assumed)."""
@@ -317,6 +318,21 @@ class DigitalSpec:
 
     energy_per_pool_op_pj: float = 0.1
     """Energy of one pooling element (compare or add), pJ (assumed)."""
+
+    energy_per_matmul_op_pj: float = 0.3
+    """Energy of one multiply-accumulate of two activations (attention's ``Q K^T`` and ``A V``), pJ
+    (assumed: the scale multiply plus the add above). Optional key."""
+
+    energy_per_softmax_op_pj: float = 0.15
+    """Energy of one softmax op (compare, subtract, exponential lookup, sum, multiply; five per element,
+    :data:`chiptwin.spec.graph.SOFTMAX_OPS_PER_ELEMENT`), pJ (assumed: their mean). Optional key."""
+
+    energy_per_layernorm_op_pj: float = 0.2
+    """Energy of one LayerNorm op (five per element, :data:`chiptwin.spec.graph.LAYERNORM_OPS_PER_ELEMENT`),
+    pJ (assumed: the mean of two adds, two multiply-adds and a multiply). Optional key."""
+
+    energy_per_gelu_op_pj: float = 0.2
+    """Energy of one GELU element (a lookup table), pJ (assumed). Optional key."""
 
     area_um2: float = 150_000.0
     """Area of one tile's digital unit (HERMES' local digital processing unit: affine scaling, ReLU),

@@ -18,7 +18,12 @@ takes no crossbar row. For a grouped convolution, column ``c`` belongs to group
 **Op counts** (``ops_per_inference``, per image): analog layers count multiply-accumulates
 (``rows * cols * mvms_per_inference``); batch-norm and ReLU one op per output element; an add
 ``(inputs - 1)`` ops per output element; pooling one op per input element it reads (window size times
-outputs for windowed pools, the whole input for adaptive average pools); flatten, input and output none.
+outputs for windowed pools, the whole input for adaptive average pools and token means); flatten,
+reshape (view, transpose, permute), input and output none. Transformer operations on the digital unit:
+a ``matmul`` of two activations counts its multiply-accumulates (``prod(output) * K`` for a contraction
+over ``K``); ``mul`` (a scale by a constant or an element-wise product) one op per output element;
+``layernorm``, ``softmax`` and ``gelu`` :data:`LAYERNORM_OPS_PER_ELEMENT`,
+:data:`SOFTMAX_OPS_PER_ELEMENT` and :data:`GELU_OPS_PER_ELEMENT` ops per element.
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from chiptwin.errors import SpecError
 __all__ = [
     "ANALOG_KINDS",
     "DIGITAL_KINDS",
+    "GELU_OPS_PER_ELEMENT",
+    "LAYERNORM_OPS_PER_ELEMENT",
     "LAYER_KINDS",
+    "SOFTMAX_OPS_PER_ELEMENT",
     "EdgeSpec",
     "LayerSpec",
     "bytes_per_element",
@@ -40,9 +48,38 @@ __all__ = [
 ANALOG_KINDS = ("conv", "linear")
 """Layer kinds computed on the crossbars."""
 
-DIGITAL_KINDS = ("input", "output", "batchnorm", "relu", "add", "pool", "flatten")
+DIGITAL_KINDS = (
+    "input",
+    "output",
+    "batchnorm",
+    "relu",
+    "add",
+    "pool",
+    "flatten",
+    "reshape",
+    "layernorm",
+    "gelu",
+    "softmax",
+    "matmul",
+    "mul",
+)
 """Layer kinds computed by the tiles' digital units (``input``/``output``: the model's tensors entering
-and leaving the chip, no work)."""
+and leaving the chip, no work; ``matmul``: a product of two activations, as in attention)."""
+
+LAYERNORM_OPS_PER_ELEMENT = 5
+"""Ops per element of a LayerNorm (Ba et al., arXiv:1607.06450, eq. 4): accumulate the mean, subtract
+it, accumulate the square, multiply by the reciprocal standard deviation, apply the affine scale and
+shift as one multiply-add; the one reciprocal square root per token is not counted (counted here,
+chiptwin's convention)."""
+
+SOFTMAX_OPS_PER_ELEMENT = 5
+"""Ops per element of a softmax: the running maximum, the subtraction, the exponential (one lookup-table
+op, assumed), the sum, and the multiply by the reciprocal of the sum (counted here, chiptwin's
+convention)."""
+
+GELU_OPS_PER_ELEMENT = 1
+"""Ops per element of a GELU: one lookup-table op (assumed; a tanh-approximation datapath would take
+about 8)."""
 
 LAYER_KINDS = ANALOG_KINDS + DIGITAL_KINDS
 

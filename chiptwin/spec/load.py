@@ -74,6 +74,10 @@ _OPTIONAL_KEYS = {
     ("adc", "figures_at_bits"),
     ("adc", "area_um2"),
     ("digital", "area_um2"),
+    ("digital", "energy_per_matmul_op_pj"),
+    ("digital", "energy_per_softmax_op_pj"),
+    ("digital", "energy_per_layernorm_op_pj"),
+    ("digital", "energy_per_gelu_op_pj"),
     ("noc", "router_area_um2"),
 }
 """Keys added after chip files were written: they take their defaults when absent."""

@@ -28,8 +28,9 @@ inference ``i`` has released it).
 - *digital* work on the host tile's digital unit (:class:`DigitalWork`): ``ceil(ops / ops_per_ns)``.
   An analog layer's host adds its partial sums (``(row blocks - 1) * cols * M``, kind ``psum``), applies
   the GDC / ADC scale to every output (``cols * M``, ``scale``) and its bias (``cols * M``, ``add``); a
-  digital layer costs its ``ops_per_inference`` (batch-norm ``bn``, ``relu``, ``add``, ``pool``;
-  input, output and flatten are free). Energy per op from ``chip.digital`` by kind.
+  digital layer costs its ``ops_per_inference`` (batch-norm ``bn``, ``relu``, ``add``, ``pool``, and a
+  transformer's ``matmul``, ``softmax``, ``layernorm``, ``gelu`` and scales as ``scale``; input, output,
+  flatten and reshape are free). Energy per op from ``chip.digital`` by kind.
 
 An analog stage sends its input flows (all at once, as soon as every predecessor is done), runs each
 block when its inputs have arrived, gathers the block outputs to the host, then runs the host's digital
@@ -71,7 +72,19 @@ __all__ = [
     "xy_route",
 ]
 
-_OP_OF_KIND = {"batchnorm": "bn", "relu": "relu", "add": "add", "pool": "pool"}
+_OP_OF_KIND = {
+    "batchnorm": "bn",
+    "relu": "relu",
+    "add": "add",
+    "pool": "pool",
+    "mul": "scale",
+    "matmul": "matmul",
+    "softmax": "softmax",
+    "layernorm": "layernorm",
+    "gelu": "gelu",
+}
+"""The digital op kind (:data:`~chiptwin.timing.stages.DIGITAL_OPS`) of each digital layer kind that
+works (input, output, flatten and reshape are free)."""
 
 BN_STATISTICS_OPS_PER_ELEMENT = 2
 """Extra batch-norm ops per element while AdaBS collects statistics (a running sum and a sum of squares)."""

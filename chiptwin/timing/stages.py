@@ -20,7 +20,7 @@ __all__ = [
     "Transfer",
 ]
 
-DIGITAL_OPS = ("scale", "psum", "bn", "relu", "add", "pool")
+DIGITAL_OPS = ("scale", "psum", "bn", "relu", "add", "pool", "matmul", "softmax", "layernorm", "gelu")
 """Digital operation kinds, each with its ``chip.digital.energy_per_<kind>_op_pj``."""
 
 COMPONENTS = ("array", "dac", "adc", "noc", *(f"digital.{op}" for op in DIGITAL_OPS))

@@ -29,7 +29,7 @@ def test_every_zoo_model_gives_one_logit_per_class(name: str) -> None:
     torch.manual_seed(0)
     spec = model_spec(name)
     model = build_model(name).eval()
-    size = 32 if spec.arch == "cifar_resnet" else _IMAGENET_TEST_SIZE
+    size = _IMAGENET_TEST_SIZE if spec.arch == "imagenet_resnet" else 32
     x = torch.randn(2, spec.in_channels, size, size)
     with torch.no_grad():
         logits = model(x)
