@@ -2,8 +2,9 @@
 
 The public Python surface (documented in :mod:`chiptwin.api` and the README's "From Python"):
 
-- chips: :func:`load_chip`; your model on one: :func:`program` (trace, map, program, calibrate), then
-  ``set_age`` on the programmed chip, :func:`compensate`, :func:`accuracy`; data: :func:`load_images`;
+- chips: :func:`load_chip`; your model on one: :func:`map_model` (where it sits), :func:`time_model`
+  (latency, throughput, energy), :func:`program` (trace, map, program, calibrate), then ``set_age`` on
+  the programmed chip, :func:`compensate`, :func:`accuracy`; data: :func:`load_images`;
 - scenarios and sweeps: :class:`ScenarioSpec`, :class:`PolicySpec`, :func:`load_scenario`,
   :func:`named_scenario`, :func:`run_scenario` (``models={name: module}`` runs your own models),
   :func:`load_sweep`, :func:`run_sweep`, :func:`read_sweep`;
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "POLICY_NAMES",
+    "PlacedModel",
     "PolicySpec",
     "ScenarioSpec",
     "accuracy",
@@ -30,6 +32,7 @@ __all__ = [
     "load_images",
     "load_scenario",
     "load_sweep",
+    "map_model",
     "named_scenario",
     "program",
     "read_manifest",
@@ -37,6 +40,7 @@ __all__ = [
     "read_table",
     "run_scenario",
     "run_sweep",
+    "time_model",
 ]
 
 _WHERE = {
@@ -45,6 +49,9 @@ _WHERE = {
     "load_chip": "chiptwin.api",
     "load_images": "chiptwin.api",
     "program": "chiptwin.api",
+    "map_model": "chiptwin.api",
+    "time_model": "chiptwin.api",
+    "PlacedModel": "chiptwin.api",
     "POLICY_NAMES": "chiptwin.compensation",
     "PolicySpec": "chiptwin.scenario.spec",
     "ScenarioSpec": "chiptwin.scenario.spec",

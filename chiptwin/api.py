@@ -11,17 +11,30 @@ through the layers, so a notebook needs no knowledge of them::
     ct.compensate(programmed, "gdc+adabs", calibration)    # GDC, then batch-norm statistics
     print(ct.accuracy(programmed, test))                   # top-1, fraction
 
-``model`` is any ``nn.Module`` that torch.fx can trace and whose analog layers are ``Conv2d`` and
-``Linear`` (anything the tracer cannot place is named in one error). Data is given as tensors of
-normalised images (N, C, H, W) with labels, or as any iterable of ``(images, labels)`` batches such as a
-``DataLoader``; :func:`load_images` reads the datasets chiptwin knows.
+Where the model sits and what an inference costs, before any device is programmed::
+
+    placed = ct.map_model(model, chip, (1, 32, 32))       # tiles, blocks, utilisation, NoC traffic
+    print(placed.result.tiles_used, placed.result.utilisation)
+    cost = ct.time_model(model, chip, (1, 32, 32), rate_per_s=1000.0)
+    print(cost.latency_single_ns, cost.energy_per_inference_total_pj)
+
+``model`` is any ``nn.Module`` that torch.fx can trace and whose analog layers are ``Conv2d`` (grouped
+and depthwise included) and ``Linear`` (on images or tokens); batch-norm, LayerNorm, activations,
+softmax, attention's activation products and pooling run on the tiles' digital units (the list:
+:mod:`chiptwin.network.graph`). Anything the tracer cannot place is named in one error. Data is
+given as tensors of normalised images (N, C, H, W) with labels, or as any iterable of
+``(images, labels)`` batches such as a ``DataLoader``; :func:`load_images` reads the datasets chiptwin
+knows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import networkx as nx
 import torch
 from torch import Tensor, nn
 
@@ -31,14 +44,28 @@ from chiptwin.device.noise import IdealNoiseModel, NoiseModel
 from chiptwin.errors import DataError, UsageError
 from chiptwin.functional.chip import AnalogChip, ConverterBits, blocks_from_mapping, program_chip
 from chiptwin.functional.finite import check_logits
-from chiptwin.mapping import map_graph, resolve_arch
+from chiptwin.limits import MAX_AGE_S, MAX_ARRIVALS, MAX_EVENT_ARRIVALS, MAX_RATE_PER_S
+from chiptwin.mapping import MappingResult, map_graph, measure_mapping, resolve_arch
+from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.network.accuracy import top1_accuracy
 from chiptwin.network.data import load_cifar10, load_fashion_mnist, load_shipped, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import load_chip as _load_chip
+from chiptwin.timing import PeriodicWorkload, TimingResult, simulate
+from chiptwin.units import NS_PER_S
 
-__all__ = ["RANGE_CALIBRATION_IMAGES", "accuracy", "compensate", "load_chip", "load_images", "program"]
+__all__ = [
+    "RANGE_CALIBRATION_IMAGES",
+    "PlacedModel",
+    "accuracy",
+    "compensate",
+    "load_chip",
+    "load_images",
+    "map_model",
+    "program",
+    "time_model",
+]
 
 RANGE_CALIBRATION_IMAGES = 256
 """Images the converter ranges are calibrated on right after programming (as scenarios do)."""
@@ -112,6 +139,86 @@ def _images(data: Tensor | Data, limit: int) -> list[Tensor]:
     if not out:
         raise DataError("no calibration images")
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedModel:
+    """A model mapped on a chip: its layer graph, where every block sits, and the mapping's summary."""
+
+    graph: nx.DiGraph
+    """The layer graph (:mod:`chiptwin.network.graph`): one node per layer, analog or digital."""
+
+    mapping: ChipMapping
+    """Every block's tile and place in the crossbar (:class:`~chiptwin.mapping.placement.Mapping`)."""
+
+    result: MappingResult
+    """Tiles used, utilisation, the bottleneck layer, NoC traffic, per-layer blocks and replicas."""
+
+
+def map_model(
+    model: nn.Module, chip: ChipSpec, input_shape: Sequence[int], *, strategy: str = "dense"
+) -> PlacedModel:
+    """Trace ``model`` for inputs of ``input_shape`` (one image, e.g. ``(1, 32, 32)``) and place its
+    analog layers on ``chip`` with ``strategy`` (``"dense"``, ``"packed"``, ``"balanced"``).
+
+    Raises:
+        MappingError: the model cannot be traced or placed (naming the module), or does not fit the
+            chip (with what would fit).
+    """
+    bits = max(chip.dac.bits, chip.adc.bits)
+    graph = build_layer_graph(
+        model.eval(), tuple(int(s) for s in input_shape), activation_bits=bits, name=type(model).__name__
+    )
+    mapping = map_graph(graph, chip, strategy)
+    return PlacedModel(graph, mapping, measure_mapping(graph, mapping))
+
+
+def time_model(
+    model: nn.Module | PlacedModel,
+    chip: ChipSpec,
+    input_shape: Sequence[int] | None = None,
+    *,
+    rate_per_s: float = 1000.0,
+    duration_s: float = 1.0,
+    strategy: str = "dense",
+    mode: str = "batched",
+) -> TimingResult:
+    """Latency, throughput and energy of serving ``model`` on ``chip`` at ``rate_per_s`` periodic
+    arrivals for ``duration_s`` (the SimPy twin, :mod:`chiptwin.timing`; ``mode`` ``"events"`` times
+    every activity, ``"batched"`` uses the pipeline formula). ``model`` may be a :class:`PlacedModel`
+    (then ``input_shape`` and ``strategy`` are its own).
+
+    Raises:
+        MappingError: as :func:`map_model`.
+        UsageError: a rate or duration that is not a positive finite number, or beyond the limits
+            (:mod:`chiptwin.limits`).
+    """
+    for key, value, top in (
+        ("rate_per_s", rate_per_s, MAX_RATE_PER_S),
+        ("duration_s", duration_s, MAX_AGE_S),
+    ):
+        if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= top):
+            raise UsageError(f"{key}(={value!r}) must be a number in (0, {top:g}]")
+    if rate_per_s * duration_s > MAX_ARRIVALS or (
+        mode == "events" and rate_per_s * duration_s > MAX_EVENT_ARRIVALS
+    ):
+        raise UsageError(
+            f"rate_per_s * duration_s(={rate_per_s * duration_s:g}) inferences is too many for mode {mode!r}"
+        )
+    if isinstance(model, PlacedModel):
+        placed = model
+    else:
+        if input_shape is None:
+            raise UsageError("time_model needs input_shape (one image, e.g. (1, 32, 32)) for a model")
+        placed = map_model(model, chip, input_shape, strategy=strategy)
+    return simulate(
+        placed.graph,
+        placed.mapping,
+        chip,
+        PeriodicWorkload(rate_per_s),
+        duration_ns=round(duration_s * NS_PER_S),
+        mode=mode,
+    )
 
 
 def program(
