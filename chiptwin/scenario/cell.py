@@ -4,7 +4,9 @@ The cell's clock is a SimPy environment in integer nanoseconds starting when the
 One process walks the cell's schedule: compensation passes, reprogrammings and accuracy probes, in time
 order (at equal times: reprogram, then compensate, then probe, so a probe sees the pass made for it).
 At every step the functional twin is moved to the device age of that moment,
-``age_s = (now_ns - programmed_at_ns) / 1e9``:
+``age_s = (now_ns - programmed_at_ns) / 1e9`` (under a ``[temperature]``, to the drift-equivalent age of
+that age at the chip's temperatures, :func:`chiptwin.device.temperature.drift_age_s`; the probe rows
+record both and the temperature):
 
 - a compensation pass runs GDC (and AdaBS) at that age and its factors stay in force until the next pass;
 - a probe measures accuracy with whatever compensation is in force (a GDC made 50 minutes earlier, not a
@@ -24,6 +26,7 @@ the event engine (:mod:`chiptwin.scenario.detail`): the cell's ``detail`` rows, 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -34,6 +37,8 @@ import torch
 
 from chiptwin.compensation import compensation_spec, get_policy
 from chiptwin.device.models import noise_model
+from chiptwin.device.temperature import TemperatureLaw, drift_age_s
+from chiptwin.errors import SpecError
 from chiptwin.functional import program_chip
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import AnalogChip, placed_block
@@ -80,9 +85,18 @@ def _ns(seconds: float) -> int:
 
 
 def schedule(
-    policy: PolicySpec, probes_s: tuple[float, ...], failure: TileFailureSpec | None = None
+    policy: PolicySpec,
+    probes_s: tuple[float, ...],
+    failure: TileFailureSpec | None = None,
+    *,
+    t0_s: float | None = None,
 ) -> list[tuple[int, int]]:
-    """The cell's actions as ``(time_ns, action)``, in the order they run."""
+    """The cell's actions as ``(time_ns, action)``, in the order they run; ``t0_s`` (the device model's
+    reference time) places the passes of an ``every_factor`` policy.
+
+    Raises:
+        SpecError: an ``every_factor`` policy without ``t0_s``.
+    """
     end = _ns(probes_s[-1])
     actions = [(_ns(t), PROBE) for t in probes_s]
     if failure is not None and _ns(failure.at_s) <= end:
@@ -95,6 +109,15 @@ def schedule(
         elif policy.every_s is not None:
             step = _ns(policy.every_s)
             actions += [(t, COMPENSATE) for t in range(step, end + 1, step)]
+        elif policy.every_factor is not None:
+            if t0_s is None:
+                raise SpecError(f"policy {policy.name!r}: every_factor needs the device model's t0_s")
+            # In logs: t0 F^k and end / t0 may overflow (t0 is any positive number). Powers, not a running
+            # product: no rounding builds up over thousands of passes.
+            log_t0, log_f = math.log(t0_s), math.log(policy.every_factor)
+            count = max(math.floor((math.log(end / NS_PER_S) - log_t0) / log_f), 0) if end else 0
+            passes = (_ns(math.exp(log_t0 + k * log_f)) for k in range(1, count + 2))
+            actions += [(t, COMPENSATE) for t in passes if t <= end]
     if policy.reprogram_after_s is not None:
         step = _ns(policy.reprogram_after_s)
         actions += [(t, REPROGRAM) for t in range(step, end + 1, step)]
@@ -150,7 +173,7 @@ def time_cell(prepared: Prepared, model: PreparedModel, policy: PolicySpec) -> C
 
     Independent of the programming seed, so a scenario computes it once per (model, policy).
     """
-    actions = schedule(policy, prepared.spec.probes_s)
+    actions = schedule(policy, prepared.spec.probes_s, t0_s=prepared.chip.device.t0_s)
     passes = tuple(t / NS_PER_S for t, a in actions if a == COMPENSATE)
     comp = compensation_spec(
         get_policy(policy.compensation),
@@ -259,11 +282,23 @@ def run_cell(
     keys: dict[str, Any] = {"cell": cell_id(model.label, policy.name, seed), "checkpoint": model.label}
     keys |= {"policy": policy.name, "seed": seed}
     probes: list[dict[str, Any]] = []
+    t0_s = prepared.chip.device.t0_s
     # Timing-only scenarios program nothing and probe nothing.
     state = _CellState(chip=_program(prepared, model, seed, seed) if spec.accuracy else None)
 
+    def set_age(chip: AnalogChip, now_ns: int) -> float:
+        """Move the chip to the device age of ``now_ns`` (the drift-equivalent age under a temperature);
+        returns the age since programming."""
+        age_s = (now_ns - state.programmed_at_ns) / NS_PER_S
+        history, device = prepared.temperature, prepared.chip.device
+        if history is None or not isinstance(device, TemperatureLaw):
+            chip.set_age(age_s)
+        else:
+            chip.set_age(drift_age_s(history, state.programmed_at_ns / NS_PER_S, age_s, device))
+        return age_s
+
     def walk(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
-        for at_ns, action in schedule(policy, spec.probes_s, spec.tile_failure):
+        for at_ns, action in schedule(policy, spec.probes_s, spec.tile_failure, t0_s=t0_s):
             yield env.timeout(at_ns - env.now)
             if action == REPROGRAM:
                 # The same silicon programmed again: new devices, the same faults (and dead tiles).
@@ -280,14 +315,14 @@ def run_cell(
             assert chip is not None
             if action in (FAIL, RECOVER):
                 assert spec.tile_failure is not None
-                chip.set_age((env.now - state.programmed_at_ns) / NS_PER_S)
+                set_age(chip, int(env.now))
                 blocks = _failed_blocks(model, spec.tile_failure.tile)
                 if action == FAIL:
                     chip.fail_blocks(blocks)
                 else:
                     chip.reprogram_blocks(blocks, derive_seed(seed, "repair"))  # charged by the timing layer
                 continue
-            chip.set_age((env.now - state.programmed_at_ns) / NS_PER_S)
+            age_s = set_age(chip, int(env.now))
             if action == COMPENSATE:
                 calibration = batches(prepared.calibration[: spec.n_adabs], spec.batch_size)
                 state.gdc_skipped_blocks = get_policy(policy.compensation).compensate(chip, calibration)
@@ -299,7 +334,9 @@ def run_cell(
                 keys
                 | {
                     "time_ns": int(env.now),
-                    "age_s": chip.age_s,
+                    "age_s": age_s,
+                    "drift_age_s": chip.age_s,
+                    "temperature_c": prepared.temperature_c(int(env.now) / NS_PER_S),
                     "accuracy": acc,
                     "n_images": int(prepared.labels.shape[0]),
                     "compensations": state.compensations,
@@ -323,7 +360,7 @@ def run_cell(
     events += [
         keys
         | _program_row(at_ns, tile, program.time_by_tile_ns[tile], program.energy_by_tile_pj[tile], devices)
-        for at_ns, action in schedule(policy, spec.probes_s)
+        for at_ns, action in schedule(policy, spec.probes_s, t0_s=t0_s)
         if action == REPROGRAM
         for tile, devices in program.devices_by_tile.items()
     ]

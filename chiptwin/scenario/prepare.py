@@ -20,6 +20,7 @@ import networkx as nx
 import torch
 from torch import Tensor, nn
 
+from chiptwin.device.temperature import TemperatureHistory
 from chiptwin.errors import SpecError
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import blocks_from_mapping
@@ -29,6 +30,7 @@ from chiptwin.network.data import evaluation_sets, image_shape, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
 from chiptwin.scenario.spec import ScenarioSpec, check_inputs, checkpoint_label
+from chiptwin.scenario.temperature import check_temperature
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.timing import PipelinePlan, build_plan
 
@@ -69,6 +71,16 @@ class Prepared:
     calibration: Tensor
     """Normalised calibration images (range calibration and AdaBS)."""
 
+    temperature: TemperatureHistory | None = None
+    """The chip's temperature over the run (None: the device model's reference temperature)."""
+
+    def temperature_c(self, t_s: float) -> float:
+        """The chip's temperature at run time ``t_s``, °C (the device model's reference without a
+        ``[temperature]``; NaN for a model without a temperature law)."""
+        if self.temperature is not None:
+            return self.temperature.celsius_at(t_s)
+        return float(getattr(self.chip.device, "drift_temperature_ref_c", math.nan))
+
 
 def _user_model(label: str, model: nn.Module, spec: ScenarioSpec) -> tuple[nn.Module, dict[str, Any]]:
     """A model given as an object: checked, and a card that names it (and its weights' hash)."""
@@ -103,6 +115,8 @@ def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None =
             f"models {unknown} are not checkpoints of the scenario (checkpoints: {spec.checkpoints})"
         )
     arch_path, chip = check_inputs(spec, given)  # a bad chip or checkpoint fails before the data loads
+    repairs = spec.tile_failure is not None and spec.tile_failure.recover_after_s is not None
+    temperature = check_temperature(spec.temperature, chip, spec.faults, repairs, str(arch_path))
     if spec.accuracy:
         test, calib = evaluation_sets(spec.dataset, spec.data_dir)
         if spec.n_images > len(test):
@@ -159,4 +173,5 @@ def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None =
         images=images,
         labels=labels,
         calibration=calibration,
+        temperature=temperature,
     )

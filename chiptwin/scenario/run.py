@@ -24,6 +24,7 @@ from chiptwin.scenario.prepare import Prepared, PreparedModel, prepare
 from chiptwin.scenario.spec import PolicySpec, ScenarioSpec
 from chiptwin.spec.chip import describe_chip
 from chiptwin.spec.device import describe_age_convention
+from chiptwin.spec.temperature import describe_temperature
 from chiptwin.trace.manifest import build_manifest
 from chiptwin.trace.mapping_table import MappingRecord
 from chiptwin.trace.writer import TraceWriter
@@ -80,6 +81,8 @@ def run_scenario(
     files = {"arch": prepared.arch_path} | {
         f"checkpoint:{m.label}": m.path for m in prepared.models.values() if m.path is not None
     }
+    if spec.temperature is not None and spec.temperature.file is not None:
+        files["temperature"] = Path(spec.temperature.file)  # resuming with another series is refused
     given = {m.label: m.card for m in prepared.models.values() if m.path is None}
     cells = [(m, p, s) for m in prepared.models.values() for p in spec.policies for s in spec.seeds]
     manifest = build_manifest(
@@ -96,6 +99,9 @@ def run_scenario(
             "chip_description": describe_chip(prepared.chip),
             "device_model": prepared.chip.device_model,
             "age_convention": describe_age_convention(prepared.chip.device),
+            "temperature": describe_temperature(
+                spec.temperature, getattr(prepared.chip.device, "drift_temperature_ref_c", None)
+            ),
         },
     )
     with TraceWriter(out, manifest, resume=resume) as writer:

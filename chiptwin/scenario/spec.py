@@ -10,7 +10,13 @@ Compensation schedules (:class:`PolicySpec`):
   Nat. Commun. 11, 2473 (2020) (GDC calibration, then AdaBS, then the measurement);
 - ``every_s = X``: compensate every X seconds from X on; a probe between two passes sees the state
   of the last pass (the saw-tooth of a real deployment);
+- ``every_factor = F``: compensate whenever the device age has grown by the factor F, at ages
+  ``t0 F, t0 F^2, ...`` (``t0`` of the chip's device model): drift follows log time, so the drift between
+  two passes is the same all run long, where a fixed period leaves the first minutes uncompensated;
 - ``reprogram_after_s = Z``: reprogram the weights every Z seconds (device age restarts).
+
+A ``[temperature]`` table (:class:`~chiptwin.spec.temperature.TemperatureSpec`) gives the chip's
+temperature over the run; without one the chip stays at its device model's reference temperature.
 """
 
 from __future__ import annotations
@@ -43,9 +49,11 @@ from chiptwin.limits import (
     MIN_RATE_PER_S,
 )
 from chiptwin.mapping.strategies import STRATEGIES
+from chiptwin.scenario.temperature import check_temperature
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.faults import FaultSpec
 from chiptwin.spec.load import apply_overrides, load_chip
+from chiptwin.spec.temperature import TemperatureSpec
 
 __all__ = [
     "COMPENSATIONS",
@@ -119,6 +127,12 @@ class PolicySpec:
     reprogram_after_s: float | None = None
     """Reprogram the weights every this many seconds (None: never)."""
 
+    every_factor: float | None = None
+    """Compensate whenever the device age has grown by this factor (in [1.001, 1000]): passes at ages
+    ``t0 F, t0 F^2, ...`` (``t0`` of the chip's device model). Not with ``reprogram_after_s``. At least
+    1.001, so that any ``t0`` and run give fewer than :data:`~chiptwin.limits.MAX_COMPENSATION_PASSES`
+    (the smallest float64 ``t0`` to 100 years is 766,000 passes)."""
+
     def __post_init__(self) -> None:
         check_name(self.name, "policy name")
         where = f"policy {self.name!r}"
@@ -126,13 +140,24 @@ class PolicySpec:
             raise SpecError(f"{where}: compensation(={self.compensation!r}) must be one of {COMPENSATIONS}")
         if self.every not in (None, "probe"):
             raise SpecError(f"{where}: every(={self.every!r}) must be 'probe' (or use every_s)")
-        if self.every is not None and self.every_s is not None:
-            raise SpecError(f"{where}: give every or every_s, not both")
+        given = [k for k in ("every", "every_s", "every_factor") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise SpecError(f"{where}: give one of every, every_s and every_factor, not both {given}")
         acts = get_policy(self.compensation).acts
-        if acts and self.every is None and self.every_s is None:
-            raise SpecError(f"{where}: compensation {self.compensation!r} needs every = 'probe' or every_s")
-        if not acts and (self.every is not None or self.every_s is not None):
-            raise SpecError(f"{where}: compensation {self.compensation!r} takes no schedule (every/every_s)")
+        if acts and not given:
+            raise SpecError(
+                f"{where}: compensation {self.compensation!r} needs every = 'probe', every_s or every_factor"
+            )
+        if not acts and given:
+            raise SpecError(f"{where}: compensation {self.compensation!r} takes no schedule ({given[0]})")
+        factor = self.every_factor
+        if factor is not None and not (_is_number(factor) and 1.001 <= factor <= 1000):
+            raise SpecError(f"{where}: every_factor(={factor!r}) must be a number in [1.001, 1000]")
+        if factor is not None and self.reprogram_after_s is not None:
+            raise SpecError(
+                f"{where}: every_factor follows the device age from the first programming; give it or "
+                "reprogram_after_s, not both"
+            )
         for key in ("every_s", "reprogram_after_s"):
             if not _finite_positive(getattr(self, key)):
                 raise SpecError(f"{where}: {key}(={getattr(self, key)!r}) must be {_TIME_RULE}")
@@ -238,6 +263,10 @@ class ScenarioSpec:
     tile_failure: TileFailureSpec | None = None
     """A tile that dies during the run (None: none)."""
 
+    temperature: TemperatureSpec | None = None
+    """The chip's temperature over the run (None: the device model's reference temperature, the published
+    drift law as it is)."""
+
     def __post_init__(self) -> None:
         # The name becomes the default trace folder (traces/NAME).
         check_name(self.name, "scenario name")
@@ -312,6 +341,10 @@ class ScenarioSpec:
             raise SpecError(f"accuracy(={self.accuracy!r}) must be true or false")
         if len(set(self.seeds)) != len(self.seeds):
             raise SpecError(f"seeds(={self.seeds!r}) must be distinct")
+        if self.temperature is not None and not isinstance(self.temperature, TemperatureSpec):
+            raise SpecError(
+                f"temperature(={self.temperature!r}) must be a TemperatureSpec ([temperature] table)"
+            )
         self._check_work()
 
     def _check_work(self) -> None:
@@ -352,11 +385,14 @@ class ScenarioSpec:
 
 
 def scenario_chip(spec: ScenarioSpec) -> tuple[Path, ChipSpec]:
-    """The architecture file of ``spec`` and its chip with ``arch_overrides`` applied, validated, and
-    ``tile_failure.tile`` checked against the chip's tile count.
+    """The architecture file of ``spec`` and its chip with ``arch_overrides`` applied, validated;
+    ``tile_failure.tile`` checked against the chip's tile count, the ``[temperature]`` against the chip's
+    device model (and its series file read).
 
     Raises:
-        SpecError: an unknown architecture, a bad file or override, or a tile the chip does not have.
+        SpecError: an unknown architecture, a bad file or override, a tile the chip does not have, or a
+            temperature the device model cannot run at (:func:`chiptwin.scenario.temperature.
+            check_temperature`).
     """
     from chiptwin.mapping import resolve_arch
 
@@ -367,6 +403,8 @@ def scenario_chip(spec: ScenarioSpec) -> tuple[Path, ChipSpec]:
         raise SpecError(
             f"tile_failure.tile(={failure.tile}) must be a tile of {chip.name} (0..{chip.tiles.count - 1})"
         )
+    repairs = failure is not None and failure.recover_after_s is not None
+    check_temperature(spec.temperature, chip, spec.faults, repairs, str(arch_path))
     return arch_path, chip
 
 
@@ -422,7 +460,8 @@ def _log_probes(probes: Any) -> tuple[float, ...]:
 
 def load_scenario(path: Path | str) -> ScenarioSpec:
     """Load a scenario TOML file (top-level keys of :class:`ScenarioSpec`, ``[workload]``,
-    ``[[policies]]``; ``probes_s`` a list, or ``[probes] log = [start_s, stop_s, count]``).
+    ``[[policies]]``, ``[faults]``, ``[tile_failure]``, ``[temperature]``; ``probes_s`` a list, or
+    ``[probes] log = [start_s, stop_s, count]``).
 
     Raises:
         SpecError: the file is missing, not TOML, or a key or value is invalid (named in the message).
@@ -440,7 +479,11 @@ def load_scenario(path: Path | str) -> ScenarioSpec:
                 raise SpecError(f"workload(={data['workload']!r}) must be a table")
             _check_keys(data["workload"], WorkloadSpec, "workload.", path)
             data["workload"] = WorkloadSpec(**data["workload"])
-        for key, cls in (("faults", FaultSpec), ("tile_failure", TileFailureSpec)):
+        for key, cls in (
+            ("faults", FaultSpec),
+            ("tile_failure", TileFailureSpec),
+            ("temperature", TemperatureSpec),
+        ):
             if key in data:
                 if not isinstance(data[key], dict):
                     raise SpecError(f"{key}(={data[key]!r}) must be a table")

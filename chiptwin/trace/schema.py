@@ -39,12 +39,13 @@ __all__ = [
     "dynamic_energy_pj",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of every table schema below; raise it on any change of columns or meaning.
 
 2: ``probes.gdc_skipped_blocks``. The ``detail`` table was added at 2 without a change of version: no
 column of another table changed, and a trace without it reads as one whose ``detail`` is empty.
-3: ``cells.area_mm2``, the chip's area."""
+3: ``cells.area_mm2``, the chip's area.
+4: ``probes.drift_age_s`` and ``probes.temperature_c``, the chip temperature and the age the drift law saw."""
 
 DYNAMIC_ENERGY_COMPONENTS = ("array", "dac", "adc", "noc", "digital")
 """Energy components the inference itself draws (crossbars, converters, mesh, digital units)."""
@@ -127,6 +128,10 @@ PROBES_SCHEMA = _schema(
         pa.field("programmed_at_ns", pa.int64(), nullable=False),  # last (re)programming
         # Blocks the GDC pass in force left alone because they read nothing (a dead tile): no factor.
         pa.field("gdc_skipped_blocks", pa.int64(), nullable=False),
+        # The age the drift law was evaluated at: age_s at the device model's reference temperature, the
+        # drift-equivalent age under a scenario's [temperature] (chiptwin.device.temperature).
+        pa.field("drift_age_s", pa.float64(), nullable=False),
+        pa.field("temperature_c", pa.float64(), nullable=False),  # chip temperature; NaN: no law for it
     ],
 )
 """One accuracy probe per row: the chip as it stands at ``time_ns`` (compensation state in force)."""

@@ -44,6 +44,7 @@ def _probe(checkpoint: str, policy: str, seed: int, time_ns: int, accuracy: floa
         cell=f"{checkpoint}-{policy}-{seed}", checkpoint=checkpoint, policy=policy, seed=seed,
         time_ns=time_ns, age_s=(time_ns - programmed_at_ns) / NS, accuracy=accuracy, n_images=1000,
         compensations=0, last_compensation_ns=-1, programmed_at_ns=programmed_at_ns, gdc_skipped_blocks=0,
+        drift_age_s=(time_ns - programmed_at_ns) / NS, temperature_c=25.0,
     )  # fmt: skip
 
 

@@ -87,7 +87,7 @@ def test_round_trip_keeps_rows_types_and_cell_order(writer: TraceWriter, table: 
     assert data.schema.equals(SCHEMAS[table], check_metadata=True)
     assert data.to_pylist() == a_rows + b_rows
     assert data.schema.field("policy").type == pa.dictionary(pa.int32(), pa.string())
-    assert pq.read_schema(path).metadata == {b"table": table.encode(), b"schema_version": b"3"}
+    assert pq.read_schema(path).metadata == {b"table": table.encode(), b"schema_version": b"4"}
     assert read_table(writer.root, table, cells=["b.gdc.seed1"]).to_pylist() == b_rows
     assert list_cells(writer.root, table) == ["a.none.seed0", "b.gdc.seed1"]
     assert writer.has_part(table, "a.none.seed0") and not writer.has_part(table, "c")
@@ -195,7 +195,7 @@ def test_parts_of_another_version_table_or_shape_are_refused(writer: TraceWriter
     )
     _write_raw(writer.root / "probes" / "c3.parquet", shuffled)
     with pytest.raises(
-        DataError, match=r"c3\.parquet: columns gdc_skipped_blocks, programmed_at_ns, .* are not in the order"
+        DataError, match=r"c3\.parquet: columns temperature_c, drift_age_s, .* are not in the order"
     ):
         read_table(writer.root, "probes")
     (writer.root / "probes" / "c3.parquet").unlink()
