@@ -1,13 +1,15 @@
 """Bench: twin forward at a fixed device age vs plain PyTorch forward of the same model (one run).
 
-    python bench/functional_throughput.py [--model resnet32_pcm] [--arch hermes_64] [--strategy dense]
-                                          [--batch-size 100] [--batches 30]
+    python bench/functional_throughput.py [--model resnet32_pcm|vit4] [--arch hermes_64]
+                                          [--strategy dense] [--batch-size 100] [--batches 30] [--threads 2]
 
 Both run the same model, batch size and thread count; the twin programs the model on the crossbar
 blocks of its real mapping onto ``--arch`` (``map_graph`` with ``--strategy``, as ``chiptwin evaluate``
 and the scenarios do: a layer taller or wider than a crossbar is split into several blocks, each with
 its own converters) with the PCM model and the chip's converters, sets the age to one day with GDC, and
-draws read noise per batch. Target (issue 5): twin throughput >= 0.67x plain (overhead <= 1.5x).
+draws read noise per batch. Target (issue 16): twin throughput >= 0.7x plain at batch 100 on 2 threads,
+for resnet32_pcm and for the vision transformer vit4 (whose attention products, softmax and LayerNorm
+run in PyTorch in both: the twin's overhead is in its Linear layers, one MVM per token).
 Forwards of the two kinds alternate so background load slows both alike.
 """
 
@@ -25,8 +27,8 @@ from chiptwin.device.models import noise_model
 from chiptwin.functional import program_chip
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.mapping import map_graph, resolve_arch
-from chiptwin.network.graph import build_layer_graph
-from chiptwin.network.resnet import build_model
+from chiptwin.network.graph import ZOO_INPUT_SIZES, build_layer_graph
+from chiptwin.network.resnet import build_model, model_spec
 from chiptwin.spec.load import load_chip
 
 
@@ -43,18 +45,20 @@ def main() -> None:
     parser.add_argument("--strategy", default="dense", help="placement strategy of the mapping")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--batches", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = build_model(args.model).eval()
+    spec = model_spec(args.model)
+    model = build_model(spec).eval()
+    shape = (spec.in_channels, ZOO_INPUT_SIZES[spec.arch], ZOO_INPUT_SIZES[spec.arch])
     arch_path = resolve_arch(args.arch)
     chip_spec = load_chip(arch_path)
-    x = torch.randn(args.batch_size, 1, 32, 32).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(args.batch_size, *shape).contiguous(memory_format=torch.channels_last)
     model = model.to(memory_format=torch.channels_last)
     noise = noise_model(chip_spec)
-    graph = build_layer_graph(model, (1, 32, 32), name=args.model)
+    graph = build_layer_graph(model, shape, name=args.model)
     blocks = blocks_from_mapping(map_graph(graph, chip_spec, args.strategy, source=arch_path))
     n_blocks = sum(len(b) for b in blocks.values())
     # Programming alone (no range calibration), best of 3; then moving the chip to a new age: the
@@ -98,7 +102,7 @@ def main() -> None:
     )
     print(
         f"twin / plain: {med['twin'] / med['plain']:.3f} median, {mean['twin'] / mean['plain']:.3f} mean"
-        "  (target >= 0.67)"
+        "  (target >= 0.7)"
     )
 
 
