@@ -13,6 +13,8 @@ there is one: a missing column, an empty cell, a value that is not a number, a r
 
 from __future__ import annotations
 
+import codecs
+import re
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,10 @@ MEASUREMENT_SCHEMA_VERSION = "1"
 """Version of the columns a written measurement file has (in its Parquet metadata)."""
 
 _PARQUET_MAGIC = b"PAR1"
+
+_HEAD_BYTES = 65536
+"""Bytes read first: Parquet's magic, and a UTF-8 check of the start of a CSV file (a binary file is
+refused as such rather than as ragged lines)."""
 
 
 def _columns_note() -> str:
@@ -104,35 +110,37 @@ def _device_ids(path: Path, column: pa.ChunkedArray) -> tuple[np.ndarray, np.nda
     return rank[inverse].astype(np.int64), used[order]
 
 
-def _read_csv(path: Path) -> pa.Table:
-    bad_line: list[int] = []
-
-    def invalid(row: pcsv.InvalidRow) -> str:
-        bad_line.append(row.number if row.number is not None else -1)
-        return "error"
-
+def _read_csv(path: Path, head: bytes) -> pa.Table:
+    """The CSV file as a table of text columns (``head``: its first bytes, for the UTF-8 check)."""
     try:
-        return pcsv.read_csv(
-            path,
-            read_options=pcsv.ReadOptions(use_threads=False),
-            parse_options=pcsv.ParseOptions(invalid_row_handler=invalid),
-            # Every cell as text, only an empty cell null: "nan" must reach the value checks as NaN.
-            convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(MEASUREMENT_COLUMNS, pa.string()),
-                null_values=[""],
-                strings_can_be_null=True,
-            ),
-        )
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: {KIND} is neither Parquet nor UTF-8 CSV text (byte {exc.start})") from None
+    # Every cell as text, only an empty cell null: "nan" must reach the value checks as NaN.
+    convert = pcsv.ConvertOptions(
+        column_types=dict.fromkeys(MEASUREMENT_COLUMNS, pa.string()),
+        null_values=[""],
+        strings_can_be_null=True,
+    )
+    try:
+        return pcsv.read_csv(path, convert_options=convert)
     except pa.ArrowInvalid as exc:
-        if bad_line and bad_line[0] > 1:
-            raise DataError(
-                f"{path}: row {bad_line[0] - 1}: the line has another number of cells than the header"
-            ) from None
         if "Empty CSV file" in str(exc):
             raise DataError(f"{path}: {KIND} is empty (no header; columns: {_columns_note()})") from None
-        raise DataError(f"{path}: cannot read CSV {KIND} ({' '.join(str(exc).split())})") from None
+        problem = exc
     except OSError as exc:
         raise DataError(f"{path}: cannot read {KIND} ({describe_os_error(exc)})") from None
+    # A ragged line: read again on one thread, where Arrow names the line (the header is line 1).
+    try:
+        pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=False), convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        problem = exc
+    line = re.search(r"Row #(\d+): Expected \d+ columns", str(problem))
+    if line is not None and int(line[1]) > 1:
+        raise DataError(
+            f"{path}: row {int(line[1]) - 1}: the line has another number of cells than the header"
+        )
+    raise DataError(f"{path}: cannot read CSV {KIND} ({' '.join(str(problem).split())})") from None
 
 
 def _read_parquet(path: Path) -> pa.Table:
@@ -161,10 +169,10 @@ def read_measurements(path: Path | str) -> DeviceMeasurements:
     check_regular_file(path, KIND, DataError)
     try:
         with path.open("rb") as f:
-            magic = f.read(len(_PARQUET_MAGIC))
+            head = f.read(_HEAD_BYTES)
     except OSError as exc:
         raise DataError(f"{path}: cannot read {KIND} ({describe_os_error(exc)})") from None
-    table = _read_parquet(path) if magic == _PARQUET_MAGIC else _read_csv(path)
+    table = _read_parquet(path) if head.startswith(_PARQUET_MAGIC) else _read_csv(path, head)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise DataError(

@@ -116,6 +116,10 @@ QUADRATURE_HALF_WIDTH = 9.0
 MAX_ITERATIONS = 200
 """Levenberg-Marquardt iterations before giving up (the published model converges in ~10)."""
 
+_TINY = 1e-12
+"""Smallest standard deviation inside the model's moments (µS or dimensionless; :func:`_positive`), far
+below any measurable spread."""
+
 _CONVERGED = 1e-4
 """The fit stops when an iteration lowers the chi-squared by less: a move that lowers it by 1e-4 shifts
 the coefficients by ~1 % of their standard errors (sqrt(1e-4)), nothing the reads can tell apart. Near a
@@ -474,6 +478,13 @@ def _phi(x: Tensor) -> Tensor:
     return torch.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
 
 
+def _positive(spread: Tensor) -> Tensor:
+    """``sqrt(spread² + _TINY²)``: a spread of 0 is a law the model allows (no programming noise, a drift
+    exponent without spread), and a step of the fit may cross it; this keeps ``1/spread`` finite and the
+    derivative alive on both sides."""
+    return torch.sqrt(spread * spread + _TINY * _TINY)
+
+
 def _folded_mgf(lam: Tensor, mu: Tensor, sd: Tensor) -> Tensor:
     """``E[exp(-lam |X|)]`` for ``X ~ N(mu, sd²)`` (``lam`` (groups, times), ``mu``, ``sd`` (groups,))."""
     mu, sd = mu[:, None], sd[:, None]
@@ -488,10 +499,11 @@ def _predict(theta: Tensor, p: _Problem) -> Tensor:
     c0, c1, c2, mu_a, mu_b, mu_lo, mu_hi, sd_a, sd_b, sd_lo, sd_hi, q, e, q_max = theta.unbind()
     target = p.target
     g_norm = target / p.g_max
-    sigma_p = (c0 + c1 * g_norm + c2 * g_norm * g_norm) * (p.g_max / PROG_NOISE_REFERENCE_G_MAX_USIEMENS)
+    poly = c0 + c1 * g_norm + c2 * g_norm * g_norm
+    sigma_p = _positive(poly) * (p.g_max / PROG_NOISE_REFERENCE_G_MAX_USIEMENS)
     x = torch.log(g_norm.clamp_min(p.floor))
     mu = torch.minimum(torch.maximum(mu_a * x + mu_b, mu_lo), mu_hi)
-    sd = torch.minimum(torch.maximum(sd_a * x + sd_b, sd_lo), sd_hi)
+    sd = _positive(torch.minimum(torch.maximum(sd_a * x + sd_b, sd_lo), sd_hi))
     # G_p = T + sigma_p u, u ~ N(0, 1), on [max(-T/sigma_p, -H), H]; below u = -T/sigma_p it is 0.
     u_lo = torch.clamp_min(-target / sigma_p, -QUADRATURE_HALF_WIDTH)
     half = 0.5 * (QUADRATURE_HALF_WIDTH - u_lo)
@@ -499,7 +511,7 @@ def _predict(theta: Tensor, p: _Problem) -> Tensor:
     w = half[:, None] * p.weights * _phi(u)
     g = (target[:, None] + sigma_p[:, None] * u).clamp_min(0.0)
     qs = torch.minimum(q * torch.exp(-e * torch.log((g / p.g_max).clamp_min(p.floor))), q_max)
-    a = qs[:, :, None] * torch.sqrt(p.spread2)[:, None, :]
+    a = _positive(qs)[:, :, None] * torch.sqrt(p.spread2)[:, None, :]
     inv = 1.0 / a
     cdf, pdf = torch.special.ndtr(inv), _phi(inv)
     h1 = cdf + a * pdf
