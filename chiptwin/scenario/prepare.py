@@ -34,7 +34,7 @@ from chiptwin.scenario.temperature import check_temperature
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.timing import PipelinePlan, build_plan
 
-__all__ = ["Prepared", "PreparedModel", "prepare"]
+__all__ = ["Prepared", "PreparedModel", "prepare", "weights_sha256"]
 
 
 @dataclass(slots=True)
@@ -82,18 +82,24 @@ class Prepared:
         return float(getattr(self.chip.device, "drift_temperature_ref_c", math.nan))
 
 
-def _user_model(label: str, model: nn.Module, spec: ScenarioSpec) -> tuple[nn.Module, dict[str, Any]]:
-    """A model given as an object: checked, and a card that names it (and its weights' hash)."""
-    if not isinstance(model, nn.Module):
-        raise SpecError(f"models[{label!r}] is a {type(model).__name__}, not a torch nn.Module")
+def weights_sha256(model: nn.Module) -> str:
+    """SHA-256 of a model's state dict (names and tensor bytes, names sorted): what a run on a model given
+    as an object records, so that a resumed run with other weights is refused."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _user_model(label: str, model: nn.Module, spec: ScenarioSpec) -> tuple[nn.Module, dict[str, Any]]:
+    """A model given as an object: checked, and a card that names it (and its weights' hash)."""
+    if not isinstance(model, nn.Module):
+        raise SpecError(f"models[{label!r}] is a {type(model).__name__}, not a torch nn.Module")
     card = {
         "model": {"user_model": label, "class": f"{type(model).__module__}.{type(model).__qualname__}"},
         "dataset": spec.dataset,
-        "weights_sha256": digest.hexdigest(),
+        "weights_sha256": weights_sha256(model),
     }
     return model.eval(), card
 

@@ -18,7 +18,7 @@ import contextlib
 import json
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from chiptwin.errors import DataError, UsageError
+from chiptwin.errors import DataError, SpecError, UsageError
 from chiptwin.files import FolderLock, describe_os_error, load_json
+from chiptwin.scenario.prepare import weights_sha256
 from chiptwin.scenario.run import run_scenario
 from chiptwin.sweep.spec import SweepCell, SweepSpec
 from chiptwin.trace.reader import read_table
@@ -37,6 +38,7 @@ from chiptwin.trace.writer import write_atomic
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
+    from torch import nn
 
 __all__ = [
     "RESULTS_VERSION",
@@ -99,15 +101,24 @@ def _results_path(out: Path, cell_id: str) -> Path:
     return out / "results" / f"{cell_id}.parquet"
 
 
-def run_sweep_cell(cell: SweepCell, out: Path | str, keys: list[str], accuracy: bool = True) -> str:
+def run_sweep_cell(
+    cell: SweepCell,
+    out: Path | str,
+    keys: list[str],
+    accuracy: bool = True,
+    models: Mapping[str, nn.Module] | None = None,
+) -> str:
     """Run one cell (its own trace under ``OUT/cells``) and write its results part; returns its path.
 
     Runs in a dask worker or in-process; the same cell gives the same Parquet data either way.
+    ``models``: models of your own by checkpoint name (those the cell names are used).
     """
     out = Path(out)
     trace_dir = out / "cells" / cell.cell_id
     scenario = replace(cell.scenario, accuracy=accuracy)
-    run_scenario(scenario, trace_dir, resume=True, progress=False, threads=1)  # one core per worker
+    mine = {k: m for k, m in (models or {}).items() if k in scenario.checkpoints}
+    # one core per worker
+    run_scenario(scenario, trace_dir, resume=True, progress=False, threads=1, models=mine or None)
     cells = read_table(trace_dir, "cells").to_pylist()
     probes = read_table(trace_dir, "probes").to_pylist()
     assert len(cells) == 1, f"{trace_dir}: expected one cell, found {len(cells)}"
@@ -156,6 +167,7 @@ def run_sweep(
     serial: bool = False,
     on_done: Callable[[str, str | None], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    models: Mapping[str, nn.Module] | None = None,
 ) -> SweepResult:
     """Run every unfinished cell of ``spec``; write the results dataset under ``out``.
 
@@ -171,18 +183,28 @@ def run_sweep(
         serial: run the cells one after another in this process (no dask), e.g. for comparison.
         on_done: called as ``on_done(cell_id, error or None)`` when a cell finishes or finally fails.
         on_start: called as ``on_start(cells_total)`` once the checks passed, before the first cell.
+        models: models of your own (``nn.Module`` objects) by the checkpoint name the sweep gives them,
+            as in :func:`chiptwin.scenario.run.run_scenario`; on a cluster they travel with each cell's
+            task. ``sweep.json`` records their weights' hashes: a re-run with other weights is refused.
 
     Raises:
-        DataError: the folder cannot be created, another process writes it, or it holds another sweep.
+        DataError: the folder cannot be created, another process writes it, or it holds another sweep
+            (or this sweep with other weights of a model of your own).
+        SpecError: a model is given under a name that is no checkpoint of the sweep.
         UsageError: the scheduler cannot be reached.
     """
+    models = dict(models or {})
+    named = {c for cell in spec.cells() for c in cell.scenario.checkpoints}
+    stray = sorted(set(models) - named)
+    if stray:
+        raise SpecError(f"models {stray} are not checkpoints of the sweep (it names {sorted(named)})")
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"{out}: cannot create the sweep folder ({describe_os_error(exc)})") from None
     with FolderLock(out, "sweep folder", DataError):
-        return _run_sweep(spec, out, scheduler, workers, serial, on_done, on_start)
+        return _run_sweep(spec, out, scheduler, workers, serial, on_done, on_start, models)
 
 
 def _run_sweep(
@@ -193,6 +215,7 @@ def _run_sweep(
     serial: bool,
     on_done: Callable[[str, str | None], None] | None,
     on_start: Callable[[int], None] | None,
+    models: dict[str, nn.Module],
 ) -> SweepResult:
     start = time.perf_counter()
     cells = spec.cells()
@@ -205,6 +228,8 @@ def _run_sweep(
         "keys": keys,
         "status": "running",
     }
+    if models:
+        manifest["user_models"] = {name: weights_sha256(m) for name, m in sorted(models.items())}
     previous = out / "sweep.json"
     if previous.exists() or previous.is_symlink():
         old = load_json(previous, "sweep state", DataError)
@@ -212,12 +237,17 @@ def _run_sweep(
             raise DataError(f"{previous}: not a sweep manifest (a JSON {type(old).__name__}, not an object)")
         if old.get("base") != manifest["base"] or old.get("grid") != manifest["grid"]:
             raise DataError(f"{out}: holds another sweep (use another --out)")
+        if old.get("user_models") != manifest.get("user_models"):
+            raise DataError(
+                f"{out}: holds this sweep run on other weights of models of your own ({previous}: "
+                "user_models; use another folder)"
+            )
     todo = [c for c in cells if not _results_path(out, c.cell_id).exists()]
     with _executor(None if serial or not todo else (scheduler, workers)) as client:
         _write_manifest(out, manifest)
         if on_start is not None:
             on_start(len(cells))
-        failed = _run_cells(spec, todo, out, keys, client, on_done)
+        failed = _run_cells(spec, todo, out, keys, client, on_done, models)
     manifest |= {"status": "complete" if not failed else "failed", "failed": failed}
     _write_manifest(out, manifest)
     return SweepResult(
@@ -237,15 +267,16 @@ def _run_cells(
     keys: list[str],
     client: Client | None,
     on_done: Callable[[str, str | None], None] | None,
+    models: dict[str, nn.Module],
 ) -> dict[str, str]:
     """Run ``todo`` in this process (``client`` None) or on the cluster; returns the failed cells' errors."""
     if client is not None:
-        return _run_distributed(spec, todo, out, keys, client, on_done)
+        return _run_distributed(spec, todo, out, keys, client, on_done, models)
     failed: dict[str, str] = {}
     for cell in todo:
         for attempt in range(spec.retries + 1):
             try:
-                run_sweep_cell(cell, out, keys, spec.accuracy)
+                run_sweep_cell(cell, out, keys, spec.accuracy, models)
                 error = None
                 break
             except Exception as exc:
@@ -311,6 +342,7 @@ def _run_distributed(
     keys: list[str],
     client: Client,
     on_done: Callable[[str, str | None], None] | None,
+    models: dict[str, nn.Module],
 ) -> dict[str, str]:
     from distributed import as_completed
 
@@ -322,6 +354,7 @@ def _run_distributed(
             str(out),
             keys,
             spec.accuracy,
+            {k: m for k, m in models.items() if k in cell.scenario.checkpoints},
             key=f"chiptwin-{spec.name}-{cell.cell_id}",
             retries=spec.retries,
             pure=False,

@@ -191,3 +191,34 @@ def test_worker_config_file_for_external_clusters_matches_the_local_cluster() ->
         for key, value in ours.items():
             if key != "distributed.nanny.pre-spawn-environ":
                 assert dask.config.get(key) == value, key
+
+
+def test_a_sweep_on_models_of_your_own_on_the_cluster_and_resumed(scheduler: str, tmp_path: Path) -> None:
+    import torch
+    from torch import nn
+
+    from chiptwin.errors import DataError
+
+    torch.manual_seed(0)
+    mine = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, groups=1), nn.ReLU(), nn.Flatten(), nn.Linear(4096, 10)
+    )
+    base = ScenarioSpec(
+        name="mine",
+        checkpoints=("my_cnn",),
+        probes_s=(60.0,),
+        workload=WorkloadSpec(kind="periodic", rate_per_s=1.0),
+    )
+    spec = SweepSpec(name="m", base=base, grid={"adc.bits": (6, 8), "policy": ("gdc",)}, accuracy=False)
+    result = run_sweep(spec, tmp_path / "d", scheduler=scheduler, models={"my_cnn": mine})
+    assert (result.cells_run, result.failed) == (2, {})
+    table = read_sweep(tmp_path / "d")
+    assert table.num_rows == 2 and set(table["checkpoint"].to_pylist()) == {"my_cnn"}
+    # the same weights resume (nothing to do); other weights are refused by name; so is a stray name
+    assert run_sweep(spec, tmp_path / "d", serial=True, models={"my_cnn": mine}).cells_skipped == 2
+    with torch.no_grad():
+        mine[0].weight.mul_(2.0)
+    with pytest.raises(DataError, match="user_models"):
+        run_sweep(spec, tmp_path / "d", serial=True, models={"my_cnn": mine})
+    with pytest.raises(SpecError, match=r"models \['other'\] are not checkpoints of the sweep"):
+        run_sweep(spec, tmp_path / "e", serial=True, models={"my_cnn": mine, "other": mine})
