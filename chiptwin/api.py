@@ -16,7 +16,7 @@ Where the model sits and what an inference costs, before any device is programme
     placed = ct.map_model(model, chip, (1, 32, 32))       # tiles, blocks, utilisation, NoC traffic
     print(placed.result.tiles_used, placed.result.utilisation)
     cost = ct.time_model(model, chip, (1, 32, 32), rate_per_s=1000.0)
-    print(cost.latency_single_ns, cost.energy_per_inference_total_pj)
+    print(cost.latency_single_ns, cost.energy_per_inference_dynamic_pj)
 
 ``model`` is any ``nn.Module`` that torch.fx can trace and whose analog layers are ``Conv2d`` (grouped
 and depthwise included) and ``Linear`` (on images or tokens); batch-norm, LayerNorm, activations,

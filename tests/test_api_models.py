@@ -3,6 +3,9 @@ through ``map_model``, ``time_model``, ``program``/``accuracy`` and a scenario."
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,18 @@ def test_nn_multihead_attention_is_named_not_placed() -> None:
 
     with pytest.raises(MappingError, match=r"module 'attn' \(MultiheadAttention\)"):
         ct.map_model(TorchAttention(), ct.load_chip("hermes_64"), (4, 32))  # 4 tokens of 32
+
+
+@pytest.mark.slow  # a subprocess that imports torch: ~5 s
+def test_the_readme_models_example_runs_as_written(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- models example[^>]*-->\n```python\n(.*?)```", text, re.S)
+    assert match is not None, "README lost its models example"
+    result = subprocess.run(
+        [sys.executable, "-c", match.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    tiles, cost = result.stdout.splitlines()
+    # the depthwise layer ('2') is 16 blocks of 9 x 1, one per channel
+    assert tiles.startswith("19 ") and "('2', 16)" in tiles
+    assert cost.endswith("nJ per image") and float(cost.split()[0]) > 0

@@ -130,6 +130,11 @@ class TimingResult:
         """All energy per user inference, pJ."""
         return sum(self.energy_per_inference_pj.values())
 
+    @property
+    def energy_per_inference_dynamic_pj(self) -> float:
+        """Dynamic energy per user inference (the inference itself: no static, no compensation), pJ."""
+        return sum(v for k, v in self.energy_per_inference_pj.items() if k in COMPONENTS)
+
 
 UTILISATION_WINDOWS = 100
 """Windows of the utilisation record when the caller gives no window: the run in a hundred slices."""
