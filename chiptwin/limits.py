@@ -194,7 +194,7 @@ read and ~3 times that while grouping reads by device and time, so 5 x 10^7 read
 
 MAX_SYNTHETIC_DEVICES = 1_000_000
 """Devices of ``chiptwin fit-device --synthesize``: Joshi 2020 characterised 10^4 devices; 10^6 with the
-default 16 reads each are 1.6 x 10^7 rows (~0.3 GB of Parquet; a fit takes ~6 s and 2 GB here, measured)."""
+default 16 reads each are 1.6 x 10^7 rows (~0.15 GB of Parquet; a fit takes ~6 s and 2 GB here, measured)."""
 
 # ---- the machine ------------------------------------------------------------------------------------------
 
