@@ -81,14 +81,17 @@ def reset_gdc(chip: AnalogChip) -> None:
 def apply_adabs(chip: AnalogChip, batches: Iterable[Tensor]) -> int:
     """Re-estimate every batch-norm's running statistics on ``batches`` through the chip at its age.
 
-    Returns the number of images used. The statistics are a cumulative average over all images
-    (``momentum=None``); gamma and beta are unchanged.
+    Returns the number of images used (0 for a model without batch-norm: nothing to re-estimate, no
+    image passes). The statistics are a cumulative average over all images (``momentum=None``); gamma
+    and beta are unchanged.
 
     Raises:
         DeviceError: a batch-norm's new statistics are not finite (names the layer; the programmed
             statistics are put back), or no batch.
     """
     bns = [m for m in chip.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:  # nothing to re-estimate (a transformer's LayerNorms keep no statistics)
+        return 0
     saved = [(m.momentum, m.training) for m in bns]
     for m in bns:
         m.reset_running_stats()

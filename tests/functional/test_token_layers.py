@@ -94,3 +94,13 @@ def test_depthwise_convolution_is_exact_with_ideal_devices() -> None:
     blocks = whole_layer_blocks(model) | {"0": [BlockRange(0, 9, c, c + 1) for c in range(4)]}
     chip = program_chip(model, CHIP, blocks, IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
     torch.testing.assert_close(chip(x), model(x).detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_adabs_on_a_model_without_batch_norm_passes_no_image() -> None:
+    from chiptwin.functional import apply_adabs
+
+    model, x = _vit()
+    chip = program_chip(model, CHIP, whole_layer_blocks(model), IdealNoiseModel(), 0, [x], bits=NO_CONVERTERS)
+    calls = []
+    chip.model.register_forward_pre_hook(lambda _m, _a: calls.append(1))
+    assert apply_adabs(chip, [x, x]) == 0 and calls == []
