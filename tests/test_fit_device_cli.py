@@ -8,6 +8,7 @@ row and column; no traceback, nothing on stdout, no output folder left behind.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable
@@ -285,3 +286,15 @@ def test_out_that_cannot_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
     a_file.write_text("")
     argv = ["fit-device", str(path), "--out", str(a_file)]
     _refused(argv, [f"--out {a_file}: exists and is not a directory"], None, capsys)
+
+
+def test_reads_the_laws_do_not_describe_are_reported() -> None:
+    m = synthesize_pcm_measurements(PCMSpec(), 6_000, torch.Generator().manual_seed(1))
+    g = m.g_usiemens.copy()
+    late = (m.t_s == 86400.0) & (m.g_target_usiemens == 10.0)
+    g[late] *= 1.2  # one target drifts up over a day
+    fit = fit_pcm(dataclasses.replace(m, g_usiemens=g))
+    assert fit.chi_squared > 1000
+    assert "the laws do not describe these reads: chi-squared" in fit_device.format_fit(fit, "pcm_joshi2020")
+    clean = fit_device.format_fit(fit_pcm(m), "pcm_joshi2020")
+    assert "do not describe" not in clean

@@ -39,6 +39,10 @@ DEVICE_TABLE = "device.toml"
 FIT_PLOT = "fit.png"
 """File name of the plot in ``--out``."""
 
+CHI_SQUARED_ALARM = 5.0
+"""A fit's chi-squared this many of its standard deviations (``sqrt(2 dof)``) above ``dof`` is reported:
+laws that hold exceed it about once in 10^5 fits (assumed threshold)."""
+
 DEFAULT_SYNTHETIC_DEVICES = 20_000
 """Devices ``--synthesize`` draws by default: ~1 s to fit, each coefficient within a few % (assumed)."""
 
@@ -98,9 +102,17 @@ def format_fit(fit: PCMFit, model: str) -> str:
     ]
     lines += [f"  {row}" for row in format_coefficient_rows(fit)]
     goodness = ", ".join(
-        f"{law.quantity} {law.r_squared:.4f}" for law in fit.laws if math.isfinite(law.r_squared)
+        f"{law.quantity.split(',')[0]} {law.r_squared:.4f}"
+        for law in fit.laws
+        if math.isfinite(law.r_squared)
     )
     lines.append(f"goodness of fit, R² of each law's statistic per target: {goodness}")
+    if fit.chi_squared > fit.dof + CHI_SQUARED_ALARM * math.sqrt(2 * fit.dof):
+        lines.append(
+            f"the laws do not describe these reads: chi-squared {fit.chi_squared:.1f} is more than "
+            f"{CHI_SQUARED_ALARM:g} standard deviations above {fit.dof}; see {FIT_PLOT} before using the "
+            "table"
+        )
     return "\n".join(lines)
 
 

@@ -80,17 +80,17 @@ def synthesize_pcm_measurements(
         raise DeviceError(f"targets_norm(={targets_norm}) must lie in (0, 1]")
     if not all(t >= 0 for t in times_s):
         raise DeviceError(f"times_s(={times_s}) must be >= 0 s")
-    norm = torch.tensor(targets_norm, dtype=torch.float32)
-    index = torch.arange(devices) % len(targets_norm)
-    target = norm[index] * spec.g_max_usiemens
-    state = pcm.program(target, spec, generator)
+    # Targets in float64 (7.5 µS, not float32's 0.3 x 25 = 7.50000048), programmed as float32.
+    target = np.asarray(targets_norm, dtype=np.float64)[np.arange(devices) % len(targets_norm)]
+    target *= spec.g_max_usiemens
+    state = pcm.program(torch.from_numpy(target).to(torch.float32), spec, generator)
     reads = [pcm.read(state, t, spec, generator) for t in times_s for _ in range(reads_per_time)]
     repeats = len(reads)
     times = np.repeat(np.asarray(times_s, dtype=np.float64), reads_per_time * devices)
     return DeviceMeasurements(
         device=np.tile(np.arange(devices, dtype=np.int64), repeats),
         device_ids=np.arange(devices, dtype=np.int64),
-        g_target_usiemens=np.tile(target.double().numpy(), repeats),
+        g_target_usiemens=np.tile(target, repeats),
         t_s=times,
         g_usiemens=torch.cat(reads).double().numpy(),
         temperature_c=None,

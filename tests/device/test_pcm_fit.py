@@ -253,5 +253,4 @@ def test_synthesis_follows_the_documented_layout() -> None:
     assert m.rows == 24 * 2 * 3 and m.devices == 24
     assert np.array_equal(m.device[:24], np.arange(24))
     assert np.array_equal(m.t_s, np.repeat([20.0, 60.0], 72))
-    targets = np.array(SYNTHETIC_TARGETS_NORM * 2, dtype=np.float32) * 25.0
-    assert np.array_equal(m.g_target_usiemens[:24], targets.astype(np.float64))
+    assert np.array_equal(m.g_target_usiemens[:24], np.array(SYNTHETIC_TARGETS_NORM * 2) * 25.0)
