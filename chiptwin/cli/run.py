@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ from chiptwin.limits import MAX_SEEDS, MAX_TEST_IMAGES, MAX_THREADS
 from chiptwin.report.pareto import pareto_points_from_rows, write_pareto
 from chiptwin.report.summary import format_accuracy_table
 from chiptwin.report.sweep_table import format_sweep_table, sweep_rows
+from chiptwin.report.temperature import format_temperature_table, temperature_rows
 from chiptwin.report.trace_report import write_report
 from chiptwin.scenario.library import SCENARIOS, named_scenario
 from chiptwin.scenario.run import run_scenario
@@ -56,10 +58,18 @@ def _run(args: argparse.Namespace) -> int:
     # The scenario name is checked (chiptwin.files.check_name): a scenario file cannot steer this path.
     out = Path(args.out) if args.out else Path("traces") / (name if size == "default" else f"{name}-{size}")
     with output_folder(out, "--out", UsageError):
-        return _run_specs(args, specs, out)
+        return _run_specs(args, specs, out, name)
 
 
-def _run_specs(args: argparse.Namespace, specs: list[tuple[str, ScenarioSpec]], out: Path) -> int:
+def _temperature_table(traces: list[tuple[str, Path]]) -> str:
+    return format_temperature_table(temperature_rows(traces))
+
+
+_TABLES: dict[str, Callable[[list[tuple[str, Path]]], str]] = {"retention_temperature": _temperature_table}
+"""Scenarios of several traces whose summary is their own table, not the architecture sweep's."""
+
+
+def _run_specs(args: argparse.Namespace, specs: list[tuple[str, ScenarioSpec]], out: Path, name: str) -> int:
     start = time.perf_counter()
     runs = []
     failed: list[tuple[str, str]] = []
@@ -80,6 +90,8 @@ def _run_specs(args: argparse.Namespace, specs: list[tuple[str, ScenarioSpec]], 
             manifest = read_manifest(trace_dir)
             if manifest.get("chip_description"):
                 print(f"chip {manifest['chip_description']}")
+            if spec.temperature is not None:
+                print(manifest.get("temperature", ""))
             print(
                 format_accuracy_table(
                     read_table(trace_dir, "probes"),
@@ -90,7 +102,9 @@ def _run_specs(args: argparse.Namespace, specs: list[tuple[str, ScenarioSpec]], 
         if not args.no_report:
             files = write_report(trace_dir)
             print(f"report: {files.out_dir}")
-    if len(specs) > 1:
+    if name in _TABLES:
+        print(_TABLES[name]([(label, run.trace_dir) for label, run in runs]))
+    elif len(specs) > 1:
         rows = sweep_rows([(label, run.trace_dir) for label, run in runs])
         print(format_sweep_table(rows, failed))
         if rows:

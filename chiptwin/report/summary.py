@@ -397,6 +397,8 @@ def format_summary(manifest: Mapping[str, Any], probes: pa.Table, cells: pa.Tabl
     lines = [f"scenario  {scenario.get('name', '?')} on {scenario.get('arch', '?')}"]
     if manifest.get("chip_description"):
         lines.append(f"chip      {manifest['chip_description']}")
+    if scenario.get("temperature") and manifest.get("temperature"):
+        lines.append(f"heat      {manifest['temperature']}")
     lines += [
         f"status    {status}",
         f"seeds     {', '.join(str(s) for s in seeds)}",

@@ -12,15 +12,33 @@ Each entry returns a list of ``(label, ScenarioSpec)``: one for a single scenari
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
 from chiptwin.errors import SpecError
-from chiptwin.scenario.spec import PolicySpec, ScenarioSpec, TileFailureSpec, WorkloadSpec, log_probes_s
+from chiptwin.scenario.spec import (
+    PolicySpec,
+    ScenarioSpec,
+    TileFailureSpec,
+    WorkloadSpec,
+    log_probes_s,
+    scenario_chip,
+)
 from chiptwin.spec.faults import FaultSpec
+from chiptwin.spec.temperature import TemperatureSpec
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
-__all__ = ["RETENTION_ARCH", "SCENARIOS", "SIZES", "named_scenario"]
+__all__ = [
+    "EVERY_FACTORS",
+    "RETENTION_ARCH",
+    "RETENTION_TEMPERATURES_C",
+    "SCENARIOS",
+    "SIZES",
+    "named_scenario",
+    "retention_temperature",
+]
 
 RETENTION_ARCH = "joshi2020"
 """The chip of the retention study (``day_retention``, ``chiptwin evaluate``): Joshi et al. 2020's own
@@ -167,12 +185,78 @@ def faults(size: str) -> list[tuple[str, ScenarioSpec]]:
     return out
 
 
+RETENTION_TEMPERATURES_C = (25.0, 55.0, 85.0)
+"""Chip temperatures of ``retention_temperature``, °C: room temperature (the drift fit's), a warm server,
+and the top of the commercial/industrial range."""
+
+EVERY_FACTORS = {"quick": (2.0,), "default": (1.1, 1.25, 1.5, 2.0), "full": (1.1, 1.25, 1.5, 2.0)}
+"""``every_factor`` values the period search of ``retention_temperature`` tries, by size."""
+
+_TROUGH_AGES_S = (60.0, 600.0, SECONDS_PER_HOUR, 6 * SECONDS_PER_HOUR, SECONDS_PER_DAY)
+"""Ages near which the period search probes a policy's saw-tooth (besides right before its first pass)."""
+
+
+def _trough_probes(t0_s: float, factor: float, size: str) -> tuple[float, ...]:
+    """Probe times right before passes at ``t0 F^k`` (0.1 % early, 4 digits), where a policy's saw-tooth
+    is lowest: before the first pass and the passes nearest to :data:`_TROUGH_AGES_S` (quick: the first and
+    the last of the day)."""
+    last = math.floor(math.log(SECONDS_PER_DAY / t0_s) / math.log(factor))
+    ks = {1, last}
+    if size != "quick":
+        ks |= {min(max(round(math.log(a / t0_s) / math.log(factor)), 1), last) for a in _TROUGH_AGES_S}
+    return tuple(float(f"{0.999 * t0_s * factor**k:.4g}") for k in sorted(ks))
+
+
+def retention_temperature(size: str) -> list[tuple[str, ScenarioSpec]]:
+    """Accuracy over a day at 25, 55 and 85 °C (hardware-aware checkpoint on joshi2020), each temperature
+    two traces: ``T C`` with GDC and GDC+AdaBS before every probe (probes log-spaced 1 s .. 1 day), and
+    ``T C.periods`` with GDC+AdaBS ``every_factor`` = F for each F of :data:`EVERY_FACTORS`, probed right
+    before its passes (its saw-tooth's low points), to find the sparsest schedule that stays within 1 point
+    of digital (:mod:`chiptwin.report.temperature` reads the table)."""
+    seeds, n_images, n_adabs, probes = _SIZE[size]
+    if size == "full":
+        n_images, n_adabs = n_images // 2, n_adabs // 2
+    base = ScenarioSpec(
+        name="retention_temperature",
+        arch=RETENTION_ARCH,
+        checkpoints=("resnet32_pcm_fmnist_hwa",),
+        policies=(
+            PolicySpec(name="gdc", compensation="gdc", every="probe"),
+            PolicySpec(name="gdc+adabs", compensation="gdc+adabs", every="probe"),
+        ),
+        probes_s=log_probes_s(1.0, SECONDS_PER_DAY, probes),
+        seeds=seeds,
+        n_images=n_images,
+        n_adabs=n_adabs,
+        workload=_WORKLOAD[size],
+    )
+    t0_s = scenario_chip(base)[1].device.t0_s
+    factors = EVERY_FACTORS[size]
+    out = []
+    for celsius in RETENTION_TEMPERATURES_C:
+        label = f"{celsius:g}C"
+        temperature = TemperatureSpec(celsius=celsius)
+        curves = dataclasses.replace(base, name=f"retention_temperature.{label}", temperature=temperature)
+        periods = dataclasses.replace(
+            curves,
+            name=f"retention_temperature.{label}.periods",
+            policies=tuple(
+                PolicySpec(name=f"gdc+adabs_x{f:g}", compensation="gdc+adabs", every_factor=f)
+                for f in factors
+            ),
+            probes_s=tuple(sorted({t for f in factors for t in _trough_probes(t0_s, f, size)})),
+        )
+        out += [(label, curves), (f"{label}.periods", periods)]
+    return out
+
+
 SCENARIOS: dict[str, Callable[[str], list[tuple[str, ScenarioSpec]]]] = {
     "day_retention": day_retention,
     "day_retention_year": lambda size: day_retention(size, year=True),
     "compensation_period": compensation_period,
     "tile_mapping": tile_mapping,
     "faults": faults,
+    "retention_temperature": retention_temperature,
 }
 """Named scenarios, by name."""
 

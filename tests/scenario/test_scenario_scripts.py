@@ -102,3 +102,22 @@ def test_faults_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repairs = [e for e in events if e["kind"] == "program" and e["time_ns"] == 14 * 3600 * 10**9]
     assert len(repairs) == 1 and repairs[0]["tile"] not in range(43)  # a spare tile, not a used one
     assert cells["programming_ns"] - healthy["programming_ns"] == repairs[0]["duration_ns"]
+
+
+@pytest.mark.slow
+def test_retention_temperature_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    _run_script("retention_temperature", tmp_path, monkeypatch)
+    printed = capsys.readouterr().out
+    assert "chip temperature 85 °C" in printed and "within 1 point of digital" in printed
+    for celsius, days in (("25", 1.0), ("55", 2.3217), ("85", 5.3902)):
+        assert is_complete(tmp_path / f"{celsius}C") and is_complete(tmp_path / f"{celsius}C.periods")
+        probes = read_table(tmp_path / f"{celsius}C", "probes").to_pylist()
+        assert {p["policy"] for p in probes} == {"gdc", "gdc+adabs"}
+        assert all(p["temperature_c"] == float(celsius) for p in probes)
+        # Held at T from programming: a day drifts like t0 (1 d / t0)^(T / T_ref) at 25 °C.
+        at_day = [p["drift_age_s"] for p in probes if p["age_s"] == 86_400.0]
+        assert all(abs(a / 86_400.0 - days) < 1e-4 for a in at_day)
+        assert any(line.lstrip().startswith(f"{celsius} °C") for line in printed.splitlines())
+        periods = read_table(tmp_path / f"{celsius}C.periods", "probes").to_pylist()
+        # every_factor = 2 from t0 = 20 s: passes at 40 s .. 81,920 s; probes 0.1 % before the first and last.
+        assert [p["compensations"] for p in periods] == [0, 11]

@@ -299,3 +299,12 @@ def test_the_reference_temperature_leaves_a_programmed_chip_bit_identical() -> N
         chips[0].set_age(age)
         chips[1].set_age(drift_age_s(history, 0.0, age, chip_spec.device))  # type: ignore[arg-type]
         assert torch.equal(chips[0](images), chips[1](images))
+
+
+def test_the_shipped_daily_cycle_file_loads_and_checks() -> None:
+    spec = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "daily_cycle.toml")
+    assert spec.temperature == TemperatureSpec(kind="daily", mean_c=40.0, amplitude_c=15.0, peak_s=50_400.0)
+    assert [p.every_factor for p in spec.policies] == [None, 1.5]
+    scenario_chip(spec)
+    history = temperature_history(spec.temperature)  # type: ignore[arg-type]
+    assert history.celsius_at(14 * 3600.0) > 54.9 and history.celsius_at(2 * 3600.0) < 25.1
