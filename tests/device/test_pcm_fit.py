@@ -205,6 +205,18 @@ def _two_temperatures(m: DeviceMeasurements) -> DeviceMeasurements:
     return _edited(m, temperature_c=temperature)
 
 
+def _dead_target(m: DeviceMeasurements) -> DeviceMeasurements:
+    g = m.g_usiemens.copy()
+    g[m.g_target_usiemens == 5.0] = 0.0
+    return _edited(m, g_usiemens=g)
+
+
+def _dead_at_a_day(m: DeviceMeasurements) -> DeviceMeasurements:
+    g = m.g_usiemens.copy()
+    g[(m.g_target_usiemens == 5.0) & (m.t_s == 3600.0)] = 0.0
+    return _edited(m, g_usiemens=g)
+
+
 def _no_rows(m: DeviceMeasurements) -> DeviceMeasurements:
     return _rows_except(m, np.zeros(m.rows, dtype=bool))
 
@@ -222,6 +234,11 @@ BAD_DESIGNS = {
     "in_siemens": (_in_siemens, ["meas.csv: row 1: g_target_usiemens(=5000000.0", "(0, 10000] µS"]),
     "two_temperatures": (_two_temperatures, ["meas.csv: row 101: temperature_c(=85.0) differs from row 1"]),
     "no_rows": (_no_rows, ["meas.csv: no reads"]),
+    "dead_target": (
+        _dead_target,
+        ["meas.csv: column g_usiemens: the reads of target 5 µS at t_s ≈ 20 carry no"],
+    ),
+    "dead_later": (_dead_at_a_day, ["the reads of target 5 µS at t_s ≈ 3600 carry no signal"]),
 }
 
 
