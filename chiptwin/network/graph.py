@@ -177,6 +177,7 @@ class _Builder:
         self.graph = nx.DiGraph()
         self.values: dict[fx.Node, Any] = {}
         self.layer_of: dict[fx.Node, str] = {}  # fx node -> layer producing its tensor
+        self.unplaced: list[str] = []  # operations the graph has no kind for, named in one error
 
     def where(self, node: fx.Node) -> str:
         if node.op == "call_module":
@@ -187,6 +188,24 @@ class _Builder:
         return f"{node.name!r} ({target}){inside}"
 
     def run(self, gm: fx.GraphModule) -> nx.DiGraph:
+        try:
+            self._run(gm)
+        except MappingError:
+            if self.unplaced:  # likely a consequence of passing an unplaced operation's input through
+                raise self._unplaced_error() from None
+            raise
+        if self.unplaced:
+            raise self._unplaced_error()
+        return self.graph
+
+    def _unplaced_error(self) -> MappingError:
+        names = ", ".join(self.unplaced[:-1]) + " and " if len(self.unplaced) > 1 else ""
+        return MappingError(
+            f"cannot map {names}{self.unplaced[-1]}: supported are Conv2d, Linear, batch-norm, LayerNorm, "
+            "ReLU, GELU, softmax, add, scale, matmul, pooling, mean and reshapes"
+        )
+
+    def _run(self, gm: fx.GraphModule) -> None:
         inputs = 0
         for node in gm.graph.nodes:
             args = fx.node.map_arg(node.args, self.values.__getitem__)
@@ -231,7 +250,6 @@ class _Builder:
                 self.values[node] = node.target(*args, **kwargs)
             else:
                 raise MappingError(f"cannot map {self.where(node)}: an operation on non-tensor values")
-        return self.graph
 
     def _tensor_inputs(self, node: fx.Node) -> list[fx.Node]:
         return [n for n in node.all_input_nodes if isinstance(self.values.get(n), _Shape)]
@@ -253,6 +271,11 @@ class _Builder:
             self.layer_of[node] = self.layer_of[self._tensor_inputs(node)[0]]
             return
         kind = self._kind(node, module)
+        if kind is None:  # named with every other one at the end; the tensor passes through meanwhile
+            self.unplaced.append(self.where(node))
+            source = next(n for n in node.all_input_nodes if isinstance(self.values.get(n), _Shape))
+            self.values[node], self.layer_of[node] = self.values[source], self.layer_of[source]
+            return
         if kind not in _ELEMENTWISE and any(isinstance(a, _Const) for a in _flat(args, kwargs)):
             raise MappingError(
                 f"cannot map {self.where(node)}: it takes a parameter used outside a module, which would "
@@ -272,7 +295,7 @@ class _Builder:
             return node.target in _PASS_METHODS
         return node.target in _PASS_FUNCTIONS
 
-    def _kind(self, node: fx.Node, module: nn.Module | None) -> str:
+    def _kind(self, node: fx.Node, module: nn.Module | None) -> str | None:
         kind = None
         if node.op == "call_module":
             kind = next((k for cls, k in _MODULE_KINDS if isinstance(module, cls)), None)
@@ -280,11 +303,6 @@ class _Builder:
             kind = _METHOD_KINDS.get(str(node.target))
         elif node.op == "call_function":
             kind = _FUNCTION_KINDS.get(node.target)  # type: ignore[arg-type]
-        if kind is None:
-            raise MappingError(
-                f"cannot map {self.where(node)}: supported are Conv2d, Linear, batch-norm, LayerNorm, "
-                "ReLU, GELU, softmax, add, scale, matmul, pooling, mean and reshapes"
-            )
         return kind
 
     def _name(self, node: fx.Node) -> str:

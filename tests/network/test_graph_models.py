@@ -158,3 +158,23 @@ def test_what_cannot_be_placed_is_named() -> None:
         build_layer_graph(TorchAttention(), (4, 8))
     with pytest.raises(MappingError, match="mixes images"):
         build_layer_graph(BatchMean(), (4, 8))
+
+
+class ThreeUnknowns(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.act = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.act(self.fc(x))).cumsum(-1)
+
+
+def test_every_operation_that_cannot_be_placed_is_named_in_one_error() -> None:
+    with pytest.raises(MappingError) as info:
+        build_layer_graph(ThreeUnknowns(), (4, 8))
+    message = str(info.value)
+    assert message.startswith(
+        "cannot map module 'act' (Sigmoid), 'tanh' (tanh) and 'cumsum' (cumsum): supported"
+    )
+    assert "\n" not in message
