@@ -271,3 +271,14 @@ def test_synthesis_follows_the_documented_layout() -> None:
     assert np.array_equal(m.device[:24], np.arange(24))
     assert np.array_equal(m.t_s, np.repeat([20.0, 60.0], 72))
     assert np.array_equal(m.g_target_usiemens[:24], np.array(SYNTHETIC_TARGETS_NORM * 2) * 25.0)
+
+
+def test_reads_a_little_apart_in_time_are_one_read_time() -> None:
+    # A tester reads devices one after the other: times jittered by up to 1 % are merged (TIME_MERGE_RATIO).
+    m = _draw(PCMSpec(), devices=4_800)
+    jitter = 1 + 0.01 * np.random.default_rng(0).random(m.rows)
+    fit = fit_pcm(dataclasses.replace(m, t_s=m.t_s * jitter))
+    assert len(fit.times_s) == 4 and fit.spec.t0_s == pytest.approx(20.0, rel=1e-3)
+    assert fit.times_s == pytest.approx([20.1, 301.5, 3618.0, 86832.0], rel=1e-3)  # the mean time of each
+    z = _z_scores(fit, PCMSpec())
+    assert len(z) >= len(FITTED) - 1 and all(abs(v) < 4 for v in z.values()), z
