@@ -99,8 +99,11 @@ class DeviceMeasurements:
 
 
 def shown(value: object) -> str:
-    """``repr`` of a value for a message, a numpy scalar as the Python number or string it holds
-    (``7``, ``'d7'``, ``nan``; not ``np.int64(7)``)."""
+    """``repr`` of a value for a message, a numpy scalar as the Python number or string it holds.
+
+    >>> shown(np.int64(7)), shown(np.str_("d7")), shown(np.float64("nan"))
+    ('7', "'d7'", 'nan')
+    """
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 

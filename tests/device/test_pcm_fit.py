@@ -10,13 +10,14 @@ the errors at 10^5 and 10^6 devices.
 from __future__ import annotations
 
 import dataclasses
+import doctest
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from chiptwin.device import pcm_fit
+from chiptwin.device import measurements, pcm_fit
 from chiptwin.device.measurements import DeviceMeasurements, check_measurements
 from chiptwin.device.pcm_fit import FITTED, MIN_DEVICES_PER_CELL, PCMFit, fit_pcm
 from chiptwin.device.pcm_synthetic import SYNTHETIC_TARGETS_NORM, synthesize_pcm_measurements
@@ -254,6 +255,7 @@ def test_a_design_or_read_the_fit_cannot_use_is_named(name: str) -> None:
 
 def test_check_measurements_accepts_what_the_model_draws() -> None:
     check_measurements(_small())
+    assert doctest.testmod(measurements).failed == 0
 
 
 def test_synthesis_refuses_impossible_designs() -> None:
