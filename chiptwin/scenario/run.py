@@ -27,7 +27,7 @@ from chiptwin.spec.device import describe_age_convention
 from chiptwin.spec.temperature import describe_temperature
 from chiptwin.trace.manifest import build_manifest
 from chiptwin.trace.mapping_table import MappingRecord
-from chiptwin.trace.writer import TraceWriter
+from chiptwin.trace.writer import TraceWriter, check_fresh
 
 __all__ = ["ScenarioRun", "run_scenario"]
 
@@ -77,6 +77,8 @@ def run_scenario(
     start = time.perf_counter()
     if threads is not None:
         torch.set_num_threads(threads)
+    if not resume:
+        check_fresh(out)  # before loading data and programming: seconds
     prepared = prepare(spec, models)
     files = {"arch": prepared.arch_path} | {
         f"checkpoint:{m.label}": m.path for m in prepared.models.values() if m.path is not None

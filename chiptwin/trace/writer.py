@@ -33,7 +33,7 @@ from chiptwin.trace.reader import (
 )
 from chiptwin.trace.schema import EVENT_KINDS, SCHEMAS, TASKS
 
-__all__ = ["TraceWriter", "write_atomic"]
+__all__ = ["TraceWriter", "check_fresh", "write_atomic"]
 
 _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     (table, column): values
@@ -100,6 +100,22 @@ def _to_field(values: pa.Array | pa.ChunkedArray, field: pa.Field, where: Path) 
     return out
 
 
+def _holds_a_run(root: Path) -> DataError:
+    return DataError(f"{root}: trace directory already holds a run (use resume or another --out)")
+
+
+def check_fresh(root: Path | str) -> None:
+    """Refuse early a trace directory that already holds a run (before a caller's expensive set-up);
+    :class:`TraceWriter` checks again under the folder's lock.
+
+    Raises:
+        DataError: ``root`` holds parts of a run.
+    """
+    root = Path(root)
+    if root.is_dir() and any(list_cells(root, table) for table in SCHEMAS):
+        raise _holds_a_run(root)
+
+
 class TraceWriter:
     """Writes one trace directory: its manifest and the part files of its cells.
 
@@ -142,9 +158,7 @@ class TraceWriter:
             if resume:
                 self._check_resumable(has_parts)
             elif has_parts:
-                raise DataError(
-                    f"{self.root}: trace directory already holds a run (use resume or another --out)"
-                )
+                raise _holds_a_run(self.root)
             for folder in (self.root, *(self.root / table for table in SCHEMAS)):  # of an interrupted write
                 if folder.is_dir():
                     for tmp in folder.glob(".*.tmp"):

@@ -173,3 +173,26 @@ def test_shipped_scenario_file_loads() -> None:
     spec = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "hourly_gdc.toml")
     assert [p.name for p in spec.policies] == ["gdc_hourly", "gdc+adabs_6h", "none"]
     assert spec.probes_s[-1] == 21600.0
+
+
+@pytest.mark.slow  # prepares and runs a timing-only scenario once: ~2 s
+def test_a_finished_trace_is_refused_before_anything_is_prepared(tmp_path, monkeypatch) -> None:
+    import chiptwin.scenario.run as scenario_run
+    from chiptwin.errors import DataError
+    from chiptwin.scenario import WorkloadSpec
+
+    spec = ScenarioSpec(
+        name="twice",
+        checkpoints=("resnet32_pcm_fmnist_hwa",),
+        probes_s=(60.0,),
+        accuracy=False,
+        workload=WorkloadSpec(kind="periodic", rate_per_s=1.0),
+    )
+    scenario_run.run_scenario(spec, tmp_path / "t", progress=False)
+
+    def prepare(*_args, **_kwargs):
+        raise AssertionError("prepared a run that cannot be written")
+
+    monkeypatch.setattr(scenario_run, "prepare", prepare)
+    with pytest.raises(DataError, match="already holds a run"):
+        scenario_run.run_scenario(spec, tmp_path / "t", progress=False)
