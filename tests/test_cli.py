@@ -109,7 +109,7 @@ def test_every_argument_is_checked_while_parsing() -> None:
     # each one needs a checking type from chiptwin.cli.arguments, or choices.
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert len(commands) == 11
+    assert len(commands) == 12
     unchecked = [
         f"{name} {action.dest}"
         for name, command in commands.items()
