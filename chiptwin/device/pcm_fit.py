@@ -664,9 +664,15 @@ def fit_pcm(
     theta = theta0.clone()
     iterations = 0
     while True:
-        theta, cost, used = _levenberg_marquardt(theta, free, problem)
+        try:
+            theta, cost, used = _levenberg_marquardt(theta, free, problem)
+            se, silent, confounded = _standard_errors(theta, free, problem)
+        except torch.linalg.LinAlgError:  # a Jacobian with NaN: the laws cannot be evaluated there
+            raise DataError(
+                f"{m.source}: the laws cannot be fitted to these reads (the fit reached coefficients where "
+                f"the model's moments are undefined: {dict(zip(FITTED, theta.tolist(), strict=True))})"
+            ) from None
         iterations += used
-        se, silent, confounded = _standard_errors(theta, free, problem)
         for i in torch.nonzero(silent).flatten().tolist():
             free[i], theta[i] = False, theta0[i]
             reasons[i] = "no target's reads depend on it (no target reaches the law's clamp)"

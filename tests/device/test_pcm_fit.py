@@ -284,3 +284,14 @@ def test_reads_a_little_apart_in_time_are_one_read_time() -> None:
     assert fit.times_s == pytest.approx([20.1, 301.5, 3618.0, 86832.0], rel=1e-3)  # the mean time of each
     z = _z_scores(fit, PCMSpec())
     assert len(z) >= len(FITTED) - 1 and all(abs(v) < 4 for v in z.values()), z
+
+
+def test_a_numerical_failure_is_a_data_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object) -> None:
+        raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
+
+    monkeypatch.setattr(pcm_fit, "_standard_errors", fail)
+    with pytest.raises(
+        DataError, match=r"^meas.csv: the laws cannot be fitted to these reads .*'drift_mu_min'"
+    ):
+        fit_pcm(_edited(_small()))
