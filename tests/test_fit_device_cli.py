@@ -280,6 +280,11 @@ def test_bad_arguments(argv: list[str], expect: list[str], capsys: pytest.Captur
     _refused(["fit-device", *argv], expect, None, capsys)
 
 
+def test_synthesize_into_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["fit-device", "--synthesize", str(tmp_path), "--devices", "100"]
+    _refused(argv, [f"--synthesize {tmp_path}: cannot write the measurement file", "directory"], None, capsys)
+
+
 def test_out_that_cannot_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path, _ = _case(tmp_path, _valid_csv())
     a_file = tmp_path / "file"

@@ -21,7 +21,7 @@ from chiptwin.device.pcm_synthetic import (
     synthesize_pcm_measurements,
 )
 from chiptwin.errors import DataError, UsageError
-from chiptwin.files import check_regular_file, output_folder
+from chiptwin.files import check_regular_file, describe_os_error, output_folder
 from chiptwin.limits import MAX_AGE_S, MAX_SYNTHETIC_DEVICES
 from chiptwin.report.device_fit import format_coefficient_rows, plot_device_fit
 from chiptwin.spec.device import DEVICE_MODELS
@@ -125,7 +125,12 @@ def _synthesize(args: argparse.Namespace) -> int:
         m = synthesize_pcm_measurements(
             spec, args.devices, torch.Generator().manual_seed(args.seed), source=str(target)
         )
-        write_measurements(m, target)
+        try:
+            write_measurements(m, target)
+        except OSError as exc:  # Arrow's: a directory, a vanished folder, a full disk
+            raise UsageError(
+                f"--synthesize {target}: cannot write the {KIND} ({describe_os_error(exc)})"
+            ) from None
     targets = ", ".join(f"{t * spec.g_max_usiemens:g}" for t in SYNTHETIC_TARGETS_NORM)
     times = ", ".join(f"{t:g}" for t in SYNTHETIC_TIMES_S)
     print(
