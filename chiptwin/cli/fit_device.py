@@ -13,7 +13,7 @@ import torch
 from chiptwin.cli.arguments import integer, one_of, path, real, seed
 from chiptwin.cli.measurement_file import KIND, read_measurements, write_measurements
 from chiptwin.device.measurements import MAX_CONDUCTANCE_USIEMENS
-from chiptwin.device.pcm_fit import PCMFit, fit_pcm
+from chiptwin.device.pcm_fit import MIN_DEVICES_PER_CELL, PCMFit, fit_pcm
 from chiptwin.device.pcm_synthetic import (
     SYNTHETIC_READS_PER_TIME,
     SYNTHETIC_TARGETS_NORM,
@@ -206,7 +206,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--devices",
         type=integer("devices", minimum=1, maximum=MAX_SYNTHETIC_DEVICES),
         default=DEFAULT_SYNTHETIC_DEVICES,
-        help=f"devices of --synthesize (default {DEFAULT_SYNTHETIC_DEVICES:,})",
+        help=f"devices of --synthesize (default {DEFAULT_SYNTHETIC_DEVICES:,}; a fit needs "
+        f"{MIN_DEVICES_PER_CELL} per target, {MIN_DEVICES_PER_CELL * len(SYNTHETIC_TARGETS_NORM)} in all)",
     )
     p.add_argument("--seed", type=seed(), default=0, help="random seed of --synthesize (default 0)")
     p.set_defaults(func=_run)
