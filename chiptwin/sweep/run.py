@@ -38,7 +38,6 @@ from chiptwin.trace.writer import write_atomic
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
-    from torch import nn
 
 __all__ = [
     "RESULTS_VERSION",
@@ -106,7 +105,7 @@ def run_sweep_cell(
     out: Path | str,
     keys: list[str],
     accuracy: bool = True,
-    models: Mapping[str, nn.Module] | None = None,
+    models: Mapping[str, Any] | None = None,
 ) -> str:
     """Run one cell (its own trace under ``OUT/cells``) and write its results part; returns its path.
 
@@ -167,7 +166,7 @@ def run_sweep(
     serial: bool = False,
     on_done: Callable[[str, str | None], None] | None = None,
     on_start: Callable[[int], None] | None = None,
-    models: Mapping[str, nn.Module] | None = None,
+    models: Mapping[str, Any] | None = None,
 ) -> SweepResult:
     """Run every unfinished cell of ``spec``; write the results dataset under ``out``.
 
@@ -215,7 +214,7 @@ def _run_sweep(
     serial: bool,
     on_done: Callable[[str, str | None], None] | None,
     on_start: Callable[[int], None] | None,
-    models: dict[str, nn.Module],
+    models: dict[str, Any],
 ) -> SweepResult:
     start = time.perf_counter()
     cells = spec.cells()
@@ -267,7 +266,7 @@ def _run_cells(
     keys: list[str],
     client: Client | None,
     on_done: Callable[[str, str | None], None] | None,
-    models: dict[str, nn.Module],
+    models: dict[str, Any],
 ) -> dict[str, str]:
     """Run ``todo`` in this process (``client`` None) or on the cluster; returns the failed cells' errors."""
     if client is not None:
@@ -342,7 +341,7 @@ def _run_distributed(
     keys: list[str],
     client: Client,
     on_done: Callable[[str, str | None], None] | None,
-    models: dict[str, nn.Module],
+    models: dict[str, Any],
 ) -> dict[str, str]:
     from distributed import as_completed
 
