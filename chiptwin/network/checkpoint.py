@@ -32,8 +32,14 @@ __all__ = [
     "write_atomic",
 ]
 
-SHIPPED_CHECKPOINTS = ("resnet32_pcm_fmnist_fp", "resnet32_pcm_fmnist_hwa")
-"""Checkpoints shipped in ``chiptwin/network/checkpoints`` (FP32 and hardware-aware fine-tuned)."""
+SHIPPED_CHECKPOINTS = (
+    "resnet32_pcm_fmnist_fp",
+    "resnet32_pcm_fmnist_hwa",
+    "vit4_fmnist_fp",
+    "vit4_fmnist_hwa",
+)
+"""Checkpoints shipped in ``chiptwin/network/checkpoints`` (FP32 and hardware-aware fine-tuned, ResNet-32
+and the vision transformer vit4)."""
 
 _CARD_REQUIRED = ("model", "dataset")
 

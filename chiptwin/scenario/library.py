@@ -250,6 +250,32 @@ def retention_temperature(size: str) -> list[tuple[str, ScenarioSpec]]:
     return out
 
 
+def model_retention(size: str) -> list[tuple[str, ScenarioSpec]]:
+    """A vision transformer next to ResNet-32 (both hardware-aware, Fashion-MNIST) on Joshi et al.'s
+    configuration, with no compensation and with GDC right before every probe, probes log-spaced from
+    1 minute to 1 year: does LayerNorm, which renormalises every token, spare a transformer the global
+    drift that ResNet-32's frozen batch-norm needs GDC for? (issue 16)"""
+    seeds, n_images, _, _ = _SIZE[size]
+    probes = {"quick": (60.0, SECONDS_PER_DAY), "default": log_probes_s(60.0, SECONDS_PER_YEAR, 5)}
+    # 5 seeds x 6 probes x 2 policies x 2 models x 500 images: 60,000 chip inferences (~15 min, 2 cores)
+    return [
+        (
+            "",
+            ScenarioSpec(
+                name="model_retention",
+                arch=RETENTION_ARCH,
+                checkpoints=("vit4_fmnist_hwa", "resnet32_pcm_fmnist_hwa"),
+                policies=(PolicySpec(name="none"), PolicySpec(name="gdc", compensation="gdc", every="probe")),
+                probes_s=probes.get(size, log_probes_s(60.0, SECONDS_PER_YEAR, 6)),
+                seeds=seeds,
+                n_images=min(n_images, 500),
+                n_adabs=100,  # no AdaBS in this scenario
+                workload=_WORKLOAD[size],
+            ),
+        )
+    ]
+
+
 SCENARIOS: dict[str, Callable[[str], list[tuple[str, ScenarioSpec]]]] = {
     "day_retention": day_retention,
     "day_retention_year": lambda size: day_retention(size, year=True),
@@ -257,6 +283,7 @@ SCENARIOS: dict[str, Callable[[str], list[tuple[str, ScenarioSpec]]]] = {
     "tile_mapping": tile_mapping,
     "faults": faults,
     "retention_temperature": retention_temperature,
+    "model_retention": model_retention,
 }
 """Named scenarios, by name."""
 

@@ -121,3 +121,15 @@ def test_retention_temperature_quick(tmp_path: Path, monkeypatch: pytest.MonkeyP
         periods = read_table(tmp_path / f"{celsius}C.periods", "probes").to_pylist()
         # every_factor = 2 from t0 = 20 s: passes at 40 s .. 81,920 s; probes 0.1 % before the first and last.
         assert [p["compensations"] for p in periods] == [0, 11]
+
+
+@pytest.mark.slow
+def test_model_retention_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run_script("model_retention", tmp_path, monkeypatch)
+    probes = read_table(tmp_path, "probes").to_pylist()
+    assert {p["checkpoint"] for p in probes} == {"vit4_fmnist_hwa", "resnet32_pcm_fmnist_hwa"}
+    assert len(probes) == 2 * 2 * 2  # checkpoints x policies x probes, one seed
+    accuracy = {(p["checkpoint"], p["policy"], p["age_s"]): p["accuracy"] for p in probes}
+    # a day of drift: GDC keeps the transformer's accuracy, no compensation loses it (200 images)
+    day = 86_400.0
+    assert accuracy[("vit4_fmnist_hwa", "gdc", day)] > accuracy[("vit4_fmnist_hwa", "none", day)] + 0.2
