@@ -95,9 +95,12 @@ def main() -> None:
         "  (target < 0.5 s)"
     )
     print(f"moving to a new age (drift + fresh read noise of every device): {move_s:.3f} s  (target < 0.2 s)")
+    dac = "ideal DAC" if chip_spec.dac.ideal else f"{chip_spec.dac.bits}-bit DAC"
+    adc = "ideal ADC" if chip_spec.adc.ideal else f"{chip_spec.adc.bits}-bit ADC"
+    converters = f"{dac} / {adc}, output noise {chip_spec.adc.output_noise:g}"
     print(f"plain PyTorch forward: {med['plain']:8.1f} images/s (median batch; mean {mean['plain']:.1f})")
     print(
-        f"twin forward (1 day, GDC, {chip_spec.dac.bits}/{chip_spec.adc.bits}-bit DAC/ADC, read noise per"
+        f"twin forward (1 day, GDC, {converters}, read noise per"
         f" batch): {med['twin']:8.1f} images/s (median batch; mean {mean['twin']:.1f})"
     )
     print(
