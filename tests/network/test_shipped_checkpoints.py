@@ -65,6 +65,7 @@ def test_hwa_checkpoint_is_fine_tuned_from_the_fp_one_and_clipped(zoo: str) -> N
         assert float(w.abs().max()) <= hp["alpha"] * float(w.std()) * 1.01
 
 
+@pytest.mark.slow  # 2,000 ResNet-32 images: ~5 s
 def test_recorded_accuracy_is_remeasured_on_a_subset() -> None:
     # The first 2,000 test images: the accuracy there sits within 2.5 % of the card's full-set figure.
     test = load_shipped("test")

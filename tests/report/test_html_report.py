@@ -88,6 +88,7 @@ def test_pareto_front_hand_case() -> None:
     assert pareto_front([]) == []
 
 
+@pytest.mark.slow  # a report with its PNGs and the page: ~4 s
 def test_cli_html_adds_to_the_png_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _write_trace(tmp_path / "trace")
     assert main(["report", str(root), "--html"]) == 0

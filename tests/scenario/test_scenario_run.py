@@ -84,6 +84,7 @@ def test_manifest_records_inputs(trace: Path) -> None:
     assert (trace / "mapping.parquet").exists()
 
 
+@pytest.mark.slow  # three runs of a scenario: ~11 s
 def test_resume_and_rerun_are_identical(trace: Path, tmp_path: Path) -> None:
     # Resume over a finished run: nothing to do.
     again = run_scenario(SPEC, trace, resume=True, progress=False)
@@ -114,6 +115,7 @@ def test_timing_only_run_loads_no_images_and_times_the_same(trace: Path, tmp_pat
     assert read_table(run.trace_dir, "cells").select(timing).equals(read_table(trace, "cells").select(timing))
 
 
+@pytest.mark.slow  # a tile dies and is repaired mid-run: ~7 s
 def test_a_dead_tile_and_its_repair_on_a_small_cell(tmp_path: Path) -> None:
     # The faults scenario in one small cell: tile 20 of hermes_64 (one block of ResNet-32) dies at 12 h
     # and is repaired on a spare at 14 h; the weights are reprogrammed at 13 h while it is dead, and the
