@@ -31,7 +31,8 @@ class ChipContext:
             (:class:`chiptwin.spec.chip.GDCSpec`).
         observe_adc: set only by the converter-range calibration
             (:func:`chiptwin.functional.calibration.calibrate_converters`): the row groups' outputs are
-            not digitised but handed to it in normalised units (``(group, y)``) before scaling.
+            not digitised but handed to it in normalised units (``(group, y)``, the group's columns on
+            ``y``'s last axis) before scaling.
     """
 
     age_s: float
