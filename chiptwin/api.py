@@ -207,6 +207,8 @@ def time_model(
         )
     if isinstance(model, PlacedModel):
         placed = model
+        if placed.result.chip != chip.name:
+            raise UsageError(f"the model was placed on chip {placed.result.chip!r}, not on {chip.name!r}")
     else:
         if input_shape is None:
             raise UsageError("time_model needs input_shape (one image, e.g. (1, 32, 32)) for a model")

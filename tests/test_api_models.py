@@ -66,6 +66,8 @@ def test_map_and_time_a_model_of_your_own(name: str) -> None:
         ct.time_model(placed, chip, rate_per_s=0)
     with pytest.raises(UsageError, match="input_shape"):
         ct.time_model(model, chip)
+    with pytest.raises(UsageError, match="placed on chip 'hermes_64', not on 'joshi2020'"):
+        ct.time_model(placed, ct.load_chip("joshi2020"))
 
 
 @pytest.mark.slow  # ~3 s each
