@@ -336,7 +336,7 @@ class _Builder:
                 else permute_output(node.target, x, args, kwargs)
             )
             ops = 0
-            if out[0] != _BATCH or math.prod(out) != math.prod(x):
+            if not out or out[0] != _BATCH or math.prod(out) != math.prod(x):
                 raise MappingError(f"{self.where(node)}: reshapes {x[1:]} to {out} across images")
         elif kind == "matmul":
             out, ops = self._matmul(node, operands)

@@ -187,5 +187,5 @@ def permute_output(target: Any, x: tuple[int, ...], args: Any, kwargs: Any) -> t
         dims = kwargs.get("dims", ())
     order = [int(d) % len(x) for d in dims]
     if sorted(order) != list(range(len(x))):
-        return tuple(x[:0])  # not a permutation: the caller reports the shapes
+        return ()  # not a permutation: the caller reports the shapes
     return tuple(x[d] for d in order)

@@ -193,10 +193,11 @@ def run_sweep(
         UsageError: the scheduler cannot be reached.
     """
     models = dict(models or {})
-    named = {c for cell in spec.cells() for c in cell.scenario.checkpoints}
-    stray = sorted(set(models) - named)
-    if stray:
-        raise SpecError(f"models {stray} are not checkpoints of the sweep (it names {sorted(named)})")
+    if models:
+        named = {c for cell in spec.cells() for c in cell.scenario.checkpoints}
+        stray = sorted(set(models) - named)
+        if stray:
+            raise SpecError(f"models {stray} are not checkpoints of the sweep (it names {sorted(named)})")
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,6 @@ Shapes and op counts by hand; unsupported operations are one error naming the ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import networkx as nx
 import pytest
 import torch
@@ -25,13 +23,7 @@ from chiptwin.spec.graph import (
 )
 from chiptwin.spec.load import load_chip
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def _layers(graph: nx.DiGraph) -> dict[str, LayerSpec]:
@@ -178,3 +170,13 @@ def test_every_operation_that_cannot_be_placed_is_named_in_one_error() -> None:
         "cannot map module 'act' (Sigmoid), 'tanh' (tanh) and 'cumsum' (cumsum): supported"
     )
     assert "\n" not in message
+
+
+class BadPermute(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 1, 1)
+
+
+def test_a_permute_that_is_no_permutation_is_one_error() -> None:
+    with pytest.raises(MappingError, match=r"'permute' \(permute\): reshapes \(4, 8\) to \(\) across images"):
+        build_layer_graph(BadPermute(), (4, 8))
