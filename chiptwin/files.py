@@ -53,6 +53,7 @@ SIZE_LIMITS: dict[str, int] = {
     "scenario file": 1 * _MIB,
     "sweep file": 1 * _MIB,
     "model card": 1 * _MIB,
+    "model file": 16 * _MIB,
     "manifest": 64 * _MIB,
     "sweep state": 64 * _MIB,
     "checkpoint": 4 * _GIB,
@@ -69,7 +70,7 @@ the cards ~2 KB, so 1 MiB is 300x headroom; a manifest holds a scenario and a fe
 largest IDX/CIFAR file is 47 MB; a replay file holds one timestamp per arrival (10^8 arrivals is ~1 GB).
 A measurement file of ``chiptwin.limits.MAX_MEASUREMENT_ROWS`` reads is ~2 GB as CSV (~40 bytes a row);
 a temperature file two numbers a reading (``chiptwin.limits.MAX_TEMPERATURE_POINTS`` are 160 MB);
-a device table (``chiptwin fit-device``) is ~2 KB.
+a device table (``chiptwin fit-device``) is ~2 KB; a model file is Python source (a ResNet is ~10 KB).
 Anything larger is not a file of that kind."""
 
 MAX_NAME_LENGTH = 64

@@ -28,6 +28,7 @@ from chiptwin.durations import parse_duration_ns, parse_duration_s
 from chiptwin.errors import ChipTwinError, UsageError
 from chiptwin.limits import MAX_AGE_S, MAX_SEED
 from chiptwin.mapping.strategies import placer_for
+from chiptwin.network.model_file import is_model_file
 from chiptwin.network.resnet import model_spec
 
 __all__ = [
@@ -258,7 +259,10 @@ def path(name: str) -> Callable[[str], Path]:
 
 
 def model_name(text: str) -> str:
-    """A zoo model name (the check of :func:`chiptwin.network.resnet.model_spec`)."""
+    """A zoo model name (the check of :func:`chiptwin.network.resnet.model_spec`), or a model file
+    ``FILE.py[:NAME]`` (:mod:`chiptwin.network.model_file`; loaded, and checked, when the command runs)."""
+    if is_model_file(text):
+        return text
     try:
         model_spec(text)
     except KeyError as exc:

@@ -12,7 +12,7 @@ from chiptwin.files import output_folder
 from chiptwin.limits import MAX_IN_CHANNELS
 from chiptwin.mapping import MappingResult, map_graph, measure_mapping, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
-from chiptwin.network.graph import zoo_layer_graph
+from chiptwin.network.graph import model_layer_graph
 from chiptwin.report.tile_map import draw_tile_map
 from chiptwin.scenario.mapping_rows import mapping_records
 from chiptwin.spec.chip import ChipSpec
@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     path = resolve_arch(args.arch)
     chip = load_chip(path)
     bits = max(chip.dac.bits, chip.adc.bits)
-    graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
+    graph = model_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
     # chip.name is checked (chiptwin.files.check_name): a chip file cannot steer this path elsewhere.
     folder = args.out or Path("traces") / f"map-{args.model}-{chip.name}-{placer.name}"
     with output_folder(folder, "--out", UsageError) as out:  # before the table: fail first, in one line
@@ -85,7 +85,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="hermes_64",
         help="architecture TOML file, or a name in architectures/",
     )
-    p.add_argument("--model", type=model_name, default="resnet32_pcm", help="zoo model name")
+    p.add_argument(
+        "--model",
+        type=model_name,
+        default="resnet32_pcm",
+        help="zoo model name, or a model file FILE.py[:NAME] (a function building your nn.Module)",
+    )
     p.add_argument(
         "--strategy",
         type=strategy_name,

@@ -48,7 +48,7 @@ from chiptwin.limits import (
 )
 from chiptwin.mapping import map_graph, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
-from chiptwin.network.graph import zoo_layer_graph
+from chiptwin.network.graph import model_layer_graph
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.figures import chip_area, mvm_cost
 from chiptwin.spec.graph import EdgeSpec, LayerSpec
@@ -314,7 +314,7 @@ def _run(args: argparse.Namespace) -> int:
         period_s=args.period.ns / NS_PER_S,
     )
     bits = max(chip.dac.bits, chip.adc.bits)
-    graph = zoo_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
+    graph = model_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
     mapping = map_graph(graph, chip, placer, source=path)
     plan = build_plan(graph, mapping, chip)
     adabs = (
@@ -350,7 +350,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="hermes_64",
         help="architecture TOML file, or a name in architectures/",
     )
-    p.add_argument("--model", type=model_name, default="resnet32_pcm", help="zoo model name")
+    p.add_argument(
+        "--model",
+        type=model_name,
+        default="resnet32_pcm",
+        help="zoo model name, or a model file FILE.py[:NAME] (a function building your nn.Module)",
+    )
     p.add_argument(
         "--strategy", type=strategy_name, default="dense", help=f"placement strategy: {', '.join(STRATEGIES)}"
     )

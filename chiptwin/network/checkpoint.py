@@ -21,6 +21,7 @@ from torch import nn
 
 from chiptwin.errors import CheckpointError
 from chiptwin.files import check_regular_file, load_json
+from chiptwin.network.model_file import is_model_file, load_model_file
 from chiptwin.network.resnet import ModelSpec, build_model
 
 __all__ = [
@@ -130,12 +131,15 @@ def _model_spec_from_card(card: dict[str, Any], card_path: Path) -> ModelSpec:
 def load_checkpoint(path: Path | str) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model of a checkpoint and load its weights; returns ``(model in eval mode, card)``.
 
-    ``path`` is a shipped checkpoint name (see :data:`SHIPPED_CHECKPOINTS`) or a path with or without
-    the ``.safetensors`` suffix.
+    ``path`` is a shipped checkpoint name (see :data:`SHIPPED_CHECKPOINTS`), a path with or without
+    the ``.safetensors`` suffix, or a model file ``FILE.py[:NAME]``
+    (:func:`chiptwin.network.model_file.load_model_file`: its card names the file, not a zoo model).
 
     Raises:
         CheckpointError: a file is missing or corrupt, or the weights do not fit the card's model.
     """
+    if is_model_file(path):
+        return load_model_file(path)
     base = resolve_checkpoint(path)
     card = read_card(base)
     spec = _model_spec_from_card(card, base.with_suffix(".json"))

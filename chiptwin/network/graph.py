@@ -53,7 +53,7 @@ from chiptwin.spec.graph import (
     bytes_per_element,
 )
 
-__all__ = ["ZOO_INPUT_SIZES", "build_layer_graph", "zoo_layer_graph"]
+__all__ = ["ZOO_INPUT_SIZES", "build_layer_graph", "model_layer_graph", "zoo_layer_graph"]
 
 ZOO_INPUT_SIZES = {"cifar_resnet": 32, "imagenet_resnet": 224, "vit": VIT_IMAGE_SIZE}
 """Input height and width of the zoo architectures (Fashion-MNIST padded to 32, ImageNet crops)."""
@@ -466,4 +466,29 @@ def zoo_layer_graph(name: str, *, in_channels: int | None = None, activation_bit
     size = ZOO_INPUT_SIZES[spec.arch]
     return build_layer_graph(
         model, (spec.in_channels, size, size), activation_bits=activation_bits, name=name
+    )
+
+
+def model_layer_graph(ref: str, *, in_channels: int | None = None, activation_bits: int = 8) -> nx.DiGraph:
+    """The layer graph of a zoo model (:func:`zoo_layer_graph`) or of a model file ``FILE.py[:NAME]``
+    (:mod:`chiptwin.network.model_file`), traced at the input shape of its ``DATASET``'s images.
+
+    Raises:
+        MappingError: an unknown zoo model, a bad ``in_channels``, ``in_channels`` with a model file (its
+            dataset fixes the input), or a model that cannot be placed.
+        CheckpointError: the model file cannot be loaded.
+    """
+    from chiptwin.network.data import image_shape
+    from chiptwin.network.model_file import is_model_file, load_model_file, model_file_parts
+
+    if not is_model_file(ref):
+        return zoo_layer_graph(ref, in_channels=in_channels, activation_bits=activation_bits)
+    if in_channels is not None:
+        raise MappingError(
+            f"in_channels(={in_channels}) applies to zoo models; {ref} is traced at its DATASET's images"
+        )
+    model, card = load_model_file(ref)
+    path, _ = model_file_parts(ref)
+    return build_layer_graph(
+        model, image_shape(str(card["dataset"])), activation_bits=activation_bits, name=path.stem
     )

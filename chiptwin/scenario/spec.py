@@ -75,7 +75,13 @@ WORKLOAD_KINDS = ("periodic", "poisson")
 
 
 def checkpoint_label(checkpoint: str) -> str:
-    """The name a checkpoint goes by in tables and cell ids: its file stem."""
+    """The name a checkpoint goes by in tables and cell ids: its file stem (a model file ``FILE.py[:NAME]``:
+    ``FILE``, or ``FILE-NAME`` for a builder other than the default)."""
+    from chiptwin.network.model_file import DEFAULT_FACTORY, is_model_file, model_file_parts
+
+    if is_model_file(checkpoint):
+        path, name = model_file_parts(checkpoint)
+        return path.stem if name == DEFAULT_FACTORY else f"{path.stem}-{name}"
     return Path(checkpoint).name.removesuffix(".safetensors")
 
 
@@ -419,11 +425,18 @@ def check_inputs(spec: ScenarioSpec, in_memory: Iterable[str] = ()) -> tuple[Pat
     """
     from chiptwin.files import check_regular_file
     from chiptwin.network.checkpoint import read_card, resolve_checkpoint
+    from chiptwin.network.model_file import is_model_file, model_file_parts
 
     arch_path, chip = scenario_chip(spec)
     given = set(in_memory)
     for checkpoint in spec.checkpoints:
         if checkpoint in given:
+            continue
+        if is_model_file(checkpoint):  # imported (and its DATASET checked) when the run prepares
+            path = model_file_parts(checkpoint)[0]
+            if not path.exists() and not path.is_symlink():
+                raise CheckpointError(f"{path}: model file not found")
+            check_regular_file(path, "model file", CheckpointError)
             continue
         card = read_card(checkpoint)
         if card.get("dataset") != spec.dataset:

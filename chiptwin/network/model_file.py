@@ -1,0 +1,123 @@
+"""A model of your own from the command line: a Python file that builds an ``nn.Module``.
+
+Where a command takes a checkpoint (``evaluate --checkpoint``, a scenario's ``checkpoints``) or a zoo
+model (``map`` / ``timing --model``), it also takes ``FILE.py`` or ``FILE.py:NAME``:
+
+- ``NAME`` (default ``build_model``) is a function of no arguments that returns the model, trained
+  weights loaded (e.g. ``model.load_state_dict(safetensors.torch.load_file("net.safetensors"))``), or
+  an ``nn.Module`` itself;
+- an optional module-level ``DATASET`` names the data it was trained on (``"fashion-mnist"``, the
+  default, or ``"cifar10"``): its test and calibration images, and the input shape ``map`` and
+  ``timing`` trace it at.
+
+The file is imported and run as Python code, as ``python FILE.py`` would run it: only give files you
+trust (this loader never unpickles anything itself). Every failure (no file, a syntax error, an
+exception while importing or building, no such name, not a module, a non-finite weight) is one
+:class:`~chiptwin.errors.CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from chiptwin.errors import CheckpointError
+from chiptwin.files import check_regular_file
+from chiptwin.network.data import DATASETS
+
+__all__ = ["DEFAULT_FACTORY", "is_model_file", "load_model_file", "model_file_parts"]
+
+DEFAULT_FACTORY = "build_model"
+"""The name a model file's builder has when the reference does not name one."""
+
+_DEFAULT_DATASET = "fashion-mnist"
+
+
+def is_model_file(ref: str | Path) -> bool:
+    """Whether ``ref`` names a model file (``FILE.py`` or ``FILE.py:NAME``) rather than a checkpoint."""
+    return model_file_parts(ref)[0].suffix == ".py"
+
+
+def model_file_parts(ref: str | Path) -> tuple[Path, str]:
+    """``(file, name)`` of ``FILE.py[:NAME]`` (``name`` defaults to :data:`DEFAULT_FACTORY`)."""
+    text = str(ref)
+    head, sep, tail = text.rpartition(":")
+    if sep and head.endswith(".py") and tail.isidentifier():
+        return Path(head), tail
+    return Path(text), DEFAULT_FACTORY
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def load_model_file(ref: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Import ``FILE.py[:NAME]`` and build its model; returns ``(model in eval mode, card)``.
+
+    The card holds what a checkpoint's card would for a run: ``dataset``, ``model_file`` (the path as
+    given), ``factory``, ``class`` and ``file_sha256`` (a hash of the file's text; the weights' hash is
+    the scenario's, :func:`chiptwin.scenario.prepare.weights_sha256`).
+
+    Raises:
+        CheckpointError: see the module docstring.
+    """
+    path, name = model_file_parts(ref)
+    where = f"{path}:{name}"
+    if not path.exists() and not path.is_symlink():
+        raise CheckpointError(f"{path}: model file not found")
+    check_regular_file(path, "model file", CheckpointError)
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read the model file ({_one_line(exc)})") from None
+    module_name = f"chiptwin_user_model_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise CheckpointError(f"{path}: not a Python file that can be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling-free torch code look their module up
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(module_name, None)
+        raise CheckpointError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except Exception as exc:  # the user's code: any failure is a bad input, reported in one line
+        sys.modules.pop(module_name, None)
+        raise CheckpointError(f"{path}: importing it raised {_one_line(exc)}") from None
+    dataset = getattr(module, "DATASET", _DEFAULT_DATASET)
+    if dataset not in DATASETS:
+        raise CheckpointError(f"{path}: DATASET(={dataset!r}) must be one of {', '.join(DATASETS)}")
+    if not hasattr(module, name):
+        raise CheckpointError(
+            f"{where}: the file defines no {name!r} (a function returning an nn.Module, or a module; "
+            "give FILE.py:NAME for another name)"
+        )
+    built = getattr(module, name)
+    if not isinstance(built, nn.Module):
+        if not callable(built):
+            raise CheckpointError(f"{where}: is a {type(built).__name__}, not an nn.Module or a function")
+        try:
+            with torch.no_grad():
+                built = built()
+        except Exception as exc:  # the user's code
+            raise CheckpointError(f"{where}: calling it raised {_one_line(exc)}") from None
+        if not isinstance(built, nn.Module):
+            raise CheckpointError(f"{where}: returned a {type(built).__name__}, not an nn.Module")
+    for key, tensor in built.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{where}: tensor {key!r} holds NaN or infinite values")
+    built.eval()
+    card = {
+        "dataset": dataset,
+        "model_file": str(path),
+        "factory": name,
+        "class": type(built).__name__,
+        "file_sha256": hashlib.sha256(source).hexdigest(),
+    }
+    return built, card
