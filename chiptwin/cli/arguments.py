@@ -41,6 +41,7 @@ __all__ = [
     "comma_list",
     "duration",
     "integer",
+    "model_file",
     "model_name",
     "name_or_path",
     "one_of",
@@ -267,6 +268,13 @@ def model_name(text: str) -> str:
         model_spec(text)
     except KeyError as exc:
         raise argparse.ArgumentTypeError(str(exc.args[0])) from None
+    return text
+
+
+def model_file(text: str) -> str:
+    """A model file ``FILE.py[:NAME]`` (:mod:`chiptwin.network.model_file`; loaded when the command runs)."""
+    if not is_model_file(text):
+        _fail("model", text, "a model file FILE.py or FILE.py:NAME")
     return text
 
 

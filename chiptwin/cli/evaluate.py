@@ -144,7 +144,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--checkpoint",
         type=name_or_path("checkpoint"),
         default="resnet32_pcm_fmnist_hwa",
-        help="shipped name or path",
+        help="shipped name, checkpoint path, or a model file FILE.py[:NAME] (a function building your "
+        "nn.Module)",
     )
     p.add_argument(
         "--arch",

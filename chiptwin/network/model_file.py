@@ -1,7 +1,9 @@
 """A model of your own from the command line: a Python file that builds an ``nn.Module``.
 
-Where a command takes a checkpoint (``evaluate --checkpoint``, a scenario's ``checkpoints``) or a zoo
-model (``map`` / ``timing --model``), it also takes ``FILE.py`` or ``FILE.py:NAME``:
+Where a command takes a checkpoint (``evaluate --checkpoint``, ``accuracy --checkpoint``) or a zoo
+model (``map`` / ``timing --model``), it also takes ``FILE.py`` or ``FILE.py:NAME``; ``run SCENARIO
+--model FILE.py[:NAME]`` gives it to the scenario's checkpoint named ``FILE`` (``FILE-NAME``). A
+scenario or sweep file never names one itself: those files are data, and running one runs no code.
 
 - ``NAME`` (default ``build_model``) is a function of no arguments that returns the model, trained
   weights loaded (e.g. ``model.load_state_dict(safetensors.torch.load_file("net.safetensors"))``), or

@@ -28,7 +28,6 @@ from chiptwin.mapping import Mapping, map_graph
 from chiptwin.network.checkpoint import load_checkpoint, resolve_checkpoint
 from chiptwin.network.data import evaluation_sets, image_shape, normalise
 from chiptwin.network.graph import build_layer_graph
-from chiptwin.network.model_file import is_model_file, load_model_file
 from chiptwin.network.training import evaluate_digital
 from chiptwin.scenario.spec import ScenarioSpec, check_inputs, checkpoint_label
 from chiptwin.scenario.temperature import check_temperature
@@ -146,16 +145,6 @@ def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None =
         label = checkpoint_label(checkpoint)
         if checkpoint in given:
             model, card = _user_model(label, given[checkpoint], spec)
-            path = None
-        elif is_model_file(checkpoint):  # a model of the user's, built by their file: like one given
-            model, file_card = load_model_file(checkpoint)
-            if file_card["dataset"] != spec.dataset:
-                raise SpecError(
-                    f"{checkpoint}: DATASET is {file_card['dataset']!r}; the scenario's dataset is "
-                    f"{spec.dataset!r} (set dataset = {file_card['dataset']!r} and its data_dir)"
-                )
-            model, card = _user_model(label, model, spec)
-            card |= {k: file_card[k] for k in ("model_file", "factory", "file_sha256")}
             path = None
         else:
             model, card = load_checkpoint(checkpoint)

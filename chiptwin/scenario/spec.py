@@ -425,19 +425,20 @@ def check_inputs(spec: ScenarioSpec, in_memory: Iterable[str] = ()) -> tuple[Pat
     """
     from chiptwin.files import check_regular_file
     from chiptwin.network.checkpoint import read_card, resolve_checkpoint
-    from chiptwin.network.model_file import is_model_file, model_file_parts
+    from chiptwin.network.model_file import is_model_file
 
     arch_path, chip = scenario_chip(spec)
     given = set(in_memory)
     for checkpoint in spec.checkpoints:
         if checkpoint in given:
             continue
-        if is_model_file(checkpoint):  # imported (and its DATASET checked) when the run prepares
-            path = model_file_parts(checkpoint)[0]
-            if not path.exists() and not path.is_symlink():
-                raise CheckpointError(f"{path}: model file not found")
-            check_regular_file(path, "model file", CheckpointError)
-            continue
+        if is_model_file(checkpoint):  # a scenario or sweep file is data: naming code does not run it
+            label = checkpoint_label(checkpoint)
+            raise SpecError(
+                f"checkpoints: {checkpoint!r} is a model file, and a scenario runs no code it names: call "
+                f"the checkpoint {label!r} and give the model, `chiptwin run SCENARIO --model {checkpoint}` "
+                f"(Python: run_scenario(..., models={{{label!r}: model}}))"
+            )
         card = read_card(checkpoint)
         if card.get("dataset") != spec.dataset:
             raise SpecError(
