@@ -2,6 +2,7 @@
 
     python bench/functional_throughput.py [--model resnet32_pcm|vit4] [--arch hermes_64]
                                           [--strategy dense] [--batch-size 100] [--batches 30] [--threads 2]
+                                          [--output-noise SIGMA]
 
 Both run the same model, batch size and thread count; the twin programs the model on the crossbar
 blocks of its real mapping onto ``--arch`` (``map_graph`` with ``--strategy``, as ``chiptwin evaluate``
@@ -10,12 +11,14 @@ its own converters) with the PCM model and the chip's converters, sets the age t
 draws read noise per batch. Target (issue 16): twin throughput >= 0.7x plain at batch 100 on 2 threads,
 for resnet32_pcm and for the vision transformer vit4 (whose attention products, softmax and LayerNorm
 run in PyTorch in both: the twin's overhead is in its Linear layers, one MVM per token).
-Forwards of the two kinds alternate so background load slows both alike.
+Forwards of the two kinds alternate so background load slows both alike. ``--output-noise`` replaces the
+chip's ``adc.output_noise`` (0: what the converters cost without the periphery's noise draws).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -46,6 +49,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output-noise", type=float, default=None, help="override adc.output_noise")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     torch.set_num_threads(args.threads)
@@ -55,6 +59,10 @@ def main() -> None:
     shape = (spec.in_channels, ZOO_INPUT_SIZES[spec.arch], ZOO_INPUT_SIZES[spec.arch])
     arch_path = resolve_arch(args.arch)
     chip_spec = load_chip(arch_path)
+    if args.output_noise is not None:
+        chip_spec = dataclasses.replace(
+            chip_spec, adc=dataclasses.replace(chip_spec.adc, output_noise=args.output_noise)
+        )
     x = torch.randn(args.batch_size, *shape).contiguous(memory_format=torch.channels_last)
     model = model.to(memory_format=torch.channels_last)
     noise = noise_model(chip_spec)
