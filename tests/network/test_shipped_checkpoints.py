@@ -21,8 +21,8 @@ REQUIRED_CARD_KEYS = (
     "command",
 )
 # Acceptance thresholds on the 10,000 Fashion-MNIST test images: the network issue's for ResNet-32; for
-# the ViT what it reached (issue 16 asked for 0.88; 0.8768 FP and 0.8727 HWA, the cards say how).
-VIT_MIN_FP, VIT_MIN_HWA = 0.875, 0.87
+# the ViT issue 16's 0.88 (reached: 0.8916 FP, 0.8872 HWA; the cards say how).
+VIT_MIN_FP, VIT_MIN_HWA = 0.885, 0.88
 MIN_ACCURACY = {
     "resnet32_pcm_fmnist_fp": 0.930,
     "resnet32_pcm_fmnist_hwa": 0.925,
