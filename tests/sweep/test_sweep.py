@@ -54,6 +54,7 @@ def _worker_settings() -> tuple[str | None, str | None, bool, bool]:
     return env.get("MALLOC_TRIM_THRESHOLD_"), env.get("OMP_NUM_THREADS"), profile, "torch" in sys.modules
 
 
+@pytest.mark.slow  # on the module's dask LocalCluster (~5 s to start): ~15 s for the five
 def test_local_cluster_workers_keep_glibc_malloc_run_no_profiler_and_preload(scheduler: str) -> None:
     from distributed import Client
 
@@ -124,6 +125,7 @@ def test_shipped_sweep_files_load() -> None:
     assert len(scale) == 2 * 2 * 3 * 2  # scales x policies x seeds x both checkpoints
 
 
+@pytest.mark.slow  # on the module's dask LocalCluster (~5 s to start): ~15 s for the five
 def test_timing_sweep_on_the_cluster_matches_serial_and_resumes(scheduler: str, tmp_path: Path) -> None:
     done: list[str] = []
     result = run_sweep(TIMING, tmp_path / "d", scheduler=scheduler, on_done=lambda c, e: done.append(c))
@@ -141,6 +143,7 @@ def test_timing_sweep_on_the_cluster_matches_serial_and_resumes(scheduler: str, 
     assert (again.cells_run, again.cells_skipped) == (0, 4)
 
 
+@pytest.mark.slow  # on the module's dask LocalCluster (~5 s to start): ~15 s for the five
 def test_failed_cells_are_retried_then_reported(scheduler: str, tmp_path: Path) -> None:
     spec = SweepSpec(
         name="f",
@@ -156,6 +159,7 @@ def test_failed_cells_are_retried_then_reported(scheduler: str, tmp_path: Path) 
     assert read_sweep(tmp_path).num_rows == 1
 
 
+@pytest.mark.slow  # on the module's dask LocalCluster (~5 s to start): ~15 s for the five
 def test_a_cell_alone_in_a_sweep_and_resumed_gives_identical_parquet(scheduler: str, tmp_path: Path) -> None:
     spec = SweepSpec(name="acc", base=BASE, grid={"policy": ("gdc",)})
     (cell,) = spec.cells()
@@ -172,6 +176,7 @@ def test_worker_config_file_for_external_clusters_matches_the_local_cluster() ->
     import copy
 
     import dask
+    import distributed  # noqa: F401  (its import loads the distributed.* defaults into dask.config)
 
     from chiptwin.sweep.run import _worker_config
 
@@ -193,6 +198,7 @@ def test_worker_config_file_for_external_clusters_matches_the_local_cluster() ->
                 assert dask.config.get(key) == value, key
 
 
+@pytest.mark.slow  # on the module's dask LocalCluster (~5 s to start): ~15 s for the five
 def test_a_sweep_on_models_of_your_own_on_the_cluster_and_resumed(scheduler: str, tmp_path: Path) -> None:
     import torch
     from torch import nn
