@@ -65,8 +65,9 @@ def _run(args: argparse.Namespace) -> int:
     chip = load_chip(path)
     bits = max(chip.dac.bits, chip.adc.bits)
     graph = model_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
-    # chip.name is checked (chiptwin.files.check_name): a chip file cannot steer this path elsewhere.
-    folder = args.out or Path("traces") / f"map-{args.model}-{chip.name}-{placer.name}"
+    # chip.name is checked (chiptwin.files.check_name): a chip file cannot steer this path elsewhere; the
+    # graph's model name is a zoo name or a model file's stem, no path.
+    folder = args.out or Path("traces") / f"map-{graph.graph['model']}-{chip.name}-{placer.name}"
     with output_folder(folder, "--out", UsageError) as out:  # before the table: fail first, in one line
         mapping = map_graph(graph, chip, placer, source=path)
         print(format_result(measure_mapping(graph, mapping), chip))

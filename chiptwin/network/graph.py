@@ -479,7 +479,7 @@ def model_layer_graph(ref: str, *, in_channels: int | None = None, activation_bi
         CheckpointError: the model file cannot be loaded.
     """
     from chiptwin.network.data import image_shape
-    from chiptwin.network.model_file import is_model_file, load_model_file, model_file_parts
+    from chiptwin.network.model_file import is_model_file, load_model_file, model_file_label
 
     if not is_model_file(ref):
         return zoo_layer_graph(ref, in_channels=in_channels, activation_bits=activation_bits)
@@ -488,7 +488,6 @@ def model_layer_graph(ref: str, *, in_channels: int | None = None, activation_bi
             f"in_channels(={in_channels}) applies to zoo models; {ref} is traced at its DATASET's images"
         )
     model, card = load_model_file(ref)
-    path, _ = model_file_parts(ref)
     return build_layer_graph(
-        model, image_shape(str(card["dataset"])), activation_bits=activation_bits, name=path.stem
+        model, image_shape(str(card["dataset"])), activation_bits=activation_bits, name=model_file_label(ref)
     )

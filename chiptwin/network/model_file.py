@@ -33,7 +33,7 @@ from chiptwin.errors import CheckpointError
 from chiptwin.files import check_regular_file
 from chiptwin.network.data import DATASETS
 
-__all__ = ["DEFAULT_FACTORY", "is_model_file", "load_model_file", "model_file_parts"]
+__all__ = ["DEFAULT_FACTORY", "is_model_file", "load_model_file", "model_file_label", "model_file_parts"]
 
 DEFAULT_FACTORY = "build_model"
 """The name a model file's builder has when the reference does not name one."""
@@ -53,6 +53,13 @@ def model_file_parts(ref: str | Path) -> tuple[Path, str]:
     if sep and head.endswith(".py") and tail.isidentifier():
         return Path(head), tail
     return Path(text), DEFAULT_FACTORY
+
+
+def model_file_label(ref: str | Path) -> str:
+    """The name a model file's model goes by (tables, cell ids, output folders): ``FILE`` for
+    ``FILE.py``, ``FILE-NAME`` for a builder other than :data:`DEFAULT_FACTORY`."""
+    path, name = model_file_parts(ref)
+    return path.stem if name == DEFAULT_FACTORY else f"{path.stem}-{name}"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -77,11 +77,10 @@ WORKLOAD_KINDS = ("periodic", "poisson")
 def checkpoint_label(checkpoint: str) -> str:
     """The name a checkpoint goes by in tables and cell ids: its file stem (a model file ``FILE.py[:NAME]``:
     ``FILE``, or ``FILE-NAME`` for a builder other than the default)."""
-    from chiptwin.network.model_file import DEFAULT_FACTORY, is_model_file, model_file_parts
+    from chiptwin.network.model_file import is_model_file, model_file_label
 
     if is_model_file(checkpoint):
-        path, name = model_file_parts(checkpoint)
-        return path.stem if name == DEFAULT_FACTORY else f"{path.stem}-{name}"
+        return model_file_label(checkpoint)
     return Path(checkpoint).name.removesuffix(".safetensors")
 
 

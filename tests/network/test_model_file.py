@@ -115,14 +115,19 @@ def test_a_bad_model_file_is_one_checkpoint_error(
     assert str(path) in message and fragment in message and "\n" not in message
 
 
-def test_map_and_timing_take_a_model_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_map_and_timing_take_a_model_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _write(tmp_path, DEPTHWISE)
+    monkeypatch.chdir(tmp_path)
     graph = model_layer_graph(str(path))
     assert graph.graph["input_shape"] == (1, 32, 32)  # Fashion-MNIST, padded to 32 x 32 like the zoo
     analog = [n for n, d in graph.nodes(data=True) if d["layer"].kind in ("conv", "linear")]
     assert analog == ["stem.0", "dw.0", "head"]
-    assert main(["map", "--model", str(path), "--out", str(tmp_path / "map")]) == 0
+    assert main(["map", "--model", str(path)]) == 0
     out = capsys.readouterr().out
+    # the default folder takes the file's stem, never its path
+    assert (tmp_path / "traces" / "map-net-hermes_64-dense" / "mapping.parquet").is_file()
     assert "net on hermes_64, strategy dense" in out and "dw.0" in out
     # the depthwise layer: one 9 x 1 block per channel
     assert [line.split()[4] for line in out.splitlines() if line.startswith("dw.0")] == ["8"]
