@@ -12,8 +12,9 @@ scenario or sweep file never names one itself: those files are data, and running
   default, or ``"cifar10"``): its test and calibration images, and the input shape ``map`` and
   ``timing`` trace it at.
 
-The file is imported and run as Python code, as ``python FILE.py`` would run it: only give files you
-trust (this loader never unpickles anything itself). Every failure (no file, a syntax error, an
+The file is imported and run as Python code, as ``python FILE.py`` would run it (its folder first on
+``sys.path`` meanwhile, so its own helper modules import): only give files you trust (this loader
+never unpickles anything itself). Every failure (no file, a syntax error, an
 exception while importing or building, no such name, not a module, a non-finite weight) is one
 :class:`~chiptwin.errors.CheckpointError` naming the file.
 """
@@ -66,6 +67,37 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
+def _build(module: Any, spec: Any, path: Path, name: str) -> nn.Module:
+    """Import the file into ``module`` and return what ``name`` builds (see :func:`load_model_file`)."""
+    where = f"{path}:{name}"
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise CheckpointError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except Exception as exc:  # the user's code: any failure is a bad input, reported in one line
+        raise CheckpointError(f"{path}: importing it raised {_one_line(exc)}") from None
+    dataset = getattr(module, "DATASET", _DEFAULT_DATASET)
+    if dataset not in DATASETS:
+        raise CheckpointError(f"{path}: DATASET(={dataset!r}) must be one of {', '.join(DATASETS)}")
+    if not hasattr(module, name):
+        raise CheckpointError(
+            f"{where}: the file defines no {name!r} (a function returning an nn.Module, or a module; "
+            "give FILE.py:NAME for another name)"
+        )
+    built = getattr(module, name)
+    if isinstance(built, nn.Module):
+        return built
+    if not callable(built):
+        raise CheckpointError(f"{where}: is a {type(built).__name__}, not an nn.Module or a function")
+    try:
+        built = built()
+    except Exception as exc:  # the user's code
+        raise CheckpointError(f"{where}: calling it raised {_one_line(exc)}") from None
+    if not isinstance(built, nn.Module):
+        raise CheckpointError(f"{where}: returned a {type(built).__name__}, not an nn.Module")
+    return built
+
+
 def load_model_file(ref: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Import ``FILE.py[:NAME]`` and build its model; returns ``(model in eval mode, card)``.
 
@@ -91,33 +123,19 @@ def load_model_file(ref: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         raise CheckpointError(f"{path}: not a Python file that can be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling-free torch code look their module up
+    # As `python FILE.py` runs it: the file's folder first on sys.path (its own helper modules import),
+    # while it is imported and its builder runs.
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
     try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
+        built = _build(module, spec, path, name)
+    except CheckpointError:
         sys.modules.pop(module_name, None)
-        raise CheckpointError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:  # the user's code: any failure is a bad input, reported in one line
-        sys.modules.pop(module_name, None)
-        raise CheckpointError(f"{path}: importing it raised {_one_line(exc)}") from None
+        raise
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
     dataset = getattr(module, "DATASET", _DEFAULT_DATASET)
-    if dataset not in DATASETS:
-        raise CheckpointError(f"{path}: DATASET(={dataset!r}) must be one of {', '.join(DATASETS)}")
-    if not hasattr(module, name):
-        raise CheckpointError(
-            f"{where}: the file defines no {name!r} (a function returning an nn.Module, or a module; "
-            "give FILE.py:NAME for another name)"
-        )
-    built = getattr(module, name)
-    if not isinstance(built, nn.Module):
-        if not callable(built):
-            raise CheckpointError(f"{where}: is a {type(built).__name__}, not an nn.Module or a function")
-        try:
-            with torch.no_grad():
-                built = built()
-        except Exception as exc:  # the user's code
-            raise CheckpointError(f"{where}: calling it raised {_one_line(exc)}") from None
-        if not isinstance(built, nn.Module):
-            raise CheckpointError(f"{where}: returned a {type(built).__name__}, not an nn.Module")
     for key, tensor in built.state_dict().items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(f"{where}: tensor {key!r} holds NaN or infinite values")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -113,6 +114,16 @@ def test_a_bad_model_file_is_one_checkpoint_error(
         load_model_file(f"{path}{ref_suffix}")
     message = str(info.value)
     assert str(path) in message and fragment in message and "\n" not in message
+
+
+def test_a_model_file_imports_its_neighbours_as_python_would_run_it(tmp_path: Path) -> None:
+    _write(tmp_path, DEPTHWISE, "layers.py")  # the user's helper module, next to the model file
+    path = _write(tmp_path, "from layers import Net\n\ndef build_model():\n    return Net()\n", "mine.py")
+    try:
+        _, card = load_model_file(path)
+    finally:
+        sys.modules.pop("layers", None)
+    assert card["class"] == "Net" and str(tmp_path) not in sys.path  # the folder is on it while building
 
 
 def test_map_and_timing_take_a_model_file(
