@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from chiptwin.cli.arguments import integer, model_file, name_or_path, path
+from chiptwin.cli.arguments import integer, name_or_path, path
+from chiptwin.cli.user_models import add_model_argument, build_user_models
 from chiptwin.errors import MappingError, UsageError
 from chiptwin.files import output_folder
 from chiptwin.limits import MAX_SEEDS, MAX_TEST_IMAGES, MAX_THREADS
-from chiptwin.network.model_file import load_model_file
 from chiptwin.report.pareto import pareto_points_from_rows, write_pareto
 from chiptwin.report.summary import format_accuracy_table
 from chiptwin.report.sweep_table import format_sweep_table, sweep_rows
@@ -29,7 +29,7 @@ from chiptwin.report.temperature import format_temperature_table, temperature_ro
 from chiptwin.report.trace_report import write_report
 from chiptwin.scenario.library import SCENARIOS, named_scenario
 from chiptwin.scenario.run import run_scenario
-from chiptwin.scenario.spec import ScenarioSpec, checkpoint_label, load_scenario
+from chiptwin.scenario.spec import ScenarioSpec, load_scenario
 from chiptwin.trace.reader import read_manifest, read_table
 
 __all__ = ["add_parser", "specs_for"]
@@ -59,31 +59,10 @@ def _run(args: argparse.Namespace) -> int:
         specs = [(label, dataclasses.replace(spec, **changes)) for label, spec in specs]  # type: ignore[arg-type]
     # The scenario name is checked (chiptwin.files.check_name): a scenario file cannot steer this path.
     out = Path(args.out) if args.out else Path("traces") / (name if size == "default" else f"{name}-{size}")
-    models = _user_models(args.models, specs)  # before the output folder: a bad file leaves nothing
+    # before the output folder: a bad model file leaves nothing behind
+    models = build_user_models("chiptwin run", args.models, [spec for _, spec in specs])
     with output_folder(out, "--out", UsageError):
         return _run_specs(args, specs, out, name, models)
-
-
-def _user_models(refs: list[str], specs: list[tuple[str, ScenarioSpec]]) -> dict[str, nn.Module]:
-    """``--model FILE.py[:NAME]``: each model file, built, for the scenario's checkpoint of its label."""
-    named = {c for _, spec in specs for c in spec.checkpoints}
-    models: dict[str, nn.Module] = {}
-    for ref in refs:
-        label = checkpoint_label(ref)
-        if label not in named:
-            raise UsageError(
-                f"chiptwin run: --model {ref}: the scenario has no checkpoint {label!r} to give it to "
-                f"(checkpoints: {', '.join(sorted(named))})"
-            )
-        model, card = load_model_file(ref)
-        datasets = sorted({spec.dataset for _, spec in specs if label in spec.checkpoints})
-        if card["dataset"] not in datasets:
-            raise UsageError(
-                f"chiptwin run: --model {ref}: its DATASET is {card['dataset']!r}, the scenario's "
-                f"{', '.join(map(repr, datasets))}"
-            )
-        models[label] = model
-    return models
 
 
 def _temperature_table(traces: list[tuple[str, Path]]) -> str:
@@ -160,16 +139,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     size.add_argument("--quick", action="store_true", help="seconds-long version (what the tests run)")
     size.add_argument("--full", action="store_true", help="published size: 5 seeds, 10,000 test images")
     p.add_argument("--out", type=path("out"), help="trace directory (default: traces/NAME[-SIZE])")
-    p.add_argument(
-        "--model",
-        dest="models",
-        action="append",
-        type=model_file,
-        default=[],
-        metavar="FILE.py[:NAME]",
-        help="a model of your own (a function building your nn.Module) for the scenario's checkpoint "
-        "named FILE (FILE-NAME with :NAME); repeatable",
-    )
+    add_model_argument(p, "scenario")
     p.add_argument("--resume", action="store_true", help="keep the finished cells of an interrupted run")
     p.add_argument("--no-report", action="store_true", help="skip the PNG plots and summary.txt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

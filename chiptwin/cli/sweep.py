@@ -12,9 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from torch import nn
 from tqdm import tqdm
 
 from chiptwin.cli.arguments import integer, name_or_path, path, scheduler_address
+from chiptwin.cli.user_models import add_model_argument, build_user_models, user_model_labels
 from chiptwin.errors import UsageError
 from chiptwin.files import output_folder
 from chiptwin.limits import MAX_WORKERS
@@ -26,14 +28,15 @@ __all__ = ["add_parser"]
 
 
 def _command(args: argparse.Namespace) -> int:
-    spec = load_sweep(args.file)
+    spec = load_sweep(args.file, in_memory=user_model_labels(args.models))
+    models = build_user_models("chiptwin sweep", args.models, [cell.scenario for cell in spec.cells()])
     # The sweep name is checked (chiptwin.files.check_name): a sweep file cannot steer this path.
     folder = Path(args.out) if args.out else Path("traces") / f"sweep-{spec.name}"
     with output_folder(folder, "--out", UsageError) as out:
-        return _run(spec, out, args)
+        return _run(spec, out, args, models)
 
 
-def _run(spec: SweepSpec, out: Path, args: argparse.Namespace) -> int:
+def _run(spec: SweepSpec, out: Path, args: argparse.Namespace, models: dict[str, nn.Module]) -> int:
     cells = spec.cells()
     bar = tqdm(total=len(cells), unit="cell", disable=args.quiet, leave=False, delay=0.1)
     with bar:
@@ -54,6 +57,7 @@ def _run(spec: SweepSpec, out: Path, args: argparse.Namespace) -> int:
             serial=args.serial,
             on_done=done,
             on_start=start,
+            models=models or None,
         )
     print(
         f"{result.cells_run} cells run, {result.cells_skipped} already finished, {len(result.failed)} failed "
@@ -85,5 +89,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="LocalCluster worker processes",
     )
     p.add_argument("--serial", action="store_true", help="run the cells in this process, no dask")
+    add_model_argument(p, "sweep")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_command)

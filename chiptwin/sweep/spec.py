@@ -31,6 +31,7 @@ import dataclasses
 import itertools
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,10 +142,11 @@ class SweepSpec:
         )
 
 
-def check_cells(spec: SweepSpec, path: Path | str = "") -> list[SweepCell]:
+def check_cells(spec: SweepSpec, path: Path | str = "", in_memory: Iterable[str] = ()) -> list[SweepCell]:
     """Every cell of ``spec``, after checking what would otherwise fail only when the cell runs: each cell
     id is a valid, unique folder name; each architecture (with its overrides) loads and validates; each
-    checkpoint's card and weights exist. Run before any output is written.
+    checkpoint's card and weights exist (but those named in ``in_memory``: models given as objects). Run
+    before any output is written.
 
     Raises:
         SpecError, CheckpointError: the first problem, naming the cell or value.
@@ -174,7 +176,7 @@ def check_cells(spec: SweepSpec, path: Path | str = "") -> list[SweepCell]:
         new = set(scenario.checkpoints) - checkpoints
         if new:
             checkpoints |= new
-            check_inputs(dataclasses.replace(scenario, checkpoints=tuple(sorted(new))))
+            check_inputs(dataclasses.replace(scenario, checkpoints=tuple(sorted(new))), in_memory)
     return cells
 
 
@@ -198,8 +200,9 @@ def _base_scenario(raw: dict[str, Any], path: Path) -> ScenarioSpec:
     return specs[0][1]
 
 
-def load_sweep(path: Path | str) -> SweepSpec:
-    """Load and validate a sweep file (module docstring).
+def load_sweep(path: Path | str, in_memory: Iterable[str] = ()) -> SweepSpec:
+    """Load and validate a sweep file (module docstring); ``in_memory``: checkpoint names whose models
+    will be given as objects (``run_sweep(models=)``, ``chiptwin sweep --model``), not files.
 
     Raises:
         SpecError: the file is missing or not TOML, or a key or value is invalid (named in the message).
@@ -241,7 +244,7 @@ def load_sweep(path: Path | str) -> SweepSpec:
             retries=options.get("retries", 1),
             accuracy=accuracy,
         )
-        check_cells(spec)
+        check_cells(spec, in_memory=in_memory)
         return spec
     except ChipTwinError as exc:
         message = str(exc)

@@ -213,8 +213,8 @@ def test_run_gives_a_model_file_to_the_scenario_checkpoint_of_its_name(
 @pytest.mark.parametrize(
     "checkpoints, model, fragment",
     [
-        ('["net"]', "{other}", "--model {other}: the scenario has no checkpoint 'other'"),
-        ('["cifar"]', "{cifar}", "its DATASET is 'cifar10', the scenario's 'fashion-mnist'"),
+        ('["net"]', "{other}", "chiptwin run: --model {other}: no checkpoint 'other' to give it to"),
+        ('["cifar"]', "{cifar}", "its DATASET is 'cifar10', the checkpoint's data 'fashion-mnist'"),
         ('["{net}"]', None, "is a model file, and a scenario runs no code it names"),
         ('["net"]', "net.txt", "model(='net.txt') must be a model file FILE.py or FILE.py:NAME"),
     ],
@@ -235,6 +235,27 @@ def test_run_with_a_bad_model_is_one_line_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment.format(**files) in err[0], err
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.slow  # ~4 s: two timing-only cells, serially
+def test_sweep_gives_a_model_file_to_the_checkpoint_of_its_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = _write(tmp_path, DEPTHWISE)
+    sweep = tmp_path / "mine.toml"
+    sweep.write_text(
+        'name = "mine"\nscenario = "day_retention"\n[base]\ncheckpoints = ["net"]\nprobes_s = [60.0]\n'
+        '[grid]\narch = ["hermes_64"]\nstrategy = ["dense", "packed"]\npolicy = ["gdc"]\n'
+        "[run]\naccuracy = false\n"
+    )
+    argv = ["sweep", str(sweep), "--serial", "--quiet", "--out", str(tmp_path / "s")]
+    assert main([*argv, "--model", str(net)]) == 0
+    assert "2 cells run, 0 already finished, 0 failed" in capsys.readouterr().out
+    # without the model, the name is a checkpoint file that is not there: one line, nothing written
+    assert main([*argv[:-1], str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model card not found" in err[0]
     assert not (tmp_path / "t").exists()
 
 
