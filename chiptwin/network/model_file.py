@@ -2,8 +2,9 @@
 
 Where a command takes a checkpoint (``evaluate --checkpoint``, ``accuracy --checkpoint``) or a zoo
 model (``map`` / ``timing --model``), it also takes ``FILE.py`` or ``FILE.py:NAME``; ``run SCENARIO
---model FILE.py[:NAME]`` gives it to the scenario's checkpoint named ``FILE`` (``FILE-NAME``). A
-scenario or sweep file never names one itself: those files are data, and running one runs no code.
+--model FILE.py[:NAME]`` and ``sweep SWEEP --model ...`` give it to the checkpoint named ``FILE``
+(``FILE-NAME``; :mod:`chiptwin.cli.user_models`). A scenario or sweep file never names one itself: those
+files are data, and running one runs no code.
 
 - ``NAME`` (default ``build_model``) is a function of no arguments that returns the model, trained
   weights loaded (e.g. ``model.load_state_dict(safetensors.torch.load_file("net.safetensors"))``), or
@@ -14,8 +15,8 @@ scenario or sweep file never names one itself: those files are data, and running
 
 The file is imported and run as Python code, as ``python FILE.py`` would run it (its folder first on
 ``sys.path`` meanwhile, so its own helper modules import): only give files you trust (this loader
-never unpickles anything itself). Every failure (no file, a syntax error, an
-exception while importing or building, no such name, not a module, a non-finite weight) is one
+never unpickles anything itself). Every failure (no file, a syntax error, an exception while
+importing or building, no such name, not a module, a non-finite weight, an unknown ``DATASET``) is one
 :class:`~chiptwin.errors.CheckpointError` naming the file.
 """
 
