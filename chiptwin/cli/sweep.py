@@ -29,7 +29,8 @@ __all__ = ["add_parser"]
 
 def _command(args: argparse.Namespace) -> int:
     spec = load_sweep(args.file, in_memory=user_model_labels(args.models))
-    models = build_user_models("chiptwin sweep", args.models, [cell.scenario for cell in spec.cells()])
+    scenarios = [cell.scenario for cell in spec.cells()] if args.models else []
+    models = build_user_models("chiptwin sweep", args.models, scenarios)
     # The sweep name is checked (chiptwin.files.check_name): a sweep file cannot steer this path.
     folder = Path(args.out) if args.out else Path("traces") / f"sweep-{spec.name}"
     with output_folder(folder, "--out", UsageError) as out:
