@@ -22,7 +22,7 @@ import torch
 
 from chiptwin.errors import MappingError
 from chiptwin.mapping import STRATEGIES, build_chip_graph, map_graph, measure_mapping, split_graph
-from chiptwin.mapping.mapper import ARCHITECTURES_DIR
+from chiptwin.mapping.mapper import resolve_arch
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.resnet import build_model, model_spec
 from chiptwin.spec.chip import ChipSpec
@@ -68,7 +68,7 @@ def map_all(graph: Any, chip: ChipSpec, strategy: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Time to trace and map ResNet-50 on 512x512 crossbars.")
-    parser.add_argument("--arch", default="large_512", help="architecture name in architectures/")
+    parser.add_argument("--arch", default="large_512", help="shipped chip name or architecture file")
     parser.add_argument("--repeat", type=int, default=3, help="runs per step; the best is reported")
     args = parser.parse_args(argv)
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         model = build_model(model_spec(MODEL))
     trace_s, graph = best_time_s(lambda: build_layer_graph(model, INPUT_SHAPE, name=MODEL), args.repeat)
-    chip = load_chip(ARCHITECTURES_DIR / f"{args.arch}.toml")
+    chip = load_chip(resolve_arch(args.arch))
     try:
         map_graph(graph, chip, "dense", architectures_dir=None)
         enlarged = False

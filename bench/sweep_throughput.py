@@ -5,7 +5,7 @@ under a temporary directory, alternating the two modes ``--repeats`` times: seri
 (``serial=True``) and on a new LocalCluster of ``--workers`` single-threaded worker processes. Both modes
 give each cell one torch thread. Two kinds of cells:
 
-- timing-only (``accuracy = false``): the grid of ``sweeps/timing_only.toml`` (arch x strategy x ADC
+- timing-only (``accuracy = false``): the grid of the shipped ``timing_only`` sweep (arch x strategy x ADC
   bits, a day of Poisson traffic each), with ``--cells`` rounded up to whole blocks of its 6 arch x
   strategy pairs (more ADC bit values, then ADC sharing, for more cells);
 - functional evaluation (``accuracy = true``): the same base on hermes_64 with GDC + AdaBS before two
@@ -36,12 +36,13 @@ from pathlib import Path
 import pyarrow as pa
 from distributed import Client
 
+from chiptwin.shipped import shipped_path
 from chiptwin.sweep import SweepSpec, load_sweep, local_cluster, read_sweep, run_sweep
 
 MIN_TIMING_SPEEDUP = 1.5
 """Target: serial wall / cluster wall for timing-only cells, 2 workers on 2 cores."""
 
-SWEEP_FILE = Path(__file__).resolve().parents[1] / "sweeps" / "timing_only.toml"
+SWEEP_FILE = shipped_path("sweeps", "timing_only")
 
 ADC_BITS = (6, 8, 10, 4, 12, 5, 7, 9, 11, 3, 13, 14)
 """ADC resolutions of the timing grid, in the order they are added (the shipped file's three first)."""
@@ -53,7 +54,7 @@ ACCURACY_PROBES_S = (3600.0, 86400.0)
 
 
 def timing_sweep(cells: int) -> SweepSpec:
-    """``sweeps/timing_only.toml`` with as many ADC bit values as ``cells`` needs (at least ``cells``)."""
+    """The shipped ``timing_only`` sweep with as many ADC bit values as ``cells`` needs (at least that)."""
     shipped = load_sweep(SWEEP_FILE)
     pairs = len(shipped.grid["arch"]) * len(shipped.grid["strategy"])
     bits = ADC_BITS[: max(1, min(len(ADC_BITS), math.ceil(cells / pairs)))]

@@ -1,7 +1,7 @@
 """day_retention: Joshi et al. 2020's experiment on the twin.
 
 The FP32 and the hardware-aware ResNet-32 (Fashion-MNIST) programmed on the paper's own configuration
-(``architectures/joshi2020.toml``: two PCM devices per weight, MVMs on the devices' conductances without
+(``joshi2020``, a shipped chip: two PCM devices per weight, MVMs on the devices' conductances without
 converters), under no compensation, GDC, and GDC+AdaBS (each right before the probe), accuracy probes
 log-spaced from 1 s to 1 day (10 in the default size; ``--year``: to 1 year), with the latency and
 energy of inference and of compensation.

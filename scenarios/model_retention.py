@@ -1,7 +1,7 @@
 """model_retention: a vision transformer next to ResNet-32 over device age, with and without GDC.
 
 The hardware-aware vit4 and resnet32_pcm checkpoints (Fashion-MNIST) on the paper's configuration
-(``architectures/joshi2020.toml``: two PCM devices per weight, MVMs on read-back conductances), with no
+(``joshi2020``, a shipped chip: two PCM devices per weight, MVMs on read-back conductances), with no
 compensation and with GDC right before every probe, probes log-spaced from 1 minute to 1 year. The question
 (issue 16): LayerNorm renormalises every token, so does a global drift scale cancel in a transformer, where
 ResNet-32's frozen batch-norm needs GDC?

@@ -1,6 +1,6 @@
 """retention_temperature: accuracy over a day at 25, 55 and 85 °C, and how often to compensate at each.
 
-The hardware-aware ResNet-32 (Fashion-MNIST) on the paper's configuration (``architectures/joshi2020.toml``),
+The hardware-aware ResNet-32 (Fashion-MNIST) on the paper's configuration (``joshi2020``, a shipped chip),
 programmed and held at each temperature (the drift law's temperature dependence:
 ``chiptwin/device/temperature.py``). Per temperature, two traces: GDC and GDC+AdaBS right before every
 probe (probes log-spaced 1 s .. 1 day), and GDC+AdaBS passes whenever the device age has grown by a factor

@@ -32,11 +32,12 @@ from chiptwin.cli import main
 from chiptwin.network.checkpoint import load_checkpoint
 from chiptwin.network.data import load_fashion_mnist
 from chiptwin.scenario.spec import load_scenario
+from chiptwin.shipped import shipped_dir
 from chiptwin.spec.load import load_chip
 from chiptwin.trace import EVENT_KINDS, SCHEMAS, TASKS, TraceWriter, read_manifest, read_table
 
 BAD_INPUTS = Path(__file__).resolve().parent / "bad_inputs"
-ARCHITECTURES = Path(__file__).resolve().parents[1] / "architectures"
+ARCHITECTURES = shipped_dir("architectures")
 SHIPPED = Path(__file__).resolve().parents[1] / "chiptwin/network/checkpoints/resnet32_pcm_fmnist_hwa"
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from chiptwin.cli import arguments, build_parser, main
 from chiptwin.cli.summary import summarise_array
+from chiptwin.shipped import shipped_dir
 from chiptwin.spec.load import load_chip
 
-ARCH_DIR = Path(__file__).resolve().parents[1] / "architectures"
+ARCH_DIR = shipped_dir("architectures")
 
 
 def test_check_arch_prints_summary(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,10 +27,11 @@ from chiptwin.cli import main
 from chiptwin.cli.measurement_file import read_measurements, write_measurements
 from chiptwin.device.pcm_fit import FITTED, PCMFit, fit_pcm
 from chiptwin.device.pcm_synthetic import synthesize_pcm_measurements
+from chiptwin.shipped import shipped_dir
 from chiptwin.spec.load import load_chip, load_device_table
 from chiptwin.spec.pcm import PCMSpec
 
-ARCH = Path(__file__).resolve().parents[1] / "architectures" / "hermes_64.toml"
+ARCH = shipped_dir("architectures") / "hermes_64.toml"
 
 
 def test_synthesize_fit_and_include_the_table(

@@ -1,10 +1,12 @@
-"""``chiptwin check-arch FILE``: validate an architecture file and print its nominal figures."""
+"""``chiptwin check-arch FILE``: validate an architecture file and print its nominal figures;
+``check-arch --list``: the shipped chips (:mod:`chiptwin.shipped`)."""
 
 from __future__ import annotations
 
 import argparse
 
 from chiptwin.cli.arguments import name_or_path
+from chiptwin.cli.listing import add_list_argument, format_shipped, needs_target
 from chiptwin.mapping.mapper import ARCHITECTURES_DIR, resolve_arch
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.device import DEVICE_MODELS, describe_age_convention
@@ -57,7 +59,10 @@ def format_area(chip: ChipSpec) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    path = resolve_arch(args.file)
+    if args.list:
+        print(format_shipped("architectures"))
+        return 0
+    path = resolve_arch(needs_target("check-arch", args.file, "an architecture file or name"))
     chip = load_chip(path)
     print(f"{path}: valid")
     print(format_chip(chip))
@@ -73,6 +78,10 @@ def _run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-arch", help="validate an architecture file and print its summary")
     p.add_argument(
-        "file", type=name_or_path("file"), help="architecture TOML file, or a name in architectures/"
+        "file",
+        nargs="?",
+        type=name_or_path("file"),
+        help="architecture TOML file, or a shipped chip's name (--list)",
     )
+    add_list_argument(p, "chips")
     p.set_defaults(func=_run)

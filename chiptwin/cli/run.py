@@ -1,7 +1,8 @@
 """``chiptwin run SCENARIO``: run a named scenario or a scenario TOML file, write its trace and report.
 
 ``SCENARIO`` is a name from :data:`chiptwin.scenario.library.SCENARIOS` (``day_retention``,
-``compensation_period``, ``tile_mapping``, ...) or a path to a scenario ``.toml`` file. Prints the accuracy
+``compensation_period``, ``tile_mapping``, ...), the name of a shipped scenario file (``hourly_gdc``,
+:mod:`chiptwin.shipped`) or a path to a scenario ``.toml`` file. Prints the accuracy
 table (rows: device age; columns: checkpoint x policy) with latency and energy, and writes the trace
 directory and its report (PNG plots, summary.txt).
 """
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from chiptwin.cli.arguments import integer, name_or_path, path
+from chiptwin.cli.listing import add_list_argument, format_shipped, needs_target
 from chiptwin.cli.user_models import add_model_argument, build_user_models
 from chiptwin.errors import MappingError, UsageError
 from chiptwin.files import output_folder
@@ -30,16 +32,20 @@ from chiptwin.report.trace_report import write_report
 from chiptwin.scenario.library import SCENARIOS, named_scenario
 from chiptwin.scenario.run import run_scenario
 from chiptwin.scenario.spec import ScenarioSpec, load_scenario
+from chiptwin.shipped import resolve, shipped_names, shipped_path
 from chiptwin.trace.reader import read_manifest, read_table
 
 __all__ = ["add_parser", "specs_for"]
 
 
 def specs_for(scenario: str, size: str) -> tuple[str, list[tuple[str, ScenarioSpec]]]:
-    """``(name, [(label, spec), ...])`` of a scenario name or TOML file."""
+    """``(name, [(label, spec), ...])`` of a named scenario, a TOML file, or a shipped scenario file's name
+    (:mod:`chiptwin.shipped`; a file the user gives wins, a named scenario wins over a shipped file)."""
     path = Path(scenario)
-    if path.suffix == ".toml" or path.exists():
-        spec = load_scenario(path)
+    if scenario not in SCENARIOS and (
+        path.suffix == ".toml" or path.exists() or shipped_path("scenarios", scenario) is not None
+    ):
+        spec = load_scenario(resolve("scenarios", path))
         return spec.name, [("", spec)]
     return scenario, named_scenario(scenario, size)
 
@@ -48,8 +54,14 @@ def _run(args: argparse.Namespace) -> int:
     torch.set_flush_denormal(True)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.list:
+        named = ", ".join(SCENARIOS)
+        print(f"named scenarios (chiptwin.scenario.library): {named}")
+        print(format_shipped("scenarios"))
+        print(format_shipped("examples"))
+        return 0
     size = "quick" if args.quick else "full" if args.full else "default"
-    name, specs = specs_for(args.scenario, size)
+    name, specs = specs_for(needs_target("run", args.scenario, "a scenario name or file"), size)
     changes: dict[str, object] = {}
     if args.seeds is not None:
         changes["seeds"] = tuple(range(args.seeds))
@@ -132,9 +144,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a scenario; write its trace and report")
     p.add_argument(
         "scenario",
+        nargs="?",
         type=name_or_path("scenario"),
-        help=f"one of {', '.join(SCENARIOS)}, or a scenario .toml file",
+        help=f"one of {', '.join(SCENARIOS)}, a shipped scenario file "
+        f"({', '.join(shipped_names('scenarios'))}), or a scenario .toml file",
     )
+    add_list_argument(p, "scenarios and model files")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="seconds-long version (what the tests run)")
     size.add_argument("--full", action="store_true", help="published size: 5 seeds, 10,000 test images")

@@ -16,19 +16,25 @@ from torch import nn
 from tqdm import tqdm
 
 from chiptwin.cli.arguments import integer, name_or_path, path, scheduler_address
+from chiptwin.cli.listing import add_list_argument, format_shipped, needs_target
 from chiptwin.cli.user_models import add_model_argument, build_user_models, user_model_labels
 from chiptwin.errors import UsageError
 from chiptwin.files import output_folder
 from chiptwin.limits import MAX_WORKERS
 from chiptwin.report.pareto import pareto_points_from_sweep, write_pareto
 from chiptwin.report.sweep_table import format_sweep_results
+from chiptwin.shipped import shipped_names
 from chiptwin.sweep import SweepSpec, load_sweep, read_sweep, run_sweep
 
 __all__ = ["add_parser"]
 
 
 def _command(args: argparse.Namespace) -> int:
-    spec = load_sweep(args.file, in_memory=user_model_labels(args.models))
+    if args.list:
+        print(format_shipped("sweeps"))
+        return 0
+    file = needs_target("sweep", args.file, "a sweep file or name")
+    spec = load_sweep(file, in_memory=user_model_labels(args.models))
     scenarios = [cell.scenario for cell in spec.cells()] if args.models else []
     models = build_user_models("chiptwin sweep", args.models, scenarios)
     # The sweep name is checked (chiptwin.files.check_name): a sweep file cannot steer this path.
@@ -76,7 +82,14 @@ def _run(spec: SweepSpec, out: Path, args: argparse.Namespace, models: dict[str,
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="run a grid of scenario cells on dask.distributed")
-    p.add_argument("file", type=name_or_path("file"), help="sweep TOML file (see chiptwin/sweep/spec.py)")
+    p.add_argument(
+        "file",
+        nargs="?",
+        type=name_or_path("file"),
+        help=f"sweep TOML file (format: chiptwin.sweep.spec), or a shipped sweep's name "
+        f"({', '.join(shipped_names('sweeps'))})",
+    )
+    add_list_argument(p, "sweeps")
     p.add_argument("--out", type=path("out"), help="output directory (default: traces/sweep-NAME)")
     p.add_argument(
         "--scheduler",

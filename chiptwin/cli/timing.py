@@ -348,7 +348,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--arch",
         type=name_or_path("arch"),
         default="hermes_64",
-        help="architecture TOML file, or a name in architectures/",
+        help="architecture TOML file, or a shipped chip's name (check-arch --list)",
     )
     p.add_argument(
         "--model",

@@ -2,9 +2,8 @@
 
 ``map_graph`` splits the analog layers into blocks, hands them to a placer and checks the result. When
 the model does not fit, the :class:`MappingError` gives the tiles needed by layer against the tiles
-available, then what would fit: another strategy on the same chip, or the architecture files (in the
-repository's ``architectures/`` folder, the one ``chiptwin.cli.arch`` resolves bare names in) that hold
-the model.
+available, then what would fit: another strategy on the same chip, or the shipped architecture files
+(:mod:`chiptwin.shipped`, where bare chip names are resolved) that hold the model.
 """
 
 from __future__ import annotations
@@ -19,29 +18,24 @@ from chiptwin.errors import MappingError, SpecError
 from chiptwin.mapping.blocks import split_graph
 from chiptwin.mapping.placement import Mapping, Placer, validate_mapping
 from chiptwin.mapping.strategies import STRATEGIES, placer_for
+from chiptwin.shipped import resolve, shipped_dir
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import load_chip
 
 __all__ = ["ARCHITECTURES_DIR", "fit_suggestions", "map_graph", "resolve_arch"]
 
-ARCHITECTURES_DIR = Path(__file__).resolve().parents[2] / "architectures"
-"""The repository's architecture files, searched for a chip that fits."""
+ARCHITECTURES_DIR = shipped_dir("architectures")
+"""The shipped architecture files (bare chip names), searched for a chip that fits."""
 
 
 def resolve_arch(name_or_path: str | Path) -> Path:
-    """A path as given if it exists or looks like a file; else ``architectures/NAME.toml``.
+    """A path as given if it exists or looks like one; else the shipped ``NAME.toml``
+    (:func:`chiptwin.shipped.resolve`).
 
     Raises:
-        SpecError: a bare name that is not in ``architectures/``.
+        SpecError: a bare name that is not a shipped architecture.
     """
-    path = Path(name_or_path)
-    if path.exists() or path.suffix == ".toml" or len(path.parts) > 1:
-        return path
-    candidate = ARCHITECTURES_DIR / f"{path.name}.toml"
-    if not candidate.exists():
-        known = ", ".join(sorted(p.stem for p in ARCHITECTURES_DIR.glob("*.toml")))
-        raise SpecError(f"{name_or_path}: no such file or architecture (known: {known})")
-    return candidate
+    return resolve("architectures", name_or_path)
 
 
 def _tiles_needed(graph: nx.DiGraph, chip: ChipSpec, placer: Placer) -> int | None:
@@ -70,7 +64,7 @@ def fit_suggestions(
         for name in dict.fromkeys((strategy, "packed")):
             n = _tiles_needed(graph, other, STRATEGIES[name]) if name in STRATEGIES else None
             if n is not None:
-                hints.append(f"{path.parent.name}/{path.name} ('{name}', {n} of {other.tiles.count} tiles)")
+                hints.append(f"--arch {path.stem} ('{name}', {n} of {other.tiles.count} tiles)")
                 break
     if hints:
         return "would fit: " + ", ".join(hints)

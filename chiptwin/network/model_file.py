@@ -13,6 +13,9 @@ files are data, and running one runs no code.
   default, or ``"cifar10"``): its test and calibration images, and the input shape ``map`` and
   ``timing`` trace it at.
 
+A bare ``FILE.py`` that is not in the current folder is a shipped example model file
+(:mod:`chiptwin.shipped`: ``dwcnn.py``); a file of the user's own always wins.
+
 The file is imported and run as Python code, as ``python FILE.py`` would run it (its folder first on
 ``sys.path`` meanwhile, so its own helper modules import): only give files you trust (this loader
 never unpickles anything itself). Every failure (no file, a syntax error, an exception while
@@ -34,6 +37,7 @@ from torch import nn
 from chiptwin.errors import CheckpointError
 from chiptwin.files import check_regular_file
 from chiptwin.network.data import DATASETS
+from chiptwin.shipped import shipped_path
 
 __all__ = ["DEFAULT_FACTORY", "is_model_file", "load_model_file", "model_file_label", "model_file_parts"]
 
@@ -110,9 +114,11 @@ def load_model_file(ref: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         CheckpointError: see the module docstring.
     """
     path, name = model_file_parts(ref)
-    where = f"{path}:{name}"
+    if not path.exists() and not path.is_symlink() and len(path.parts) == 1:
+        path = shipped_path("examples", path.name) or path  # a shipped example (chiptwin.shipped)
     if not path.exists() and not path.is_symlink():
         raise CheckpointError(f"{path}: model file not found")
+    where = f"{path}:{name}"
     check_regular_file(path, "model file", CheckpointError)
     try:
         source = path.read_bytes()

@@ -42,7 +42,7 @@ __all__ = [
 
 RETENTION_ARCH = "joshi2020"
 """The chip of the retention study (``day_retention``, ``chiptwin evaluate``): Joshi et al. 2020's own
-configuration, two PCM devices per weight (``architectures/joshi2020.toml``); the architecture scenarios
+configuration, two PCM devices per weight (``joshi2020``, a shipped chip); the architecture scenarios
 run on hermes_64."""
 
 SIZES = ("quick", "default", "full")
@@ -64,7 +64,7 @@ _WORKLOAD = {
 
 
 def day_retention(size: str, *, year: bool = False) -> list[tuple[str, ScenarioSpec]]:
-    """Joshi et al. 2020's experiment on the paper's own configuration (``architectures/joshi2020.toml``:
+    """Joshi et al. 2020's experiment on the paper's own configuration (``joshi2020``, a shipped chip:
     two PCM devices per weight, MVMs on read-back conductances): FP vs hardware-aware checkpoint x
     {none, GDC, GDC+AdaBS}, compensated right before every probe, probes log-spaced from 1 s to 1 day
     (or 1 year), dense enough to show where accuracy without compensation collapses (10 s to 15 min)."""

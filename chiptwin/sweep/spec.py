@@ -41,6 +41,7 @@ from chiptwin.files import check_name, load_toml
 from chiptwin.limits import MAX_SEED, MAX_SWEEP_CELLS
 from chiptwin.scenario.library import named_scenario
 from chiptwin.scenario.spec import ScenarioSpec, check_inputs, load_scenario, scenario_chip
+from chiptwin.shipped import resolve
 
 __all__ = ["GRID_KEYS", "SweepCell", "SweepSpec", "check_cells", "load_sweep"]
 
@@ -204,10 +205,12 @@ def load_sweep(path: Path | str, in_memory: Iterable[str] = ()) -> SweepSpec:
     """Load and validate a sweep file (module docstring); ``in_memory``: checkpoint names whose models
     will be given as objects (``run_sweep(models=)``, ``chiptwin sweep --model``), not files.
 
+    ``path``: a sweep file, or the name of a shipped one (``timing_only``, :mod:`chiptwin.shipped`).
+
     Raises:
         SpecError: the file is missing or not TOML, or a key or value is invalid (named in the message).
     """
-    path = Path(path)
+    path = resolve("sweeps", path)
     raw: dict[str, Any] = dict(load_toml(path, "sweep file", SpecError))
     try:
         unknown = set(raw) - {"name", "scenario", "base", "grid", "run"}

@@ -15,13 +15,14 @@ from chiptwin.device import pcm as pcm_law
 from chiptwin.device.models import NOISE_MODELS
 from chiptwin.errors import SpecError
 from chiptwin.functional import program_chip, whole_layer_blocks
+from chiptwin.shipped import shipped_dir
 from chiptwin.spec.chip import ChipSpec, describe_chip
 from chiptwin.spec.device import DEVICE_MODELS, device_model_name
 from chiptwin.spec.load import apply_overrides, chip_from_dict, chip_to_dict, load_chip
 from chiptwin.spec.pcm import PCMSpec
 from chiptwin.spec.rram import RRAMSpec
 
-ARCH = Path(__file__).resolve().parents[2] / "architectures"
+ARCH = shipped_dir("architectures")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functional"))
 from small_model import model_and_data  # noqa: E402
 

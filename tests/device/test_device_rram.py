@@ -17,13 +17,14 @@ from chiptwin.cli.summary import summarise_array
 from chiptwin.device import DeviceState, noise_model
 from chiptwin.device.rram import program, read, relax
 from chiptwin.errors import DeviceError, SpecError
+from chiptwin.shipped import shipped_dir
 from chiptwin.spec.load import apply_overrides, load_chip
 from chiptwin.spec.rram import RRAMSpec
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
 N = 1_000_000
 SPEC = RRAMSpec()
-ARCH = Path(__file__).resolve().parents[2] / "architectures"
+ARCH = shipped_dir("architectures")
 
 
 def gen(seed: int = 0) -> torch.Generator:

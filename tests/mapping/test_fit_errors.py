@@ -18,9 +18,9 @@ def test_too_big_for_tiny_4_names_the_numbers_and_the_chips_that_fit(resnet32_pc
     text = str(err.value)
     assert "'dense' placement needs 226 tiles of 64x32 weights but chip 'tiny_4' has 4" in text
     assert "layer3.1.conv1 16" in text  # blocks by layer, the largest first
-    # What would fit, found by loading architectures/*.toml: 43 dense blocks on hermes_64, 34 on large_512
-    assert "architectures/hermes_64.toml ('dense', 43 of 64 tiles)" in text
-    assert "architectures/large_512.toml ('dense', 34 of 64 tiles)" in text
+    # What would fit, found by loading the shipped chips: 43 dense blocks on hermes_64, 34 on large_512
+    assert "--arch hermes_64 ('dense', 43 of 64 tiles)" in text
+    assert "--arch large_512 ('dense', 34 of 64 tiles)" in text
     assert "\n" not in text
 
 

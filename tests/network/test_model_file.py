@@ -165,7 +165,7 @@ def test_a_bad_model_file_on_the_command_line_is_one_line_exit_2(
     assert len(err) == 1 and fragment in err[0]
 
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dwcnn.py"
+EXAMPLE = "dwcnn.py"  # the shipped example model file, found by name from any folder (chiptwin.shipped)
 
 
 @pytest.mark.slow  # ~5 s: two seeds of the example CNN on 500 images

@@ -12,8 +12,6 @@ import pytest
 from chiptwin.report.pareto import ParetoPoint, pareto_mask, pareto_points_from_sweep, write_pareto
 from chiptwin.sweep import load_sweep, read_sweep, run_sweep
 
-SWEEPS = Path(__file__).resolve().parents[2] / "sweeps"
-
 
 def _p(name: str, acc: float | None, nj: float, mm2: float, rate: float) -> ParetoPoint:
     return ParetoPoint(name, acc, None if acc is None else 86_400.0, 1, nj * 1e3, mm2, rate)
@@ -47,7 +45,7 @@ def test_write_pareto_writes_the_table_behind_the_png(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # seven timing-only cells: ~10 s
 def test_adc_bits_sweep_moves_energy_time_and_area_the_way_physics_says(tmp_path: Path) -> None:
-    spec = load_sweep(SWEEPS / "adc_bits.toml")
+    spec = load_sweep("adc_bits")
     result = run_sweep(spec, tmp_path / "out", serial=True)
     assert not result.failed and result.cells_total == 7
     rows = sorted(read_sweep(tmp_path / "out").to_pylist(), key=lambda r: int(r["adc_bits"]))

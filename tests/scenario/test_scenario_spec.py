@@ -10,6 +10,7 @@ from chiptwin.errors import SpecError
 from chiptwin.scenario import PolicySpec, ScenarioSpec, load_scenario, log_probes_s, schedule
 from chiptwin.scenario.cell import COMPENSATE, PROBE, REPROGRAM
 from chiptwin.scenario.library import SCENARIOS, named_scenario
+from chiptwin.shipped import resolve
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import apply_overrides
 
@@ -170,7 +171,7 @@ def test_unknown_scenario_name() -> None:
 
 
 def test_shipped_scenario_file_loads() -> None:
-    spec = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "hourly_gdc.toml")
+    spec = load_scenario(resolve("scenarios", "hourly_gdc"))
     assert [p.name for p in spec.policies] == ["gdc_hourly", "gdc+adabs_6h", "none"]
     assert spec.probes_s[-1] == 21600.0
 

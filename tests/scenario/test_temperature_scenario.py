@@ -23,6 +23,7 @@ from chiptwin.scenario import PolicySpec, ScenarioSpec, WorkloadSpec, load_scena
 from chiptwin.scenario.cell import COMPENSATE, PROBE
 from chiptwin.scenario.spec import TileFailureSpec, scenario_chip
 from chiptwin.scenario.temperature import read_temperature_series, temperature_history
+from chiptwin.shipped import resolve
 from chiptwin.spec import temperature as temperature_spec
 from chiptwin.spec.faults import FaultSpec
 from chiptwin.spec.temperature import DAILY_STEP_S, TemperatureSpec, describe_temperature
@@ -302,7 +303,7 @@ def test_the_reference_temperature_leaves_a_programmed_chip_bit_identical() -> N
 
 
 def test_the_shipped_daily_cycle_file_loads_and_checks() -> None:
-    spec = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "daily_cycle.toml")
+    spec = load_scenario(resolve("scenarios", "daily_cycle"))
     assert spec.temperature == TemperatureSpec(kind="daily", mean_c=40.0, amplitude_c=15.0, peak_s=50_400.0)
     assert [p.every_factor for p in spec.policies] == [None, 1.5]
     scenario_chip(spec)

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from chiptwin.errors import SpecError
+from chiptwin.shipped import shipped_dir
 from chiptwin.spec.load import load_chip, load_device_table
 from chiptwin.spec.pcm import PCMSpec
 from chiptwin.spec.rram import RRAMSpec
 
-ARCH = Path(__file__).resolve().parents[2] / "architectures" / "hermes_64.toml"
+ARCH = shipped_dir("architectures") / "hermes_64.toml"
 
 TABLE = """[device]
 model = "pcm_joshi2020"

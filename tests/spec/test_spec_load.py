@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from chiptwin.errors import SpecError
+from chiptwin.shipped import shipped_dir
 from chiptwin.spec.chip import ChipSpec, GDCSpec, TileSpec, describe_chip
 from chiptwin.spec.figures import chip_area, chip_figures, mvm_cost, mvm_energy_pj, mvm_time_ns
 from chiptwin.spec.load import apply_overrides, chip_from_dict, figure_sources, load_chip
 from chiptwin.spec.pcm import PCMSpec
 
-ARCH_DIR = Path(__file__).resolve().parents[2] / "architectures"
+ARCH_DIR = shipped_dir("architectures")
 ARCH_FILES = sorted(ARCH_DIR.glob("*.toml"))
 
 

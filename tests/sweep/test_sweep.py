@@ -11,6 +11,7 @@ import pytest
 
 from chiptwin.errors import SpecError
 from chiptwin.scenario import PolicySpec, ScenarioSpec, WorkloadSpec, run_scenario
+from chiptwin.shipped import shipped_dir
 from chiptwin.sweep import SweepSpec, load_sweep, local_cluster, read_sweep, run_sweep
 from chiptwin.trace.reader import read_table
 
@@ -118,10 +119,9 @@ def test_load_sweep_file(tmp_path: Path) -> None:
 
 
 def test_shipped_sweep_files_load() -> None:
-    root = Path(__file__).resolve().parents[2] / "sweeps"
-    assert len(load_sweep(root / "adc_strategy.toml").cells()) == 24
-    assert len(load_sweep(root / "timing_only.toml").cells()) == 18
-    scale = load_sweep(root / "weight_scale.toml").cells()
+    assert len(load_sweep("adc_strategy").cells()) == 24
+    assert len(load_sweep("timing_only").cells()) == 18
+    scale = load_sweep("weight_scale").cells()
     assert len(scale) == 2 * 2 * 3 * 2  # scales x policies x seeds x both checkpoints
 
 
@@ -180,7 +180,7 @@ def test_worker_config_file_for_external_clusters_matches_the_local_cluster() ->
 
     from chiptwin.sweep.run import _worker_config
 
-    path = Path(__file__).resolve().parents[2] / "sweeps" / "dask-workers.yaml"
+    path = shipped_dir("sweeps") / "dask-workers.yaml"
     (loaded,) = dask.config.collect_yaml([str(path)])
     merged = copy.deepcopy(dask.config.config)
     dask.config.update(merged, loaded)

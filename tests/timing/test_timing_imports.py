@@ -14,9 +14,10 @@ import chiptwin.timing
 from chiptwin.timing import simulate_events, build_plan, ReplayWorkload
 from chiptwin.mapping import map_graph
 from chiptwin.spec.load import load_chip
+from chiptwin.shipped import shipped_path
 sys.path.insert(0, "tests/timing")
 from timing_graphs import chain_graph, conv
-chip = load_chip("architectures/tiny_4.toml")
+chip = load_chip(shipped_path("architectures", "tiny_4"))
 graph = chain_graph([conv("conv", 4, 16, 3, 8)])
 plan = build_plan(graph, map_graph(graph, chip, "dense", architectures_dir=None), chip)
 result = simulate_events(plan, ReplayWorkload(np.array([0])), duration_ns=1)

@@ -1,18 +1,19 @@
-"""A model file: a network of your own for chiptwin's command line (chiptwin/network/model_file.py).
+"""A small MobileNet-style CNN for Fashion-MNIST: an example model file (chiptwin.network.model_file).
 
-A small MobileNet-style CNN (depthwise-separable blocks) for Fashion-MNIST. Every command that takes a
-zoo model or a checkpoint takes this file (run from the repository root)::
+A model file is a network of your own for chiptwin's command line; this one ships with chiptwin, so
+``dwcnn.py`` finds it from any folder (a ``dwcnn.py`` of your own in the current folder wins). Every
+command that takes a zoo model or a checkpoint takes it::
 
-    chiptwin map --model examples/dwcnn.py --strategy packed
-    chiptwin timing --model examples/dwcnn.py --strategy packed
-    chiptwin evaluate --checkpoint examples/dwcnn.py --strategy packed --ages 1h,1d --seeds 2
-    chiptwin run examples/dwcnn_retention.toml --model examples/dwcnn.py
+    chiptwin map --model dwcnn.py --strategy packed
+    chiptwin timing --model dwcnn.py --strategy packed
+    chiptwin evaluate --checkpoint dwcnn.py --strategy packed --ages 1h,1d --seeds 2
+    chiptwin run dwcnn_retention --model dwcnn.py
 
 (``packed``: each depthwise layer is one small block per channel, 229 blocks in all, more than a
 chip's tiles if every block had a tile of its own as ``dense`` places them.)
 
-chiptwin imports the file and calls ``build_model()`` (another function: ``examples/dwcnn.py:NAME``);
-``DATASET`` says which images it was trained on. ``python examples/dwcnn.py`` trains it (3 epochs of
+chiptwin imports the file and calls ``build_model()`` (another function: ``dwcnn.py:NAME``);
+``DATASET`` says which images it was trained on. ``python dwcnn.py`` (in its folder) trains it (3 epochs of
 AdamW on the 60,000 Fashion-MNIST training images from Debian's dataset-fashion-mnist, seed 0: ~10 min
 of one core; 89.40 % on the 10,000 test images) and writes ``dwcnn.safetensors`` next to this file,
 the weights ``build_model`` loads.
@@ -54,7 +55,7 @@ class DWCNN(nn.Module):
 
 
 def build_model() -> nn.Module:
-    """The trained network (``python examples/dwcnn.py`` writes its weights)."""
+    """The trained network (``python dwcnn.py`` writes its weights)."""
     model = DWCNN()
     model.load_state_dict(load_file(str(WEIGHTS)))
     return model
