@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from chiptwin.versions import VERSION
+
+__version__ = VERSION
 
 __all__ = [
     "POLICY_NAMES",

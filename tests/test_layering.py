@@ -14,9 +14,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "chiptwin"
 
-# layer -> chiptwin layers it may import (units, errors, seeding, durations, files, limits and shipped are
-# the base every layer may use; durations, files and shipped themselves read only units and errors).
-BASE = {"units", "errors", "seeding", "durations", "files", "limits", "shipped"}
+# layer -> chiptwin layers it may import (units, errors, seeding, durations, files, limits, shipped and
+# versions are the base every layer may use; durations, files and shipped themselves read only units and
+# errors, versions nothing).
+BASE = {"units", "errors", "seeding", "durations", "files", "limits", "shipped", "versions"}
 ALLOWED_LAYERS: dict[str, set[str]] = {
     "units": set(),
     "errors": set(),
@@ -25,6 +26,7 @@ ALLOWED_LAYERS: dict[str, set[str]] = {
     "files": {"errors"},
     "limits": {"units", "durations"},
     "shipped": {"errors"},
+    "versions": set(),
     "spec": {"units", "errors"},
     "device": {"spec", "units", "errors"},
     "network": {"spec", "units", "errors"},
@@ -51,6 +53,7 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
     "files": set(),
     "limits": set(),
     "shipped": set(),
+    "versions": set(),
     "spec": {"numpy"},
     "device": {"torch", "numpy"},
     "network": {"torch", "numpy", "networkx", "safetensors", "tqdm"},

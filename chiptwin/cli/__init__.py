@@ -6,6 +6,7 @@ That includes a bad argument: every argument is checked while parsing (``chiptwi
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -37,9 +38,18 @@ def build_parser() -> ArgumentParser:
         train,
     )
     from chiptwin.cli.arguments import ArgumentParser
+    from chiptwin.versions import describe_versions
 
     parser = ArgumentParser(
-        prog="chiptwin", description="Digital twin of a multi-tile analog in-memory-computing PCM chip."
+        prog="chiptwin",
+        description="Digital twin of a multi-tile analog in-memory-computing PCM chip.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # --version: one line, unwrapped
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=describe_versions(),
+        help="the versions of chiptwin and its files",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     commands = (arch, summary, train, accuracy, evaluate, map, timing, run, report, timeline, sweep)

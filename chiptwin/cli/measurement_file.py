@@ -36,14 +36,15 @@ from chiptwin.device.measurements import (
 from chiptwin.errors import DataError
 from chiptwin.files import check_regular_file, describe_os_error
 from chiptwin.limits import MAX_MEASUREMENT_ROWS
+from chiptwin.versions import MEASUREMENT_FILE_VERSION
 
 __all__ = ["KIND", "MEASUREMENT_SCHEMA_VERSION", "read_measurements", "write_measurements"]
 
 KIND = "measurement file"
 """The file kind of :data:`chiptwin.files.SIZE_LIMITS`."""
 
-MEASUREMENT_SCHEMA_VERSION = "1"
-"""Version of the columns a written measurement file has (in its Parquet metadata)."""
+MEASUREMENT_SCHEMA_VERSION = MEASUREMENT_FILE_VERSION
+"""Version of a written measurement file's columns (in its Parquet metadata; :mod:`chiptwin.versions`)."""
 
 _PARQUET_MAGIC = b"PAR1"
 

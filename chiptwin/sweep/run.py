@@ -35,6 +35,7 @@ from chiptwin.sweep.spec import SweepCell, SweepSpec
 from chiptwin.trace.reader import read_table
 from chiptwin.trace.schema import dynamic_energy_pj
 from chiptwin.trace.writer import write_atomic
+from chiptwin.versions import SWEEP_RESULTS_VERSION
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
@@ -49,8 +50,8 @@ __all__ = [
     "run_sweep_cell",
 ]
 
-RESULTS_VERSION = 2
-"""Version of the results table schema."""
+RESULTS_VERSION = SWEEP_RESULTS_VERSION
+"""Version of the results table schema (:mod:`chiptwin.versions`)."""
 
 _FIGURES = [
     pa.field("time_ns", pa.int64()),

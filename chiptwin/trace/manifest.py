@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from chiptwin.errors import DataError
+from chiptwin.versions import TRACE_LAYOUT_VERSION
 
 __all__ = ["TRACE_VERSION", "VERSIONED_PACKAGES", "as_json", "build_manifest", "file_sha256", "utc_now"]
 
-TRACE_VERSION = 1
-"""Version of the trace directory layout (manifest, part files); raise it on any change of layout."""
+TRACE_VERSION = TRACE_LAYOUT_VERSION
+"""Version of the trace directory layout (manifest, part files; :mod:`chiptwin.versions`); raise it there on
+any change of layout."""
 
 VERSIONED_PACKAGES = ("chiptwin", "torch", "numpy", "simpy", "networkx", "pyarrow")
 """Distributions whose installed version the manifest records (``None`` when not installed)."""

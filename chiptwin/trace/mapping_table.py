@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from chiptwin.errors import DataError
 from chiptwin.files import check_regular_file
+from chiptwin.versions import MAPPING_TABLE_VERSION
 
 __all__ = [
     "MAPPING_SCHEMA",
@@ -26,8 +27,9 @@ __all__ = [
     "write_mapping_table",
 ]
 
-MAPPING_SCHEMA_VERSION = 1
-"""Version of :data:`MAPPING_SCHEMA`; raise it on any change of columns or meaning."""
+MAPPING_SCHEMA_VERSION = MAPPING_TABLE_VERSION
+"""Version of :data:`MAPPING_SCHEMA` (:mod:`chiptwin.versions`); raise it there on any change of columns or
+meaning."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

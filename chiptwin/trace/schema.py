@@ -24,6 +24,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from chiptwin.versions import TRACE_TABLES_VERSION
+
 __all__ = [
     "CELLS_SCHEMA",
     "CELL_KEYS",
@@ -39,13 +41,9 @@ __all__ = [
     "dynamic_energy_pj",
 ]
 
-SCHEMA_VERSION = 4
-"""Version of every table schema below; raise it on any change of columns or meaning.
-
-2: ``probes.gdc_skipped_blocks``. The ``detail`` table was added at 2 without a change of version: no
-column of another table changed, and a trace without it reads as one whose ``detail`` is empty.
-3: ``cells.area_mm2``, the chip's area.
-4: ``probes.drift_age_s`` and ``probes.temperature_c``, the chip temperature and the age the drift law saw."""
+SCHEMA_VERSION = TRACE_TABLES_VERSION
+"""Version of every table schema below (:data:`chiptwin.versions.TRACE_TABLES_VERSION`, with its history);
+raise it there on any change of columns or meaning."""
 
 DYNAMIC_ENERGY_COMPONENTS = ("array", "dac", "adc", "noc", "digital")
 """Energy components the inference itself draws (crossbars, converters, mesh, digital units)."""
