@@ -17,10 +17,10 @@ A duration is a non-negative decimal number and an optional unit, with optional 
 The number is read exactly (as a fraction), so ``1.5h`` is 5,400 s and ``1y`` is exactly
 31,536,000,000,000,000 ns. ``m`` is refused: minute or milli? Write ``min`` or ``ms``.
 
-:func:`format_age` prints what :func:`parse_duration_s` reads: ``1.5 min``, ``1.0 d``.
+:func:`format_age` prints what :func:`parse_duration_s` reads: ``1.5 min``, ``1 d``.
 
     >>> parse_duration_ns("250ms"), parse_duration_s("1.5h"), format_age(parse_duration_s("1y"))
-    (250000000, 5400.0, '1.0 y')
+    (250000000, 5400.0, '1 y')
 """
 
 from __future__ import annotations
@@ -32,7 +32,14 @@ from fractions import Fraction
 from chiptwin.errors import DataError, SpecError
 from chiptwin.units import NS_PER_S, SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
-__all__ = ["MAX_DURATION_NS", "NS_PER_UNIT", "format_age", "parse_duration_ns", "parse_duration_s"]
+__all__ = [
+    "MAX_DURATION_NS",
+    "NS_PER_UNIT",
+    "format_age",
+    "format_time_ns",
+    "parse_duration_ns",
+    "parse_duration_s",
+]
 
 NS_PER_UNIT: dict[str, int] = {
     "ns": 1,
@@ -113,13 +120,14 @@ def parse_duration_s(text: str, *, name: str = "duration") -> float:
 
 
 def format_age(seconds: float) -> str:
-    """A device age in the largest unit (min, h, d, y) in which it reads at least 1.0, else seconds.
+    """A device age in the largest unit (min, h, d, y) in which it reads at least 1, else seconds.
 
-    One decimal in min, h, d and y; up to three significant digits in seconds. The text is itself a
-    duration of the grammar above.
+    One rule in every unit, so the ages of a table read alike: whole numbers from 10 (``20 s``, ``30 d``),
+    one decimal below (``1.5 h``) with no trailing zero (``1 h``, not ``1.0 h``), three significant digits
+    below 1 s. The text is itself a duration of the grammar above.
 
-    >>> [format_age(s) for s in (0.5, 1, 16, 90, 3600, 86400, 3.15e7)]
-    ['0.5 s', '1 s', '16 s', '1.5 min', '1.0 h', '1.0 d', '1.0 y']
+    >>> [format_age(s) for s in (0.5, 1, 16, 90, 3600, 5400, 86400, 3.15e7)]
+    ['0.5 s', '1 s', '16 s', '1.5 min', '1 h', '1.5 h', '1 d', '1 y']
 
     Raises:
         DataError: ``seconds`` is negative or not finite (a trace or result with such an age is corrupt).
@@ -127,7 +135,26 @@ def format_age(seconds: float) -> str:
     if not math.isfinite(seconds) or seconds < 0:
         raise DataError(f"device age(={seconds!r} s) must be finite and >= 0")
     for unit, scale in _AGE_UNITS:
-        text = f"{seconds / scale:.1f}"
-        if float(text) >= 1.0:
-            return f"{text} {unit}"
-    return f"{seconds:.3g} s"
+        if float(f"{seconds / scale:.1f}") >= 1.0:
+            return f"{_number(seconds / scale)} {unit}"
+    return f"{_number(seconds) if seconds >= 1.0 else f'{seconds:.3g}'} s"
+
+
+def _number(value: float) -> str:
+    """``value`` (at least 1) whole from 10, else with one decimal, no trailing zero."""
+    if round(value, 1) >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def format_time_ns(ns: float) -> str:
+    """A short span of the run clock (a latency, a stage, a window) given in ns, in the largest of s, ms,
+    µs and ns in which it reads at least 1, four significant digits; text of the grammar above.
+
+    >>> [format_time_ns(t) for t in (131.1, 7_653_000, 6.98e9, 0)]
+    ['131.1 ns', '7.653 ms', '6.98 s', '0 ns']
+    """
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(ns) >= scale:
+            return f"{ns / scale:.4g} {unit}"
+    return f"{ns:.4g} ns"

@@ -63,7 +63,7 @@ def test_summary_runs_on_tiny_chip(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summary", "--arch", "tiny_4"]) == 0
     out = capsys.readouterr().out
     assert "chip tiny_4" in out
-    assert "1.0 y" in out and "30.0 d" in out
+    assert "1 y" in out and "30 d" in out
 
 
 def test_summary_physics() -> None:

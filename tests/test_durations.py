@@ -101,10 +101,10 @@ def test_the_name_goes_into_the_message() -> None:
         (0.5, "0.5 s"),
         (20.0, "20 s"),
         (90.0, "1.5 min"),
-        (3600.0, "1.0 h"),
-        (86_400.0, "1.0 d"),
-        (30 * 86_400.0, "30.0 d"),
-        (float(YEAR_S), "1.0 y"),
+        (3600.0, "1 h"),
+        (86_400.0, "1 d"),
+        (30 * 86_400.0, "30 d"),
+        (float(YEAR_S), "1 y"),
     ],
 )
 def test_format_age_hand_values_and_round_trip(seconds: float, text: str) -> None:

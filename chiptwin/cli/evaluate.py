@@ -6,12 +6,20 @@ every policy.
 ``--weights-only`` keeps PCM noise, drift and GDC on the weights but switches the converters and their
 output noise off and drops AdaBS, the setting other simulators report, so numbers can be compared on
 equal terms.
+
+The first line describes the chip as evaluated (converters as ``--bits`` or ``--weights-only`` set
+them), so it never contradicts the run. A bar shows the measurements as they are made (on a terminal,
+without ``--quiet``). ``--out DIR`` also writes the table as a trace (a manifest and a ``probes`` part per
+checkpoint, policy and seed: device age as the run clock, the chip programmed at 0) that ``chiptwin
+report DIR`` plots and compares.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import statistics
 import time
 from pathlib import Path
 
@@ -29,12 +37,14 @@ from chiptwin.cli.arguments import (
     real,
     strategy_name,
 )
+from chiptwin.cli.progress import add_quiet_argument, progress_bar
 from chiptwin.compensation import POLICY_NAMES, get_policy
+from chiptwin.compensation.policy import CompensationPolicy
 from chiptwin.device.models import noise_model
 from chiptwin.device.noise import IdealNoiseModel, NoiseModel
 from chiptwin.durations import format_age
 from chiptwin.errors import UsageError
-from chiptwin.functional import ConverterBits, EvalSpec, evaluate
+from chiptwin.functional import AccuracyResult, ConverterBits, EvalSpec, evaluate
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.limits import MAX_BATCH_SIZE, MAX_CALIBRATION_IMAGES, MAX_SEEDS, MAX_TEST_IMAGES
 from chiptwin.mapping import map_graph
@@ -43,9 +53,16 @@ from chiptwin.network.data import evaluation_sets, normalise
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import evaluate_digital
 from chiptwin.report.summary import format_spread
+from chiptwin.scenario.cell import cell_id
 from chiptwin.scenario.library import RETENTION_ARCH
-from chiptwin.spec.chip import describe_chip
+from chiptwin.scenario.spec import checkpoint_label
+from chiptwin.seeding import format_seeds
+from chiptwin.spec.chip import ChipSpec, describe_chip
+from chiptwin.spec.device import describe_age_convention
 from chiptwin.spec.load import load_chip
+from chiptwin.trace.manifest import build_manifest
+from chiptwin.trace.writer import TraceWriter
+from chiptwin.units import NS_PER_S, plural
 
 __all__ = ["add_parser"]
 
@@ -103,28 +120,41 @@ def _run(args: argparse.Namespace) -> int:
     )
     noise: NoiseModel = IdealNoiseModel() if args.ideal else noise_model(chip)
     digital = evaluate_digital(model, type(test)(test.images[:n], test.labels[:n], test.dataset))
-    print(describe_chip(chip))
+    evaluated = as_evaluated(chip, bits)
+    label = checkpoint_label(str(args.checkpoint))
+    print(describe_chip(evaluated))
     print(
-        f"{args.checkpoint} on {chip.name} ({args.strategy}, {len(mapping.tiles_used)} tiles), "
+        f"{args.checkpoint} on {chip.name} ({args.strategy}, {plural(len(mapping.tiles_used), 'tile')}), "
         f"{'ideal devices' if args.ideal else chip.device_model + ' devices'}, "
-        f"DAC/ADC bits {bits.dac_bits}/{bits.adc_bits}, "
-        f"{n:,} test images, seeds {spec.seeds}; digital accuracy {100 * digital:.2f} %"
+        f"{plural(n, 'test image')} (the first of {len(test):,}), {format_seeds(spec.seeds)}; "
+        f"digital accuracy {100 * digital:.2f} %"
     )
+    writer = None
+    if args.out is not None:  # claimed before the work: a folder that holds another run is refused now
+        writer = TraceWriter(args.out, _manifest(args, evaluated, spec, policies, label, digital, n))
     start = time.perf_counter()
-    results = evaluate(
-        model,
-        chip,
-        blocks_from_mapping(mapping),
-        noise,
-        (images, labels),
-        calibration,
-        spec,
-        policies,
-        bits=bits,
-        on_result=(lambda s, a, p, acc: print(f"  seed {s} age {format_age(a)} {p}: {100 * acc:.2f} %"))
-        if args.verbose
-        else None,
-    )
+    steps = len(spec.seeds) * len(spec.ages_s) * len(policies)
+    with progress_bar(steps, desc="evaluate", unit="measurement", quiet=args.quiet) as bar:
+
+        def measured(seed: int, age: float, policy: str, acc: float) -> None:
+            bar.update(1)
+            if args.verbose:
+                bar.write(f"  seed {seed} age {format_age(age)} {policy}: {100 * acc:.2f} %")
+
+        results = evaluate(
+            model,
+            chip,
+            blocks_from_mapping(mapping),
+            noise,
+            (images, labels),
+            calibration,
+            spec,
+            policies,
+            bits=bits,
+            on_result=measured,
+        )
+    spread = "of 1 seed" if len(spec.seeds) == 1 else f"mean ± std over {len(spec.seeds)} seeds"
+    print(f"accuracy (%), {spread}, by device age")
     header = f"{'age':>8} | " + " | ".join(f"{p.name:>15}" for p in policies)
     print(header)
     print("-" * len(header))
@@ -132,10 +162,95 @@ def _run(args: argparse.Namespace) -> int:
         cells = [r for r in results if r.age_s == age]
         print(
             f"{format_age(age):>8} | "
-            + " | ".join(f"{format_spread(100 * r.mean, 100 * r.std, len(r.seeds)):>15}" for r in cells)
+            + " | ".join(f"{_spread(r):>15}" for r in cells)
         )
     print(f"({time.perf_counter() - start:.0f} s)")
+    if writer is not None:
+        with writer:
+            _write_probes(writer, results, label, policies)
+            writer.finish(wall_s=time.perf_counter() - start)
+        print(f"trace: {args.out} (chiptwin report {args.out})")
     return 0
+
+
+def _spread(result: AccuracyResult) -> str:
+    """Mean ± population standard deviation over seeds, %: the convention of every accuracy table
+    (:mod:`chiptwin.report.summary`), so this table and ``chiptwin report`` of its trace agree."""
+    pct = [100 * a for a in result.accuracies]
+    return format_spread(statistics.fmean(pct), statistics.pstdev(pct), len(pct))
+
+
+def as_evaluated(chip: ChipSpec, bits: ConverterBits) -> ChipSpec:
+    """``chip`` with the converters of the run: a converter is ideal where ``bits`` has None, else
+    quantising at its bits (``--bits`` overrides the file, ``--weights-only`` and ``--bits none`` make both
+    ideal), so :func:`~chiptwin.spec.chip.describe_chip` of it says what was evaluated."""
+    dac = dataclasses.replace(
+        chip.dac, ideal=bits.dac_bits is None, bits=chip.dac.bits if bits.dac_bits is None else bits.dac_bits
+    )
+    adc = dataclasses.replace(
+        chip.adc, ideal=bits.adc_bits is None, bits=chip.adc.bits if bits.adc_bits is None else bits.adc_bits
+    )
+    return dataclasses.replace(chip, dac=dac, adc=adc)
+
+
+def _manifest(
+    args: argparse.Namespace,
+    chip: ChipSpec,
+    spec: EvalSpec,
+    policies: tuple[CompensationPolicy, ...],
+    label: str,
+    digital: float,
+    n_images: int,
+) -> dict[str, object]:
+    scenario = {
+        "name": "evaluate",
+        "arch": chip.name,
+        "checkpoints": [label],
+        "policies": [p.name for p in policies],
+        "probes_s": sorted(spec.ages_s),
+        "seeds": list(spec.seeds),
+        "n_images": n_images,
+        "n_adabs": spec.n_adabs,
+        "strategy": args.strategy,
+        "ideal_devices": bool(args.ideal),
+        "weights_only": bool(args.weights_only),
+    }
+    return build_manifest(
+        scenario=scenario,
+        files={},
+        seeds=spec.seeds,
+        extra={
+            "command": "evaluate",
+            "chip": chip.name,
+            "chip_description": describe_chip(chip),
+            "age_convention": describe_age_convention(chip.device),
+            "digital_accuracy": {label: digital},
+        },
+    )
+
+
+def _write_probes(
+    writer: TraceWriter, results: list[AccuracyResult], label: str, policies: tuple[CompensationPolicy, ...]
+) -> None:
+    """A ``probes`` part per policy and seed: one row per age, the chip programmed at time 0 and each
+    policy's pass made right before its probe (the evaluation applies it at every age)."""
+    acts = {p.name: p.acts for p in policies}
+    for policy in (p.name for p in policies):
+        mine = [r for r in results if r.policy == policy]
+        for i, seed in enumerate(mine[0].seeds):
+            rows = []
+            for r in sorted(mine, key=lambda r: r.age_s):
+                time_ns = round(r.age_s * NS_PER_S)
+                rows.append(
+                    {
+                        "cell": cell_id(label, policy, seed), "checkpoint": label, "policy": policy,
+                        "seed": seed, "time_ns": time_ns, "age_s": r.age_s, "accuracy": r.accuracies[i],
+                        "n_images": r.n_images, "compensations": int(acts[policy]),
+                        "last_compensation_ns": time_ns if acts[policy] else -1, "programmed_at_ns": 0,
+                        "gdc_skipped_blocks": 0, "drift_age_s": r.age_s, "temperature_c": math.nan,
+                    }
+                )  # fmt: skip
+            writer.write_part("probes", cell_id(label, policy, seed), rows)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -195,4 +310,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=integer("batch_size", minimum=1, maximum=MAX_BATCH_SIZE), default=500)
     p.add_argument("--data-dir", type=path("data_dir"), default=None)
     p.add_argument("--verbose", action="store_true", help="print every (seed, age, policy) as measured")
+    p.add_argument(
+        "--out",
+        type=path("out"),
+        default=None,
+        help="also write the table as a trace in this folder (chiptwin report OUT plots it)",
+    )
+    add_quiet_argument(p)
     p.set_defaults(func=_run)

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from chiptwin.errors import DataError
+from chiptwin.report.colours import policy_colours
 from chiptwin.report.summary import accuracy_table, order_policies
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
@@ -62,7 +63,7 @@ def plot_accuracy(
     positive = [p.age_s for p in points if p.age_s > 0]
     floor = min(positive) if positive else 1.0
     checkpoints = list(dict.fromkeys(p.checkpoint for p in points))
-    colours = {policy: f"C{i}" for i, policy in enumerate(order_policies(p.policy for p in points))}
+    colours = policy_colours(p.policy for p in points)  # the same colour as in the HTML report
     fig = Figure(figsize=(1.0 + 4.8 * len(checkpoints), 4.4), dpi=120)
     axes = fig.subplots(1, len(checkpoints), squeeze=False, sharey=True)[0]
     for ax, checkpoint in zip(axes, checkpoints, strict=True):

@@ -2,17 +2,17 @@
 
 ``report.html`` opens offline, from a file, on any machine: the page holds plotly.js (about 4.7 MB)
 once and every chart's data, and loads nothing at view time. For a trace directory the charts are
-accuracy vs device age (hover: every seed), energy per inference by component, the tile map (hover:
-layers, blocks, utilisation, MVMs per image) and the latency distribution, followed by the plain-text
-summary; for a sweep directory (``chiptwin sweep``'s output) the results table and the Pareto view
-(dynamic energy against accuracy, or against latency for a timing-only sweep). Each chart is a
-``section`` of class ``chiptwin-chart``.
+accuracy vs device age (a panel per checkpoint; hover: every seed), energy per inference by component,
+the tile map of every mapped model (hover: layers, blocks, utilisation, MVMs per image) and the latency
+distribution, followed by the plain-text summary; for a sweep directory (``chiptwin sweep``'s output) the
+results table and the Pareto view (dynamic energy against accuracy, or against latency for a timing-only
+sweep). Each chart is a ``section`` of class ``chiptwin-chart`` with a caption saying how to read it;
+legends sit above their plots, so the page reads at a phone's width (420 px).
 """
 
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -28,10 +28,11 @@ from chiptwin.report.html_charts import (
     sweep_table_figure,
     tile_map_figure,
 )
-from chiptwin.report.summary import checkpoint_order, format_summary
+from chiptwin.report.summary import checkpoint_order, format_summary, read_live_manifest
+from chiptwin.report.sweep_table import TIMING_ONLY_NOTE, grid_keys, in_grid_order, timing_only, varying_keys
 from chiptwin.sweep.run import read_sweep
 from chiptwin.trace.mapping_table import read_mapping_table
-from chiptwin.trace.reader import MAPPING_FILE, iter_batches, open_trace, read_table
+from chiptwin.trace.reader import MAPPING_FILE, iter_batches, read_table
 
 __all__ = ["HTML_FILE", "SWEEP_FILE", "is_sweep_dir", "write_html_report"]
 
@@ -42,6 +43,23 @@ SWEEP_FILE = "sweep.json"
 """The file that marks a sweep's output directory (``chiptwin.sweep.run``)."""
 
 _CONFIG = {"displaylogo": False, "responsive": True}
+
+Chart = tuple[str, go.Figure, str]
+"""A section of the page: its name, its figure and the caption under it."""
+
+CAPTIONS = {
+    "accuracy": "Mean over seeds; hover a point for every seed's value. A panel per checkpoint, a colour "
+    "per compensation policy (the same in every chart); the dotted line is the checkpoint's digital "
+    "(floating-point) accuracy. Click a policy in the legend to hide it in every panel.",
+    "energy": "Mean over seeds, stacked by component. Static energy (the idle chip's share at the served "
+    "rate) is hidden: click 'static' in the legend to add it.",
+    "tile map": "Colour: the share of a tile's crossbar cells that hold weights, on a scale fitted to the "
+    "data (the buttons switch to 0-100 %); blank: an unused tile. A panel per mapped model.",
+    "latency": "Latency of each cell of the run (µs).",
+    "results": "Every cell and probe of the sweep, ordered by its grid keys (numbers by value).",
+    "pareto": "The front: the cells no other cell beats in both energy and the vertical axis.",
+}
+"""How to read each chart, printed under it."""
 
 
 def is_sweep_dir(root: Path | str) -> bool:
@@ -69,8 +87,8 @@ def write_html_report(root: Path | str, out_dir: Path | str | None = None) -> Pa
     return path
 
 
-def _trace_page(root: Path) -> tuple[str, list[tuple[str, go.Figure]], str]:
-    manifest = open_trace(root)
+def _trace_page(root: Path) -> tuple[str, list[Chart], str]:
+    manifest = read_live_manifest(root)
     probes, cells = read_table(root, "probes"), read_table(root, "cells")
     mapping = root / MAPPING_FILE
     if not probes.num_rows and not cells.num_rows and not mapping.is_file():
@@ -78,18 +96,19 @@ def _trace_page(root: Path) -> tuple[str, list[tuple[str, go.Figure]], str]:
     scenario = manifest.get("scenario") or {}
     title = f"{scenario.get('name', root.name)} on {scenario.get('arch', '?')}"
     order = checkpoint_order(manifest)
-    charts: list[tuple[str, go.Figure]] = []
+    figures: list[tuple[str, go.Figure]] = []
     if probes.num_rows:
         digital = manifest.get("digital_accuracy") or {}
-        charts.append(("accuracy", accuracy_figure(probes, checkpoints=order, digital=digital)))
+        figures.append(("accuracy", accuracy_figure(probes, checkpoints=order, digital=digital)))
     if cells.num_rows:
-        charts.append(("energy", energy_figure(cells, checkpoints=order)))
+        figures.append(("energy", energy_figure(cells, checkpoints=order)))
     if mapping.is_file():
         records = read_mapping_table(mapping)
         if records:
-            charts.append(("tile map", tile_map_figure(records)))
+            figures.append(("tile map", tile_map_figure(records)))
     if cells.num_rows:
-        charts.append(("latency", latency_figure(cells, _latencies(root))))
+        figures.append(("latency", latency_figure(cells, _latencies(root))))
+    charts = [(name, fig, CAPTIONS[name]) for name, fig in figures]
     return title, charts, format_summary(manifest, probes, cells)
 
 
@@ -107,34 +126,50 @@ def _latencies(root: Path) -> dict[str, list[int]]:
     return found
 
 
-def _sweep_page(root: Path) -> tuple[str, list[tuple[str, go.Figure]], str]:
-    table = read_sweep(root)
-    meta = table.schema.metadata or {}
-    keys = [k.replace(".", "_") for k in json.loads(meta.get(b"keys", b"[]"))]
+def _sweep_page(root: Path) -> tuple[str, list[Chart], str]:
+    table = in_grid_order(read_sweep(root))
+    keys = grid_keys(table)
     rows = table.to_pylist()
-    varying = [k for k in keys if len({str(r[k]) for r in rows}) > 1] or keys[:1]
-    charts: list[tuple[str, go.Figure]] = [("results", sweep_table_figure(rows, varying))]
+    varying = varying_keys(table)
+    note = f" ({TIMING_ONLY_NOTE})" if timing_only(rows) else ""
+    charts: list[Chart] = [("results", sweep_table_figure(rows, varying), CAPTIONS["results"])]
     if any(r["dynamic_energy_pj"] is not None for r in rows):
-        charts.append(("pareto", pareto_figure(rows, varying)))
+        charts.append(("pareto", pareto_figure(rows, varying), CAPTIONS["pareto"] + note))
     cells = len({r["sweep_cell"] for r in rows})
     text = f"{len(rows)} result rows of {cells} finished cells; grid keys: {', '.join(keys)}"
     return f"sweep {root.name}", charts, text
 
 
-def _page(title: str, charts: list[tuple[str, go.Figure]], text: str) -> str:
+def _page(title: str, charts: list[Chart], text: str) -> str:
     sections = []
-    for n, (name, fig) in enumerate(charts):
+    for n, (name, fig, caption) in enumerate(charts):
+        # The chart's title is the section's heading: in the page's flow it wraps at any width, and the
+        # legend above the plot has the figure's top to itself.
+        heading, note = (fig.layout.title.text or name).partition("<br>")[::2]
+        fig.update_layout(title={"text": ""}, margin={"t": 30})
         div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{n}", config=_CONFIG)
-        sections.append(f'<section class="chiptwin-chart" data-chart="{html.escape(name)}">{div}</section>')
+        note = note.removeprefix("<sub>").removesuffix("</sub>")
+        sections.append(
+            f'<section class="chiptwin-chart" data-chart="{html.escape(name)}">'
+            f"<h2>{html.escape(heading)}</h2>"
+            + (f'<p class="note">{html.escape(note)}</p>' if note else "")
+            + f'{div}<p class="caption">{html.escape(caption)}</p></section>'
+        )
     body = "\n".join(sections)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>chiptwin: {html.escape(title)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222; }}
-section.chiptwin-chart {{ margin: 1.5em 0; min-height: 420px; }}
+body {{ font-family: system-ui, sans-serif; margin: 1em auto; padding: 0 8px; max-width: 1100px;
+       color: #222; }}
+h1 {{ font-size: 1.4em; overflow-wrap: anywhere; }}
+section.chiptwin-chart {{ margin: 1.5em 0; }}
+h2 {{ font-size: 1.1em; margin: 0 0 0.2em 0; }}
+p.caption {{ font-size: 13px; color: #555; margin: 0.3em 0 0 0; }}
+p.note {{ font-size: 13px; color: #a40; margin: 0; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 12px; }}
 </style>
 <script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>

@@ -25,8 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
+from chiptwin.durations import format_age
 from chiptwin.errors import DataError
-from chiptwin.report.sweep_table import SweepRow
+from chiptwin.report.sweep_table import TIMING_ONLY_NOTE, SweepRow, in_grid_order
 from chiptwin.trace.writer import write_atomic
 
 __all__ = [
@@ -121,7 +122,7 @@ def pareto_points_from_sweep(results: pa.Table) -> list[ParetoPoint]:
         )
     meta = results.schema.metadata or {}
     keys = [k.replace(".", "_") for k in json.loads(meta.get(b"keys", b"[]")) if k != "seed"]
-    rows = results.to_pylist()
+    rows = in_grid_order(results).to_pylist()
     varying = [k for k in keys if len({str(r[k]) for r in rows}) > 1] or keys[:1]
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -240,9 +241,7 @@ def _plot(points: Sequence[ParetoPoint], mask: Sequence[bool], out: Path, title:
             if on:
                 ax.annotate(str(number[id(p)]), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
         ax.set_xlabel(_AXES[xf][0], fontsize=8)
-        ylabel = (
-            f"accuracy at {age / 86_400:.3g} d (%)" if yf == "accuracy" and age else _AXES.get(yf, ("",))[0]
-        )
+        ylabel = f"accuracy at {format_age(age)} (%)" if yf == "accuracy" and age else _AXES.get(yf, ("",))[0]
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.ticklabel_format(axis="both", style="plain", useOffset=False)
@@ -252,9 +251,12 @@ def _plot(points: Sequence[ParetoPoint], mask: Sequence[bool], out: Path, title:
     for n, text in enumerate(names):
         key.text(0.0 if n < key_rows else 0.5, 1.0 - (n % key_rows) / max(key_rows, 1), text, fontsize=7,
                  va="top", transform=key.transAxes)  # fmt: skip
+    note = (
+        "" if with_accuracy else f"\n{TIMING_ONLY_NOTE}: the front weighs energy, area and throughput alone"
+    )
     fig.suptitle(
         f"{title}: the Pareto front filled and numbered ({len(front)} of {len(points)} configurations; "
-        "hollow: another is as good in every objective and better in one)",
+        f"hollow: another is as good in every objective and better in one){note}",
         fontsize=9,
     )
     fig.tight_layout()

@@ -11,6 +11,8 @@ table is one ``time_ns``, labelled with the mean device age of its probes.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +23,11 @@ import pyarrow as pa
 
 from chiptwin.compensation import POLICY_NAMES
 from chiptwin.durations import format_age
-from chiptwin.trace.reader import read_manifest, read_table
+from chiptwin.files import LOCK_FILE
+from chiptwin.seeding import format_seeds
+from chiptwin.trace.reader import open_trace, read_table
 from chiptwin.trace.schema import DYNAMIC_ENERGY_COMPONENTS, ENERGY_COMPONENTS
+from chiptwin.units import energy_unit, format_energy, plural
 
 __all__ = [
     "ENERGY_COMPONENTS",
@@ -32,6 +37,7 @@ __all__ = [
     "accuracy_table",
     "checkpoint_order",
     "cost_table",
+    "energy_unit",
     "format_accuracy_table",
     "format_age",
     "format_costs",
@@ -40,14 +46,15 @@ __all__ = [
     "format_summary",
     "order_checkpoints",
     "order_policies",
+    "read_live_manifest",
     "summary_text",
+    "writer_alive",
 ]
 
 POLICY_ORDER = POLICY_NAMES
 """Column order of the known compensation policies; any other policy follows, alphabetically."""
 
 
-_ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
 _GROUP_SEP = "  |  "  # between the column groups of two checkpoints
 _COLUMN_SEP = "  "
 
@@ -119,31 +126,6 @@ class CostResult:
     def dynamic_energy_pj(self) -> float:
         """Energy per inference of the inference itself (array, converters, mesh, digital), pJ."""
         return sum(v for k, v in self.energy_by_component_pj if k in DYNAMIC_ENERGY_COMPONENTS)
-
-
-def energy_unit(largest_pj: float) -> tuple[str, float]:
-    """The unit (and pJ in one of it) in which ``largest_pj`` reads at least 1 (an axis's unit).
-
-    >>> energy_unit(2.5e6), energy_unit(0.2)
-    (('µJ', 1000000.0), ('pJ', 1.0))
-    """
-    for unit, scale in _ENERGY_UNITS:
-        if largest_pj >= scale:
-            return unit, scale
-    return "pJ", 1.0
-
-
-def format_energy(pj: float) -> str:
-    """An energy given in pJ, in the largest unit (pJ ... J) in which it reads at least 1, 3 digits.
-
-    >>> [format_energy(e) for e in (0.5, 999.96, 1234.0, 2.5e6)]
-    ['0.5 pJ', '1 nJ', '1.23 nJ', '2.5 µJ']
-    """
-    for unit, scale in _ENERGY_UNITS:
-        text = f"{pj / scale:.3g}"
-        if abs(float(text)) >= 1.0 or scale == 1.0:
-            return f"{text} {unit}"
-    raise AssertionError("unreachable: the pJ unit always matches")
 
 
 def order_policies(policies: Iterable[str]) -> list[str]:
@@ -275,7 +257,7 @@ def format_spread(mean: float, std: float, samples: int, *, digits: int = 2) -> 
 def _seed_text(counts: Iterable[int]) -> str:
     distinct = sorted(set(counts))
     if len(distinct) == 1:
-        return f"{distinct[0]} seed" + ("s" if distinct[0] != 1 else "")
+        return plural(distinct[0], "seed")
     return f"{distinct[0]}-{distinct[-1]} seeds"
 
 
@@ -367,7 +349,7 @@ def format_costs(cells: pa.Table, *, checkpoints: Sequence[str] = ()) -> str:
         seeds = _seed_text([c.seeds])
         by = dict(c.energy_by_component_pj)
         lines += [
-            f"  {c.checkpoint}, {c.policy} ({seeds}; {c.arch}, {c.tiles_used:.0f} tiles, "
+            f"  {c.checkpoint}, {c.policy} ({seeds}; {c.arch}, {plural(round(c.tiles_used), 'tile')}, "
             f"{c.area_mm2:.3g} mm² chip)",
             f"    latency       {c.latency_single_ns / 1e3:,.2f} µs single, "
             f"{c.latency_mean_ns / 1e3:,.2f} µs mean; throughput {_format_rate(c.throughput_per_s)} images/s "
@@ -376,7 +358,8 @@ def format_costs(cells: pa.Table, *, checkpoints: Sequence[str] = ()) -> str:
             f"{format_energy(by['static'])} static (idle share at the served rate) + "
             f"{format_energy(by['compensation'])} compensation = "
             f"{format_energy(c.energy_per_inference_pj)} per inference",
-            f"    compensation  {c.compensations:.3g} passes, {format_energy(c.compensation_energy_pj)} over "
+            f"    compensation  {plural(c.compensations, 'pass', 'passes')}, "
+            f"{format_energy(c.compensation_energy_pj)} over "
             f"the run, {format_energy(c.energy_compensation_pj)} per inference",
         ]
     return "\n".join(lines)
@@ -401,7 +384,7 @@ def format_summary(manifest: Mapping[str, Any], probes: pa.Table, cells: pa.Tabl
         lines.append(f"heat      {manifest['temperature']}")
     lines += [
         f"status    {status}",
-        f"seeds     {', '.join(str(s) for s in seeds)}",
+        f"seeds     {format_seeds(seeds)}",
     ]
     if manifest.get("created") is not None:
         lines.append(f"created   {manifest['created']}")
@@ -412,16 +395,56 @@ def format_summary(manifest: Mapping[str, Any], probes: pa.Table, cells: pa.Tabl
         finished = len(set(cells.column("cell").to_pylist()))
         total = manifest.get("cells_total")
         count = f"{finished} of {total}" if total is not None else f"{finished}"
-        lines.append(f"INCOMPLETE: {count} cells finished (status {status!r})")
+        why = STATUS_NOTES.get(status, f"status {status!r}")
+        lines.append(f"INCOMPLETE: {count} cells finished ({why})")
     digital = manifest.get("digital_accuracy") or {}
     lines += ["", format_accuracy_table(probes, cells, digital, checkpoints=checkpoint_order(manifest))]
     return "\n".join(lines)
 
 
-def summary_text(root: Path | str) -> str:
-    """The summary of the trace directory ``root`` (see :func:`format_summary`).
+STATUS_NOTES = {
+    "running": "a chiptwin process is still writing it",
+    "stopped": "the run stopped before it finished; chiptwin run ... --resume finishes it",
+}
+"""What the summary says of a trace that is not complete, by status."""
+
+
+def writer_alive(root: Path | str) -> bool:
+    """Whether a process holds the trace writer's lock on ``root`` (``chiptwin.files.FolderLock``: the
+    kernel drops it when the writer ends, however it ends). Only reads: a shared lock is tried and let go
+    on a read-only handle, and a folder without a lock file has no writer."""
+    path = Path(root) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock taken here
+    return False
+
+
+def read_live_manifest(root: Path | str) -> dict[str, Any]:
+    """The manifest of the trace ``root``, its status ``running`` replaced by ``stopped`` when no process
+    writes the trace any more (a run killed or interrupted leaves ``running`` in the file).
 
     Raises:
         DataError: ``root`` is not a readable trace directory.
     """
-    return format_summary(read_manifest(root), read_table(root, "probes"), read_table(root, "cells"))
+    manifest = dict(open_trace(root))
+    if manifest.get("status") == "running" and not writer_alive(root):
+        manifest["status"] = "stopped"
+    return manifest
+
+
+def summary_text(root: Path | str) -> str:
+    """The summary of the trace directory ``root`` (see :func:`format_summary`; a run no process writes
+    any more is ``stopped``, :func:`read_live_manifest`).
+
+    Raises:
+        DataError: ``root`` is not a readable trace directory.
+    """
+    return format_summary(read_live_manifest(root), read_table(root, "probes"), read_table(root, "cells"))

@@ -28,6 +28,8 @@ _GAP = 0.08
 def draw_tile_map(table: Path | str, out: Path | str, *, dpi: int = 120) -> Path:
     """Draw the tile map of the mapping table ``table`` into the PNG file ``out``; returns ``out``.
 
+    A table of several models (a scenario's checkpoints) draws the first; the HTML report draws each.
+
     Raises:
         DataError: the table cannot be read or holds no placement.
     """
@@ -35,6 +37,8 @@ def draw_tile_map(table: Path | str, out: Path | str, *, dpi: int = 120) -> Path
     if not records:
         raise DataError(f"{table}: the mapping table is empty; nothing to draw")
     first = records[0]
+    models = list(dict.fromkeys(r.model for r in records))
+    records = [r for r in records if r.model == first.model]  # a scenario maps each checkpoint: the first
     rows, cols, size = first.mesh_rows, first.mesh_cols, 1.0 - _GAP
     layers = sorted({(r.layer_index, r.layer) for r in records})
     norm = Normalize(vmin=0, vmax=max(len(layers) - 1, 1))
@@ -77,9 +81,12 @@ def draw_tile_map(table: Path | str, out: Path | str, *, dpi: int = 120) -> Path
     ax.set_ylabel("mesh row")
     n_used = len(used)
     cells = sum(used.values()) / (n_used * first.tile_rows * first.tile_cols)
+    others = (
+        f"\n(the first of {len(models)} mapped models; report --html maps each)" if len(models) > 1 else ""
+    )
     ax.set_title(
         f"{first.model} on {first.chip} ({first.strategy}): {n_used}/{first.chip_tiles} tiles, "
-        f"{100 * cells:.1f}% of their cells",
+        f"{100 * cells:.1f}% of their cells{others}",
         fontsize=9,
     )
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.04)

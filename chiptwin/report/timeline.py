@@ -50,7 +50,7 @@ from typing import IO, Any
 
 import pyarrow.compute as pc
 
-from chiptwin.durations import format_age
+from chiptwin.durations import format_age, format_time_ns
 from chiptwin.errors import DataError
 from chiptwin.trace.reader import iter_batches, list_cells, open_trace
 from chiptwin.units import NS_PER_S
@@ -115,6 +115,10 @@ class TimelineResult:
 
     bytes: int
     """Size of the written file."""
+
+    detail_ns: tuple[int, int] | None = None
+    """Run-clock span of the per-tile detail (every MVM of the first inferences) in the selection, ns:
+    where to zoom in a long timeline; None without detail."""
 
 
 @dataclass(slots=True)
@@ -397,15 +401,24 @@ def export_timeline(
     seen = _Span()
     counts = {"events": 0, "detail": 0}
     kept: list[str] = []
-    other = {
-        "trace": str(root),
+    detailed = set(list_cells(root, "detail"))
+    detail_ns = _detail_span(root, [c for c in selected if c in detailed], window)
+    other: dict[str, object] = {
+        # The trace folder's name, never its path: a shared timeline does not leak where it was made.
+        "trace": root.resolve().name,
         "cells": selected,
         "from_ns": start_ns,
         "to_ns": stop_ns,
         "time": "ts and dur in µs with three decimals: the twin's integer ns, exact; args hold time_ns",
     }
+    if detail_ns is not None:
+        other["detail_from_ns"], other["detail_to_ns"] = detail_ns
+        other["detail"] = (
+            "per-tile detail (every MVM, conversion and transfer of the first inferences) from "
+            f"{format_time_ns(detail_ns[0])} to {format_time_ns(detail_ns[1])} of each cell's clock: "
+            "zoom there (the rest of the run is batched, a slice per minute of inferences)"
+        )
     opener = gzip.open if path.suffix == ".gz" else open
-    detailed = set(list_cells(root, "detail"))
     try:
         with opener(tmp, "wt", encoding="utf-8") as stream:
             w = _Writer(out=stream)
@@ -448,4 +461,28 @@ def export_timeline(
         first_ns=first,
         last_ns=last,
         bytes=path.stat().st_size,
+        detail_ns=detail_ns,
     )
+
+
+def _detail_span(
+    root: Path, cells: Sequence[str], window: tuple[int | None, int | None]
+) -> tuple[int, int] | None:
+    """Earliest start and latest end (ns) of the ``detail`` records of ``cells`` in ``window`` (their
+    programming aside, as :func:`_export_part` draws them), or None when there are none."""
+    start_ns, stop_ns = window
+    first, last = None, None
+    columns = ["kind", "time_ns", "duration_ns"]
+    for cell in cells:
+        for _, batch in iter_batches(root, "detail", cells=[cell], columns=columns):
+            for kind, time_ns, duration_ns in zip(
+                *(batch.column(c).to_pylist() for c in columns), strict=True
+            ):
+                end = time_ns + duration_ns
+                if kind == "program" or (stop_ns is not None and time_ns >= stop_ns):
+                    continue
+                if start_ns is not None and end <= start_ns and time_ns < start_ns:
+                    continue
+                first = time_ns if first is None else min(first, time_ns)
+                last = end if last is None else max(last, end)
+    return None if first is None or last is None else (first, last)

@@ -12,9 +12,9 @@ from pathlib import Path
 from chiptwin.errors import DataError
 from chiptwin.report.accuracy import plot_accuracy
 from chiptwin.report.energy import plot_energy
-from chiptwin.report.summary import checkpoint_order, format_summary
+from chiptwin.report.summary import checkpoint_order, format_summary, read_live_manifest
 from chiptwin.report.tile_map import draw_tile_map
-from chiptwin.trace.reader import MAPPING_FILE, open_trace, read_table
+from chiptwin.trace.reader import MAPPING_FILE, read_table
 
 __all__ = ["ReportFiles", "write_report"]
 
@@ -48,7 +48,7 @@ def write_report(root: Path | str, out_dir: Path | str | None = None) -> ReportF
             no cells and no mapping table.
     """
     root = Path(root)
-    manifest = open_trace(root)
+    manifest = read_live_manifest(root)
     probes, cells = read_table(root, "probes"), read_table(root, "cells")
     mapping = root / MAPPING_FILE
     if not probes.num_rows and not cells.num_rows and not mapping.is_file():

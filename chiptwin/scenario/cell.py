@@ -274,9 +274,14 @@ def run_cell(
     seed: int,
     timing: CellTiming,
     *,
-    on_probe: Callable[[], None] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> CellResult:
-    """Run one cell: program, then walk the schedule on the SimPy clock; returns its trace rows."""
+    """Run one cell: program, then walk the schedule on the SimPy clock; returns its trace rows.
+
+    ``on_step`` is called after every action of the schedule (:func:`schedule`: a probe, a compensation
+    pass, a reprogramming, a tile failing or recovering), so a progress bar moves while a policy's passes
+    run between two probes.
+    """
     start = time.perf_counter()
     spec = prepared.spec
     keys: dict[str, Any] = {"cell": cell_id(model.label, policy.name, seed), "checkpoint": model.label}
@@ -297,56 +302,60 @@ def run_cell(
             chip.set_age(drift_age_s(history, state.programmed_at_ns / NS_PER_S, age_s, device))
         return age_s
 
+    def act(action: int, env: simpy.Environment) -> None:
+        """Do one action of the schedule at ``env.now``."""
+        if action == REPROGRAM:
+            # The same silicon programmed again: new devices, the same faults (and dead tiles).
+            old = state.chip
+            assert old is not None
+            state.reprograms += 1
+            elapsed_s = (env.now - state.programmed_at_ns) / NS_PER_S
+            new_seed = derive_seed(seed, "reprogram", state.reprograms)
+            state.chip = _program(prepared, model, new_seed, seed, (old, elapsed_s))
+            state.programmed_at_ns = int(env.now)
+            state.gdc_skipped_blocks = 0
+            return
+        chip = state.chip
+        assert chip is not None
+        if action in (FAIL, RECOVER):
+            assert spec.tile_failure is not None
+            set_age(chip, int(env.now))
+            blocks = _failed_blocks(model, spec.tile_failure.tile)
+            if action == FAIL:
+                chip.fail_blocks(blocks)
+            else:
+                chip.reprogram_blocks(blocks, derive_seed(seed, "repair"))  # charged by the timing layer
+            return
+        age_s = set_age(chip, int(env.now))
+        if action == COMPENSATE:
+            calibration = batches(prepared.calibration[: spec.n_adabs], spec.batch_size)
+            state.gdc_skipped_blocks = get_policy(policy.compensation).compensate(chip, calibration)
+            state.compensations += 1
+            state.last_compensation_ns = int(env.now)
+            return
+        acc = accuracy(chip, prepared.images, prepared.labels, spec.batch_size)
+        probes.append(
+            keys
+            | {
+                "time_ns": int(env.now),
+                "age_s": age_s,
+                "drift_age_s": chip.age_s,
+                "temperature_c": prepared.temperature_c(int(env.now) / NS_PER_S),
+                "accuracy": acc,
+                "n_images": int(prepared.labels.shape[0]),
+                "compensations": state.compensations,
+                "last_compensation_ns": state.last_compensation_ns,
+                "programmed_at_ns": state.programmed_at_ns,
+                "gdc_skipped_blocks": state.gdc_skipped_blocks,
+            }
+        )
+
     def walk(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         for at_ns, action in schedule(policy, spec.probes_s, spec.tile_failure, t0_s=t0_s):
             yield env.timeout(at_ns - env.now)
-            if action == REPROGRAM:
-                # The same silicon programmed again: new devices, the same faults (and dead tiles).
-                old = state.chip
-                assert old is not None
-                state.reprograms += 1
-                elapsed_s = (env.now - state.programmed_at_ns) / NS_PER_S
-                new_seed = derive_seed(seed, "reprogram", state.reprograms)
-                state.chip = _program(prepared, model, new_seed, seed, (old, elapsed_s))
-                state.programmed_at_ns = int(env.now)
-                state.gdc_skipped_blocks = 0
-                continue
-            chip = state.chip
-            assert chip is not None
-            if action in (FAIL, RECOVER):
-                assert spec.tile_failure is not None
-                set_age(chip, int(env.now))
-                blocks = _failed_blocks(model, spec.tile_failure.tile)
-                if action == FAIL:
-                    chip.fail_blocks(blocks)
-                else:
-                    chip.reprogram_blocks(blocks, derive_seed(seed, "repair"))  # charged by the timing layer
-                continue
-            age_s = set_age(chip, int(env.now))
-            if action == COMPENSATE:
-                calibration = batches(prepared.calibration[: spec.n_adabs], spec.batch_size)
-                state.gdc_skipped_blocks = get_policy(policy.compensation).compensate(chip, calibration)
-                state.compensations += 1
-                state.last_compensation_ns = int(env.now)
-                continue
-            acc = accuracy(chip, prepared.images, prepared.labels, spec.batch_size)
-            probes.append(
-                keys
-                | {
-                    "time_ns": int(env.now),
-                    "age_s": age_s,
-                    "drift_age_s": chip.age_s,
-                    "temperature_c": prepared.temperature_c(int(env.now) / NS_PER_S),
-                    "accuracy": acc,
-                    "n_images": int(prepared.labels.shape[0]),
-                    "compensations": state.compensations,
-                    "last_compensation_ns": state.last_compensation_ns,
-                    "programmed_at_ns": state.programmed_at_ns,
-                    "gdc_skipped_blocks": state.gdc_skipped_blocks,
-                }
-            )
-            if on_probe is not None:
-                on_probe()
+            act(action, env)
+            if on_step is not None:
+                on_step()
 
     if spec.accuracy:
         env = simpy.Environment()

@@ -8,6 +8,7 @@ manifest), so the finished trace is the same as that of an uninterrupted run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from chiptwin.scenario.cell import CellResult, CellTiming, cell_id, run_cell, time_cell
+from chiptwin.scenario.cell import CellResult, CellTiming, cell_id, run_cell, schedule, time_cell
 from chiptwin.scenario.mapping_rows import mapping_records
 from chiptwin.scenario.prepare import Prepared, PreparedModel, prepare
 from chiptwin.scenario.spec import PolicySpec, ScenarioSpec
@@ -44,9 +45,14 @@ class ScenarioRun:
 
 
 def _mapping_records(prepared: Prepared) -> list[MappingRecord]:
-    first = next(iter(prepared.models.values()))
-    kinds = {name: data["layer"].kind for name, data in first.graph.nodes(data=True)}
-    return mapping_records(first.mapping, prepared.chip, kinds)
+    """The placement of every checkpoint, its rows' ``model`` the checkpoint's label (two checkpoints of
+    one network are two maps of the same chip)."""
+    records = []
+    for label, prepared_model in prepared.models.items():
+        kinds = {name: data["layer"].kind for name, data in prepared_model.graph.nodes(data=True)}
+        rows = mapping_records(prepared_model.mapping, prepared.chip, kinds)
+        records += [dataclasses.replace(r, model=label) for r in rows]
+    return records
 
 
 def run_scenario(
@@ -67,7 +73,8 @@ def run_scenario(
             records its class and a hash of its weights; resuming with other weights is refused.
         out: trace directory (created).
         resume: keep the finished cells of an earlier run of the same scenario in ``out`` and run the rest.
-        progress: show a progress bar (one step per accuracy probe) on stderr.
+        progress: show a progress bar on stderr (a step per probe, compensation pass, reprogramming or
+            tile failure of each cell's schedule).
         threads: torch threads for this run (None: leave torch's setting).
 
     Raises:
@@ -129,10 +136,16 @@ def _run_cells(
     writer.write_mapping(_mapping_records(prepared))
     todo = [c for c in cells if not writer.has_part("cells", cell_id(c[0].label, c[1].name, c[2]))]
     timings: dict[tuple[str, str], CellTiming] = {}
+    # A step per action of each cell's schedule (probes and the compensation passes between them), so
+    # the bar moves while a policy that compensates often runs its passes.
+    t0_s = prepared.chip.device.t0_s
+    steps = sum(len(schedule(p, spec.probes_s, spec.tile_failure, t0_s=t0_s)) for _, p, _ in todo)
+    if not spec.accuracy:  # a timing-only cell walks no schedule: a step per cell
+        steps = len(todo)
     bar = tqdm(
-        total=len(todo) * len(spec.probes_s),
+        total=steps,
         desc=f"{spec.name}: {len(todo)} cells",
-        unit="probe",
+        unit="step",
         disable=not progress,
         leave=False,
     )
@@ -143,8 +156,10 @@ def _run_cells(
             key = (json.dumps(model.card.get("model"), sort_keys=True), policy.name)
             if key not in timings:
                 timings[key] = time_cell(prepared, model, policy)
-            result = run_cell(prepared, model, policy, seed, timings[key], on_probe=lambda: bar.update(1))
+            result = run_cell(prepared, model, policy, seed, timings[key], on_step=lambda: bar.update(1))
             _write(writer, result)
+            if not spec.accuracy:
+                bar.update(1)
     return todo
 
 

@@ -178,7 +178,7 @@ def test_evaluate_a_model_file_on_ideal_parts_is_its_digital_accuracy(
     out = capsys.readouterr().out
     digital = out.split("digital accuracy ")[1].split(" %")[0]
     assert float(digital) > 80  # the trained example, not chance
-    rows = [line for line in out.splitlines() if line.strip().startswith(("1.0 h", "1.0 d"))]
+    rows = [line for line in out.splitlines() if line.strip().startswith(("1 h", "1 d"))]
     cells = [cell.split()[0] for row in rows for cell in row.split("|")[1:]]
     assert cells == [digital] * 4  # ideal devices, no converters: exactly the digital accuracy
 

@@ -29,12 +29,31 @@ _DRAWN = (
 """JavaScript: the chart sections whose Plotly plot has drawn its SVG plot area."""
 
 
+_SEEN = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.right]; };
+  const texts = [...document.querySelectorAll('.infolayer text')];
+  return {
+    legends: [...document.querySelectorAll('.legendtext')].map(box),
+    axis_titles: texts.filter(e => /^[xy][0-9]*title$/.test(e.getAttribute('class'))).map(box),
+    chart_titles: texts.filter(e => e.getAttribute('class') === 'gtitle').map(box),
+    widest: Math.max(...[...document.querySelectorAll('.js-plotly-plot')]
+      .map(e => e.getBoundingClientRect().right)),
+  };
+}"""
+"""JavaScript: what a reader sees of each chart: legend entries, axis and chart titles (text, left and
+right edge in px), and the right edge of the widest chart."""
+
+
 @dataclass
 class Rendered:
     charts: int
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    legends: list[tuple[str, float, float]] = field(default_factory=list)
+    axis_titles: list[tuple[str, float, float]] = field(default_factory=list)
+    chart_titles: list[tuple[str, float, float]] = field(default_factory=list)
+    widest_px: float = 0.0
 
 
 def chromium_or_skip() -> str:
@@ -49,8 +68,11 @@ def chromium_or_skip() -> str:
     return exe
 
 
-def render(exe: str, page_file: Path, expected_charts: int, screenshot: Path) -> Rendered:
-    """Load ``page_file``, wait for ``expected_charts`` drawn charts, screenshot it, return what happened."""
+def render(
+    exe: str, page_file: Path, expected_charts: int, screenshot: Path, *, width: int = 1200
+) -> Rendered:
+    """Load ``page_file`` in a window ``width`` px wide, wait for ``expected_charts`` drawn charts,
+    screenshot it, return what happened and what is on screen."""
     from playwright.sync_api import sync_playwright
 
     result = Rendered(charts=0)
@@ -59,7 +81,7 @@ def render(exe: str, page_file: Path, expected_charts: int, screenshot: Path) ->
             executable_path=exe, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
         )
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page = browser.new_page(viewport={"width": width, "height": 900})
             page.on("console", lambda m: result.console_errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: result.page_errors.append(str(e)))
 
@@ -74,6 +96,11 @@ def render(exe: str, page_file: Path, expected_charts: int, screenshot: Path) ->
             page.goto(page_file.resolve().as_uri(), timeout=RENDER_TIMEOUT_MS)
             page.wait_for_function(f"n => {_DRAWN} >= n", arg=expected_charts, timeout=RENDER_TIMEOUT_MS)
             result.charts = page.evaluate(_DRAWN)
+            seen = page.evaluate(_SEEN)
+            result.legends = [tuple(x) for x in seen["legends"]]
+            result.axis_titles = [tuple(x) for x in seen["axis_titles"]]
+            result.chart_titles = [tuple(x) for x in seen["chart_titles"]]
+            result.widest_px = float(seen["widest"])
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()

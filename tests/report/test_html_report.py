@@ -20,6 +20,7 @@ from test_report import _write_trace
 from chiptwin.cli import main
 from chiptwin.report.html import HTML_FILE, write_html_report
 from chiptwin.report.html_charts import pareto_front
+from chiptwin.report.sweep_table import TIMING_ONLY_NOTE
 from chiptwin.sweep.run import results_schema
 
 TRACE_CHARTS = ("accuracy", "energy", "tile map", "latency")
@@ -61,11 +62,12 @@ def test_trace_page_is_self_contained_with_every_chart(tmp_path: Path) -> None:
     page_path = write_html_report(_write_trace(tmp_path / "trace"), tmp_path / "out")
     page = page_path.read_text(encoding="utf-8")
     assert page_path.name == HTML_FILE and _sections(page) == list(TRACE_CHARTS)
+    assert "<h1>chiptwin: synthetic on tiny_4</h1>" in page and "<h2>Accuracy vs device age</h2>" in page
     # Nothing is fetched at view time: no script or stylesheet from elsewhere; plotly.js is inline.
     assert not re.search(r"<(script|link)[^>]+(src|href)=", page)
     assert "Plotly.newPlot" in page and len(page) > 3_000_000
     # Hover carries every seed: zeta under none at 1 h reads 90 % and 92 %.
-    assert _js("age 1.0 h<br>91.00 ± 1.00 %<br>seed 0: 90.00, seed 1: 92.00") in page
+    assert _js("age 1 h<br>91.00 ± 1.00 %<br>seed 0: 90.00, seed 1: 92.00") in page
     # The tile map's hover: 36 x 16 cells of a 64 x 32 crossbar used, 16 MVMs per image.
     assert _js("tile 0 (row 0, column 0)<br>layers: conv<br>blocks: 1<br>utilisation: 28.1 %") in page
     assert _js("MVMs per image: 16") in page and _js("tile 3: unused") in page
@@ -74,12 +76,16 @@ def test_trace_page_is_self_contained_with_every_chart(tmp_path: Path) -> None:
 def test_sweep_page_has_table_and_pareto(tmp_path: Path) -> None:
     page = write_html_report(_write_sweep(tmp_path / "sweep"), tmp_path / "out").read_text(encoding="utf-8")
     assert _sections(page) == list(SWEEP_CHARTS)
-    assert _js("adc_bits=8, strategy=packed") in page and "Accuracy vs dynamic energy" in page
+    assert _js("adc_bits=8, strategy=packed") in page and "<h2>Accuracy vs dynamic energy" in page
     # A timing-only sweep has no accuracy: its Pareto view is latency against energy.
     timing = write_html_report(_write_sweep(tmp_path / "timing", accuracy=False), tmp_path / "t")
     page = timing.read_text(encoding="utf-8")
-    assert _sections(page) == list(SWEEP_CHARTS) and "Single-inference latency vs dynamic energy" in page
+    assert _sections(page) == list(SWEEP_CHARTS)
     assert '"accuracy %"' not in page  # no empty accuracy column in its table
+    # The figure itself says the front ranks no accuracy (a 4-bit ADC "wins" only because of that).
+    pareto = page.split('data-chart="pareto"')[1]
+    assert pareto.startswith('><h2>Single-inference latency vs dynamic energy per image</h2>')
+    assert f'<p class="note">{TIMING_ONLY_NOTE}</p>' in pareto
 
 
 def test_pareto_front_hand_case() -> None:
@@ -119,4 +125,29 @@ def test_page_renders_in_headless_chromium(kind: str, charts: tuple[str, ...], t
     assert seen.console_errors == [] and seen.page_errors == [] and seen.refused == []
     assert seen.charts == len(charts)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
+
+
+@pytest.mark.slow  # two renders of the page in headless Chromium: ~10 s
+@pytest.mark.parametrize("width", [420, 1200])
+def test_what_a_reader_sees_at_phone_and_desktop_width(width: int, tmp_path: Path) -> None:
+    exe = chromium_or_skip()
+    page = write_html_report(_write_trace(tmp_path / "trace"), tmp_path / "out")
+    shot = tmp_path / f"trace-{width}.png"
+    seen = render(exe, page, len(TRACE_CHARTS), shot, width=width)
+    assert seen.console_errors == [] and seen.page_errors == [] and seen.refused == []
+    assert seen.charts == len(TRACE_CHARTS) and seen.widest_px <= width
+    # Every legend name is whole and on screen: the four policies once (shared by both panels), the
+    # energy components, the latency bars.
+    names = [name for name, _, _ in seen.legends]
+    assert names[:4] == ["none", "gdc", "gdc+adabs", "custom"]
+    assert {"array", "adc", "static"} <= set(names)
+    assert all(left >= 0 and right <= width for _, left, right in seen.legends), seen.legends
+    # Axis titles carry their units; the accuracy chart has a panel per checkpoint (one age axis title,
+    # two accuracy axis titles).
+    titles = [t for t, _, _ in seen.axis_titles]
+    assert titles.count("test accuracy (%)") == 2 and "device age since programming (log scale)" in titles
+    assert any(t.startswith("energy per inference (") and t.endswith("J)") for t in titles)
+    assert "latency (µs)" in titles and "mesh column" in titles
+    assert all(left >= 0 and right <= width for _, left, right in seen.axis_titles + seen.chart_titles)
     print(f"screenshot: {shot}")

@@ -18,6 +18,7 @@ import pytest
 import chiptwin.report
 from chiptwin.cli import main
 from chiptwin.errors import DataError
+from chiptwin.files import FolderLock
 from chiptwin.report import summary
 from chiptwin.report.accuracy import plot_accuracy
 from chiptwin.report.energy import plot_energy
@@ -132,10 +133,10 @@ def _probe_table() -> pa.Table:
         (16.0, "16 s"),
         (90.0, "1.5 min"),
         (264.0, "4.4 min"),
-        (3600.0, "1.0 h"),
+        (3600.0, "1 h"),
         (9360.0, "2.6 h"),
-        (86400.0, "1.0 d"),
-        (3.15e7, "1.0 y"),
+        (86400.0, "1 d"),
+        (3.15e7, "1 y"),
     ],
 )
 def test_format_age_hand_cases(seconds: float, text: str) -> None:
@@ -192,7 +193,7 @@ def test_table_rows_columns_and_cells() -> None:
     policies = ["none", "gdc", "gdc+adabs", "custom"]
     assert lines[2].split() == ["age", "|", *policies, "|", *policies]
     body = lines[4:]
-    assert [line.split()[0:2] for line in body] == [["0", "s"], ["1.0", "h"], ["1.0", "d"]]
+    assert [line.split()[0:2] for line in body] == [["0", "s"], ["1", "h"], ["1", "d"]]
     assert body[1].count("91.00 ± 1.00") == 8
     assert body[2].count("84.50 ± 0.50") == 8
 
@@ -251,7 +252,7 @@ def test_write_report_writes_every_file(tmp_path: Path) -> None:
     assert all(_is_png(p) for p in files.written()[:-1])
     text = files.summary.read_text()
     assert "scenario  synthetic on tiny_4" in text
-    assert "seeds     0, 1" in text and "created   2026-05-09T07:35:25+00:00" in text
+    assert "seeds     2 seeds (0-1)" in text and "created   2026-05-09T07:35:25+00:00" in text
     assert "commit    abc123 (uncommitted changes)" in text
     assert "91.00 ± 1.00" in text and "INCOMPLETE" not in text
     # The reader returns parts sorted by cell id (alpha first); the manifest's scenario order wins.
@@ -262,17 +263,28 @@ def test_write_report_writes_every_file(tmp_path: Path) -> None:
     assert text.index("zeta, none (2 seeds") < text.index("alpha, none (2 seeds")
 
 
-def test_summary_shows_incomplete_run(tmp_path: Path) -> None:
+def test_summary_of_a_stopped_run_says_stopped(tmp_path: Path) -> None:
+    # The manifest still says "running" (the run was killed), but no process holds the writer's lock.
     root = _write_trace(tmp_path / "trace", status="running", cells_total=20)
     text = summary.summary_text(root)
-    assert "INCOMPLETE: 16 of 20 cells finished (status 'running')" in text
+    assert "status    stopped" in text and "status    running" not in text
+    assert "INCOMPLETE: 16 of 20 cells finished (the run stopped before it finished; " in text
+    assert "--resume" in text
+
+
+def test_summary_of_a_run_in_progress_says_running(tmp_path: Path) -> None:
+    root = _write_trace(tmp_path / "trace", status="running", cells_total=20)
+    with FolderLock(root, "trace directory", DataError):  # the writer's lock, as a live run holds it
+        text = summary.summary_text(root)
+    assert "status    running" in text
+    assert "INCOMPLETE: 16 of 20 cells finished (a chiptwin process is still writing it)" in text
 
 
 def test_format_summary_without_cells_total() -> None:
     cells = pa.Table.from_pylist([_cell("zeta", "gdc", 0)], schema=CELLS_SCHEMA)
     text = format_summary({"status": "interrupted", "scenario": {"name": "s"}}, _probe_table(), cells)
     assert "INCOMPLETE: 1 cells finished (status 'interrupted')" in text
-    assert "seeds     0, 1" in text  # from the tables when the manifest has none
+    assert "seeds     2 seeds (0-1)" in text  # from the tables when the manifest has none
     assert "created" not in text and "commit" not in text
 
 

@@ -31,7 +31,7 @@ def test_the_table_gives_periods_at_an_hour_and_a_day() -> None:
     assert lines[0].split()[:3] == ["chip", "digital", "drift"]
     # every_factor 1.5: passes at a / 1.5 and a, i.e. every 20 min at 1 h and 8 h at 1 day.
     assert lines[2].strip().startswith("25 °C") and lines[2].endswith(
-        "every_factor 1.5: every 20.0 min at 1 h, 8.0 h at 1 d"
+        "every_factor 1.5: every 20 min at 1 h, 8 h at 1 d"
     )
     assert (
         lines[3].strip().startswith("85 °C")

@@ -132,6 +132,18 @@ def test_scenario_trace_validates(scenario_trace: Path, tmp_path: Path) -> None:
     gdc = [e for e in doc["traceEvents"] if e.get("cat") == "gdc" and e["ph"] == "X"]
     assert gdc[0]["args"]["time_ns"] == 60 * NS and gdc[0]["ts"] == 60 * NS / 1000
     assert doc["displayTimeUnit"] == "ns"
+    # The file names the trace folder, not where it lies (a shared timeline leaks no local path), and
+    # says where the per-tile detail sits in a run of hours: the span of the detail table's records.
+    assert doc["otherData"]["trace"] == "scenario" and str(scenario_trace.parent) not in json.dumps(doc)
+    shown = [r for r in detail if r["kind"] != "program"]  # the first arrival to the last result
+    first = min(r["time_ns"] for r in shown)
+    last = max(r["time_ns"] + r["duration_ns"] for r in shown)
+    assert result.detail_ns == (first, last) and first < last < 60 * NS
+    assert (doc["otherData"]["detail_from_ns"], doc["otherData"]["detail_to_ns"]) == (first, last)
+    assert (
+        doc["otherData"]["detail"].startswith("per-tile detail (every MVM")
+        and "zoom there" in doc["otherData"]["detail"]
+    )
 
 
 def test_every_detailed_inference_has_a_flow_across_tiles(scenario_trace: Path, tmp_path: Path) -> None:
@@ -232,8 +244,8 @@ def test_window_and_cells(scenario_trace: Path, tmp_path: Path) -> None:
 
 def test_empty_selection_is_one_line_and_writes_nothing(scenario_trace: Path, tmp_path: Path) -> None:
     out = tmp_path / "empty.json"
-    span = r"\(their events span 0 s to 1.0 h\)"
-    with pytest.raises(DataError, match=rf"no events from 1.0 y to 2.0 y {span}; nothing written"):
+    span = r"\(their events span 0 s to 1 h\)"
+    with pytest.raises(DataError, match=rf"no events from 1 y to 2 y {span}; nothing written"):
         export_timeline(scenario_trace, out, start_ns=365 * 86_400 * NS, stop_ns=2 * 365 * 86_400 * NS)
     assert not out.exists() and not list(tmp_path.iterdir())
 
