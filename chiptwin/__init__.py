@@ -4,7 +4,9 @@ The public Python surface (documented in :mod:`chiptwin.api` and the README's "F
 
 - chips: :func:`load_chip`; your model on one: :func:`map_model` (where it sits), :func:`time_model`
   (latency, throughput, energy), :func:`program` (trace, map, program, calibrate), then ``set_age`` on
-  the programmed chip, :func:`compensate`, :func:`accuracy`; data: :func:`load_images`;
+  the programmed chip, :func:`compensate`, :func:`accuracy`; data: :func:`load_images`; hardware-aware
+  training for a chip: :func:`train` (the common case) or :func:`hardware_aware` with
+  :class:`NoiseRecipe` (your own training loop);
 - scenarios and sweeps: :class:`ScenarioSpec`, :class:`PolicySpec`, :func:`load_scenario`,
   :func:`named_scenario`, :func:`run_scenario` (``models={name: module}`` runs your own models),
   :func:`load_sweep`, :func:`run_sweep`, :func:`read_sweep`;
@@ -25,11 +27,13 @@ __version__ = VERSION
 
 __all__ = [
     "POLICY_NAMES",
+    "NoiseRecipe",
     "PlacedModel",
     "PolicySpec",
     "ScenarioSpec",
     "accuracy",
     "compensate",
+    "hardware_aware",
     "load_chip",
     "load_images",
     "load_scenario",
@@ -43,6 +47,7 @@ __all__ = [
     "run_scenario",
     "run_sweep",
     "time_model",
+    "train",
 ]
 
 _WHERE = {
@@ -53,6 +58,9 @@ _WHERE = {
     "program": "chiptwin.api",
     "map_model": "chiptwin.api",
     "time_model": "chiptwin.api",
+    "train": "chiptwin.api",
+    "hardware_aware": "chiptwin.api",
+    "NoiseRecipe": "chiptwin.api",
     "PlacedModel": "chiptwin.api",
     "POLICY_NAMES": "chiptwin.compensation",
     "PolicySpec": "chiptwin.scenario.spec",

@@ -11,6 +11,12 @@ through the layers, so a notebook needs no knowledge of them::
     ct.compensate(programmed, "gdc+adabs", calibration)    # GDC, then batch-norm statistics
     print(ct.accuracy(programmed, test))                   # top-1, fraction
 
+Train it for the chip first (hardware-aware: its analog layers see the chip's noise in training)::
+
+    ct.train(model, (train_x, train_y), chip=chip, epochs=2)   # or a DataLoader, or "fashion-mnist"
+    with ct.hardware_aware(model, chip, (1, 32, 32)):          # or in a training loop of your own
+        ...                                                    # model.train(): noisy; model.eval(): digital
+
 Where the model sits and what an inference costs, before any device is programmed::
 
     placed = ct.map_model(model, chip, (1, 32, 32))       # tiles, blocks, utilisation, NoC traffic
@@ -30,6 +36,7 @@ knows.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +51,23 @@ from chiptwin.device.noise import IdealNoiseModel, NoiseModel
 from chiptwin.errors import DataError, UsageError
 from chiptwin.functional.chip import AnalogChip, ConverterBits, blocks_from_mapping, program_chip
 from chiptwin.functional.finite import check_logits
+from chiptwin.functional.hwa import NoiseRecipe, hardware_aware
 from chiptwin.limits import MAX_AGE_S, MAX_ARRIVALS, MAX_EVENT_ARRIVALS, MAX_RATE_PER_S
 from chiptwin.mapping import MappingResult, map_graph, measure_mapping, resolve_arch
 from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.network.accuracy import top1_accuracy
-from chiptwin.network.data import load_cifar10, load_fashion_mnist, load_shipped, normalise
+from chiptwin.network.data import (
+    FASHION_MNIST_DIR,
+    ImageSet,
+    image_shape,
+    load_cifar10,
+    load_fashion_mnist,
+    load_shipped,
+    normalise,
+)
 from chiptwin.network.graph import build_layer_graph
+from chiptwin.network.training import OPTIMIZERS, TrainData, TrainingNoise, TrainResult, TrainSpec
+from chiptwin.network.training import train as _train
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import load_chip as _load_chip
 from chiptwin.timing import PeriodicWorkload, TimingResult, simulate
@@ -57,14 +75,18 @@ from chiptwin.units import NS_PER_S
 
 __all__ = [
     "RANGE_CALIBRATION_IMAGES",
+    "NoiseRecipe",
     "PlacedModel",
+    "TrainResult",
     "accuracy",
     "compensate",
+    "hardware_aware",
     "load_chip",
     "load_images",
     "map_model",
     "program",
     "time_model",
+    "train",
 ]
 
 RANGE_CALIBRATION_IMAGES = 256
@@ -277,3 +299,109 @@ def accuracy(model: nn.Module, data: Data, *, batch_size: int = 100) -> float:
     return top1_accuracy(
         model, _batches(data, batch_size), check=lambda batch, logits: check_logits(model, batch, logits)
     )
+
+
+def train(
+    model: nn.Module,
+    data: str | TrainData,
+    *,
+    chip: ChipSpec | None = None,
+    recipe: NoiseRecipe | None = None,
+    test: TrainData | None = None,
+    epochs: int = 1,
+    lr: float = 1e-3,
+    optimizer: str = "adamw",
+    weight_decay: float = 1e-4,
+    batch_size: int = 128,
+    seed: int = 0,
+    out: str | Path | None = None,
+    name: str = "model",
+    directory: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` in place, hardware-aware for ``chip`` if one is given (:func:`hardware_aware`
+    with ``recipe``, by default the noise derived from the chip), digitally otherwise.
+
+    Args:
+        model: your ``nn.Module`` (trained in place; plain again when this returns).
+        data: ``"fashion-mnist"`` or ``"cifar10"`` (the training split from ``directory``, augmented by
+            random crop and flip, with the test split as ``test``), ``(images, labels)`` tensors of
+            normalised images (shuffled per epoch), or your own batches (a ``DataLoader``).
+        chip, recipe: the chip to train against and the noise; no chip: plain FP32 training.
+        test: test data as ``data`` (not a name); its digital accuracy is reported every epoch.
+        epochs, lr, optimizer, weight_decay, batch_size: AdamW (or ``"sgd"``) with a cosine schedule
+            from ``lr``; ``batch_size`` for the dataset and tensors (a ``DataLoader`` batches itself).
+        seed: data order and noise draws (``chiptwin.seeding``; the same seed trains the same weights).
+        out: a folder for the resume state and the weights ``NAME.safetensors`` with their card
+            ``NAME.json`` (None: a temporary folder, nothing kept); training again into the same
+            folder with the same arguments resumes after the last finished epoch.
+        name: the weights' file name in ``out``.
+        directory: where the dataset's files are (a named dataset only).
+        progress: a progress bar on stderr.
+
+    Raises:
+        UsageError: a bad argument (named).
+        MappingError: ``chip`` is given and the model cannot be traced or placed (the module is named).
+        DataError: no data, a batch that is not ``(images, labels)``, or a loss that is NaN or infinite.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise UsageError(f"optimizer(={optimizer!r}) must be one of {', '.join(OPTIMIZERS)}")
+    try:
+        spec = TrainSpec(
+            model=type(model).__name__,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            warmup_epochs=0.0,
+            weight_decay=weight_decay,
+            seed=seed,
+            hwa=chip is not None,
+            crop_pad=2,
+        )
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"train: {exc}") from None
+    if isinstance(data, str):
+        if test is not None:
+            raise UsageError("train: a named dataset brings its own test split; give test=None")
+        if data == "fashion-mnist":
+            train_set = load_fashion_mnist("train", directory or FASHION_MNIST_DIR)
+            test_set: TrainData | None = load_fashion_mnist("test", directory or FASHION_MNIST_DIR)
+        elif data == "cifar10":
+            if directory is None:
+                raise DataError("cifar10 needs directory= (the cifar-10-batches-bin folder)")
+            train_set, test_set = load_cifar10("train", directory), load_cifar10("test", directory)
+        else:
+            raise DataError(f"data(={data!r}) must be 'fashion-mnist', 'cifar10', tensors or batches")
+        shape: Sequence[int] = image_shape(data)
+        train_data: TrainData = train_set
+    else:
+        train_data, test_set = data, test
+        if isinstance(data, ImageSet):
+            shape = tuple(int(s) for s in data.images.shape[1:])
+        else:
+            first = next(iter(_batches(data)), None)
+            if first is None:
+                raise DataError("train: the training data holds no batch")
+            shape = tuple(int(s) for s in first[0].shape[1:])
+    noise = None
+    if chip is not None:
+        chosen = chip
+        hardware_aware(model, chosen, shape, recipe=recipe, seed=seed).remove()  # fail before training
+
+        def noise(m: nn.Module) -> TrainingNoise:
+            return hardware_aware(m, chosen, shape, recipe=recipe, seed=seed)
+
+    with tempfile.TemporaryDirectory(prefix="chiptwin-train-") as scratch:
+        return _train(
+            spec,
+            train_data,
+            test_set,
+            Path(out) if out is not None else Path(scratch),
+            name=name,
+            model=model,
+            noise=noise,
+            card={"class": type(model).__name__},
+            progress=progress,
+            log=(lambda _msg: None) if not progress else None,
+        )

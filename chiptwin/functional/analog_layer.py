@@ -45,7 +45,7 @@ from chiptwin.functional.crossbar import Crossbar
 from chiptwin.mapping.placement import replica_share
 from chiptwin.spec.faults import FaultSpec
 
-__all__ = ["AnalogLayer", "BlockRange", "RowGroup", "unrolled_weight"]
+__all__ = ["AnalogLayer", "BlockRange", "ConvGeometry", "RowGroup", "rows_mvm", "unrolled_weight"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,14 +237,11 @@ class AnalogLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.ctx = ctx
-        self.is_conv = isinstance(module, nn.Conv2d)
-        if self.is_conv:
-            assert isinstance(module, nn.Conv2d)
-            self.out_channels = module.out_channels
-            self.in_channels = module.in_channels
-            self.kernel_size = tuple(module.kernel_size)
-            self.stride, self.padding = module.stride, module.padding
-            self.dilation, self.groups = module.dilation, module.groups
+        self.conv = ConvGeometry.of(module)
+        self.is_conv = self.conv is not None
+        if self.conv is not None:
+            self.out_channels = self.conv.out_channels
+            self.groups = self.conv.groups
         self.bias = None if module.bias is None else nn.Parameter(module.bias.detach().clone(), False)
         w = unrolled_weight(module)
         # The weights the host keeps, to reprogram a block on a spare tile.
@@ -297,20 +294,7 @@ class AnalogLayer(nn.Module):
         return len(self.replica_groups)
 
     def _mvm(self, x_n: Tensor, group: RowGroup, g_norm: Tensor) -> Tensor:
-        if not self.is_conv:  # features last, any leading dimensions (images, tokens)
-            return x_n[..., group.row_start : group.row_stop] @ g_norm
-        k2 = self.kernel_size[0] * self.kernel_size[1]
-        per_group_in = self.in_channels // self.groups
-        c0, c1 = group.row_start // k2, -(-group.row_stop // k2)
-        if self.groups > 1 or (c0 * k2, c1 * k2) == (group.row_start, group.row_stop):
-            rows = g_norm
-        else:  # a split inside a kernel: zero the rows of the covered channels outside the block
-            rows = g_norm.new_zeros(((c1 - c0) * k2, g_norm.shape[1]))
-            rows[group.row_start - c0 * k2 : group.row_stop - c0 * k2] = g_norm
-        cin = per_group_in if self.groups > 1 else c1 - c0
-        weight = rows.T.reshape(-1, cin, *self.kernel_size).contiguous(memory_format=torch.channels_last)
-        x_part = x_n if self.groups > 1 else x_n[:, c0:c1]
-        return F.conv2d(x_part, weight, None, self.stride, self.padding, self.dilation, self.groups)
+        return rows_mvm(x_n, g_norm, group.row_start, group.row_stop, self.conv)
 
     def _share_mask(self, replica: int, y: Tensor) -> Tensor:
         """1 at the output positions replica ``replica`` computes, 0 elsewhere (broadcast over y).
@@ -408,6 +392,56 @@ class AnalogLayer(nn.Module):
         if group.adc_offset is not None:
             y.add_((group.adc_offset * group.adc_range * to_weight).view(shape))
         return y
+
+
+@dataclass(frozen=True, slots=True)
+class ConvGeometry:
+    """What a crossbar MVM needs of a Conv2d besides its weights (None stands for a Linear)."""
+
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple[int, int]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...] | str
+    dilation: tuple[int, ...]
+    groups: int
+
+    @classmethod
+    def of(cls, module: nn.Module) -> ConvGeometry | None:
+        """The geometry of a Conv2d; None for a Linear."""
+        if not isinstance(module, nn.Conv2d):
+            return None
+        k_h, k_w = module.kernel_size
+        return cls(
+            module.in_channels,
+            module.out_channels,
+            (k_h, k_w),
+            tuple(module.stride),
+            module.padding if isinstance(module.padding, str) else tuple(module.padding),
+            tuple(module.dilation),
+            module.groups,
+        )
+
+
+def rows_mvm(x: Tensor, rows: Tensor, row_start: int, row_stop: int, conv: ConvGeometry | None) -> Tensor:
+    """The MVM of the unrolled weight rows ``[row_start, row_stop)`` (``rows``: (row_stop - row_start,
+    cols)) on input ``x``: a matrix product over the features of a Linear's input (any leading
+    dimensions), a convolution over the input channels those rows cover for a Conv2d (zero weights for
+    the covered channels' rows outside the range, so a split inside a kernel is exact)."""
+    if conv is None:  # features last, any leading dimensions (images, tokens)
+        return x[..., row_start:row_stop] @ rows
+    k2 = conv.kernel_size[0] * conv.kernel_size[1]
+    per_group_in = conv.in_channels // conv.groups
+    c0, c1 = row_start // k2, -(-row_stop // k2)
+    if conv.groups > 1 or (c0 * k2, c1 * k2) == (row_start, row_stop):
+        full = rows
+    else:  # a split inside a kernel: zero the rows of the covered channels outside the block
+        full = rows.new_zeros(((c1 - c0) * k2, rows.shape[1]))
+        full[row_start - c0 * k2 : row_stop - c0 * k2] = rows
+    cin = per_group_in if conv.groups > 1 else c1 - c0
+    weight = full.T.reshape(-1, cin, *conv.kernel_size).contiguous(memory_format=torch.channels_last)
+    x_part = x if conv.groups > 1 else x[:, c0:c1]
+    return F.conv2d(x_part, weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
 def _check_cover(groups: dict[tuple[int, int], list[tuple[int, int]]], shape: torch.Size) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "read_card",
     "resolve_checkpoint",
     "save_checkpoint",
+    "save_weights",
     "write_atomic",
 ]
 
@@ -57,10 +58,17 @@ def save_checkpoint(model: nn.Module, spec: ModelSpec, card: dict[str, Any], pat
 
     ``card`` is merged into the model card after the ``model`` entry (the :class:`ModelSpec`).
     """
+    return save_weights(model, {"model": asdict(spec), **card}, path)
+
+
+def save_weights(model: nn.Module, card: dict[str, Any], path: Path | str) -> Path:
+    """Write ``model``'s state dict to ``path.safetensors`` and ``card`` to ``path.json``; returns the
+    safetensors path. Without a ``model`` entry (a network of the user's own, built by a model file) the
+    weights load through ``FILE.py@path.safetensors`` (:mod:`chiptwin.network.model_file`)."""
     base = Path(path).with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    full_card = {"model": asdict(spec), **card}
+    full_card = card
     weights = base.with_suffix(".safetensors")
     write_atomic(weights, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
     write_atomic(

@@ -13,25 +13,35 @@ files are data, and running one runs no code.
   default, or ``"cifar10"``): its test and calibration images, and the input shape ``map`` and
   ``timing`` trace it at.
 
+``FILE.py[:NAME]@WEIGHTS`` builds the model and then loads the safetensors state dict ``WEIGHTS``
+into it (every key and shape must match): how weights that ``chiptwin train --model FILE.py`` wrote
+(hardware-aware for a chip, say) reach every command; the model keeps the label of ``FILE.py[:NAME]``.
+
 A bare ``FILE.py`` that is not in the current folder is a shipped example model file
 (:mod:`chiptwin.shipped`: ``dwcnn.py``); a file of the user's own always wins.
 
 The file is imported and run as Python code, as ``python FILE.py`` would run it (its folder first on
 ``sys.path`` meanwhile, so its own helper modules import): only give files you trust (this loader
-never unpickles anything itself). Every failure (no file, a syntax error, an exception while
-importing or building, no such name, not a module, a non-finite weight, an unknown ``DATASET``) is one
-:class:`~chiptwin.errors.CheckpointError` naming the file.
+never unpickles anything itself). Every failure (no file, a syntax error, an exception, a
+``sys.exit()`` or a ``KeyboardInterrupt`` raised while importing or building, no such name, not a
+module, a weight that is not float32 or not finite, an unknown ``DATASET``) is one
+:class:`~chiptwin.errors.CheckpointError` naming the file; a Ctrl-C meanwhile stays an interruption.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
 from chiptwin.errors import CheckpointError
@@ -39,7 +49,14 @@ from chiptwin.files import check_regular_file
 from chiptwin.network.data import DATASETS
 from chiptwin.shipped import shipped_path
 
-__all__ = ["DEFAULT_FACTORY", "is_model_file", "load_model_file", "model_file_label", "model_file_parts"]
+__all__ = [
+    "DEFAULT_FACTORY",
+    "is_model_file",
+    "load_model_file",
+    "model_file_label",
+    "model_file_parts",
+    "model_file_weights",
+]
 
 DEFAULT_FACTORY = "build_model"
 """The name a model file's builder has when the reference does not name one."""
@@ -52,9 +69,25 @@ def is_model_file(ref: str | Path) -> bool:
     return model_file_parts(ref)[0].suffix == ".py"
 
 
-def model_file_parts(ref: str | Path) -> tuple[Path, str]:
-    """``(file, name)`` of ``FILE.py[:NAME]`` (``name`` defaults to :data:`DEFAULT_FACTORY`)."""
+def model_file_weights(ref: str | Path) -> tuple[str, Path | None]:
+    """``(FILE.py[:NAME], WEIGHTS)`` of ``FILE.py[:NAME]@WEIGHTS`` (weights None without ``@``).
+
+    ``WEIGHTS`` is a safetensors state dict (e.g. what ``chiptwin train --model FILE.py`` wrote) loaded
+    into the model the file builds, in place of the weights the file loads itself.
+    """
     text = str(ref)
+    head, sep, tail = text.rpartition("@")
+    if sep and tail and _split_name(head)[0].suffix == ".py":
+        return head, Path(tail)
+    return text, None
+
+
+def model_file_parts(ref: str | Path) -> tuple[Path, str]:
+    """``(file, name)`` of ``FILE.py[:NAME][@WEIGHTS]`` (``name`` defaults to :data:`DEFAULT_FACTORY`)."""
+    return _split_name(model_file_weights(ref)[0])
+
+
+def _split_name(text: str) -> tuple[Path, str]:
     head, sep, tail = text.rpartition(":")
     if sep and head.endswith(".py") and tail.isidentifier():
         return Path(head), tail
@@ -72,15 +105,44 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
+@contextlib.contextmanager
+def _user_code(where: str, doing: str) -> Iterator[None]:
+    """Run a model file's code: whatever it raises or exits with is one :class:`CheckpointError` naming
+    ``where`` and what it was ``doing``, but a Ctrl-C (a SIGINT that arrived meanwhile, seen by a handler
+    installed for the block in the main thread) stays a ``KeyboardInterrupt``: the user stopped chiptwin,
+    the file did not fail."""
+    interrupted: list[int] = []
+
+    def on_sigint(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: signals arrive there anyway
+        previous = None
+    try:
+        yield
+    except SyntaxError as exc:
+        raise CheckpointError(f"{where}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except SystemExit as exc:  # sys.exit() in the user's file: not chiptwin's exit status to give
+        raise CheckpointError(f"{where}: {doing} called sys.exit({exc.code!r})") from None
+    except KeyboardInterrupt as exc:
+        if interrupted:
+            raise
+        raise CheckpointError(f"{where}: {doing} raised {_one_line(exc)} (no Ctrl-C was pressed)") from None
+    except Exception as exc:  # the user's code: any failure is a bad input, reported in one line
+        raise CheckpointError(f"{where}: {doing} raised {_one_line(exc)}") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _build(module: Any, spec: Any, path: Path, name: str) -> nn.Module:
     """Import the file into ``module`` and return what ``name`` builds (see :func:`load_model_file`)."""
     where = f"{path}:{name}"
-    try:
+    with _user_code(str(path), "importing it"):
         spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise CheckpointError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:  # the user's code: any failure is a bad input, reported in one line
-        raise CheckpointError(f"{path}: importing it raised {_one_line(exc)}") from None
     dataset = getattr(module, "DATASET", _DEFAULT_DATASET)
     if dataset not in DATASETS:
         raise CheckpointError(f"{path}: DATASET(={dataset!r}) must be one of {', '.join(DATASETS)}")
@@ -94,17 +156,16 @@ def _build(module: Any, spec: Any, path: Path, name: str) -> nn.Module:
         return built
     if not callable(built):
         raise CheckpointError(f"{where}: is a {type(built).__name__}, not an nn.Module or a function")
-    try:
+    with _user_code(where, "calling it"):
         built = built()
-    except Exception as exc:  # the user's code
-        raise CheckpointError(f"{where}: calling it raised {_one_line(exc)}") from None
     if not isinstance(built, nn.Module):
         raise CheckpointError(f"{where}: returned a {type(built).__name__}, not an nn.Module")
     return built
 
 
 def load_model_file(ref: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Import ``FILE.py[:NAME]`` and build its model; returns ``(model in eval mode, card)``.
+    """Import ``FILE.py[:NAME]`` and build its model (with ``@WEIGHTS``: then load those weights into
+    it, :func:`model_file_weights`); returns ``(model in eval mode, card)``.
 
     The card holds what a checkpoint's card would for a run: ``dataset``, ``model_file`` (the path as
     given), ``factory``, ``class`` and ``file_sha256`` (a hash of the file's text; the weights' hash is
@@ -143,7 +204,16 @@ def load_model_file(ref: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         if folder in sys.path:
             sys.path.remove(folder)
     dataset = getattr(module, "DATASET", _DEFAULT_DATASET)
+    weights = model_file_weights(ref)[1]
+    if weights is not None:
+        _load_weights(built, weights, where)
+        where = f"{where}@{weights}"
     for key, tensor in built.state_dict().items():
+        if tensor.is_floating_point() and tensor.dtype != torch.float32:
+            raise CheckpointError(
+                f"{where}: tensor {key!r} is {tensor.dtype}; chiptwin computes in torch.float32 "
+                "(return model.float())"
+            )
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(f"{where}: tensor {key!r} holds NaN or infinite values")
     built.eval()
@@ -153,5 +223,20 @@ def load_model_file(ref: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         "factory": name,
         "class": type(built).__name__,
         "file_sha256": hashlib.sha256(source).hexdigest(),
+        **({"weights": str(weights)} if weights is not None else {}),
     }
     return built, card
+
+
+def _load_weights(model: nn.Module, weights: Path, where: str) -> None:
+    """Load the safetensors state dict ``weights`` into ``model`` (every key, every shape)."""
+    check_regular_file(weights, "checkpoint", CheckpointError)
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: corrupt weights ({_one_line(exc)})") from None
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())
+        raise CheckpointError(f"{weights}: not the weights of {where} ({detail[:300]})") from None

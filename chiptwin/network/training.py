@@ -22,10 +22,10 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 import torch
 from safetensors import SafetensorError
@@ -36,19 +36,22 @@ from tqdm import tqdm
 from chiptwin.errors import CheckpointError, DataError
 from chiptwin.files import check_regular_file, load_json
 from chiptwin.network.accuracy import top1_accuracy
-from chiptwin.network.checkpoint import load_checkpoint, save_checkpoint, write_atomic
+from chiptwin.network.checkpoint import load_checkpoint, save_checkpoint, save_weights, write_atomic
 from chiptwin.network.data import ImageSet, augment, normalise
 from chiptwin.network.resnet import ModelSpec, build_model, model_spec
 from chiptwin.seeding import derive_seed
 
 __all__ = [
     "OPTIMIZERS",
+    "Batches",
     "TrainResult",
     "TrainSpec",
+    "TrainingNoise",
     "analog_layers",
     "clip_weights",
     "evaluate_digital",
     "inject_weight_noise",
+    "paper_noise_std",
     "quantise_ste",
     "restore_weights",
     "train",
@@ -121,18 +124,45 @@ class TrainSpec:
                 raise ValueError(f"{key}(={getattr(self, key)!r}) is out of range")
 
 
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+"""Labelled batches of normalised images, e.g. a ``DataLoader`` (iterated once per epoch)."""
+
+TrainData = ImageSet | tuple[torch.Tensor, torch.Tensor] | Batches
+"""What :func:`train` trains on: a dataset chiptwin loaded (augmented, normalised here), ``(images,
+labels)`` tensors of normalised images (shuffled per epoch here), or the user's own batches."""
+
+
+class TrainingNoise(Protocol):
+    """What a training injects, attached to the model (``chiptwin.functional.hwa.HardwareAware``)."""
+
+    def reseed(self, seed: int) -> None:
+        """Restart the noise draws from ``seed``."""
+
+    def remove(self) -> nn.Module:
+        """Detach from the model (weights final, e.g. clipped); returns the plain model."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the model trained against, for its card."""
+
+
 @dataclass(frozen=True, slots=True)
 class TrainResult:
     """What a finished run produced: the checkpoint path, test accuracy (fraction) and the history."""
 
     checkpoint: Path
-    test_accuracy: float
+    test_accuracy: float | None
+    """Digital top-1 accuracy (fraction) on the test data; None without test data."""
     history: list[dict[str, float]] = field(default_factory=list)
 
 
 def analog_layers(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
     """Every Conv2d and Linear of ``model``: all of them sit on crossbars in the paper's chip."""
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def paper_noise_std(weight: torch.Tensor, eta: float) -> torch.Tensor:
+    """Joshi 2020's HWA weight-noise std of a layer: ``eta * max|W|`` (Methods)."""
+    return eta * weight.detach().abs().max()
 
 
 @torch.no_grad()
@@ -148,7 +178,7 @@ def inject_weight_noise(
         w = layer.weight
         clean.append(w.detach().clone())
         noise = torch.randn(w.shape, generator=generator, device=generator.device, dtype=w.dtype)
-        w.add_(noise.to(w.device) * (eta * w.abs().max()))
+        w.add_(noise.to(w.device) * paper_noise_std(w, eta))
     return clean
 
 
@@ -263,13 +293,13 @@ def _save_state(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, met
 
 
 def _load_state(
-    out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, spec: TrainSpec
+    out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, spec: TrainSpec, identity: dict[str, Any]
 ) -> dict[str, Any] | None:
     meta_path = out_dir / f"{_STATE_FILE}.json"
     if not meta_path.exists():
         return None
     meta = load_json(meta_path, "manifest", CheckpointError)
-    if not isinstance(meta, dict) or meta.get("spec") != asdict(spec):
+    if not isinstance(meta, dict) or meta.get("spec") != asdict(spec) or meta.get("identity", {}) != identity:
         raise CheckpointError(
             f"{meta_path}: resume state was written by a different training spec; "
             "use another --out directory or delete it"
@@ -307,13 +337,97 @@ def _optimizer(spec: TrainSpec, model: nn.Module) -> torch.optim.Optimizer:
     )
 
 
+def _epoch_batches(
+    data: TrainData, spec: TrainSpec, order_gen: torch.Generator, device: torch.device
+) -> tuple[Iterable[tuple[torch.Tensor, torch.Tensor]], int | None]:
+    """One epoch's training batches on ``device`` (normalised, channels_last) and their count if known."""
+    if isinstance(data, ImageSet):
+        order = torch.randperm(len(data), generator=order_gen)
+
+        def from_images() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for images, labels in _batches(data, spec.batch_size, order):
+                if spec.augment:
+                    images = augment(images, order_gen, pad=spec.crop_pad)
+                yield _prepare(images, data.dataset, device), labels.to(device)
+
+        return from_images(), math.ceil(len(data) / spec.batch_size)
+    if _is_tensor_pair(data):
+        images, labels = data
+        order = torch.randperm(images.shape[0], generator=order_gen)
+
+        def from_tensors() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for start in range(0, len(order), spec.batch_size):
+                idx = order[start : start + spec.batch_size]
+                yield _on(images[idx], device), labels[idx].to(device)
+
+        return from_tensors(), math.ceil(images.shape[0] / spec.batch_size)
+
+    def from_loader() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for batch in data:
+            if not (
+                isinstance(batch, (tuple, list)) and len(batch) >= 2 and isinstance(batch[0], torch.Tensor)
+            ):
+                raise DataError("training data must be (images, labels) tensors or batches of them")
+            yield _on(batch[0], device), batch[1].to(device)
+
+    count = len(data) if hasattr(data, "__len__") else None  # type: ignore[arg-type]
+    return from_loader(), count
+
+
+def _is_tensor_pair(data: object) -> TypeGuard[tuple[torch.Tensor, torch.Tensor]]:
+    return (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and all(isinstance(t, torch.Tensor) for t in data)
+        and data[0].shape[0] == data[1].shape[0]
+    )
+
+
+def _on(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    images = images.to(device)
+    return images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
+
+
+def _data_size(data: TrainData) -> int | None:
+    if isinstance(data, ImageSet):
+        return len(data)
+    if _is_tensor_pair(data):
+        return int(data[0].shape[0])
+    return None
+
+
+def _test_accuracy(model: nn.Module, data: TrainData | None, device: torch.device) -> float | None:
+    if data is None:
+        return None
+    if isinstance(data, ImageSet):
+        return evaluate_digital(model, data, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            if _is_tensor_pair(data):
+                images, labels = data
+                batches: Iterable[tuple[torch.Tensor, torch.Tensor]] = (
+                    (_on(images[i : i + 500], device), labels[i : i + 500])
+                    for i in range(0, len(labels), 500)
+                )
+            else:
+                batches = ((_on(b[0], device), b[1]) for b in data)
+            return top1_accuracy(model, batches)
+    finally:
+        model.train(was_training)
+
+
 def train(
     spec: TrainSpec,
-    train_data: ImageSet,
-    test_data: ImageSet,
+    train_data: TrainData,
+    test_data: TrainData | None,
     out_dir: Path | str,
     *,
     name: str,
+    model: nn.Module | None = None,
+    noise: Callable[[nn.Module], TrainingNoise] | None = None,
+    card: dict[str, Any] | None = None,
     device: torch.device | str = "cpu",
     command: str = "",
     progress: bool = True,
@@ -321,14 +435,30 @@ def train(
 ) -> TrainResult:
     """Train (or resume) and write checkpoint ``out_dir/name`` with its model card.
 
-    The resume state (weights, momentum, history) is written to ``out_dir`` after every epoch; calling
-    again with the same spec and directory continues after the last finished epoch.
+    The resume state (weights, optimizer state, history) is written to ``out_dir`` after every epoch;
+    calling again with the same spec and directory continues after the last finished epoch.
+
+    Args:
+        spec: the run (``spec.model`` names a zoo model, or labels ``model``).
+        train_data, test_data: :data:`TrainData` (``test_data`` None: no test accuracy).
+        out_dir: where the resume state and the checkpoint go.
+        name: checkpoint name (``NAME.safetensors`` and ``NAME.json``).
+        model: a network of the user's own to train instead of the zoo's ``spec.model`` (its card then
+            has no ``model`` entry: the code that builds it is the user's).
+        noise: attaches what the training injects to the model (``chiptwin.functional.hwa``), reseeded
+            per epoch with ``derive_seed(seed, "epoch", e, "weight-noise")``; None with ``spec.hwa``:
+            Joshi 2020's recipe on every Conv2d and Linear (:func:`inject_weight_noise`).
+        card: more entries for the model card (and the identity a resume must match).
+        device, command, progress, log: torch device, the command line for the card, a progress bar on
+            stderr, where the epoch lines go (default stderr).
 
     Raises:
-        CheckpointError: ``init_from`` cannot be loaded, or ``out_dir`` holds state of another spec.
-        DataError: the training set is empty.
+        CheckpointError: ``init_from`` cannot be loaded, or ``out_dir`` holds state of another run.
+        DataError: the training set is empty, or a batch is not ``(images, labels)``.
+        DataError: the loss is NaN or infinite (the epoch and step are named).
     """
-    if len(train_data) == 0:
+    size = _data_size(train_data)
+    if size == 0:
         raise DataError("training set is empty")
     torch.set_flush_denormal(True)  # denormals make CPU convolutions ~8x slower
     device = torch.device(device)
@@ -336,97 +466,133 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     emit = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
 
-    model, mspec = _initial_model(spec, in_channels=int(train_data.images.shape[1]))
+    mspec: ModelSpec | None
+    if model is None:
+        in_channels = int(train_data.images.shape[1]) if isinstance(train_data, ImageSet) else 1
+        model, mspec = _initial_model(spec, in_channels=in_channels)
+    else:
+        mspec = None
     # torch accepts memory_format in Module.to, its type stubs do not list it.
     model = model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     layers = analog_layers(model)
-    if spec.hwa:
+    legacy_hwa = spec.hwa and noise is None
+    if legacy_hwa:
         clip_weights(layers, spec.alpha)
     opt = _optimizer(spec, model)
-    meta = _load_state(out_dir, model, opt, spec) or {
-        "spec": asdict(spec),
-        "epoch": 0,
-        "history": [],
-        "wall_s": 0.0,
-    }
-    if meta["epoch"]:
-        emit(f"resuming {name} after epoch {meta['epoch']}/{spec.epochs}")
-    hooks = _add_quantisation_hooks(layers, spec.quantise_bits) if spec.quantise_bits else []
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
-    steps_per_epoch = math.ceil(len(train_data) / spec.batch_size)
-
-    for epoch in range(meta["epoch"], spec.epochs):
-        start = time.perf_counter()
-        model.train()
-        # Distinct, stable seeds per (run, epoch, stream): the data order and the weight noise.
-        order_gen = _device_generator(derive_seed(spec.seed, "epoch", epoch, "order"), torch.device("cpu"))
-        noise_gen = _device_generator(derive_seed(spec.seed, "epoch", epoch, "weight-noise"), device)
-        order = torch.randperm(len(train_data), generator=order_gen)
-        total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(
-            _batches(train_data, spec.batch_size, order),
-            total=steps_per_epoch,
-            desc=f"{name} epoch {epoch + 1}/{spec.epochs}",
-            disable=not progress,
-            file=sys.stderr,
-            leave=False,
-        )
-        for step, (images, labels) in enumerate(bar):
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(spec, epoch * steps_per_epoch + step, steps_per_epoch)
-            if spec.augment:
-                images = augment(images, order_gen, pad=spec.crop_pad)
-            x = _prepare(images, train_data.dataset, device)
-            y = labels.to(device)
-            clean = inject_weight_noise(layers, spec.eta, noise_gen) if spec.hwa else None
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if clean is not None:
-                restore_weights(layers, clean)
-            opt.step()
-            if spec.hwa:
-                clip_weights(layers, spec.alpha)
-            total_loss += loss.item() * len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
-        bar.close()
-        test_acc = evaluate_digital(model, test_data, device=device)
-        elapsed = time.perf_counter() - start
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": total_loss / seen,
-            "train_accuracy": correct / seen,
-            "test_accuracy": test_acc,
-            "seconds": elapsed,
+    attached = noise(model) if noise is not None else None
+    extra = dict(card or {})
+    if attached is not None:
+        extra["hwa"] = attached.describe()
+    identity = json.loads(json.dumps(extra, default=str))
+    try:
+        meta = _load_state(out_dir, model, opt, spec, identity) or {
+            "spec": asdict(spec),
+            "identity": identity,
+            "epoch": 0,
+            "history": [],
+            "wall_s": 0.0,
         }
-        meta["history"].append(row)
-        meta["epoch"] = epoch + 1
-        meta["wall_s"] += elapsed
-        _save_state(out_dir, model, opt, meta)
-        emit(
-            f"{name} epoch {epoch + 1}/{spec.epochs}: loss {row['train_loss']:.4f} "
-            f"train {row['train_accuracy']:.4f} test {test_acc:.4f} ({elapsed:.0f} s)"
-        )
+        if meta["epoch"]:
+            emit(f"resuming {name} after epoch {meta['epoch']}/{spec.epochs}")
+        hooks = _add_quantisation_hooks(layers, spec.quantise_bits) if spec.quantise_bits else []
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
 
-    for h in hooks:
-        h.remove()
-    test_acc = evaluate_digital(model, test_data, device=device)
-    card = {
-        "dataset": train_data.dataset,
-        "recipe": "hardware-aware fine-tuning (Joshi et al. 2020)" if spec.hwa else "FP32",
+        for epoch in range(meta["epoch"], spec.epochs):
+            start = time.perf_counter()
+            model.train()
+            # Distinct, stable seeds per (run, epoch, stream): the data order and the weight noise.
+            order_gen = _device_generator(
+                derive_seed(spec.seed, "epoch", epoch, "order"), torch.device("cpu")
+            )
+            noise_seed = derive_seed(spec.seed, "epoch", epoch, "weight-noise")
+            noise_gen = _device_generator(noise_seed, device)
+            if attached is not None:
+                attached.reseed(noise_seed)
+            batches, steps_per_epoch = _epoch_batches(train_data, spec, order_gen, device)
+            steps_for_lr = steps_per_epoch or meta.get("steps_per_epoch") or 1
+            total_loss, correct, seen = 0.0, 0, 0
+            bar = tqdm(
+                batches,
+                total=steps_per_epoch,
+                desc=f"{name} epoch {epoch + 1}/{spec.epochs}",
+                disable=not progress,
+                file=sys.stderr,
+                leave=False,
+            )
+            step = -1
+            for step, (x, y) in enumerate(bar):
+                for group in opt.param_groups:
+                    group["lr"] = _lr_at(spec, epoch * steps_for_lr + step, steps_for_lr)
+                clean = inject_weight_noise(layers, spec.eta, noise_gen) if legacy_hwa else None
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                if not math.isfinite(float(loss.detach())):
+                    raise DataError(
+                        f"{name}: the training loss is {float(loss.detach())} at epoch {epoch + 1}, step "
+                        f"{step + 1} (lower the learning rate, or check the data for NaN)"
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if clean is not None:
+                    restore_weights(layers, clean)
+                opt.step()
+                if legacy_hwa:
+                    clip_weights(layers, spec.alpha)
+                total_loss += loss.item() * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                seen += len(y)
+                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
+            bar.close()
+            if seen == 0:
+                raise DataError("training set is empty")
+            meta["steps_per_epoch"] = step + 1
+            test_acc = _test_accuracy(model, test_data, device)
+            elapsed = time.perf_counter() - start
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": total_loss / seen,
+                "train_accuracy": correct / seen,
+                "test_accuracy": test_acc,
+                "seconds": elapsed,
+            }
+            meta["history"].append(row)
+            meta["epoch"] = epoch + 1
+            meta["wall_s"] += elapsed
+            _save_state(out_dir, model, opt, meta)
+            tested = "-" if test_acc is None else f"{test_acc:.4f}"
+            emit(
+                f"{name} epoch {epoch + 1}/{spec.epochs}: loss {row['train_loss']:.4f} "
+                f"train {row['train_accuracy']:.4f} test {tested} ({elapsed:.0f} s)"
+            )
+        for h in hooks:
+            h.remove()
+    finally:
+        if attached is not None:
+            attached.remove()  # the final clip; a plain model from here on
+    test_acc = _test_accuracy(model, test_data, device)
+    recipe = "FP32"
+    if attached is not None:
+        source = extra["hwa"].get("recipe", {}).get("source", "?")
+        recipe = f"hardware-aware ({source} noise, chiptwin.functional.hwa)"
+    elif spec.hwa:
+        recipe = "hardware-aware fine-tuning (Joshi et al. 2020)"
+    full_card = {
+        **({"dataset": train_data.dataset} if isinstance(train_data, ImageSet) else {}),
+        **extra,
+        "recipe": recipe,
         "hyper_parameters": asdict(spec),
         "seed": spec.seed,
         "digital_test_accuracy": test_acc,
-        "test_images": len(test_data),
-        "train_images": len(train_data),
+        "test_images": _data_size(test_data) if test_data is not None else None,
+        "train_images": size,
         "wall_time_s": round(meta["wall_s"], 1),
         "history": meta["history"],
         "device": str(device),
         "torch": torch.__version__,
         "command": command,
     }
-    path = save_checkpoint(model, mspec, card, out_dir / name)
+    if mspec is not None:
+        path = save_checkpoint(model, mspec, full_card, out_dir / name)
+    else:
+        path = save_weights(model, full_card, out_dir / name)
     return TrainResult(path, test_acc, meta["history"])

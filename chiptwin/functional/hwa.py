@@ -1,0 +1,456 @@
+"""Hardware-aware training of any model against a chip: in training, its analog layers see the chip.
+
+:func:`hardware_aware` attaches to a user's ``nn.Module``: while the model is in training mode, every
+``Conv2d`` and ``Linear`` the layer graph maps to crossbars (:mod:`chiptwin.network.graph`) computes its
+output the way the chip would, so any training loop and any optimizer train weights that survive the
+chip; in eval mode the model computes digitally, and :meth:`HardwareAware.remove` (or leaving the
+``with`` block) gives back a plain model (nothing to unwrap, its state dict loads anywhere).
+
+Two noise sources (:class:`NoiseRecipe`), each cited where it is used:
+
+``"chip"`` (the default), derived from the chip file, per training forward pass:
+
+1. **Clipping**: each layer's weights are clipped to ``± alpha · std(W)`` before every forward pass
+   (Joshi et al., Nat. Commun. 11, 2473 (2020), Methods "Hardware-aware training": the bound after every
+   update; clipping before the next forward pass is the same and needs no hook in the optimizer).
+2. **Weights**: the layer is split into the chip's crossbar blocks (:func:`chiptwin.mapping.split_graph`;
+   the block sizes the placement uses), each block's weights are mapped to conductances with the chip's
+   weight scale (``[pcm] weight_scale``: one ``beta = g_max / max|W|`` per block or per column) and
+   programmed on the chip's own device model (``devices_per_weight / 2`` devices per polarity, read as
+   their mean) at the chip's ``t0`` or at a later device ``age_s``, read once with read noise, and mapped
+   back to weights: the perturbation a programmed chip really has, at that block's scale. With
+   ``age_s`` after ``t0`` the block is also compensated as GDC would (``reference(t0) / read(age)``,
+   :mod:`chiptwin.functional.compensation`), so what remains is the drift *variability* the network must
+   tolerate: training against the noise of a later device age is the drift-aware option (the weight
+   noise grows with age, Joshi 2020 Fig. 4; Rasch et al., Nat. Commun. 14, 5282 (2023), train with noise
+   drawn from the statistical PCM model and evaluate at 1 h .. 1 y after GDC).
+3. **Converters**, where the chip has them (not ``ideal``): inputs quantised by the DAC to ``dac.bits``
+   over the layer's input range, each block's output digitised by the ADC to ``adc.bits`` over its range
+   times ``adc.range_headroom``, both with straight-through gradients (rounding passes the gradient
+   unchanged, saturation stops it). Ranges as the chip sets them: one input range per layer and one
+   output range per block, the chip calibrating them once on images (:mod:`.calibration`), the
+   training on each batch (its largest |input| and |output|).
+4. **Output noise**: ``adc.output_noise`` std per MVM output in normalised units (a full-scale input
+   through ``g_max``), drawn per output, as :class:`~chiptwin.functional.analog_layer.AnalogLayer` does.
+
+The weights get the gradient of the perturbed forward pass (the perturbation is a constant of the
+step), i.e. the gradient is applied to the clean weights (Joshi 2020, Methods).
+
+``"paper"``: Joshi 2020's fixed recipe, for any chip: additive Gaussian weight noise of std
+``eta · max|W|`` per layer (``eta = 3.8 %``) and clipping at ``alpha = 2.0`` std, no converters.
+
+Randomness comes from one generator seeded by :meth:`HardwareAware.reseed` (``derive_seed(seed,
+"hwa")`` at attach), never from torch's global generator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from chiptwin.device.converters import levels
+from chiptwin.device.models import NOISE_MODELS, noise_model
+from chiptwin.errors import DeviceError, MappingError, UsageError
+from chiptwin.functional.analog_layer import ConvGeometry, RowGroup, rows_mvm
+from chiptwin.functional.context import ChipContext
+from chiptwin.mapping.blocks import split_graph
+from chiptwin.network.graph import build_layer_graph
+from chiptwin.seeding import derive_seed
+from chiptwin.spec.chip import ChipSpec
+
+__all__ = ["NOISE_SOURCES", "HardwareAware", "NoiseRecipe", "hardware_aware"]
+
+NOISE_SOURCES = ("chip", "paper")
+"""Where the training noise comes from (:class:`NoiseRecipe`)."""
+
+PAPER_ETA = 0.038
+"""Joshi 2020's weight-noise std relative to max|W| per layer (Methods; PCM programming noise at
+mid-range conductance relative to g_max)."""
+
+PAPER_ALPHA = 2.0
+"""Joshi 2020's clip bound, in std(W) per layer (Methods: 2.0-2.5)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoiseRecipe:
+    """What a hardware-aware training injects (module docstring). Every field goes into the model card.
+
+    Attributes:
+        source: ``"chip"`` (derived from the chip file) or ``"paper"`` (Joshi 2020's fixed recipe).
+        eta: ``"paper"`` only: weight-noise std relative to max|W| per layer.
+        alpha: clip bound in std(W) per layer; None: no clipping.
+        age_s: ``"chip"`` only: the device age, s, the weights are read at (None: the chip's ``t0``);
+            later than ``t0``, blocks are compensated as GDC would.
+        converters: ``"chip"`` only: DAC and ADC quantisation where the chip has converters.
+        output_noise: ``"chip"`` only: the periphery's output noise where the chip has it.
+        noise_scale: ``"chip"`` only: factor on the device perturbation and the output noise (1: the
+            chip's; above 1 trains against more noise than the chip has).
+    """
+
+    source: str = "chip"
+    eta: float = PAPER_ETA
+    alpha: float | None = PAPER_ALPHA
+    age_s: float | None = None
+    converters: bool = True
+    output_noise: bool = True
+    noise_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "source": self.source in NOISE_SOURCES,
+            "eta": _finite(self.eta) and 0 <= self.eta <= 1,
+            "alpha": self.alpha is None or (_finite(self.alpha) and 0 < self.alpha <= 100),
+            "age_s": self.age_s is None or (_finite(self.age_s) and 0 <= self.age_s <= 1e10),
+            "noise_scale": _finite(self.noise_scale) and 0 <= self.noise_scale <= 100,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise UsageError(f"NoiseRecipe: {key}(={getattr(self, key)!r}) is out of range")
+
+    @classmethod
+    def paper(cls, eta: float = PAPER_ETA, alpha: float | None = PAPER_ALPHA) -> NoiseRecipe:
+        """Joshi 2020's fixed recipe (module docstring)."""
+        return cls(source="paper", eta=eta, alpha=alpha)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _RowRange:
+    row_start: int
+    row_stop: int
+    col_blocks: tuple[tuple[int, int], ...]
+
+
+class _Layer:
+    """One attached analog module: its crossbar blocks (replica 0) and the geometry of its MVM."""
+
+    def __init__(self, name: str, module: nn.Conv2d | nn.Linear, rows: Sequence[_RowRange]) -> None:
+        self.name, self.module, self.rows = name, module, tuple(rows)
+        self.conv = ConvGeometry.of(module)
+
+
+class HardwareAware:
+    """A model attached to a chip for training (:func:`hardware_aware`): a handle and a context manager.
+
+    While attached and in training mode, the model's analog layers compute through the chip's
+    non-idealities; :meth:`remove` clips the weights a last time and detaches (idempotent).
+    """
+
+    def __init__(
+        self, model: nn.Module, chip: ChipSpec, layers: Sequence[_Layer], recipe: NoiseRecipe, seed: int
+    ) -> None:
+        self.model, self.chip, self.recipe = model, chip, recipe
+        self.layers = tuple(layers)
+        self._noise = noise_model(chip) if recipe.source == "chip" else None
+        self._generator: torch.Generator | None = None
+        self._seed = derive_seed(seed, "hwa")
+        self.attached = False
+        for layer in self.layers:
+            if "forward" in vars(layer.module):
+                raise UsageError(f"layer {layer.name!r} is already attached to a chip (or wraps its forward)")
+        for layer in self.layers:
+            layer.module.forward = self._forward_of(layer)  # type: ignore[method-assign]
+        self.attached = True
+
+    # -- the handle -----------------------------------------------------------------------------------
+
+    def reseed(self, seed: int) -> None:
+        """Restart the noise draws from ``seed`` (a training loop reseeds per epoch to resume exactly)."""
+        self._seed = int(seed)
+        self._generator = None
+
+    def remove(self) -> nn.Module:
+        """Clip the weights a last time (if the recipe clips) and detach; returns the plain model."""
+        if self.attached:
+            self.clip()
+            for layer in self.layers:
+                del layer.module.forward
+            self.attached = False
+        return self.model
+
+    def __enter__(self) -> HardwareAware:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    @torch.no_grad()
+    def clip(self) -> None:
+        """Clip every analog layer's weights to ``± alpha · std(W)`` in place (no-op without ``alpha``)."""
+        alpha = self.recipe.alpha
+        if alpha is None:
+            return
+        for layer in self.layers:
+            w = layer.module.weight
+            if w.numel() > 1:
+                bound = alpha * w.std()
+                w.clamp_(-bound, bound)
+
+    def describe(self) -> dict[str, Any]:
+        """The chip, convention and noise this model trains against (for a model card)."""
+        chip = self.chip
+        out: dict[str, Any] = {"chip": chip.name, "recipe": asdict(self.recipe), "layers": len(self.layers)}
+        if self.recipe.source == "chip":
+            out.update(
+                device_model=chip.device_model,
+                devices_per_weight=chip.tiles.devices_per_weight,
+                weight_scale=chip.device.weight_scale,
+                g_max_usiemens=chip.device.g_max_usiemens,
+                crossbar=f"{chip.tiles.weight_rows}x{chip.tiles.weight_cols}",
+                age_s=self._age_s,
+                dac_bits=self._dac_bits,
+                adc_bits=self._adc_bits,
+                adc_range_headroom=chip.adc.range_headroom,
+                output_noise=self._output_noise,
+                input_ranges="calibrated: one range per layer (the batch's max |input|)",
+            )
+        return out
+
+    # -- the forward pass -----------------------------------------------------------------------------
+
+    @property
+    def _age_s(self) -> float:
+        t0 = self.chip.device.t0_s
+        return t0 if self.recipe.age_s is None else max(float(self.recipe.age_s), t0)
+
+    @property
+    def _dac_bits(self) -> int | None:
+        on = self.recipe.converters and not self.chip.dac.ideal
+        return self.chip.dac.bits if on else None
+
+    @property
+    def _adc_bits(self) -> int | None:
+        on = self.recipe.converters and not self.chip.adc.ideal
+        return self.chip.adc.bits if on else None
+
+    @property
+    def _output_noise(self) -> float:
+        return self.chip.adc.output_noise * self.recipe.noise_scale if self.recipe.output_noise else 0.0
+
+    def _gen(self, like: Tensor) -> torch.Generator:
+        if self._generator is None or self._generator.device != like.device:
+            self._generator = torch.Generator(device=like.device).manual_seed(self._seed)
+        return self._generator
+
+    def _forward_of(self, layer: _Layer) -> Any:
+        module: nn.Module = layer.module
+        original = type(module).forward
+
+        def forward(x: Tensor) -> Tensor:
+            if not module.training:
+                return original(module, x)
+            self.clip()
+            if self.recipe.source == "paper":
+                return self._paper_forward(layer, x)
+            return self._chip_forward(layer, x)
+
+        return forward
+
+    def _paper_forward(self, layer: _Layer, x: Tensor) -> Tensor:
+        # Joshi 2020, Methods: W + N(0, (eta max|W|)^2), redrawn every mini-batch.
+        w = layer.module.weight
+        noise = (
+            torch.empty_like(w).normal_(generator=self._gen(w)).mul_(self.recipe.eta * w.detach().abs().max())
+        )
+        return _digital(layer, x, w + noise)
+
+    def _chip_forward(self, layer: _Layer, x: Tensor) -> Tensor:
+        module, chip, conv = layer.module, self.chip, layer.conv
+        assert self._noise is not None
+        gen = self._gen(module.weight)
+        dac_bits, adc_bits, sigma = self._dac_bits, self._adc_bits, self._output_noise
+        w = module.weight
+        unrolled = w.reshape(w.shape[0], -1).T  # (rows, cols), a view: gradients reach the weights
+        shape = (1, -1, 1, 1) if conv is not None else (1, -1)
+        # The layer's input range, as the chip calibrates it once on images: here the batch's.
+        periphery = sigma > 0 or adc_bits is not None
+        full_scale = 1.0
+        if periphery or dac_bits is not None:
+            full_scale = float(x.detach().abs().max().clamp_min(torch.finfo(x.dtype).tiny))
+        if dac_bits is not None:
+            n_dac = levels(dac_bits)
+            codes = (x.detach() * (n_dac / full_scale)).round_().mul_(full_scale / n_dac)
+            x = _Through.apply(x, codes, 1.0)
+        out: Tensor | None = None
+        for rows in layer.rows:
+            w_rows = unrolled[rows.row_start : rows.row_stop]
+            perturbation, beta = self._perturbation(w_rows.detach(), rows, gen)
+            y = rows_mvm(x, w_rows + perturbation, rows.row_start, rows.row_stop, conv)
+            if periphery:
+                # Normalised output units (a full-scale input through g_max is 1), per column.
+                to_norm = (beta / (self.chip.device.g_max_usiemens * full_scale)).view(shape)
+                y = _Through.apply(
+                    y,
+                    _periphery(
+                        y.detach(), to_norm, sigma, adc_bits, rows, gen, chip.adc.range_headroom, conv
+                    ),
+                    1.0,
+                )
+            out = y if out is None else out + y
+        assert out is not None
+        if module.bias is not None:
+            out = out + module.bias.view(shape if conv is not None else (-1,))
+        return out
+
+    @torch.no_grad()
+    def _perturbation(self, w_rows: Tensor, rows: _RowRange, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """The chip's weight error of these rows (programmed, read at the age, GDC), and beta per column."""
+        chip = self.chip
+        assert self._noise is not None
+        g_max = chip.device.g_max_usiemens
+        group = RowGroup(
+            w_rows.float(),
+            rows.row_start,
+            rows.row_stop,
+            rows.col_blocks,
+            self._noise,
+            g_max,
+            chip.device.weight_scale,
+            chip.tiles.devices_per_weight // 2,
+            gen,
+            0,
+            chip.device.g_min_usiemens,
+        )
+        ctx = ChipContext(
+            age_s=self._age_s, read_generator=gen, dac_bits=None, adc_bits=None, gdc_read=chip.gdc.read
+        )
+        read = group.read_normalised(ctx).mul_(g_max / group.beta)  # weight units
+        if self._age_s > chip.device.t0_s:
+            now = group.calibration_response(ctx)
+            reference = group.calibration_response(
+                ChipContext(
+                    age_s=chip.device.t0_s,
+                    read_generator=gen,
+                    dac_bits=None,
+                    adc_bits=None,
+                    gdc_read=chip.gdc.read,
+                )
+            )
+            alpha = torch.where(now > 0, reference / now.clamp_min(torch.finfo(now.dtype).tiny), 0.0)
+            read.mul_(group.expand_per_column(alpha))
+        perturbation = read.sub_(w_rows).mul_(self.recipe.noise_scale).to(w_rows.dtype)
+        return perturbation, group.beta.to(w_rows.dtype)
+
+
+def _digital(layer: _Layer, x: Tensor, weight: Tensor) -> Tensor:
+    """The layer's own computation with ``weight`` in place of its weights."""
+    module = layer.module
+    if isinstance(module, nn.Conv2d):
+        return module._conv_forward(x, weight, module.bias)
+    return nn.functional.linear(x, weight, module.bias)
+
+
+class _Through(torch.autograd.Function):
+    """``value`` forward, the gradient of ``y`` times ``scale`` backward: a straight-through estimator
+    for a quantiser or an additive perturbation computed without gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, y: Tensor, value: Tensor, scale: float) -> Tensor:
+        ctx.scale = scale
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        return (grad if ctx.scale == 1.0 else grad * ctx.scale), None, None
+
+
+def _periphery(
+    y: Tensor,
+    to_norm: Tensor,
+    sigma: float,
+    adc_bits: int | None,
+    rows: _RowRange,
+    gen: torch.Generator,
+    headroom: float,
+    conv: ConvGeometry | None,
+) -> Tensor:
+    """A row group's outputs ``y`` (weight units) after the output noise and the ADC (no gradient).
+
+    The noise is ``sigma`` per output in normalised units (``y * to_norm``); the ADC digitises each block
+    over ``headroom`` times its largest |normalised output| in this batch (the chip calibrates that
+    range once on images), ``levels(adc_bits)`` steps per sign.
+    """
+    z = y * to_norm
+    if sigma > 0:
+        z.add_(torch.empty_like(z).normal_(generator=gen).mul_(sigma))
+    if adc_bits is not None:
+        n = levels(adc_bits)
+        cols_last = z.movedim(1, -1) if conv is not None else z
+        per_col = cols_last.abs().reshape(-1, cols_last.shape[-1]).amax(0)  # (cols,)
+        tiny = torch.finfo(z.dtype).tiny
+        ranges = torch.cat([per_col[c0:c1].amax().expand(c1 - c0) for c0, c1 in rows.col_blocks])
+        steps = (ranges * headroom).clamp_min(tiny) / n
+        shape = (1, -1, 1, 1) if conv is not None else (1,) * (z.dim() - 1) + (-1,)
+        steps = steps.view(shape)
+        z.div_(steps).round_().clamp_(-n, n).mul_(steps)
+    return z.div_(to_norm)
+
+
+def hardware_aware(
+    model: nn.Module,
+    chip: ChipSpec,
+    input_shape: Sequence[int],
+    *,
+    recipe: NoiseRecipe | None = None,
+    seed: int = 0,
+) -> HardwareAware:
+    """Attach ``model`` to ``chip`` for hardware-aware training (module docstring); returns the handle.
+
+    Args:
+        model: any ``nn.Module`` the layer graph can trace (:func:`chiptwin.map_model`'s rule).
+        chip: the chip it will run on (:func:`chiptwin.load_chip`).
+        input_shape: one input without the batch dimension, e.g. ``(1, 28, 28)`` (to trace the model).
+        recipe: the noise (default ``NoiseRecipe()``: derived from the chip).
+        seed: seed of the noise draws.
+
+    Raises:
+        MappingError: the model cannot be traced or has an operation the chip cannot place (named).
+        DeviceError: the chip's device model has no noise model to train against.
+        UsageError: the model is attached already.
+    """
+    recipe = recipe or NoiseRecipe()
+    if chip.device_model not in NOISE_MODELS:
+        raise DeviceError(f"chip {chip.name!r}: device model {chip.device_model!r} has no noise model")
+    was_training = model.training
+    single = isinstance(model, (nn.Conv2d, nn.Linear))  # traced inside a container: its name is "0"
+    try:
+        graph = build_layer_graph(
+            nn.Sequential(model) if single else model, input_shape, name=type(model).__name__
+        )
+    finally:
+        model.train(was_training)
+    by_layer: dict[str, dict[tuple[int, int], list[tuple[int, int]]]] = {}
+    for block in split_graph(graph, chip):
+        name = block.layer.split("@")[0]  # a module called twice is one set of weights
+        name = "" if single else name
+        rows = by_layer.setdefault(name, {})
+        spans = rows.setdefault((block.row_start, block.row_stop), [])
+        if (block.col_start, block.col_stop) not in spans:
+            spans.append((block.col_start, block.col_stop))
+    modules = dict(model.named_modules())
+    layers = []
+    for name, row_ranges in by_layer.items():
+        module = modules.get(name)
+        if not isinstance(module, (nn.Conv2d, nn.Linear)):
+            raise MappingError(
+                f"analog layer {name!r} of the layer graph is not a Conv2d or Linear of the model"
+            )
+        layers.append(
+            _Layer(
+                name,
+                module,
+                [_RowRange(r0, r1, tuple(sorted(cols))) for (r0, r1), cols in sorted(row_ranges.items())],
+            )
+        )
+    return HardwareAware(model, chip, layers, recipe, seed)
