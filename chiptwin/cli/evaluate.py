@@ -60,6 +60,7 @@ from chiptwin.seeding import format_seeds
 from chiptwin.spec.chip import ChipSpec, describe_chip
 from chiptwin.spec.device import describe_age_convention
 from chiptwin.spec.load import load_chip
+from chiptwin.timing.search import resolve_strategy
 from chiptwin.trace.manifest import build_manifest
 from chiptwin.trace.writer import TraceWriter
 from chiptwin.units import NS_PER_S, plural
@@ -105,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     calibration = normalise(torch.from_numpy(calib.images), calib.dataset)
     in_shape = tuple(int(s) for s in test.images.shape[1:])
     graph = build_layer_graph(model, in_shape, name=Path(str(args.checkpoint)).name)
-    mapping = map_graph(graph, chip, args.strategy, source=arch_path)
+    mapping = map_graph(graph, chip, resolve_strategy(args.strategy), source=arch_path)
     if args.weights_only or args.bits == "none":
         bits = ConverterBits(dac_bits=None, adc_bits=None)
     elif args.bits is None:

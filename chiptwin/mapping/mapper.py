@@ -16,7 +16,7 @@ import networkx as nx
 
 from chiptwin.errors import MappingError, SpecError
 from chiptwin.mapping.blocks import split_graph
-from chiptwin.mapping.placement import Mapping, Placer, validate_mapping
+from chiptwin.mapping.placement import GraphPlacer, Mapping, Placer, validate_mapping
 from chiptwin.mapping.strategies import STRATEGIES, placer_for
 from chiptwin.shipped import resolve, shipped_dir
 from chiptwin.spec.chip import ChipSpec
@@ -100,6 +100,8 @@ def map_graph(
             what would fit), or a placer broke an invariant.
     """
     placer = placer_for(strategy)
+    if isinstance(placer, GraphPlacer):
+        placer = placer.for_graph(graph)
     blocks = split_graph(graph, chip)
     model = str(graph.graph.get("model", ""))
     try:

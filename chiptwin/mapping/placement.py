@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from chiptwin.spec.chip import ChipSpec
 
 __all__ = [
     "BlockPlacement",
+    "GraphPlacer",
     "Mapping",
     "Placer",
     "no_fit_message",
@@ -115,6 +116,15 @@ class Placer(Protocol):
             MappingError: the blocks do not fit; the message gives tiles needed and available
                 (see :func:`no_fit_message`).
         """
+        ...
+
+
+@runtime_checkable
+class GraphPlacer(Protocol):
+    """A placer that needs the layer graph (its edges) as well as the blocks: ``map_graph`` binds it."""
+
+    def for_graph(self, graph: Any) -> Placer:
+        """The placer bound to ``graph``."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""The placement strategies: ``dense``, ``packed`` and ``balanced`` (all :class:`Placer`).
+"""The placement strategies: ``dense``, ``packed``, ``balanced`` and ``search`` (all :class:`Placer`).
 
 - ``dense``: one block per tile, blocks in topological order along the snake. Simple and fast to
   program; wastes the cells a small block leaves free.
@@ -10,6 +10,8 @@
   duplication). A round replicates *every* layer at the current maximum so that the maximum drops; it is
   done only if all its blocks fit on the spare tiles, so no tile is spent without shortening the
   slowest stage.
+- ``search``: replication, crossbar sharing and placement searched for a score
+  (:mod:`chiptwin.mapping.search`).
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from chiptwin.mapping.placement import (
     snake_order,
     tile_position,
 )
+from chiptwin.mapping.search import SearchPlacer
 from chiptwin.spec.chip import ChipSpec
 
 __all__ = [
+    "QUICK_SEARCH_EVALUATIONS",
     "STRATEGIES",
     "BalancedPlacer",
     "DensePlacer",
@@ -150,8 +154,20 @@ class BalancedPlacer:
         return _one_per_tile(blocks, chip, self.name, replication)
 
 
-STRATEGIES: dict[str, Placer] = {p.name: p for p in (DensePlacer(), PackedPlacer(), BalancedPlacer())}
-"""The built-in placers by name."""
+_RECIPES = (DensePlacer(), PackedPlacer(), BalancedPlacer())
+
+QUICK_SEARCH_EVALUATIONS = 40
+"""Candidates the registry's ``search`` scores at most: its replication levels, the recipes and a few
+placement moves (~0.2 s for ResNet-32 on hermes_64)."""
+
+STRATEGIES: dict[str, Placer] = {
+    **{p.name: p for p in _RECIPES},
+    "search": SearchPlacer(recipes=_RECIPES, max_evaluations=QUICK_SEARCH_EVALUATIONS),
+}
+"""The built-in placers by name. ``search`` here is the quick one: scored by the mapping's own measure
+(:func:`~chiptwin.mapping.search.measure_score`), at most :data:`QUICK_SEARCH_EVALUATIONS` candidates;
+``chiptwin.timing.search`` scores it with the timing plan (what ``map``, ``timing``, ``evaluate`` and
+scenarios use)."""
 
 
 def placer_for(strategy: str | Placer) -> Placer:

@@ -33,6 +33,7 @@ from chiptwin.scenario.spec import ScenarioSpec, check_inputs, checkpoint_label
 from chiptwin.scenario.temperature import check_temperature
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.timing import PipelinePlan, build_plan
+from chiptwin.timing.search import resolve_strategy
 
 __all__ = ["Prepared", "PreparedModel", "prepare", "weights_sha256"]
 
@@ -151,7 +152,7 @@ def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None =
             path = resolve_checkpoint(checkpoint).with_suffix(".safetensors")
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         graph = build_layer_graph(model, in_shape, name=label)
-        mapping = map_graph(graph, chip, spec.strategy, source=arch_path)
+        mapping = map_graph(graph, chip, resolve_strategy(spec.strategy), source=arch_path)
         if spec.tile_failure is not None and spec.tile_failure.tile not in mapping.tiles_used:
             raise SpecError(
                 f"tile_failure.tile(={spec.tile_failure.tile}) holds no block of {label} on {chip.name} "

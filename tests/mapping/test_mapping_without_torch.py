@@ -27,10 +27,11 @@ def test_mapping_imports_without_torch() -> None:
 def test_public_api_is_curated() -> None:
     assert set(chiptwin.mapping.__all__) == {
         "ARCHITECTURES_DIR", "STRATEGIES", "BalancedPlacer", "BlockPlacement", "BlockSpec", "DensePlacer",
-        "Flow", "LayerResult", "Mapping", "MappingResult", "PackedPlacer", "Placer", "analog_layers",
-        "balance_replication", "build_chip_graph", "fit_suggestions", "host_tiles", "map_graph",
-        "measure_mapping", "ordered_layers", "pack_rectangles", "placer_for", "replica_share", "resolve_arch",
-        "route_flows",
+        "Flow", "GraphPlacer", "LayerResult", "Mapping", "MappingResult", "PackedPlacer", "Placer",
+        "SearchPlacer", "SearchResult", "analog_layers", "balance_replication", "build_chip_graph",
+        "fewest_mvms_per_tile", "fit_suggestions", "host_tiles", "map_graph", "measure_mapping",
+        "measure_score", "ordered_layers", "pack_rectangles", "placer_for", "replica_share", "resolve_arch",
+        "route_flows", "search_mapping", "shared_tiles_bound",
         "snake_order", "split_graph", "split_layer", "tile_position", "validate_mapping",
     }  # fmt: skip
     assert all(hasattr(chiptwin.mapping, name) for name in chiptwin.mapping.__all__)

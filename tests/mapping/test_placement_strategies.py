@@ -147,7 +147,7 @@ def test_pack_rectangles_fills_a_crossbar_before_opening_another() -> None:
 def test_unknown_strategy_is_named() -> None:
     with pytest.raises(MappingError, match="'sparse'"):
         placer_for("sparse")
-    assert set(STRATEGIES) == {"dense", "packed", "balanced"}
+    assert set(STRATEGIES) == {"dense", "packed", "balanced", "search"}
 
 
 def test_validate_mapping_catches_overlap_and_missing_blocks(resnet32_pcm_graph, arch) -> None:
