@@ -39,6 +39,7 @@ __all__ = [
     "format_time_ns",
     "parse_duration_ns",
     "parse_duration_s",
+    "time_unit",
 ]
 
 NS_PER_UNIT: dict[str, int] = {
@@ -147,14 +148,26 @@ def _number(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
+_TIME_UNITS = (("s", 1e9), ("ms", 1e6), ("µs", 1e3), ("ns", 1.0))
+
+
+def time_unit(largest_ns: float) -> tuple[str, float]:
+    """The unit (and ns in one of it) in which ``largest_ns`` reads at least 1: one unit for a table row
+    or an axis of spans.
+
+    >>> time_unit(1_882_000), time_unit(12.0)
+    (('ms', 1000000.0), ('ns', 1.0))
+    """
+    return next((u, s) for u, s in _TIME_UNITS if abs(largest_ns) >= s or s == 1.0)
+
+
 def format_time_ns(ns: float) -> str:
     """A short span of the run clock (a latency, a stage, a window) given in ns, in the largest of s, ms,
-    µs and ns in which it reads at least 1, four significant digits; text of the grammar above.
+    µs and ns in which it reads at least 1 (:func:`time_unit`), four significant digits; text of the
+    grammar above.
 
     >>> [format_time_ns(t) for t in (131.1, 7_653_000, 6.98e9, 0)]
     ['131.1 ns', '7.653 ms', '6.98 s', '0 ns']
     """
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if abs(ns) >= scale:
-            return f"{ns / scale:.4g} {unit}"
-    return f"{ns:.4g} ns"
+    unit, scale = time_unit(ns)
+    return f"{ns / scale:.4g} {unit}"

@@ -26,6 +26,7 @@ def build_parser() -> ArgumentParser:
     from chiptwin.cli import (
         accuracy,
         arch,
+        compare,
         evaluate,
         fit_device,
         map,
@@ -52,7 +53,7 @@ def build_parser() -> ArgumentParser:
         help="the versions of chiptwin and its files",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    commands = (arch, summary, train, accuracy, evaluate, map, timing, run, report, timeline, sweep)
+    commands = (arch, summary, train, accuracy, evaluate, map, timing, run, report, compare, timeline, sweep)
     for command in (*commands, fit_device):
         command.add_parser(sub)
     return parser

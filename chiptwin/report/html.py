@@ -34,7 +34,7 @@ from chiptwin.sweep.run import read_sweep
 from chiptwin.trace.mapping_table import read_mapping_table
 from chiptwin.trace.reader import MAPPING_FILE, iter_batches, read_table
 
-__all__ = ["HTML_FILE", "SWEEP_FILE", "is_sweep_dir", "write_html_report"]
+__all__ = ["CAPTIONS", "HTML_FILE", "SWEEP_FILE", "Chart", "is_sweep_dir", "page_html", "write_html_report"]
 
 HTML_FILE = "report.html"
 """Name of the page in the report folder."""
@@ -83,7 +83,7 @@ def write_html_report(root: Path | str, out_dir: Path | str | None = None) -> Pa
         title, charts, text = _trace_page(root)
     out.mkdir(parents=True, exist_ok=True)
     path = out / HTML_FILE
-    path.write_text(_page(title, charts, text), encoding="utf-8")
+    path.write_text(page_html(title, charts, text), encoding="utf-8")
     return path
 
 
@@ -140,13 +140,15 @@ def _sweep_page(root: Path) -> tuple[str, list[Chart], str]:
     return f"sweep {root.name}", charts, text
 
 
-def _page(title: str, charts: list[Chart], text: str) -> str:
+def page_html(title: str, charts: list[Chart], text: str) -> str:
+    """The self-contained page: ``title``, each chart as a section (its title the heading, its caption
+    under it) and ``text`` as the plain-text summary; plotly.js inlined once."""
     sections = []
     for n, (name, fig, caption) in enumerate(charts):
         # The chart's title is the section's heading: in the page's flow it wraps at any width, and the
         # legend above the plot has the figure's top to itself.
         heading, note = (fig.layout.title.text or name).partition("<br>")[::2]
-        fig.update_layout(title={"text": ""}, margin={"t": 30})
+        fig.update_layout(title={"text": ""}, margin={"t": 50})
         div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{n}", config=_CONFIG)
         note = note.removeprefix("<sub>").removesuffix("</sub>")
         sections.append(

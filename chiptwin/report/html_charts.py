@@ -172,10 +172,7 @@ def tile_map_figure(records: Sequence[MappingRecord]) -> go.Figure:
     for r in records:
         by_model.setdefault(r.model, []).append(r)
     models = list(by_model)
-    titles = [
-        f"{m} on {by_model[m][0].chip} ({by_model[m][0].strategy}), {_tiles_used(by_model[m])}"
-        for m in models
-    ]
+    titles = [f"{m}: {_tiles_used(by_model[m])}" for m in models]  # short: a phone's width holds it
     fig = make_subplots(rows=len(models), cols=1, subplot_titles=titles, vertical_spacing=0.3 / len(models))
     fitted = 0.0
     for row, model in enumerate(models, start=1):
@@ -208,7 +205,10 @@ def tile_map_figure(records: Sequence[MappingRecord]) -> go.Figure:
     menu = {"type": "buttons", "direction": "right", "buttons": buttons, "showactive": True}
     menu |= {"x": 0.0, "y": -0.08, "xanchor": "left", "yanchor": "top"}
     fig.update_layout(
-        title={"text": "Tile map: cells used per tile (hover for each tile)", **_LAYOUT["title"]},
+        title={
+            "text": f"Tile map on {records[0].chip} ({records[0].strategy}): cells used per tile",
+            **_LAYOUT["title"],
+        },
         coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": top, "colorbar": colorbar},
         updatemenus=[menu],
         height=160 + _PANEL_HEIGHT_PX * len(models),

@@ -35,13 +35,14 @@ _SEEN = """() => {
   return {
     legends: [...document.querySelectorAll('.legendtext')].map(box),
     axis_titles: texts.filter(e => /^[xy][0-9]*title$/.test(e.getAttribute('class'))).map(box),
-    chart_titles: texts.filter(e => e.getAttribute('class') === 'gtitle').map(box),
+    chart_titles: [...texts.filter(e => e.getAttribute('class') === 'gtitle'),
+                   ...document.querySelectorAll('.annotation-text')].map(box),
     widest: Math.max(...[...document.querySelectorAll('.js-plotly-plot')]
       .map(e => e.getBoundingClientRect().right)),
   };
 }"""
-"""JavaScript: what a reader sees of each chart: legend entries, axis and chart titles (text, left and
-right edge in px), and the right edge of the widest chart."""
+"""JavaScript: what a reader sees of each chart: legend entries, axis titles, chart and panel titles and
+other annotations (text, left and right edge in px), and the right edge of the widest chart."""
 
 
 @dataclass

@@ -62,8 +62,8 @@ def test_tile_map_per_checkpoint_on_a_fitted_scale() -> None:
     fig = tile_map_figure([zeta, alpha])
     assert len(fig.data) == 2
     assert [a.text for a in fig.layout.annotations] == [
-        "m on tiny_4 (dense), 1/4 tiles used",
-        "alpha on tiny_4 (dense), 1/4 tiles used",
+        "m: 1/4 tiles used",
+        "alpha: 1/4 tiles used",
     ]
     assert fig.data[0].z[0][0] == 100 * 36 * 16 / (64 * 32) and fig.data[1].z[1][1] == 100 * 18 * 16 / (
         64 * 32
