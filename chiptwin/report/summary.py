@@ -394,9 +394,9 @@ def format_summary(manifest: Mapping[str, Any], probes: pa.Table, cells: pa.Tabl
     if status != "complete":
         finished = len(set(cells.column("cell").to_pylist()))
         total = manifest.get("cells_total")
-        count = f"{finished} of {total}" if total is not None else f"{finished}"
+        count = f"{finished} of {plural(total, 'cell')}" if total is not None else plural(finished, "cell")
         why = STATUS_NOTES.get(status, f"status {status!r}")
-        lines.append(f"INCOMPLETE: {count} cells finished ({why})")
+        lines.append(f"INCOMPLETE: {count} finished ({why})")
     digital = manifest.get("digital_accuracy") or {}
     lines += ["", format_accuracy_table(probes, cells, digital, checkpoints=checkpoint_order(manifest))]
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from chiptwin.spec.temperature import describe_temperature
 from chiptwin.trace.manifest import build_manifest
 from chiptwin.trace.mapping_table import MappingRecord
 from chiptwin.trace.writer import TraceWriter, check_fresh
+from chiptwin.units import plural
 
 __all__ = ["ScenarioRun", "run_scenario"]
 
@@ -144,7 +145,7 @@ def _run_cells(
         steps = len(todo)
     bar = tqdm(
         total=steps,
-        desc=f"{spec.name}: {len(todo)} cells",
+        desc=f"{spec.name}: {plural(len(todo), 'cell')}",
         unit="step",
         disable=not progress,
         leave=False,

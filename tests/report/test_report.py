@@ -283,7 +283,7 @@ def test_summary_of_a_run_in_progress_says_running(tmp_path: Path) -> None:
 def test_format_summary_without_cells_total() -> None:
     cells = pa.Table.from_pylist([_cell("zeta", "gdc", 0)], schema=CELLS_SCHEMA)
     text = format_summary({"status": "interrupted", "scenario": {"name": "s"}}, _probe_table(), cells)
-    assert "INCOMPLETE: 1 cells finished (status 'interrupted')" in text
+    assert "INCOMPLETE: 1 cell finished (status 'interrupted')" in text
     assert "seeds     2 seeds (0-1)" in text  # from the tables when the manifest has none
     assert "created" not in text and "commit" not in text
 
