@@ -62,3 +62,13 @@ def test_evaluate_describes_the_chip_as_evaluated() -> None:
     quiet = dataclasses.replace(hermes, adc=dataclasses.replace(hermes.adc, output_noise=0.0))
     line = describe_chip(as_evaluated(quiet, ConverterBits(dac_bits=None, adc_bits=None)))
     assert "ideal DAC / ideal ADC in the MVM, block" in line
+
+
+def test_check_arch_counts_in_words() -> None:
+    from chiptwin.cli.arch import format_chip
+
+    text = format_chip(load_chip("hermes_64"))  # one ADC per column, one-phase reads
+    assert "(1 column per ADC)" in text and "read mode one_phase: 1 phase)" in text and "(s)" not in text
+    four = load_chip("hermes_64")
+    four = dataclasses.replace(four, tiles=dataclasses.replace(four.tiles, read_mode="four_phase"))
+    assert "read mode four_phase: 4 phases)" in format_chip(four)

@@ -12,6 +12,7 @@ from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.device import DEVICE_MODELS, describe_age_convention
 from chiptwin.spec.figures import chip_area, chip_figures
 from chiptwin.spec.load import figure_sources, load_chip
+from chiptwin.units import plural
 
 __all__ = ["ARCHITECTURES_DIR", "DEFAULT_ARCH", "add_parser", "format_area", "format_chip", "resolve_arch"]
 
@@ -33,10 +34,10 @@ def format_chip(chip: ChipSpec) -> str:
             f"  capacity   {f.weights:,} weights on {f.devices:,} devices",
             f"  converters {chip.dac.bits}-bit DAC{' (ideal in the MVM)' if chip.dac.ideal else ''}, "
             f"{chip.adc.bits}-bit ADC{' (ideal in the MVM)' if chip.adc.ideal else ''}"
-            f" ({chip.adc.columns_per_adc} column(s) per ADC)",
+            f" ({plural(chip.adc.columns_per_adc, 'column')} per ADC)",
             f"  GDC read   {chip.gdc.read}; {describe_age_convention(chip.device)}",
             f"  MVM        {f.mvm_time_ns:.1f} ns, {f.mvm_energy_pj / 1e3:.2f} nJ (full crossbar, read mode"
-            f" {t.read_mode}: {t.read_phases} phase(s))",
+            f" {t.read_mode}: {plural(t.read_phases, 'phase')})",
             f"  peak       {f.peak_tops:.1f} TOPS, nominal {f.tops_per_watt:.2f} TOPS/W (a MAC is 2 ops,"
             f" static power {chip.static_power_mw:g} mW excluded)",
             f"  area       {f.area_mm2:.2f} mm², {f.tops_per_mm2:.2f} TOPS/mm² peak; {format_area(chip)}",
