@@ -7,7 +7,9 @@ reader forever, ``/dev/zero`` would fill memory) and be no larger than any legit
 :func:`check_name`, so no file's contents can steer a write outside the folder the user gave. An output
 folder is created with :func:`output_folder` (and removed again if the command fails before writing
 into it) and claimed with :class:`FolderLock` (an OS file lock, released
-by the kernel when the process dies), so two processes never write one trace.
+by the kernel when the process dies), so two processes never write one trace. Before it is created, an
+output folder's real path (symlinks resolved) is checked against the chiptwin outputs around it
+(:func:`check_output_alias`): a command never writes into, over or around another command's data.
 
 Errors are the caller's :class:`~chiptwin.errors.ChipTwinError` subclass, with the path first.
 """
@@ -22,7 +24,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,14 +34,17 @@ from chiptwin.errors import ChipTwinError, SpecError
 __all__ = [
     "MAX_NAME_LENGTH",
     "NAME_RULE",
+    "OUTPUT_MARKERS",
     "SIZE_LIMITS",
     "FolderLock",
     "check_name",
+    "check_output_alias",
     "check_regular_file",
     "describe_os_error",
     "load_json",
     "load_toml",
     "output_folder",
+    "output_kind",
     "read_bytes",
     "read_text",
 ]
@@ -244,30 +249,158 @@ def load_json(path: Path | str, kind: str, error: type[ChipTwinError]) -> Any:
     return _load(path, kind, error, json.loads, (json.JSONDecodeError, "JSON"))
 
 
+OUTPUT_MARKERS: dict[str, str] = {
+    "manifest.json": "trace directory",
+    "sweep.json": "sweep folder",
+    "mapping.parquet": "mapping folder",
+    "train_state.json": "training folder",
+}
+"""A file that makes its folder a chiptwin output, and that output's kind: a trace's manifest
+(``chiptwin.trace.reader.MANIFEST_FILE``, written first, so a running trace is one too), a sweep's state
+(``chiptwin.sweep.run``), the mapping table ``chiptwin map`` writes, the resume state of ``chiptwin
+train`` (``chiptwin.network.training``). These hold the data chiptwin reads back; a folder of plots (a
+report) or a device table is no such output: another command may write next to it."""
+
+_MAX_SCAN_DIRS = 2_000
+"""Most folders :func:`check_output_alias` looks into below an existing output folder (a home folder
+given as ``--out`` is refused, or accepted, after this many, not after a walk of the whole disk)."""
+
+_MAX_SCAN_DEPTH = 3
+"""Deepest level below an output folder that :func:`check_output_alias` looks at: a sweep's cell traces lie
+2 deep (``cells/CELL/manifest.json``), a run's report 1 deep."""
+
+
+def output_kind(folder: Path | str) -> str | None:
+    """What chiptwin output ``folder`` is (``"trace directory"``, ``"sweep folder"``, ...; see
+    :data:`OUTPUT_MARKERS`), or ``None`` when it is none (or not a folder)."""
+    folder = Path(folder)
+    for marker, kind in OUTPUT_MARKERS.items():
+        if os.path.lexists(folder / marker):
+            return kind
+    return None
+
+
+def _outputs_below(folder: Path, skip: Collection[str]) -> Iterator[Path]:
+    """Chiptwin outputs below ``folder`` (not ``folder`` itself), :data:`_MAX_SCAN_DEPTH` deep at most;
+    hidden folders, symlinks and the names in ``skip`` (first level) are not entered."""
+    level = [folder / name for name in _child_dirs(folder) if name not in skip]
+    seen = 0
+    for _ in range(_MAX_SCAN_DEPTH):
+        deeper: list[Path] = []
+        for sub in level:
+            seen += 1
+            if seen > _MAX_SCAN_DIRS:
+                return
+            if output_kind(sub) is not None:
+                yield sub
+                continue
+            deeper.extend(sub / name for name in _child_dirs(sub))
+        level = deeper
+
+
+def _child_dirs(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(
+                e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+            )
+    except OSError:
+        return []
+
+
+def check_output_alias(
+    path: Path | str,
+    option: str,
+    error: type[ChipTwinError],
+    *,
+    kind: str,
+    within: tuple[Path | str, Collection[str]] | None = None,
+    own: Collection[str] = (),
+) -> Path:
+    """Refuse an output folder that is, contains or lies inside another chiptwin output; its real path.
+
+    ``path`` is resolved first (a symlink to a trace is that trace). It may be an output of its own
+    ``kind`` (a run resumed, a sweep re-run, a map redone). It may lie inside no other output, except
+    ``within = (folder, reserved)``: the output a report is made of (and the outputs that hold it, a
+    sweep around its cell's trace), anywhere in it but its own data (the first-level names ``reserved``,
+    e.g. a trace's ``probes`` or ``manifest.json``). If it is no output yet but will be one (``kind``
+    is one of :data:`OUTPUT_MARKERS`), it may hold none (:data:`_MAX_SCAN_DEPTH` levels are looked at)
+    except under the first-level names ``own`` (the traces of a multi-part run); plots and single files
+    may be written next to an output.
+
+    Raises:
+        error: one line naming ``option``, the path and the other output.
+    """
+    given = Path(path)
+    real = Path(os.path.realpath(given))
+    shown = f"{option} {given}" + (f" (-> {real})" if real != given.absolute() else "")
+    inside = None if within is None else Path(os.path.realpath(within[0]))
+    if inside is not None and within is not None and (real == inside or inside in real.parents):
+        rel = real.relative_to(inside).parts
+        if rel and rel[0] in within[1]:
+            raise error(f"{shown}: lies in the data of {inside} ({rel[0]}); choose another folder")
+    around = set() if inside is None else {inside, *inside.parents}  # the report's own source and above it
+    for parent in real.parents:
+        if parent in around:
+            continue
+        found = output_kind(parent)
+        if found is not None:
+            raise error(f"{shown}: lies inside the {found} {parent}; choose a folder outside it")
+    found = output_kind(real) if real.is_dir() else None
+    if real != inside and found is not None and found != kind:
+        raise error(f"{shown}: is the {found} {real}, not a {kind}; choose another folder")
+    if found is None and kind in OUTPUT_MARKERS.values() and real.is_dir():  # it would become one
+        for other in _outputs_below(real, own):
+            raise error(f"{shown}: holds the {output_kind(other)} {other}; choose another folder")
+    return real
+
+
 @contextlib.contextmanager
-def output_folder(path: Path | str, option: str, error: type[ChipTwinError]) -> Iterator[Path]:
+def output_folder(
+    path: Path | str,
+    option: str,
+    error: type[ChipTwinError],
+    *,
+    kind: str | None = None,
+    within: tuple[Path | str, Collection[str]] | None = None,
+    own: Collection[str] = (),
+    lock: bool = True,
+) -> Iterator[Path]:
     """Create the output folder ``path`` (and its parents) that ``option`` names, for the ``with`` block.
 
     Entered before any expensive work, so a command whose output cannot be written fails first, in one
-    line. If the block fails, the folders this call created are removed again while they are empty, so a
-    refused command leaves nothing behind (a folder the block wrote into stays, e.g. a trace to resume).
+    line. The folder is checked against the outputs around it first (:func:`check_output_alias`, with
+    ``kind``, ``within`` and ``own``; every chiptwin command names the ``kind`` it writes, ``None`` skips
+    the check) and, with ``lock``, held with :class:`FolderLock` for the block (a
+    writer that locks the folder itself, a trace's or a sweep's, passes ``lock=False``). If the block
+    fails, the folders this call created are removed again while they are empty, so a refused command
+    leaves nothing behind (a folder the block wrote into stays, e.g. a trace to resume).
 
     Raises:
         error: ``path`` is a file, lies under a file, cannot be created (read-only, ``/proc``, a name too
-            long) or is not writable.
+            long) or is not writable; it aliases another output; another process holds it.
     """
     path = Path(path)
     try:
         if path.exists() and not path.is_dir():
             raise error(f"{option} {path}: exists and is not a directory")
+        if kind is not None:
+            check_output_alias(path, option, error, kind=kind, within=within, own=own)
         created = [p for p in (path, *path.parents) if not p.exists()]
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a name too long, a file where a folder should be, /proc, read-only
         raise error(f"{option} {path}: cannot create the folder ({describe_os_error(exc)})") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise error(f"{option} {path}: the folder is not writable")
+    held: FolderLock | None = None
     try:
-        yield path
+        if lock:
+            held = FolderLock(path, kind or "output folder", error).__enter__()
+        try:
+            yield path
+        finally:
+            if held is not None:
+                held.__exit__(None, None, None)
     except BaseException:
         for folder in created:  # deepest first
             _remove_unused_lock(folder)

@@ -22,16 +22,20 @@ __all__ = [
     "MAX_COMPENSATION_PASSES",
     "MAX_CROP_PAD",
     "MAX_CROSSBAR_SIDE",
+    "MAX_DETAIL_ROWS",
     "MAX_DEVICES_PER_WEIGHT",
     "MAX_ENERGY_PJ",
     "MAX_EPOCHS",
     "MAX_EVENT_ARRIVALS",
+    "MAX_EVENT_ROWS",
     "MAX_GDC_READS",
     "MAX_IN_CHANNELS",
     "MAX_ITERATIONS",
     "MAX_LAYERS",
+    "MAX_MAPPING_ROWS",
     "MAX_MEASUREMENT_ROWS",
     "MAX_MESH_SIDE",
+    "MAX_MODEL_WIDTH",
     "MAX_OP_TIME_NS",
     "MAX_POLICIES",
     "MAX_PROBES",
@@ -50,8 +54,10 @@ __all__ = [
     "MAX_THROUGHPUT",
     "MAX_TILES",
     "MAX_WORKERS",
+    "MIN_OP_TIME_NS",
     "MIN_RATE_PER_S",
     "MIN_TEMPERATURE_C",
+    "MIN_THROUGHPUT",
 ]
 
 # ---- a chip file ----------------------------------------------------------------------------------------
@@ -73,6 +79,11 @@ MAX_OP_TIME_NS = float(NS_PER_S)
 """Longest time of one chip operation (an integration, a conversion, a hop, a programming iteration), ns:
 1 s; HERMES' MVM takes ~130 ns, a programming iteration ~1 us."""
 
+MIN_OP_TIME_NS = 1e-3
+"""Shortest nonzero time of one chip operation, ns: 1 ps (HERMES' fastest figure is 300 ps per ADC LSB;
+no CMOS integration, conversion or hop takes less). A smaller figure (a subnormal 5e-324 ns) is a typo,
+and a rate computed from it overflows."""
+
 MAX_ENERGY_PJ = 1e9
 """Largest energy of one chip operation, pJ (1 mJ; HERMES' figures are fJ to pJ)."""
 
@@ -81,6 +92,11 @@ MAX_STATIC_POWER_MW = 1e6
 
 MAX_THROUGHPUT = 1e9
 """Largest per-nanosecond throughput figure (digital ops/ns, NoC bytes/ns): 10^18 per second."""
+
+MIN_THROUGHPUT = 1e-9
+"""Smallest per-nanosecond throughput figure (digital ops/ns, NoC bytes/ns): one per second (HERMES' are
+tens per ns). Below it one image's transfers or digital ops outlast the int64 ns clock (a link of
+1e-300 bytes/ns ended in an OverflowError)."""
 
 MAX_AREA_UM2 = 1e10
 """Largest area of one component or of the chip's extra area, µm² (10^4 mm²: a whole 300-mm wafer is
@@ -174,6 +190,11 @@ so 10^4 cells is hours to weeks on one machine."""
 MAX_IN_CHANNELS = 4096
 """Input channels of a zoo model built for mapping (images have 1 or 3)."""
 
+MAX_MODEL_WIDTH = 65_536
+"""Channels of one stage, classes or hidden width of a zoo model in a model card (ResNet-50's widest
+layer has 2,048 channels, ImageNet 1,000 classes); a 65,536-wide 3x3 convolution is already 40 G weights,
+far beyond any chip of :data:`MAX_TILES` tiles."""
+
 MAX_CROP_PAD = 64
 """Padding of the random-crop augmentation, pixels (the shipped checkpoints used 4 on 28-pixel images)."""
 
@@ -185,6 +206,22 @@ MAX_LAYERS = 100_000
 
 MAX_EPOCHS = 10_000
 """Training epochs (the shipped checkpoints trained for 30)."""
+
+# ---- a trace's Parquet tables (their footers are checked against these before any row is read) --------
+
+MAX_MAPPING_ROWS = 1_000_000
+"""Rows of a mapping table, one per placed block: ResNet-32 on hermes_64 places 43 (dense) to a few
+hundred; a chip of :data:`MAX_TILES` tiles with 244 blocks on each is 10^6 (assumed headroom; ~100 MB)."""
+
+MAX_DETAIL_ROWS = 10_000_000
+"""Rows of one cell's ``detail`` part, one per activity of a few inferences (``chiptwin.scenario.detail``):
+8 ResNet-32 inferences on hermes_64 are 2,187 rows; 10^7 is ~4,500 times that (assumed headroom, ~1 GB)."""
+
+MAX_EVENT_ROWS = 10_000_000
+"""Rows of one cell's ``events`` part when its manifest does not say how long the run was (a trace written
+by hand): one record per 10-s chunk of arrivals, per compensation pass and per tile programmed; a trace
+whose manifest names its probes and policies is bounded by what they imply
+(``chiptwin.trace.reader.part_row_limit``)."""
 
 # ---- a measurement file (chiptwin fit-device) --------------------------------------------------------------
 

@@ -679,3 +679,240 @@ def test_the_lock_is_per_folder_and_per_writer(tmp_path: Path) -> None:
     TraceWriter(tmp_path / "other", manifest).finish()  # another folder is free
     first.finish()
     TraceWriter(tmp_path / "t", manifest, resume=True).close()  # a finished writer released it
+
+
+# ---- issue 30, 1. output folders that alias each other ---------------------------------------------------
+
+
+def _tree(folder: Path) -> dict[str, int]:
+    """Every file below ``folder`` and its size: what a refused command must leave as it was."""
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+
+
+def test_run_sweep_and_report_refuse_another_output(
+    tmp_path: Path, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    before = _tree(finished_trace)
+    scenario = _scenario(tmp_path)
+    run = ["run", str(scenario), "--quiet", "--no-report", "--out"]
+    _one_line([*run, str(finished_trace / "probes")], capsys, "lies inside the trace directory")
+    sweep, _ = _timing_sweep(tmp_path)
+    _one_line(
+        ["sweep", str(sweep), "--serial", "--quiet", "--out", str(finished_trace)], capsys, "is the trace"
+    )
+    for out in (finished_trace / "probes", finished_trace / "manifest.json" / "x"):
+        _one_line(["report", str(finished_trace), "--out", str(out)], capsys, "in the data of")
+    other = tmp_path / "other"
+    shutil.copytree(finished_trace, other)
+    _one_line(["report", str(finished_trace), "--out", str(other)], capsys, "is the trace directory")
+    _one_line(["report", str(finished_trace), "--out", str(other / "r")], capsys, "lies inside the trace")
+    assert _tree(finished_trace) == before
+
+
+def test_a_run_inside_a_running_trace_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = {"trace_version": TRACE_VERSION, "scenario": {"name": "t"}, "seeds": [0]}
+    with TraceWriter(tmp_path / "running", manifest):  # a run still writing: manifest "running"
+        _one_line(
+            ["run", str(_scenario(tmp_path)), "--quiet", "--out", str(tmp_path / "running" / "detail")],
+            capsys,
+            f"lies inside the trace directory {tmp_path / 'running'}",
+        )
+    assert not (tmp_path / "running" / "detail").exists()
+
+
+def test_export_timeline_writes_a_json_file_outside_the_trace_data(
+    tmp_path: Path, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    before = _tree(finished_trace)
+    trace = str(finished_trace)
+    _one_line(
+        ["export-timeline", trace, "--out", str(finished_trace / "manifest.json")], capsys, "in the data"
+    )
+    link = tmp_path / "t.json"
+    link.symlink_to(finished_trace / "manifest.json")
+    _one_line(["export-timeline", trace, "--out", str(link)], capsys, "in the data of")
+    for name in ("t.txt", "t.parquet", ".json"):
+        _one_line(["export-timeline", trace, "--out", str(tmp_path / name)], capsys, ".json or .json.gz file")
+    assert _tree(finished_trace) == before
+
+
+# ---- issue 30, 2. Parquet parts that lie about their size ------------------------------------------------
+
+
+def _bomb(path: Path, like: Path, rows: int) -> None:
+    """A Parquet file of ``like``'s schema whose footer declares ``rows`` rows in a few kilobytes (every
+    column one value repeated: run-length encoded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(like)
+    one = table.slice(0, 1)
+    columns = [pa.repeat(one.column(i)[0], rows) for i in range(one.num_columns)]
+    bomb = pa.Table.from_arrays(columns, schema=table.schema)
+    pq.write_table(bomb, path, row_group_size=rows, compression="zstd")
+
+
+@pytest.mark.parametrize("table", ["probes", "events", "cells"])
+def test_a_trace_part_that_declares_too_many_rows_is_refused_from_its_footer(
+    tmp_path: Path, table: str, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    trace = tmp_path / "trace"
+    shutil.copytree(finished_trace, trace)
+    part = next((trace / table).glob("*.parquet"))
+    _bomb(part, part, 100_000)  # the same refusal at 10^9 rows, without building them here
+    expect = f"{part}: trace part declares 100,000 rows; at most"
+    if table == "events":  # the bound its manifest implies: 2 probes to 60 s, no compensation
+        _one_line(["export-timeline", str(trace), "--out", str(tmp_path / "t.json")], capsys, expect)
+        _one_line(["report", str(trace), "--html", "--out", str(tmp_path / "r")], capsys, expect)
+    else:
+        _one_line(["report", str(trace), "--out", str(tmp_path / "r")], capsys, expect)
+
+
+def test_a_mapping_table_that_declares_too_many_rows_is_refused(
+    tmp_path: Path, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chiptwin.trace.mapping_table import read_mapping_table
+
+    trace = tmp_path / "trace"
+    shutil.copytree(finished_trace, trace)
+    _bomb(trace / "mapping.parquet", finished_trace / "mapping.parquet", 1_200_000)
+    assert (trace / "mapping.parquet").stat().st_size < 300_000
+    with pytest.raises(
+        DataError, match=r"mapping.parquet: trace part declares 1,200,000 rows; at most 1,000,000"
+    ):
+        read_mapping_table(trace / "mapping.parquet")
+    capsys.readouterr()
+    _one_line(["report", str(trace), "--out", str(tmp_path / "r")], capsys, "declares 1,200,000 rows")
+
+
+# ---- issue 30, 3. model files that misbehave ---------------------------------------------------------------
+
+_SMALL_NET = """
+import torch
+from torch import nn
+
+def build_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10)){cast}
+"""
+
+
+def _model_file(folder: Path, body: str = "", cast: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "user.py"
+    path.write_text(body + _SMALL_NET.format(cast=cast))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("body", "expect"),
+    [
+        ("import sys\nsys.exit(0)\n", "importing it called sys.exit(0)"),
+        ('raise SystemExit("bye")\n', "importing it called sys.exit('bye')"),
+        ("raise KeyboardInterrupt\n", "importing it raised KeyboardInterrupt: (no Ctrl-C was pressed)"),
+    ],
+)
+def test_a_model_file_that_exits_or_interrupts_is_one_line(
+    tmp_path: Path, body: str, expect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = _model_file(tmp_path, body)
+    out = tmp_path / "map"
+    _one_line(
+        ["map", "--arch", "hermes_64", "--model", str(user), "--out", str(out)], capsys, str(user), expect
+    )
+    assert not out.exists()
+
+
+def test_a_ctrl_c_while_a_model_file_imports_is_still_an_interruption(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = _model_file(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n")
+    assert main(["map", "--arch", "hermes_64", "--model", str(user), "--out", str(tmp_path / "m")]) == 130
+    assert capsys.readouterr().err == "chiptwin: interrupted\n"
+
+
+@pytest.mark.parametrize("dtype", ["double", "half", "bfloat16"])
+def test_a_model_file_with_weights_not_float32_is_refused(
+    tmp_path: Path, dtype: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = _model_file(tmp_path, cast=f".{dtype}()")
+    shown = {"double": "float64", "half": "float16", "bfloat16": "bfloat16"}[dtype]
+    _one_line(
+        ["evaluate", "--checkpoint", str(user), "--arch", "hermes_64", "--n-images", "10"],
+        capsys,
+        f"tensor '1.weight' is torch.{shown}; chiptwin computes in torch.float32",
+    )
+
+
+def test_a_repeated_option_is_refused_not_overridden(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = _model_file(tmp_path / "a"), _model_file(tmp_path / "b")
+    _one_line(["map", "--model", str(a), "--model", str(b)], capsys, "argument --model: given twice")
+    _one_line(["map", "--strategy", "dense", "--strategy=packed"], capsys, "argument --strategy: given twice")
+    scenario = _scenario(tmp_path, checkpoints='["user"]')
+    _one_line(
+        ["run", str(scenario), "--model", str(a), "--model", str(b), "--out", str(tmp_path / "t")],
+        capsys,
+        f"--model {a} and --model {b} both give checkpoint 'user'",
+    )
+    assert not (tmp_path / "t").exists()
+
+
+# ---- issue 30, 4. strings and values that reach plotting and numerics -------------------------------------
+
+
+def test_a_manifest_string_is_plain_text_in_every_figure(
+    tmp_path: Path, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "trace"
+    shutil.copytree(finished_trace, trace)
+    manifest = json.loads((trace / "manifest.json").read_text())
+    manifest["scenario"].update(name=r"$\undefinedcommand$", arch="$x^{$")  # not math, and malformed as math
+    (trace / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["report", str(trace), "--out", str(tmp_path / "r")]) == 0, capsys.readouterr().err
+    assert (tmp_path / "r" / "accuracy.png").stat().st_size > 0
+    assert (tmp_path / "r" / "energy.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "expect"),
+    [
+        (lambda s: s.update(checkpoints=5), "'scenario.checkpoints' is a number, not a list"),
+        (lambda s: s.update(probes_s=["1 s"]), "'scenario.probes_s' item 1 is a string"),
+        (lambda s: s.update(policies=[{"name": 3}]), "'scenario.policies' item 1: 'name' is a number"),
+        (lambda s: s.update(name=["x"]), "'scenario.name' is a list, not a string"),
+    ],
+)
+def test_every_manifest_member_a_reader_uses_has_its_type_checked(
+    tmp_path: Path, edit: object, expect: str, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "trace"
+    shutil.copytree(finished_trace, trace)
+    manifest = json.loads((trace / "manifest.json").read_text())
+    edit(manifest["scenario"])  # type: ignore[operator]
+    (trace / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    _one_line(["report", str(trace), "--out", str(tmp_path / "r")], capsys, "manifest.json", expect)
+
+
+@pytest.mark.parametrize(
+    ("model", "expect"),
+    [
+        ({"widths": [16, 28, 1e8]}, "model.widths[2](=100000000"),
+        ({"in_channels": 0}, "model.in_channels(=0) must be an integer in 1..4096"),
+        ({"widths": [4096, 4096, 4096]}, "would hold up to 1.93e+10 weights"),
+    ],
+)
+def test_a_model_card_figure_is_in_bounds_before_a_layer_is_built(
+    tmp_path: Path, model: dict[str, object], expect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = _copy_checkpoint(tmp_path / "ck")
+    card = json.loads(weights.with_suffix(".json").read_text())
+    card["model"].update(model)
+    weights.with_suffix(".json").write_text(json.dumps(card))
+    _one_line(["evaluate", "--checkpoint", str(weights), "--arch", "hermes_64"], capsys, "model.json", expect)

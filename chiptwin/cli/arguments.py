@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn, TypeVar
@@ -65,6 +66,31 @@ class ArgumentParser(argparse.ArgumentParser):
     ``add_subparsers`` creates the command parsers with the same class, so every command's errors
     name the command (``chiptwin evaluate: argument --bits: ...``).
     """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's, after refusing an option given twice (argparse keeps the last one silently)."""
+        self._refuse_repeats(sys.argv[1:] if args is None else list(args))
+        return super().parse_known_args(args, namespace)
+
+    def _refuse_repeats(self, args: list[str]) -> None:
+        """Refuse an option of this parser that ``args`` give twice (``--model a.py --model b.py``), unless
+        it collects repeats (``action="append"``). Options of a command's parser are its parser's."""
+        seen: dict[str, str] = {}
+        for token in args:
+            if token == "--":
+                break
+            name = token.split("=", 1)[0] if token.startswith("-") else ""
+            action = self._option_string_actions.get(name)
+            if action is None or isinstance(action, argparse._AppendAction | argparse._CountAction):
+                continue
+            if action.dest in seen:
+                self.error(
+                    f"argument {'/'.join(action.option_strings)}: given twice ({seen[action.dest]!r}, then "
+                    f"{token!r}); give it once"
+                )
+            seen[action.dest] = token
 
     def error(self, message: str) -> NoReturn:
         """Raise the argparse ``message`` (one line) as a :class:`UsageError` naming the command."""

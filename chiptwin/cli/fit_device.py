@@ -121,7 +121,8 @@ def _synthesize(args: argparse.Namespace) -> int:
     model = args.model
     spec = PCMSpec()
     target = Path(args.synthesize)
-    with output_folder(target.parent, "--synthesize", UsageError):
+    # A file's folder: checked, not locked (the file is written whole by a rename)
+    with output_folder(target.parent, "--synthesize", UsageError, kind="measurements folder", lock=False):
         m = synthesize_pcm_measurements(
             spec, args.devices, torch.Generator().manual_seed(args.seed), source=str(target)
         )
@@ -153,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     measurements = Path(args.measurements)
     check_regular_file(measurements, KIND, DataError)  # before any folder is made
     out = args.out if args.out is not None else measurements.with_name(f"{measurements.stem}_fit")
-    with output_folder(out, "--out", UsageError) as folder:
+    with output_folder(out, "--out", UsageError, kind="device fit folder") as folder:
         fit = fit_pcm(read_measurements(measurements), g_max_usiemens=args.g_max_usiemens, t0_s=args.t0_s)
         table = folder / DEVICE_TABLE
         table.write_text(device_table_toml(fit, args.model), encoding="utf-8")

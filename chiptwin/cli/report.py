@@ -11,7 +11,8 @@ from chiptwin.errors import DataError, UsageError
 from chiptwin.files import output_folder
 from chiptwin.report.html import is_sweep_dir, write_html_report
 from chiptwin.report.trace_report import write_report
-from chiptwin.trace.reader import open_trace
+from chiptwin.sweep.run import SWEEP_ENTRIES
+from chiptwin.trace.reader import TRACE_ENTRIES, open_trace
 
 __all__ = ["add_parser"]
 
@@ -25,7 +26,9 @@ def _run(args: argparse.Namespace) -> int:
         )
     if not sweep:
         open_trace(args.trace_dir)  # before any folder is made: a bad TRACE_DIR gets nothing created
-    with output_folder(args.out or Path(args.trace_dir) / "report", "--out", UsageError) as out:
+    source = (args.trace_dir, SWEEP_ENTRIES if sweep else TRACE_ENTRIES)  # anywhere in it but its data
+    out_dir = args.out or Path(args.trace_dir) / "report"
+    with output_folder(out_dir, "--out", UsageError, kind="report folder", within=source) as out:
         return _report(args, out, sweep)
 
 

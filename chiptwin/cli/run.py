@@ -20,6 +20,7 @@ from torch import nn
 
 from chiptwin.cli.arguments import integer, name_or_path, path
 from chiptwin.cli.listing import add_list_argument, format_shipped, needs_target
+from chiptwin.cli.progress import add_quiet_argument, show_progress
 from chiptwin.cli.user_models import add_model_argument, build_user_models
 from chiptwin.errors import MappingError, UsageError
 from chiptwin.files import output_folder
@@ -73,7 +74,9 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("traces") / (name if size == "default" else f"{name}-{size}")
     # before the output folder: a bad model file leaves nothing behind
     models = build_user_models("chiptwin run", args.models, [spec for _, spec in specs])
-    with output_folder(out, "--out", UsageError):
+    # The trace's writer locks the folder itself; several specs write one trace each under their labels.
+    labels = {label for label, _ in specs if label}
+    with output_folder(out, "--out", UsageError, kind="trace directory", own=labels, lock=False):
         return _run_specs(args, specs, out, name, models)
 
 
@@ -101,7 +104,8 @@ def _run_specs(
             print(f"== {label}", flush=True)
         try:
             mine = {k: m for k, m in models.items() if k in spec.checkpoints}
-            run = run_scenario(spec, trace_dir, resume=args.resume, progress=not args.quiet, models=mine)
+            bar = show_progress(args.quiet)
+            run = run_scenario(spec, trace_dir, resume=args.resume, progress=bar, models=mine)
         except MappingError as exc:
             if not label:
                 raise
@@ -157,7 +161,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_argument(p, "scenario")
     p.add_argument("--resume", action="store_true", help="keep the finished cells of an interrupted run")
     p.add_argument("--no-report", action="store_true", help="skip the PNG plots and summary.txt")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_argument(p)
     p.add_argument(
         "--threads",
         type=integer("threads", minimum=1, maximum=MAX_THREADS),

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from chiptwin.cli.arguments import integer, name_or_path, path, scheduler_address
 from chiptwin.cli.listing import add_list_argument, format_shipped, needs_target
+from chiptwin.cli.progress import add_quiet_argument, show_progress
 from chiptwin.cli.user_models import add_model_argument, build_user_models, user_model_labels
 from chiptwin.errors import UsageError
 from chiptwin.files import output_folder
@@ -39,13 +40,13 @@ def _command(args: argparse.Namespace) -> int:
     models = build_user_models("chiptwin sweep", args.models, scenarios)
     # The sweep name is checked (chiptwin.files.check_name): a sweep file cannot steer this path.
     folder = Path(args.out) if args.out else Path("traces") / f"sweep-{spec.name}"
-    with output_folder(folder, "--out", UsageError) as out:
+    with output_folder(folder, "--out", UsageError, kind="sweep folder", lock=False) as out:  # sweep locks
         return _run(spec, out, args, models)
 
 
 def _run(spec: SweepSpec, out: Path, args: argparse.Namespace, models: dict[str, nn.Module]) -> int:
     cells = spec.cells()
-    bar = tqdm(total=len(cells), unit="cell", disable=args.quiet, leave=False, delay=0.1)
+    bar = tqdm(total=len(cells), unit="cell", disable=not show_progress(args.quiet), leave=False, delay=0.1)
     with bar:
 
         def start(total: int) -> None:  # once the folder is ours and the cluster answers
@@ -104,5 +105,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--serial", action="store_true", help="run the cells in this process, no dask")
     add_model_argument(p, "sweep")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_argument(p)
     p.set_defaults(func=_command)

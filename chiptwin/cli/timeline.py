@@ -6,12 +6,16 @@ import argparse
 from pathlib import Path
 
 from chiptwin.cli.arguments import comma_list, duration, path
+from chiptwin.durations import format_time_ns
 from chiptwin.errors import UsageError
-from chiptwin.files import output_folder
+from chiptwin.files import check_output_alias, output_folder
 from chiptwin.report.timeline import export_timeline
-from chiptwin.trace.reader import open_trace
+from chiptwin.trace.reader import TRACE_ENTRIES, open_trace
 
 __all__ = ["add_parser"]
+
+_SUFFIXES = (".json", ".json.gz")
+"""What a timeline file is called (``.gz``: compressed, :func:`chiptwin.report.timeline.export_timeline`)."""
 
 
 def _size(n_bytes: int) -> str:
@@ -23,10 +27,17 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"chiptwin export-timeline: --from(={args.start}) must be before --to(={args.stop})")
     open_trace(args.trace_dir)  # before any folder is made: a bad TRACE_DIR gets nothing created
     out = args.out or Path(args.trace_dir) / "report" / "timeline.json"
-    with output_folder(out.parent, "--out", UsageError):
+    if not out.name.endswith(_SUFFIXES) or out.name in _SUFFIXES:
+        raise UsageError(f"--out {out}: a timeline is a {' or '.join(_SUFFIXES)} file")
+    # The file's real path (a symlink onto the trace's manifest is the manifest), in the trace but not in
+    # its data, or outside any other output; its folder locked while it is written (a killed export's
+    # hidden temporary file is reused by the next one).
+    source = (args.trace_dir, TRACE_ENTRIES)
+    real = check_output_alias(out, "--out", UsageError, kind="report folder", within=source)
+    with output_folder(real.parent, "--out", UsageError, kind="report folder", within=source):
         result = export_timeline(
             args.trace_dir,
-            out,
+            real,
             cells=args.cells,
             start_ns=None if args.start is None else args.start.ns,
             stop_ns=None if args.stop is None else args.stop.ns,
@@ -38,6 +49,9 @@ def _run(args: argparse.Namespace) -> int:
         f"{len(result.cells)} cell{'s' if len(result.cells) != 1 else ''} ({span}), "
         f"{result.trace_events:,} trace events, {result.flows:,} flows; open it at ui.perfetto.dev"
     )
+    if result.detail_ns is not None:
+        first, last = (format_time_ns(t) for t in result.detail_ns)
+        print(f"per-tile detail (every MVM) from {first} to {last} of each cell's clock: zoom there")
     return 0
 
 

@@ -46,14 +46,22 @@ def build_user_models(
     """Build each model file for the checkpoint of its label among ``scenarios``' checkpoints.
 
     Raises:
-        UsageError: no checkpoint has the label, or the file's DATASET is not the scenarios'.
+        UsageError: two files have one label, no checkpoint has the label, or the file's DATASET is not
+            the scenarios'.
         CheckpointError: the file cannot be loaded.
     """
     scenarios = list(scenarios)
     named = {c for spec in scenarios for c in spec.checkpoints}
     models: dict[str, nn.Module] = {}
+    given: dict[str, str] = {}
     for ref in refs:
         label = model_file_label(ref)
+        if label in given:
+            raise UsageError(
+                f"{command}: --model {given[label]} and --model {ref} both give checkpoint {label!r} "
+                "(a model goes by its file's name: rename one file)"
+            )
+        given[label] = ref
         if label not in named:
             raise UsageError(
                 f"{command}: --model {ref}: no checkpoint {label!r} to give it to "

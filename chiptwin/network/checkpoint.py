@@ -121,16 +121,18 @@ def read_card(path: Path | str) -> dict[str, Any]:
 def _model_spec_from_card(card: dict[str, Any], card_path: Path) -> ModelSpec:
     entry = card["model"]
     try:
+        # As the card gives them: ModelSpec checks each is an integer in its bounds (int() would
+        # truncate 32.9 to 32 and overflow on Infinity).
         return ModelSpec(
-            arch=str(entry["arch"]),
-            depth=int(entry["depth"]),
-            widths=tuple(int(w) for w in entry["widths"]),
-            in_channels=int(entry["in_channels"]),
-            num_classes=int(entry["num_classes"]),
+            arch=entry["arch"],
+            depth=entry["depth"],
+            widths=tuple(entry["widths"]),
+            in_channels=entry["in_channels"],
+            num_classes=entry["num_classes"],
             # ViT hyper-parameters (cards written before they existed describe ResNets: 0)
-            patch=int(entry.get("patch", 0)),
-            heads=int(entry.get("heads", 0)),
-            mlp_dim=int(entry.get("mlp_dim", 0)),
+            patch=entry.get("patch", 0),
+            heads=entry.get("heads", 0),
+            mlp_dim=entry.get("mlp_dim", 0),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{card_path}: key 'model' is malformed ({entry!r}: {exc})") from None

@@ -456,8 +456,8 @@ def zoo_layer_graph(name: str, *, in_channels: int | None = None, activation_bit
         spec = model_spec(name, in_channels=in_channels)
     except KeyError as exc:
         raise MappingError(str(exc.args[0])) from None
-    if spec.in_channels < 1:
-        raise MappingError(f"in_channels(={spec.in_channels}) must be >= 1")
+    except ValueError as exc:  # ModelSpec's bounds (in_channels in 1..MAX_IN_CHANNELS)
+        raise MappingError(str(exc)) from None
     # Weights do not matter for the graph; seed a forked RNG so the caller's torch RNG is untouched.
     # (The meta device would skip the allocation, but its first random init costs seconds.)
     with torch.random.fork_rng(devices=[]):

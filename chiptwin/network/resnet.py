@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from chiptwin.limits import MAX_IN_CHANNELS, MAX_LAYERS, MAX_MODEL_WIDTH
 from chiptwin.network.vit import VisionTransformer
 
 __all__ = [
@@ -40,6 +41,17 @@ __all__ = [
 
 CIFAR_DEPTHS = (20, 32, 44, 56)
 """Depths n of the CIFAR-style ResNet-n (n = 6k + 2)."""
+
+
+VIT_IMAGE_SIZE = 32
+"""Image side the zoo ViTs are built for, pixels (the network layer's 32x32 images)."""
+
+_MAX_STAGES = 4
+"""Most stage widths of a zoo model (ImageNet-style ResNets have 4)."""
+
+_MAX_WEIGHTS = 2**30
+"""Most weights of a zoo model: a checkpoint is at most 4 GiB (``chiptwin.files.SIZE_LIMITS``) of float32.
+ResNet-50's estimate by :class:`ModelSpec`'s rule is 4.7 x 10^8 (it holds 2.6 x 10^7)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +79,38 @@ class ModelSpec:
     heads: int = 0
     mlp_dim: int = 0
 
+    def __post_init__(self) -> None:
+        """Check every entry is an integer (not a float that would be truncated) within its bound, so a
+        card's ``depth: Infinity`` or ``widths: [16, 28, 1e8]`` is refused before any layer is built.
+
+        Raises:
+            ValueError: an entry is of the wrong type or out of bounds (the entry and value named).
+        """
+        if not isinstance(self.arch, str):
+            raise ValueError(f"model.arch(={self.arch!r}) must be a string")
+        if not isinstance(self.widths, tuple) or not 1 <= len(self.widths) <= _MAX_STAGES:
+            raise ValueError(f"model.widths(={self.widths!r}) must be a list of 1..{_MAX_STAGES} integers")
+        for name, value, low, high in (
+            ("depth", self.depth, 1, MAX_LAYERS),
+            *((f"widths[{i}]", w, 1, MAX_MODEL_WIDTH) for i, w in enumerate(self.widths)),
+            ("in_channels", self.in_channels, 1, MAX_IN_CHANNELS),
+            ("num_classes", self.num_classes, 1, MAX_MODEL_WIDTH),
+            ("patch", self.patch, 0, VIT_IMAGE_SIZE),
+            ("heads", self.heads, 0, MAX_MODEL_WIDTH),
+            ("mlp_dim", self.mlp_dim, 0, MAX_MODEL_WIDTH),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"model.{name}(={value!r}) must be an integer in {low}..{high}")
+        # An upper estimate of the weights, before any is allocated: every layer a 3x3 convolution of the
+        # widest stage, 4x wide (a bottleneck's expansion), plus the MLPs and the classifier.
+        widest = max(self.widths)
+        estimate = self.depth * (36 * widest**2 + 2 * widest * self.mlp_dim) + widest * 4 * self.num_classes
+        if estimate > _MAX_WEIGHTS:
+            raise ValueError(
+                f"model(depth={self.depth}, widths={list(self.widths)}) would hold up to {estimate:.3g} "
+                f"weights; a checkpoint holds at most {_MAX_WEIGHTS:.3g} (4 GiB of float32)"
+            )
+
 
 _NAMED = {
     "resnet20": ModelSpec(arch="cifar_resnet", depth=20, widths=(16, 32, 64)),
@@ -87,9 +131,6 @@ _NAMED = {
     # (resnet32_pcm: 0.36 M), sized to train on 2 CPU cores in about an hour (chiptwin's choice).
     "vit4": ModelSpec(arch="vit", depth=4, widths=(64,), patch=4, heads=4, mlp_dim=128),
 }
-
-VIT_IMAGE_SIZE = 32
-"""Image side the zoo ViTs are built for, pixels (the network layer's 32x32 images)."""
 
 MODEL_NAMES = tuple(_NAMED)
 """Names accepted by :func:`model_spec` and :func:`build_model`."""

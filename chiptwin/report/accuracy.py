@@ -17,6 +17,7 @@ from matplotlib.ticker import NullLocator
 
 from chiptwin.errors import DataError
 from chiptwin.report.colours import policy_colours
+from chiptwin.report.plain_text import plain_text, save_figure
 from chiptwin.report.summary import accuracy_table, order_policies
 from chiptwin.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
@@ -26,6 +27,7 @@ AGE_MARKS = (("1 min", 60.0), ("1 h", SECONDS_PER_HOUR), ("1 d", SECONDS_PER_DAY
 """Ages marked on the top axis (label, seconds) where they fall inside the plotted range."""
 
 
+@plain_text
 def plot_accuracy(
     probes: pa.Table,
     out: Path | str,
@@ -99,5 +101,5 @@ def plot_accuracy(
         fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
+    save_figure(fig, out)
     return out

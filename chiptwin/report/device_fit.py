@@ -16,6 +16,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from chiptwin.device.pcm_fit import PCMFit
+from chiptwin.report.plain_text import plain_text, save_figure
 
 __all__ = ["format_coefficient_rows", "plot_device_fit"]
 
@@ -35,6 +36,7 @@ def format_coefficient_rows(fit: PCMFit) -> list[str]:
     return rows
 
 
+@plain_text
 def plot_device_fit(fit: PCMFit, out: Path | str, *, title: str = "") -> Path:
     """Draw ``fit`` into the PNG ``out`` (parent folders created); returns ``out``."""
     rows = format_coefficient_rows(fit)
@@ -80,5 +82,5 @@ def plot_device_fit(fit: PCMFit, out: Path | str, *, title: str = "") -> Path:
     fig.text(0.03, 0.015, "\n".join(rows), family="monospace", fontsize=7.5, va="bottom")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
+    save_figure(fig, out)
     return out

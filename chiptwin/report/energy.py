@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from chiptwin.errors import DataError
+from chiptwin.report.plain_text import plain_text, save_figure
 from chiptwin.report.summary import ENERGY_COMPONENTS, CostResult, cost_table, energy_unit, format_energy
 from chiptwin.trace.schema import DYNAMIC_ENERGY_COMPONENTS
 
@@ -46,6 +47,7 @@ def _stack(ax: Axes, x: list[float], costs: list[CostResult], components: Sequen
     ax.margins(y=0.12)
 
 
+@plain_text
 def plot_energy(cells: pa.Table, out: Path | str, *, checkpoints: Sequence[str] = ()) -> Path:
     """Plot the energy per inference of each checkpoint and policy, stacked by component, into ``out``:
     the dynamic energy on the left, the whole (with compensation and static) on the right.
@@ -84,5 +86,5 @@ def plot_energy(cells: pa.Table, out: Path | str, *, checkpoints: Sequence[str] 
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
+    save_figure(fig, out)
     return out

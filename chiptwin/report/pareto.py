@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 
 from chiptwin.durations import format_age
 from chiptwin.errors import DataError
+from chiptwin.report.plain_text import plain_text, save_figure
 from chiptwin.report.sweep_table import TIMING_ONLY_NOTE, SweepRow, in_grid_order
 from chiptwin.trace.writer import write_atomic
 
@@ -215,6 +216,7 @@ _AXES = {
 }
 
 
+@plain_text
 def _plot(points: Sequence[ParetoPoint], mask: Sequence[bool], out: Path, title: str) -> Path:
     with_accuracy = all(p.accuracy is not None for p in points)
     if with_accuracy:
@@ -260,5 +262,5 @@ def _plot(points: Sequence[ParetoPoint], mask: Sequence[bool], out: Path, title:
         fontsize=9,
     )
     fig.tight_layout()
-    fig.savefig(out, format="png")
+    save_figure(fig, out)
     return out

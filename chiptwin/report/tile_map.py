@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from chiptwin.errors import DataError
+from chiptwin.report.plain_text import plain_text, save_figure
 from chiptwin.trace.mapping_table import read_mapping_table
 
 __all__ = ["draw_tile_map"]
@@ -25,6 +26,7 @@ _GAP = 0.08
 """Space between neighbouring tiles, in tile widths."""
 
 
+@plain_text
 def draw_tile_map(table: Path | str, out: Path | str, *, dpi: int = 120) -> Path:
     """Draw the tile map of the mapping table ``table`` into the PNG file ``out``; returns ``out``.
 
@@ -95,5 +97,5 @@ def draw_tile_map(table: Path | str, out: Path | str, *, dpi: int = 120) -> Path
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
+    save_figure(fig, out)
     return out

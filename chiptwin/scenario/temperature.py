@@ -3,8 +3,8 @@
 :func:`temperature_history` turns a :class:`~chiptwin.spec.temperature.TemperatureSpec` into the
 :class:`~chiptwin.device.temperature.TemperatureHistory` the cells age their chips with, reading a
 ``series`` file (Parquet, columns ``time_s`` and ``temperature_c``) with every check a user's file needs:
-one line naming the file, the column and the row. :func:`check_temperature` says whether a chip's device
-model can run at that temperature at all (before anything is written).
+one line naming the file, the column and the row (counted from 1). :func:`check_temperature` says
+whether a chip's device model can run at that temperature at all (before anything is written).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ SERIES_COLUMNS = ("time_s", "temperature_c")
 
 
 def _first_bad(values: np.ndarray, bad: np.ndarray) -> tuple[int, float]:
-    row = int(np.flatnonzero(bad)[0])
-    return row, float(values[row])
+    """The first row (counted from 1, as every chiptwin error counts rows) where ``bad``, and its value."""
+    i = int(np.flatnonzero(bad)[0])
+    return i + 1, float(values[i])
 
 
 def read_temperature_series(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +74,7 @@ def read_temperature_series(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
         if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
             raise SpecError(f"{path}: column {name!r} is {column.type}, must hold numbers")
         if column.null_count:
-            row = int(np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))[0])
+            row = int(np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))[0]) + 1
             raise SpecError(f"{path}: column {name!r} row {row} is empty (null)")
         values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
         if not bool(np.isfinite(values).all()):
@@ -83,18 +84,18 @@ def read_temperature_series(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
     times, celsius = columns
     if times[0] != 0:
         raise SpecError(
-            f"{path}: column 'time_s' row 0 is {float(times[0])!r}, must be 0 (the run starts at 0 s)"
+            f"{path}: column 'time_s' row 1 is {float(times[0])!r}, must be 0 (the run starts at 0 s)"
         )
     bad = np.diff(times) <= 0
     if bool(bad.any()):
-        row = int(np.flatnonzero(bad)[0]) + 1
+        i = int(np.flatnonzero(bad)[0]) + 1
         raise SpecError(
-            f"{path}: column 'time_s' row {row} is {float(times[row])!r}, must be after row {row - 1} "
-            f"({float(times[row - 1])!r})"
+            f"{path}: column 'time_s' row {i + 1} is {float(times[i])!r}, must be after row {i} "
+            f"({float(times[i - 1])!r})"
         )
     if times[-1] > MAX_AGE_S:
         raise SpecError(
-            f"{path}: column 'time_s' row {rows - 1} is {float(times[-1])!r}, must be <= {MAX_AGE_S:.4g} s"
+            f"{path}: column 'time_s' row {rows} is {float(times[-1])!r}, must be <= {MAX_AGE_S:.4g} s"
         )
     out = (celsius < MIN_TEMPERATURE_C) | (celsius > MAX_TEMPERATURE_C)
     if bool(out.any()):

@@ -29,9 +29,11 @@ import pyarrow.parquet as pq
 
 from chiptwin.errors import DataError, SpecError, UsageError
 from chiptwin.files import FolderLock, describe_os_error, load_json
+from chiptwin.limits import MAX_PROBES, MAX_SWEEP_CELLS
 from chiptwin.scenario.prepare import weights_sha256
 from chiptwin.scenario.run import run_scenario
 from chiptwin.sweep.spec import SweepCell, SweepSpec
+from chiptwin.trace.footer import check_parquet_rows
 from chiptwin.trace.reader import read_table
 from chiptwin.trace.schema import dynamic_energy_pj
 from chiptwin.trace.writer import write_atomic
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESULTS_VERSION",
+    "SWEEP_ENTRIES",
     "SweepResult",
     "local_cluster",
     "read_sweep",
@@ -95,6 +98,10 @@ class SweepResult:
     """Cell id -> error of the cells that failed after their retries."""
 
     wall_s: float
+
+
+SWEEP_ENTRIES = ("sweep.json", "results", "cells")
+"""The names of a sweep folder's own data (no report or other output is written over or into them)."""
 
 
 def _results_path(out: Path, cell_id: str) -> Path:
@@ -421,7 +428,11 @@ def read_sweep(out: Path | str) -> pa.Table:
     parts = sorted(p for p in root.glob("*.parquet") if not p.name.startswith("."))
     if not parts:
         raise DataError(f"{root}: no finished sweep cells")
+    if len(parts) > MAX_SWEEP_CELLS:
+        raise DataError(f"{root}: {len(parts):,} results parts; a sweep has at most {MAX_SWEEP_CELLS:,}")
     for p in parts:
+        # one row per probe of the cell: a footer that declares more is no results part of a sweep
+        check_parquet_rows(p, "trace part", MAX_PROBES, DataError, "one row per probe")
         try:
             meta = pq.read_schema(p).metadata or {}
         except (OSError, pa.ArrowException) as exc:

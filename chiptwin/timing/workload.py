@@ -24,6 +24,7 @@ import numpy as np
 
 from chiptwin.errors import TimingError
 from chiptwin.files import read_text
+from chiptwin.limits import MAX_AGE_S
 from chiptwin.seeding import derive_seed
 from chiptwin.units import NS_PER_S
 
@@ -34,6 +35,7 @@ __all__ = [
     "PoissonWorkload",
     "ReplayWorkload",
     "Workload",
+    "arrivals_from_seconds",
     "check_arrivals",
     "default_epoch_ns",
     "load_arrivals_csv",
@@ -205,29 +207,55 @@ class BurstyWorkload:
         return self._epochs.window(start_ns, stop_ns)
 
 
+_LATEST_NS = int(MAX_AGE_S * NS_PER_S)
+"""Latest arrival time, ns: :data:`~chiptwin.limits.MAX_AGE_S` on the run clock."""
+
+
 def check_arrivals(times: np.ndarray, source: str = "arrivals") -> np.ndarray:
     """``times`` as a read-only sorted int64 array of ns, checked.
 
     Raises:
-        TimingError: not one-dimensional, not integer ns, negative, or not sorted; the message names
-            ``source``, the first offending index and its value.
+        TimingError: not one-dimensional, not integer ns, negative, later than
+            :data:`~chiptwin.limits.MAX_AGE_S`, or not sorted; the message names ``source``, the first
+            offending arrival (counted from 1) and its value.
     """
     arr = np.asarray(times)
     if arr.ndim != 1:
         raise TimingError(f"{source}: arrival times must be one-dimensional, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise TimingError(f"{source}: arrival times must be integer ns, got dtype {arr.dtype}")
+    if arr.size and np.issubdtype(arr.dtype, np.unsignedinteger) and int(arr.max()) > _LATEST_NS:
+        i = int(np.argmax(arr))  # before the cast to int64 would wrap it
+        raise TimingError(f"{source}: arrival {i + 1} (={int(arr[i])} ns) must be <= {_LATEST_NS} ns")
     arr = arr.astype(np.int64, copy=True)
-    if arr.size and (bad := np.flatnonzero(arr < 0)).size:
-        raise TimingError(f"{source}: arrival {bad[0]} (={arr[bad[0]]} ns) must be >= 0")
+    if arr.size and (bad := np.flatnonzero((arr < 0) | (arr > _LATEST_NS))).size:
+        i = int(bad[0])
+        raise TimingError(f"{source}: arrival {i + 1} (={arr[i]} ns) must be in 0..{_LATEST_NS} ns")
     if arr.size > 1 and (bad := np.flatnonzero(np.diff(arr) < 0)).size:
         i = bad[0] + 1
         raise TimingError(
-            f"{source}: arrival times must be sorted; arrival {i} (={arr[i]} ns) comes before "
-            f"arrival {i - 1} (={arr[i - 1]} ns)"
+            f"{source}: arrival times must be sorted; arrival {i + 1} (={arr[i]} ns) comes before "
+            f"arrival {i} (={arr[i - 1]} ns)"
         )
     arr.flags.writeable = False
     return arr
+
+
+def arrivals_from_seconds(seconds: np.ndarray, source: str = "arrivals") -> np.ndarray:
+    """Arrival times given in seconds as int64 ns (rounded to the nearest ns), checked while they are
+    still floats: a NaN, an infinity or 1e300 s would not survive the cast (NaN became
+    -9223372036854775808 ns, with a numpy warning first).
+
+    Raises:
+        TimingError: a time that is not finite or not in ``0..MAX_AGE_S`` s (the first one named, counted
+            from 1); then as :func:`check_arrivals`.
+    """
+    s = np.asarray(seconds, dtype=np.float64)
+    if s.ndim == 1 and (bad := np.flatnonzero(~(np.isfinite(s) & (s >= 0) & (s <= MAX_AGE_S)))).size:
+        i = int(bad[0])
+        value = float(s[i])
+        raise TimingError(f"{source}: arrival {i + 1} (arrival_s={value!r}) must be in 0..{MAX_AGE_S:g} s")
+    return check_arrivals(np.round(s * NS_PER_S).astype(np.int64), source)
 
 
 class ReplayWorkload:
@@ -275,13 +303,17 @@ def load_arrivals_csv(path: str | Path) -> np.ndarray:
         cell = row[at].strip() if at < len(row) else ""
         try:
             if column == "arrival_ns":
-                values.append(int(cell))
+                value = int(cell)
+                if not 0 <= value <= _LATEST_NS:
+                    raise ValueError(cell)
+                values.append(value)
             else:
                 seconds = float(cell)
-                if not math.isfinite(seconds):
+                if not (math.isfinite(seconds) and 0 <= seconds <= MAX_AGE_S):
                     raise ValueError(cell)
                 values.append(round(seconds * NS_PER_S))
         except ValueError:
-            kind = "an integer" if column == "arrival_ns" else "a number"
+            kind = f"an integer in 0..{_LATEST_NS}" if column == "arrival_ns" else f"in 0..{MAX_AGE_S:g}"
+            kind = kind if column == "arrival_ns" else f"a number {kind}"
             raise TimingError(f"{path}:{line}: {column}(={cell!r}) must be {kind}") from None
     return check_arrivals(np.array(values, dtype=np.int64), str(path))

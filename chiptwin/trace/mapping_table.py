@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chiptwin.errors import DataError
-from chiptwin.files import check_regular_file
+from chiptwin.limits import MAX_MAPPING_ROWS
+from chiptwin.trace.footer import check_parquet_rows
 from chiptwin.versions import MAPPING_TABLE_VERSION
 
 __all__ = [
@@ -120,10 +121,12 @@ def read_mapping_table(path: Path | str) -> list[MappingRecord]:
     """Read a mapping table written by :func:`write_mapping_table`.
 
     Raises:
-        DataError: the file is missing, not Parquet, not a mapping table, or of another schema version.
+        DataError: the file is missing, not Parquet, declares more than
+            :data:`~chiptwin.limits.MAX_MAPPING_ROWS` rows, not a mapping table, or of another schema version.
     """
     path = Path(path)
-    check_regular_file(path, "trace part", DataError)
+    why, unreadable = "chiptwin.limits.MAX_MAPPING_ROWS", "cannot read the mapping table"
+    check_parquet_rows(path, "trace part", MAX_MAPPING_ROWS, DataError, why, unreadable)
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:

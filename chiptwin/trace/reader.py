@@ -28,6 +28,16 @@ import pyarrow.parquet as pq
 
 from chiptwin.errors import DataError
 from chiptwin.files import check_regular_file, load_json
+from chiptwin.limits import (
+    MAX_COMPENSATION_PASSES,
+    MAX_DETAIL_ROWS,
+    MAX_EVENT_ROWS,
+    MAX_MAPPING_ROWS,
+    MAX_PROBES,
+    MAX_REPLAY_ARRIVALS,
+    MAX_TILES,
+)
+from chiptwin.trace.footer import check_parquet_rows
 from chiptwin.trace.manifest import TRACE_VERSION
 from chiptwin.trace.mapping_table import MAPPING_SCHEMA_VERSION
 from chiptwin.trace.schema import SCHEMA_VERSION, SCHEMAS
@@ -37,6 +47,7 @@ __all__ = [
     "MAPPING_FILE",
     "MAX_CELL_ID_CHARS",
     "TABLES",
+    "TRACE_ENTRIES",
     "check_cell_id",
     "check_part_schema",
     "is_complete",
@@ -44,6 +55,7 @@ __all__ = [
     "list_cells",
     "open_trace",
     "part_path",
+    "part_row_limit",
     "read_manifest",
     "read_pandas",
     "read_part",
@@ -59,6 +71,9 @@ MAPPING_FILE = "mapping.parquet"
 
 TABLES = (*SCHEMAS, "mapping")
 """Every table :func:`read_table` reads: the part-file tables and the mapping table."""
+
+TRACE_ENTRIES = (MANIFEST_FILE, MAPPING_FILE, *SCHEMAS)
+"""The names of a trace directory's own data (no report or other output is written over or into them)."""
 
 MAX_CELL_ID_CHARS = 200
 """Longest cell id: the part's temporary name (``.<cell>.parquet.tmp``) must stay under 255 bytes."""
@@ -152,13 +167,79 @@ def check_part_schema(path: Path, table: str, schema: pa.Schema) -> None:
     raise DataError(f"{path}: columns {', '.join(schema.names)} are not in the order of the {table} schema")
 
 
-def read_part(path: Path, table: str) -> pa.Table:
+_CHUNK_S = 10.0
+"""Run-clock span of one batched record of arrivals, s (``chiptwin.timing.batched.DEFAULT_CHUNK_NS``)."""
+
+_EVENTS_PER_PASS = 8
+"""Most ``events`` records of one compensation pass (a calibration read, a batch-norm update, ...; a
+pass also ends a chunk of arrivals). Generous: a GDC pass records one, GDC+AdaBS two."""
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf")
+    return float(value) if ok else None
+
+
+def _events_limit(scenario: dict[str, Any]) -> tuple[int, str]:
+    """Most ``events`` rows one cell of ``scenario`` (a manifest's entry) records, and why."""
+    probes = scenario.get("probes_s")
+    policies = scenario.get("policies")
+    times = [_number(p) for p in probes] if isinstance(probes, list) else []
+    if not times or None in times or not isinstance(policies, list) or not policies:
+        return MAX_EVENT_ROWS, "the manifest names no probes or policies"
+    last = max(t for t in times if t is not None)
+    workload = scenario.get("workload") if isinstance(scenario.get("workload"), dict) else {}
+    rate = _number(workload.get("rate_per_s")) if workload else None
+    arrivals = MAX_REPLAY_ARRIVALS if rate is None else 2 * rate * last + 1000
+    passes = programs = 1.0
+    for policy in policies:
+        policy = policy if isinstance(policy, dict) else {}
+        every_s, every = _number(policy.get("every_s")), _number(policy.get("every"))
+        again = _number(policy.get("reprogram_after_s"))
+        if every_s is not None:
+            passes = max(passes, last / every_s + 2)
+        elif every is not None:
+            passes = max(passes, arrivals / every + 2)
+        elif policy.get("compensation") not in (None, "none"):
+            passes = max(passes, MAX_COMPENSATION_PASSES)  # on a schedule the manifest does not spell out
+        if again is not None:
+            programs = max(programs, last / again + 2)
+    chunks = last / _CHUNK_S + passes + len(times) + 2
+    limit = MAX_TILES * programs + _EVENTS_PER_PASS * passes + 2 * chunks + 1000
+    why = f"{len(times)} probes to {last:g} s, {passes:,.0f} compensation passes, {programs:,.0f} programs"
+    return int(min(limit, 2**62)), why
+
+
+def part_row_limit(manifest: dict[str, Any] | None, table: str) -> tuple[int, str]:
+    """Most rows one part of ``table`` holds in the trace of ``manifest`` (``None``: a trace without one),
+    and what the bound comes from. A part is one cell: a ``cells`` row, one ``probes`` row per probe,
+    the ``detail`` of a few inferences, the ``events`` its probes and policies imply."""
+    scenario = (manifest or {}).get("scenario")
+    scenario = scenario if isinstance(scenario, dict) else {}
+    if table == "cells":  # chiptwin writes one row per cell; a bound that small needs no manifest
+        return MAX_PROBES, "chiptwin.limits.MAX_PROBES"
+    if table == "probes":
+        probes = scenario.get("probes_s")
+        if isinstance(probes, list) and probes:
+            return len(probes), f"the manifest's {len(probes)} probes"
+        return MAX_PROBES, "chiptwin.limits.MAX_PROBES"
+    if table == "detail":
+        return MAX_DETAIL_ROWS, "chiptwin.limits.MAX_DETAIL_ROWS"
+    return _events_limit(scenario)
+
+
+def read_part(path: Path, table: str, max_rows: tuple[int, str] | None = None) -> pa.Table:
     """Read one part file of ``table``, checked; its schema is exactly ``SCHEMAS[table]``.
 
+    ``max_rows``: ``(bound, why)`` on the rows its footer may declare (:func:`part_row_limit`), checked
+    before a row is read; default the bound of a trace without a manifest.
+
     Raises:
-        DataError: the file is missing or not Parquet, or its schema is not that of ``table``.
+        DataError: the file is missing or not Parquet, declares more rows than the bound, or its schema
+            is not that of ``table``.
     """
-    check_regular_file(path, "trace part", DataError)
+    limit, why = max_rows or part_row_limit(None, table)
+    check_parquet_rows(path, "trace part", limit, DataError, why)
     try:
         data = pq.read_table(path, partitioning=None)
     except (OSError, pa.ArrowException) as exc:
@@ -188,8 +269,37 @@ _MANIFEST_TYPES: dict[str, tuple[Any, ...]] = {
     "finished": ("a string", str),
     "cells_total": ("an integer", int),
     "wall_s": ("a number", int, float),
+    "git_commit": ("a string or null", str, type(None)),
+    "device_model": ("a string", str),
+    "temperature": ("a string", str),
 }
 """The JSON type of each manifest entry a reader uses (name for messages, then the Python types)."""
+
+_SCENARIO_TYPES: dict[str, tuple[Any, ...]] = {
+    "name": ("a string", str),
+    "arch": ("a string", str),
+    "dataset": ("a string", str),
+    "strategy": ("a string", str),
+    "checkpoints": ("a list", list),
+    "policies": ("a list", list),
+    "probes_s": ("a list", list),
+    "seeds": ("a list", list),
+    "workload": ("an object", dict),
+    "arch_overrides": ("an object", dict),
+    "faults": ("an object", dict),
+    "temperature": ("an object or null", dict, type(None)),
+    "tile_failure": ("an object or null", dict, type(None)),
+    "n_images": ("an integer", int),
+}
+"""The JSON type of each entry of a manifest's ``scenario`` that a reader uses."""
+
+_SCENARIO_ITEMS: dict[str, tuple[Any, ...]] = {
+    "checkpoints": ("strings", str),
+    "policies": ("objects or names", dict, str),
+    "probes_s": ("numbers", int, float),
+    "seeds": ("integers", int),
+}
+"""The JSON type of the items of each list entry of a manifest's ``scenario``."""
 
 
 def _is_a(value: Any, kinds: tuple[Any, ...]) -> bool:
@@ -199,6 +309,28 @@ def _is_a(value: Any, kinds: tuple[Any, ...]) -> bool:
 def _json_type(value: Any) -> str:
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
     return names.get(type(value), "a number")
+
+
+def _check_scenario_entry(path: Path, scenario: dict[str, Any]) -> None:
+    """Refuse a manifest whose ``scenario`` holds an entry a reader uses with another JSON type."""
+    for key, kinds in _SCENARIO_TYPES.items():
+        if key in scenario and not _is_a(scenario[key], kinds):
+            found = _json_type(scenario[key])
+            raise DataError(f"{path}: manifest entry 'scenario.{key}' is {found}, not {kinds[0]}")
+    for key, kinds in _SCENARIO_ITEMS.items():
+        items = scenario.get(key, [])
+        bad = next((i for i, item in enumerate(items) if not _is_a(item, kinds)), None)
+        if bad is not None:
+            raise DataError(
+                f"{path}: manifest entry 'scenario.{key}' item {bad + 1} is {_json_type(items[bad])}, "
+                f"not one of the {kinds[0]} it lists"
+            )
+    for i, policy in enumerate(scenario.get("policies", [])):
+        if isinstance(policy, dict) and "name" in policy and not isinstance(policy["name"], str):
+            raise DataError(
+                f"{path}: manifest entry 'scenario.policies' item {i + 1}: 'name' is "
+                f"{_json_type(policy['name'])}, not a string"
+            )
 
 
 def read_manifest(root: Path | str) -> dict[str, Any]:
@@ -222,6 +354,11 @@ def read_manifest(root: Path | str) -> dict[str, Any]:
         raise DataError(f"{path}: manifest entry 'digital_accuracy' must map checkpoints to numbers")
     if not all(_is_a(s, ("an integer", int)) for s in manifest.get("seeds", [])):
         raise DataError(f"{path}: manifest entry 'seeds' must be a list of integers")
+    if manifest.get("git_dirty") is not None and not isinstance(manifest["git_dirty"], bool):
+        raise DataError(
+            f"{path}: manifest entry 'git_dirty' is {_json_type(manifest['git_dirty'])}, not a boolean"
+        )
+    _check_scenario_entry(path, manifest.get("scenario", {}))
     if "trace_version" not in manifest:
         raise DataError(f"{path}: manifest has no 'trace_version'")
     found = manifest["trace_version"]
@@ -263,6 +400,10 @@ def list_cells(root: Path | str, table: str = "cells") -> list[str]:
 
 def _read_mapping(root: Path) -> pa.Table:
     path = root / MAPPING_FILE
+    if not path.is_file():
+        raise DataError(f"{path}: cannot read the mapping table (no such file)")
+    why, unreadable = "chiptwin.limits.MAX_MAPPING_ROWS", "cannot read the mapping table"
+    check_parquet_rows(path, "trace part", MAX_MAPPING_ROWS, DataError, why, unreadable)
     try:
         data = pq.read_table(path, partitioning=None)
     except (OSError, pa.ArrowException) as exc:
@@ -275,6 +416,13 @@ def _read_mapping(root: Path) -> pa.Table:
             f"(table={found[0]!r}, schema_version={found[1]!r})"
         )
     return data
+
+
+def _manifest_if_any(root: Path) -> dict[str, Any] | None:
+    """The manifest of ``root``, or ``None`` when it has none yet (a run's first moments, a hand-made
+    trace); a manifest that is there but unreadable is refused (:func:`read_manifest`)."""
+    path = root / MANIFEST_FILE
+    return read_manifest(root) if path.exists() or path.is_symlink() else None
 
 
 def read_table(root: Path | str, table: str, *, cells: Sequence[str] | None = None) -> pa.Table:
@@ -308,7 +456,8 @@ def read_table(root: Path | str, table: str, *, cells: Sequence[str] | None = No
     for path in paths:
         if cells is not None and not path.is_file():
             raise DataError(f"{path}: no {table} part for cell {path.name.removesuffix(_PART_SUFFIX)!r}")
-    parts = [read_part(path, table) for path in paths]
+    limit = part_row_limit(_manifest_if_any(root), table)
+    parts = [read_part(path, table, limit) for path in paths]
     if not parts:
         return SCHEMAS[table].empty_table()
     return pa.concat_tables(parts)
@@ -343,11 +492,13 @@ def iter_batches(
     _check_table(table, tuple(SCHEMAS))
     root = _trace_dir(root)
     ids = list_cells(root, table) if cells is None else list(cells)
+    limit = part_row_limit(_manifest_if_any(root), table)
     for cell in ids:
         path = part_path(root, table, cell)
         if not path.is_file():
             raise DataError(f"{path}: no {table} part for cell {cell!r}")
         check_part_schema(path, table, read_part_schema(path))
+        check_parquet_rows(path, "trace part", limit[0], DataError, limit[1])
         try:
             with pq.ParquetFile(path) as part:
                 for batch in part.iter_batches(batch_size=batch_rows, columns=columns):

@@ -140,17 +140,17 @@ def test_a_series_file_is_read_and_held(tmp_path: Path) -> None:
         ({"time_s": [0.0, 1.0]}, "no column 'temperature_c'"),
         (
             {"time_s": [0.0, 1.0], "temperature_c": [25.0, None]},
-            "column 'temperature_c' row 1 is empty (null)",
+            "column 'temperature_c' row 2 is empty (null)",  # rows count from 1
         ),
-        ({"time_s": [0.0, 1.0], "temperature_c": [25.0, math.nan]}, "column 'temperature_c' row 1 is nan"),
-        ({"time_s": [1.0, 2.0], "temperature_c": [25.0, 30.0]}, "column 'time_s' row 0 is 1.0, must be 0"),
+        ({"time_s": [0.0, 1.0], "temperature_c": [25.0, math.nan]}, "column 'temperature_c' row 2 is nan"),
+        ({"time_s": [1.0, 2.0], "temperature_c": [25.0, 30.0]}, "column 'time_s' row 1 is 1.0, must be 0"),
         (
             {"time_s": [0.0, 5.0, 5.0], "temperature_c": [25.0, 30.0, 31.0]},
-            "'time_s' row 2 is 5.0, must be after",
+            "'time_s' row 3 is 5.0, must be after row 2",
         ),
         (
             {"time_s": [0.0, 5.0], "temperature_c": [25.0, 151.0]},
-            "'temperature_c' row 1 is 151.0, must be in",
+            "'temperature_c' row 2 is 151.0, must be in",
         ),
         ({"time_s": [0.0], "temperature_c": ["hot"]}, "column 'temperature_c' is string, must hold numbers"),
         ({"time_s": pa.array([], pa.float64()), "temperature_c": pa.array([], pa.float64())}, "no rows"),
