@@ -61,6 +61,7 @@ def test_accuracy_and_cost_differences_with_their_spread(tmp_path: Path) -> None
     assert latency.split()[3:] == ["every", "every", "12.50", "µs", "12.50", "µs", "×1"]
 
 
+@pytest.mark.slow  # two PNGs and the 4.7 MB page: ~5 s
 def test_compare_cli_writes_text_pngs_and_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = _write_trace(tmp_path / "joshi")
     b = _run_b(a, tmp_path / "hermes")
