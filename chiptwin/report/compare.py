@@ -376,6 +376,10 @@ def _cost_lines(runs: Sequence[ComparedRun]) -> list[str]:
     keys = [(c.checkpoint, c.policy) for c in runs[0].costs]
     by_run = [{(c.checkpoint, c.policy): c for c in r.costs} for r in runs]
     keys = [k for k in keys if all(k in b for b in by_run)]
+    untimed = [r.letter for r in runs if not r.costs]
+    if untimed:
+        which = f"run{'s' if len(untimed) > 1 else ''} {', '.join(untimed)}"
+        return [f"cost: {which} timed nothing (no cells table: an evaluate trace)"]
     if not keys:
         return ["cost: no (checkpoint, policy) that every run has"]
     header = ["per inference", "checkpoint", "policy", *(r.letter for r in runs)]

@@ -88,6 +88,15 @@ def test_compare_refuses_one_run_a_sweep_and_a_repeat(tmp_path: Path) -> None:
         load_runs([a, sweep])
 
 
+def test_an_untimed_run_compares_accuracy_alone(tmp_path: Path) -> None:
+    a = _write_trace(tmp_path / "a")
+    b = _run_b(a, tmp_path / "b")
+    shutil.rmtree(b / "cells")  # what chiptwin evaluate --out writes: probes, no cells
+    text = format_comparison(load_runs([a, b]))
+    assert "cost: run B timed nothing (no cells table: an evaluate trace)" in text
+    assert "Δ B−A" in text
+
+
 def test_run_labels_are_folder_names() -> None:
     assert run_labels([Path("t/day_retention-joshi2020"), Path("t/day_retention-hermes_64")]) == [
         "day_retention-joshi2020",
