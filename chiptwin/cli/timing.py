@@ -29,8 +29,9 @@ from chiptwin.cli.arguments import (
     seed,
     strategy_name,
 )
+from chiptwin.cli.search import add_search_arguments, format_search, search_or_placer
 from chiptwin.compensation import POLICY_NAMES, compensation_spec, get_policy
-from chiptwin.durations import parse_duration_ns
+from chiptwin.durations import format_time_ns, parse_duration_ns
 from chiptwin.errors import TimingError, UsageError
 from chiptwin.files import check_regular_file
 from chiptwin.limits import (
@@ -46,7 +47,7 @@ from chiptwin.limits import (
     MAX_REPLAY_ARRIVALS,
     MIN_RATE_PER_S,
 )
-from chiptwin.mapping import map_graph, placer_for
+from chiptwin.mapping import SearchResult, map_graph
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import model_layer_graph
 from chiptwin.spec.chip import ChipSpec
@@ -66,7 +67,8 @@ from chiptwin.timing import (
     simulate_batched,
     simulate_events,
 )
-from chiptwin.units import FJ_PER_PJ, NS_PER_S
+from chiptwin.timing.workload import arrivals_from_seconds
+from chiptwin.units import FJ_PER_PJ, NS_PER_S, format_energy, plural
 
 __all__ = [
     "CALIBRATION_TOLERANCE",
@@ -76,6 +78,7 @@ __all__ = [
     "HERMES_TOPS_PER_W",
     "add_parser",
     "format_result",
+    "load_warning",
     "mvm_stream_graph",
     "parse_duration_ns",  # re-exported from chiptwin.durations, where the one duration grammar lives
 ]
@@ -121,17 +124,40 @@ def mvm_stream_graph(chip: ChipSpec, size: int = 32) -> nx.DiGraph:
 
 
 def _ns(value: float) -> str:
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {unit}"
-    return f"{value:.4g} ns"
+    return format_time_ns(value)
 
 
 def _pj(value: float) -> str:
-    for unit, scale in (("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {unit}"
-    return f"{value:.4g} pJ"
+    return format_energy(value, digits=4)
+
+
+def load_warning(offered_per_s: float, peak_per_s: float, latency_mean_ns: float, burst_per_s: float) -> str:
+    """The warning printed when the workload offers the chip more than it can serve, or ``""``.
+
+    ``offered_per_s`` is the mean arrival rate, ``burst_per_s`` the rate within a burst (the mean rate for
+    steady workloads). Above the peak the queue grows for as long as arrivals last, so the mean latency
+    measures the run's length, not the chip (a queue's utilisation rho = offered / peak; for rho >= 1 no
+    steady state exists: Kleinrock, Queueing Systems vol. 1, 1975, sec. 2.1).
+
+    >>> load_warning(1000.0, 131.0, 6.98e9, 1000.0).split(";")[0]
+    "warning: the offered load, 1,000 images/s, is 7.6x the chip's peak of 131 images/s (utilisation 100 %)"
+    >>> load_warning(100.0, 131.0, 1e6, 100.0)
+    ''
+    """
+    if offered_per_s > peak_per_s:
+        return (
+            f"warning: the offered load, {offered_per_s:,.0f} images/s, is {offered_per_s / peak_per_s:.2g}x "
+            f"the chip's peak of {peak_per_s:,.0f} images/s (utilisation 100 %); the queue grows without "
+            f"bound, so the mean latency ({_ns(latency_mean_ns)}) grows with --duration: offer at most "
+            f"{peak_per_s:,.0f} images/s (--rate) to measure latency under load"
+        )
+    if burst_per_s > peak_per_s:
+        return (
+            f"warning: bursts of {burst_per_s:,.0f} images/s exceed the chip's peak of {peak_per_s:,.0f} "
+            f"images/s: the queue builds during each burst and drains between them (mean utilisation "
+            f"{100 * offered_per_s / peak_per_s:.0f} %)"
+        )
+    return ""
 
 
 def format_result(result: TimingResult, plan: PipelinePlan, *, layers: int | None = None) -> str:
@@ -210,7 +236,7 @@ def _read_parquet_arrivals(path: Path) -> np.ndarray:
         return np.asarray(table.column("arrival_ns").to_numpy(zero_copy_only=False))
     if "arrival_s" in table.column_names:
         seconds = table.column("arrival_s").to_numpy(zero_copy_only=False)
-        return np.round(np.asarray(seconds, dtype=np.float64) * NS_PER_S).astype(np.int64)
+        return arrivals_from_seconds(np.asarray(seconds, dtype=np.float64), str(path))
     raise TimingError(f"{path}: columns {table.column_names} have no arrival_ns or arrival_s")
 
 
@@ -243,7 +269,7 @@ def _calibrate(chip: ChipSpec) -> int:
         moded = dataclasses.replace(chip, tiles=dataclasses.replace(chip.tiles, read_mode=mode))
         mvm_ns, peak, dynamic, full, _ = _calibrate_mode(moded)
         mine = " (the file's mode)" if mode == chip.tiles.read_mode else ""
-        print(f"  {mode}{mine}: MVM {mvm_ns:.1f} ns ({moded.tiles.read_phases} phase(s))")
+        print(f"  {mode}{mine}: MVM {mvm_ns:.1f} ns ({plural(moded.tiles.read_phases, 'phase')})")
         for name, value, published in (
             ("peak TOPS, all tiles", peak, tops),
             ("TOPS/W, dynamic", dynamic, tops_w),
@@ -294,7 +320,6 @@ def _run(args: argparse.Namespace) -> int:
     chip = load_chip(path)
     if args.calibrate:
         return _calibrate(chip)
-    placer = placer_for(args.strategy)
     duration = NS_PER_S if args.duration is None else args.duration.ns
     workload, described = _workload(args)
     if isinstance(workload, ReplayWorkload) and args.duration is None:
@@ -315,7 +340,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     bits = max(chip.dac.bits, chip.adc.bits)
     graph = model_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
-    mapping = map_graph(graph, chip, placer, source=path)
+    searched: list[SearchResult] = []
+    with search_or_placer(args, searched) as chosen:
+        mapping = map_graph(graph, chip, chosen, source=path)
     plan = build_plan(graph, mapping, chip)
     adabs = (
         build_plan(graph, mapping, chip, bn_statistics=True) if compensation and compensation.adabs else None
@@ -324,7 +351,14 @@ def _run(args: argparse.Namespace) -> int:
     kwargs = {"duration_ns": duration, "adabs_plan": adabs, "program": args.program}
     result = engine(plan, workload, compensation=compensation, **kwargs)
     print(f"workload    {described}")
+    offered = expected / (duration / NS_PER_S)
+    burst = args.rate if isinstance(workload, BurstyWorkload) else offered
+    warning = load_warning(offered, result.peak_throughput_per_s, result.latency_mean_ns, burst)
+    if warning:
+        print(warning)
     print(format_result(result, plan, layers=args.layers))
+    for found in searched:
+        print(format_search(found, args.objective or "throughput"))
     if compensation is not None and result.compensation is not None:
         base = engine(plan, workload, compensation=None, **kwargs)
         c = result.compensation
@@ -365,6 +399,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="input channels (default: the zoo's)",
     )
+    add_search_arguments(p)
     p.add_argument(
         "--rate",
         type=real("rate_per_s", at_least=MIN_RATE_PER_S, at_most=MAX_RATE_PER_S),

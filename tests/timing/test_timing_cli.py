@@ -37,8 +37,8 @@ def test_a_stream_of_full_mvms_reproduces_hermes(hermes: ChipSpec) -> None:
 def test_calibrate_checks_both_read_modes_from_one_set_of_figures(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["timing", "--arch", "hermes_64", "--calibrate"]) == 0
     out = capsys.readouterr().out
-    assert "one_phase (the file's mode): MVM 128.0 ns (1 phase(s))" in out
-    assert "four_phase: MVM 512.0 ns (4 phase(s))" in out
+    assert "one_phase (the file's mode): MVM 128.0 ns (1 phase)" in out
+    assert "four_phase: MVM 512.0 ns (4 phases)" in out
     assert "OFF" not in out and out.count(" ok\n") == 6  # peak TOPS and two TOPS/W in each mode
 
 
