@@ -7,10 +7,11 @@ from pathlib import Path
 
 from chiptwin.cli.arch import format_area, resolve_arch
 from chiptwin.cli.arguments import integer, model_name, name_or_path, path, strategy_name
+from chiptwin.cli.search import add_search_arguments, format_search, search_or_placer, write_frontier
 from chiptwin.errors import UsageError
 from chiptwin.files import output_folder
 from chiptwin.limits import MAX_IN_CHANNELS
-from chiptwin.mapping import MappingResult, map_graph, measure_mapping, placer_for
+from chiptwin.mapping import MappingResult, SearchResult, map_graph, measure_mapping, placer_for
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import model_layer_graph
 from chiptwin.report.tile_map import draw_tile_map
@@ -68,9 +69,16 @@ def _run(args: argparse.Namespace) -> int:
     # chip.name is checked (chiptwin.files.check_name): a chip file cannot steer this path elsewhere; the
     # graph's model name is a zoo name or a model file's stem, no path.
     folder = args.out or Path("traces") / f"map-{graph.graph['model']}-{chip.name}-{placer.name}"
-    with output_folder(folder, "--out", UsageError) as out:  # before the table: fail first, in one line
-        mapping = map_graph(graph, chip, placer, source=path)
+    # before the table: fail first, in one line
+    with output_folder(folder, "--out", UsageError, kind="mapping folder") as out:
+        searched: list[SearchResult] = []
+        with search_or_placer(args, searched) as chosen:
+            mapping = map_graph(graph, chip, chosen, source=path)
         print(format_result(measure_mapping(graph, mapping), chip))
+        for result in searched:
+            print(format_search(result, args.objective or "throughput"))
+        if args.frontier is not None:
+            print(write_frontier(args, graph, chip, out))
         kinds = {name: data["layer"].kind for name, data in graph.nodes(data=True)}
         table = write_mapping_table(mapping_records(mapping, chip, kinds), out / "mapping.parquet")
         print(f"wrote {table}")
@@ -104,6 +112,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="input channels (default: 1 for CIFAR-style models, Fashion-MNIST; 3 for ImageNet-style)",
     )
+    add_search_arguments(p, frontier=True)
     p.add_argument(
         "--out", type=path("out"), default=None, help="output folder (default traces/map-MODEL-ARCH-STRATEGY)"
     )

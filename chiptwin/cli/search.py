@@ -1,10 +1,10 @@
-"""The ``--strategy search`` options of ``map`` and ``timing``: arguments, placer, progress bar, report."""
+"""The ``--strategy search`` options of ``map`` and ``timing``: arguments, placer, progress bar (on a
+terminal only, :mod:`chiptwin.cli.progress`), report, and ``map --frontier``."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,9 +12,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from chiptwin.cli.arguments import integer, seed
+from chiptwin.cli.progress import progress_bar
 from chiptwin.errors import UsageError
 from chiptwin.limits import MAX_TILES
 from chiptwin.mapping import PackedPlacer, Placer, SearchResult, placer_for, split_graph
@@ -89,7 +89,7 @@ def search_or_placer(args: argparse.Namespace, results: list[SearchResult]) -> I
         yield placer_for(args.strategy)
         return
     evaluations = args.evaluations or DEFAULT_MAX_EVALUATIONS
-    with tqdm(total=evaluations, desc="search", unit="mapping", file=sys.stderr, leave=False) as bar:
+    with progress_bar(evaluations, desc="search", unit="mapping") as bar:
 
         def progress(done: int, limit: int) -> None:
             bar.update(done - bar.n)
@@ -139,7 +139,7 @@ def write_frontier(args: argparse.Namespace, graph: Any, chip: ChipSpec, out: Pa
     fewest = len(PackedPlacer().place(split_graph(graph, chip), chip).tiles_used)
     budgets = frontier_budgets(fewest, chip.tiles.count, args.frontier)
     evaluations = args.evaluations or DEFAULT_MAX_EVALUATIONS
-    with tqdm(total=len(budgets), desc="frontier", unit="budget", file=sys.stderr, leave=False) as bar:
+    with progress_bar(len(budgets), desc="frontier", unit="budget") as bar:
         points = search_frontier(
             graph,
             chip,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from chiptwin.cli import main
@@ -48,6 +49,12 @@ def test_map_writes_parquet_and_png(tmp_path: Path, capsys: pytest.CaptureFixtur
         (["--arch", "nochip"], "nochip: no such file or architecture"),
         (["--in-channels", "0"], "in_channels(=0) must be in 1.."),
         (["--arch", "tiny_4"], "'dense' placement needs 226 tiles"),
+        (["--budget", "5"], "--budget needs --strategy search"),
+        (
+            ["--strategy", "search", "--budget", "5"],
+            "budget(=5) is below the 6 tiles the model needs at least",
+        ),
+        (["--strategy", "search", "--objective", "speed"], "argument --objective: invalid choice: 'speed'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -58,3 +65,30 @@ def test_bad_input_is_one_line_and_exit_2(
     assert err.startswith("chiptwin: error: ") and err.count("\n") == 1
     assert message in err
     assert not (tmp_path / "mapping.parquet").exists()
+
+
+@pytest.mark.slow
+def test_map_search_writes_the_frontier(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    argv = [
+        "map",
+        "--model",
+        "resnet32_pcm",
+        "--strategy",
+        "search",
+        "--evaluations",
+        "20",
+        "--frontier",
+        "3",
+    ]
+    assert main([*argv, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "resnet32_pcm on hermes_64, strategy search" in text
+    assert "busiest crossbar 256 MVMs per image" in text  # the exact replica counts (test_search)
+    table = pq.read_table(out / "frontier.parquet").to_pydict()
+    # Budgets 6 (packed's tiles), 35 and 64, then the three recipes.
+    assert table["strategy"] == ["search", "search", "search", "dense", "packed", "balanced"]
+    assert table["budget"][:3] == [6, 35, 64]
+    assert all(used <= budget for used, budget in zip(table["tiles_used"], table["budget"], strict=True))
+    assert max(table["throughput_per_s"][:3]) >= max(table["throughput_per_s"][3:])
+    assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
