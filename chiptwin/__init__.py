@@ -1,6 +1,6 @@
 """chiptwin: an event-driven digital twin of a multi-tile analog in-memory-computing PCM chip.
 
-The public Python surface (documented in :mod:`chiptwin.api` and the README's "From Python"):
+The public Python surface (documented in :mod:`chiptwin.api` and docs/guides/ml.md):
 
 - chips: :func:`load_chip`; your model on one: :func:`map_model` (where it sits), :func:`time_model`
   (latency, throughput, energy), :func:`program` (trace, map, program, calibrate), then ``set_age`` on

@@ -5,7 +5,7 @@ through the layers, so a notebook needs no knowledge of them::
 
     import chiptwin as ct
 
-    chip = ct.load_chip("hermes_64")                       # a name in architectures/ or a TOML path
+    chip = ct.load_chip("hermes_64")                       # a shipped chip or a TOML path
     programmed = ct.program(model, chip, calibration)      # trace, map, program, calibrate (age t0)
     programmed.set_age(86_400.0)                           # one day later
     ct.compensate(programmed, "gdc+adabs", calibration)    # GDC, then batch-norm statistics
@@ -97,7 +97,7 @@ Data = tuple[Tensor, Tensor] | Iterable[tuple[Tensor, Tensor]]
 
 
 def load_chip(name_or_path: str | Path) -> ChipSpec:
-    """The chip of an architecture file: a name in ``architectures/`` (``"hermes_64"``) or a TOML path.
+    """The chip of an architecture file: a shipped chip (``"hermes_64"``) or a TOML path.
 
     Raises:
         SpecError: no such architecture, or the file is malformed (one line naming file, key, value).

@@ -1,6 +1,6 @@
 """Seeds derived from the run seed and a stable key, so every random draw is reproducible.
 
-DESIGN.md section 2: every draw takes an explicit generator derived from the run seed and a stable key
+docs/concepts/layers.md: every draw takes an explicit generator derived from the run seed and a stable key
 (tile, layer, event). Python's ``hash`` of a string changes between processes, so keys are hashed with
 BLAKE2b instead: the same seed and key give the same 63-bit seed on every machine and run.
 

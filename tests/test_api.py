@@ -1,4 +1,4 @@
-"""The public Python surface (``chiptwin``, :mod:`chiptwin.api`): the README's example as written, a user
+"""The public Python surface (``chiptwin``, :mod:`chiptwin.api`): the ML guide's example as written, a user
 model end to end on ideal parts, and one-line errors for what a notebook user gets wrong."""
 
 from __future__ import annotations
@@ -16,13 +16,17 @@ import chiptwin as ct
 from chiptwin.errors import CheckpointError, DataError, MappingError, SpecError, UsageError
 from chiptwin.functional.chip import ConverterBits
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "ml.md"
+
+
+def _guide() -> str:
+    return GUIDE.read_text(encoding="utf-8")
 
 
 def _readme_example() -> str:
-    text = README.read_text(encoding="utf-8")
+    text = _guide()
     match = re.search(r"<!-- from-python example[^>]*-->\n```python\n(.*?)```", text, re.S)
-    assert match is not None, "README lost its From Python example"
+    assert match is not None, "docs/guides/ml.md lost its From Python example"
     return match.group(1)
 
 
@@ -38,6 +42,14 @@ def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
     assert len(aged) == 3 and digital > 0.75  # a trained model, not chance (0.1)
     # HERMES' noise costs a little; GDC+AdaBS keep a day-old chip within 5 points of digital.
     assert all(digital - 0.05 < a <= digital + 0.02 for a in aged)
+    # The guide quotes what the example prints: the same lines, each figure within 0.01 (10 of the 1,000
+    # test images: float sums differ a little between CPUs and thread counts, a real drift is larger).
+    quoted = re.search(r"<!-- output of the from-python example[^>]*-->\n```text\n(.*?)```", _guide(), re.S)
+    assert quoted is not None, "docs/guides/ml.md lost the example's output"
+    shown = quoted.group(1).splitlines()
+    assert [line.rsplit(" ", 1)[0] for line in shown] == [line.rsplit(" ", 1)[0] for line in lines]
+    for mine, theirs in zip(shown, lines, strict=True):
+        assert abs(float(mine.rsplit(" ", 1)[1]) - float(theirs.rsplit(" ", 1)[1])) <= 0.01, (mine, theirs)
 
 
 def _tiny_model() -> nn.Module:

@@ -128,9 +128,9 @@ def test_nn_multihead_attention_is_named_not_placed() -> None:
 
 @pytest.mark.slow  # a subprocess that imports torch: ~5 s
 def test_the_readme_models_example_runs_as_written(tmp_path: Path) -> None:
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "guides" / "ml.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- models example[^>]*-->\n```python\n(.*?)```", text, re.S)
-    assert match is not None, "README lost its models example"
+    assert match is not None, "docs/guides/ml.md lost its models example"
     result = subprocess.run(
         [sys.executable, "-c", match.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )

@@ -1,7 +1,8 @@
 """Malformed inputs through the real command line: one line on stderr, exit code 2, nothing finished.
 
-Every case runs ``chiptwin.cli.main`` in-process on one malformed input and checks the contract of
-DESIGN.md section 7: exit code 2, exactly one stderr line ``chiptwin: error: ...`` naming the file (and the
+Every case runs ``chiptwin.cli.main`` in-process on one malformed input and checks the contract
+of docs/concepts/conventions.md (errors): exit code 2, exactly one stderr line ``chiptwin: error: ...``
+naming the file (and the
 key and value where there is one), no traceback, nothing on stdout (no ``wrote``/``report:`` line) and no
 output folder presented as finished (a manifest with ``"status": "complete"``, a ``summary.txt``, a
 ``mapping.parquet``).

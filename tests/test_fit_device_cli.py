@@ -1,8 +1,9 @@
 """``chiptwin fit-device`` through the command line (issue 17, section 2).
 
 The happy path: reads drawn with ``--synthesize`` are fitted, the written device table loads on its own and
-included by a chip file, and the plot is a PNG. Bad measurement files (the contract of DESIGN.md section 7
-and tests/test_bad_input.py): exit code 2, one stderr line naming the file and, where there is one, the
+included by a chip file, and the plot is a PNG. Bad measurement files (the contract of
+docs/concepts/conventions.md and tests/test_bad_input.py): exit code 2, one stderr line naming the file
+and, where there is one, the
 row and column; no traceback, nothing on stdout, no output folder left behind.
 """
 

@@ -64,8 +64,8 @@ MAX_TILES = 96
 
 
 def floats(low: float, high: float) -> st.SearchStrategy[float]:
-    # No subnormals: the CLI's torch.set_flush_denormal(True) (DESIGN.md section 7), run by other tests in
-    # the same process, makes hypothesis refuse to draw them.
+    # No subnormals: the CLI's torch.set_flush_denormal(True), run by other tests in the same process,
+    # makes hypothesis refuse to draw them.
     return st.floats(low, high, allow_subnormal=False)
 
 

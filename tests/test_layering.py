@@ -1,4 +1,4 @@
-"""The import rules of DESIGN.md section 2, enforced on every module of the package.
+"""The import rules of docs/concepts/layers.md, enforced on every module of the package.
 
 Each module's imports (module level and inside functions alike) are read from its syntax tree and
 checked against the layer table: which chiptwin layers and which third-party libraries it may use.

@@ -5,7 +5,7 @@ computational phase-change memory", Nat. Commun. 11, 2473 (2020)): with a scale 
 weight) that maps the largest ``|W|`` to ``g_max``, ``G+ = clamp(beta W, 0, g_max)`` and
 ``G− = clamp(−beta W, 0, g_max)``, so one device of each pair is at 0 µS. The scale is one per crossbar
 block (``"block"``, the paper) or one per output column (``"column"``, undone by the tile's digital
-unit; DESIGN.md section 3).
+unit; docs/concepts/physics.md).
 
 Example:
     >>> import torch

@@ -1,15 +1,15 @@
 """Peripheral converters of a crossbar: the input DAC and the output ADC, as quantisers over tensors.
 
-Inputs are encoded by a signed pulse-width DAC and column outputs digitised by an ADC (DESIGN.md
-section 3; Le Gallo et al., Nature Electronics 6, 680 (2023): 8-bit pulse-width inputs, 8-bit ADCs).
-Both are symmetric uniform quantisers with ``2^(bits-1) - 1`` levels per sign (a signed 8-bit code
+Inputs are encoded by a signed pulse-width DAC and column outputs digitised by an ADC
+(docs/concepts/physics.md; Le Gallo et al., Nature Electronics 6, 680 (2023): 8-bit pulse-width inputs, 8-bit
+ADCs). Both are symmetric uniform quantisers with ``2^(bits-1) - 1`` levels per sign (a signed 8-bit code
 spans -127..127) that saturate at their full-scale range: values beyond the range clip, which is what a
-pulse-width modulator with a longest pulse, and an ADC with a largest count, do. Rounding is to the
-nearest level, ties to even (``torch.round``).
+pulse-width modulator with a longest pulse, and an ADC with a largest count, do. Rounding is to the nearest
+level, ties to even (``torch.round``).
 
 The hardware-aware training's straight-through quantiser (``chiptwin.network.training.quantise_ste``)
 is a training device, not a converter model: it quantises over each batch's max|x|, and the network
-layer does not import this one (DESIGN.md section 2).
+layer does not import this one (docs/concepts/layers.md).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 A stuck device no longer follows its target: it sits at 0 µS (stuck-RESET: a cell that can no longer
 be set out of its high-resistance state) or at ``g_max`` (stuck-SET: a cell that can no longer be
-reset), does not drift and shows no read noise, so its read value is exact at every age (DESIGN.md
-section 3; the rates are a :class:`~chiptwin.spec.faults.FaultSpec`). Devices are stuck either from
-programming on (``stuck_rate``) or from a failure time drawn once at programming from an exponential
-law (``stuck_arrival_per_day``), so the stuck set only grows with age and is fixed by the seed.
+reset), does not drift and shows no read noise, so its read value is exact at every age
+(docs/concepts/physics.md; the rates are a :class:`~chiptwin.spec.faults.FaultSpec`). Devices are stuck
+either from programming on (``stuck_rate``) or from a failure time drawn once at programming from an
+exponential law (``stuck_arrival_per_day``), so the stuck set only grows with age and is fixed by the seed.
 
 Draw order, always the same for a given spec so that a larger ``stuck_rate`` with the same seed gives a
 superset of stuck devices: one uniform per device for "stuck at programming" (stuck if ``u < rate``), one

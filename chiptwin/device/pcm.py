@@ -2,7 +2,7 @@
 
 The statistical model is the one of Joshi et al., "Accurate deep neural network inference using
 computational phase-change memory", Nat. Commun. 11, 2473 (2020), Methods and Supplementary Note 2,
-with every constant taken from :class:`~chiptwin.spec.pcm.PCMSpec` (DESIGN.md section 3). Conductances
+with every constant taken from :class:`~chiptwin.spec.pcm.PCMSpec` (docs/concepts/physics.md). Conductances
 are in microsiemens (µS), times in seconds, ``ĝ = g / g_max`` is dimensionless.
 
 A device follows one persistent trajectory: :func:`program` draws its programmed conductance ``G_p``
@@ -13,8 +13,9 @@ and its drift exponent ``nu`` once, and keeps them in a :class:`~chiptwin.device
 Time convention (``PCMSpec.age_convention``): by default (``clamp``) the programmed state ``G_p`` is
 the conductance read at ``t0`` (the end of the iterative program-and-verify), so the drift law is
 evaluated at ``t_eff = max(age_s, t0)`` and ages below ``t0`` read ``G_p`` (no drift "up"). This
-reproduces DESIGN.md's mean drift factors at ``nu = 0.049`` (0.775 at 1 h, 0.664 at 1 day, 0.497 at
-1 year) exactly. ``offset`` evaluates at ``t_eff = age_s + t0``, aihwkit's ``t_inference + t0``, for
+reproduces the mean drift factors of docs/concepts/physics.md at ``nu = 0.049`` (0.775 at 1 h, 0.664
+at 1 day, 0.497 at 1 year) exactly. ``offset`` evaluates at ``t_eff = age_s + t0``, aihwkit's
+``t_inference + t0``, for
 comparisons on equal terms; the two agree to < 0.1 % beyond an hour.
 
 :class:`PCMNoiseModel` is this module's entry in the device-model registry (``pcm_joshi2020``,

@@ -1,6 +1,6 @@
 """An analog Conv2d or Linear: its weights live on crossbar blocks and its MVMs go through converters.
 
-Per forward batch, in the order the chip does it (DESIGN.md section 3; Joshi et al., Nat. Commun. 11,
+Per forward batch, in the order the chip does it (docs/concepts/physics.md; Joshi et al., Nat. Commun. 11,
 2473 (2020)):
 
 1. inputs are quantised by the DAC to ``dac_bits`` signed levels over the layer's input range

@@ -1,7 +1,7 @@
 """Converter-range calibration right after programming: the DAC ranges first, then the ADC ranges.
 
 The chip sets every layer's DAC input range and every block's ADC full scale from calibration images
-passed through the freshly programmed chip (DESIGN.md section 3). Two passes, so that neither range
+passed through the freshly programmed chip (docs/concepts/physics.md). Two passes, so that neither range
 depends on the order of the calibration batches:
 
 1. **DAC**: the images pass with both converters off (block outputs summed digitally, as in pass 2);

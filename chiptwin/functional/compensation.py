@@ -52,7 +52,7 @@ def apply_gdc(chip: AnalogChip) -> int:
     """Measure every block at the chip's current age and set its GDC factor ``reference / now``.
 
     A block that reads nothing (every column 0: its tile is dead) has no factor: it keeps the one it
-    had (DESIGN.md section 3), since ``reference / 0`` would turn its zero outputs into NaN.
+    had (docs/concepts/physics.md), since ``reference / 0`` would turn its zero outputs into NaN.
 
     Returns:
         The number of blocks left alone because they read nothing.

@@ -1,6 +1,6 @@
 """The devices of one crossbar block row: programmed state, stuck devices, device age and dead columns.
 
-A :class:`Crossbar` is the device physics of a row group (DESIGN.md section 3): the differential pairs
+A :class:`Crossbar` is the device physics of a row group (docs/concepts/physics.md): the differential pairs
 ``G+`` and ``G−`` (``devices_per_polarity`` devices each, read as their mean), drawn by a
 :class:`~chiptwin.device.noise.NoiseModel` at programming; stuck devices drawn once at programming
 (:mod:`chiptwin.device.faults`); a per-column device age offset (columns reprogrammed on a spare tile

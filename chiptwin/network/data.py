@@ -2,7 +2,7 @@
 
 Images are kept as ``uint8`` arrays of shape (N, C, 32, 32) until a batch is needed, so a dataset costs
 one byte per pixel. Fashion-MNIST's 28x28 images are zero-padded to 32x32 so ResNet-32 sees the CIFAR
-feature-map geometry 32/16/8 (DESIGN.md section 5).
+feature-map geometry 32/16/8.
 
 Fashion-MNIST: Xiao, Rasul and Vollgraf, arXiv:1708.07747 (2017), MIT licence.
 IDX format: LeCun et al., http://yann.lecun.com/exdb/mnist/ (big-endian magic 0x00000801 for labels,

@@ -5,7 +5,7 @@ training": starting from a converged FP32 network, every analog layer (first con
 connected layer included) gets additive Gaussian weight noise of std ``eta * max|W|`` in each training
 forward pass, redrawn every mini-batch, with gradients applied to the clean weights; after each update
 the weights are clipped to ``+/- alpha * std(W)`` per layer. ``eta = 3.8 %`` is the PCM programming
-noise at mid-range conductance relative to g_max (DESIGN.md section 3); ``alpha = 2.0`` follows the
+noise at mid-range conductance relative to g_max (docs/concepts/physics.md); ``alpha = 2.0`` follows the
 paper's 2.0-2.5 range. Optional 8-bit input/output quantisation in the forward pass (straight-through
 gradients) mimics the chip's DAC and ADC.
 

@@ -228,7 +228,7 @@ class ScenarioSpec:
 
     name: str
     arch: str = "hermes_64"
-    """Architecture name (``architectures/NAME.toml``) or path."""
+    """A shipped chip's name (:mod:`chiptwin.shipped`) or an architecture file's path."""
 
     arch_overrides: dict[str, Any] = field(default_factory=dict)
     """Changes to the architecture file, ``{"tiles.rows": 128, "adc.bits": 6}`` (validated like the file)."""

@@ -3,7 +3,7 @@
 Every field carries its unit in its name and its source in its docstring. The defaults describe the
 HERMES-like 64-core PCM chip of DESIGN.md section 4 (Le Gallo et al., "A 64-core mixed-signal in-memory
 compute chip based on phase-change memory for deep neural network inference", Nature Electronics 6,
-680-693 (2023), "HERMES" below), the same numbers as ``architectures/hermes_64.toml``.
+680-693 (2023), "HERMES" below), the same numbers as the shipped ``hermes_64.toml``.
 """
 
 from __future__ import annotations

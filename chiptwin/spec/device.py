@@ -84,7 +84,7 @@ DEVICE_MODELS: dict[str, DeviceTable] = {
         source="Falcone et al., arXiv:2502.04524 (2025); Lombardo et al., DRC 2024",
     ),
 }
-"""Device model name -> its table and parameter record. Adding a model: see the README."""
+"""Device model name -> its table and parameter record. Adding a model: docs/guides/retention.md."""
 
 DEFAULT_DEVICE_MODEL = "pcm_joshi2020"
 """The model of a chip file without a ``[device]`` table."""

@@ -1,7 +1,7 @@
 """Fault parameters of a run: stuck PCM devices and per-column ADC gain and offset errors.
 
 Faults belong to a scenario, not to a chip file: the same chip design is evaluated with and without
-them, so there is no ``[faults]`` table in ``architectures/*.toml``. Both kinds are standard
+them, so there is no ``[faults]`` table in a chip file. Both kinds are standard
 non-idealities of analog in-memory computing: PCM arrays have a device yield below 100 %, with devices
 stuck in the SET (high-conductance) or RESET (low-conductance) state (device yield is discussed for the
 chip of Joshi et al., Nat. Commun. 11, 2473 (2020)), and every column's ADC has its own gain and offset,

@@ -3,7 +3,7 @@
 The model is the one of Joshi et al., "Accurate deep neural network inference using computational
 phase-change memory", Nat. Commun. 11, 2473 (2020), Methods and Supplementary Note 2 ("PCM model"),
 fitted on 10,000 doped-Ge2Sb2Te5 devices; its constants are the published fit, also used by IBM's
-aihwkit ``PCMLikeNoiseModel`` (see DESIGN.md section 3). ``ĝ`` below is the target conductance
+aihwkit ``PCMLikeNoiseModel`` (see docs/concepts/physics.md). ``ĝ`` below is the target conductance
 normalised by ``g_max``.
 """
 
@@ -78,7 +78,8 @@ class PCMSpec:
 
     weight_scale: str = "block"
     """Weight-to-conductance scale granularity: "block" (one beta = g_max / max|W| per crossbar block,
-    Joshi 2020) or "column" (one per output column, undone by the tile's digital unit; DESIGN.md §3)."""
+    Joshi 2020) or "column" (one per output column, undone by the tile's digital unit;
+    docs/concepts/physics.md)."""
 
     age_convention: str = "clamp"
     """How a device age enters the drift and read-noise laws (:data:`AGE_CONVENTIONS`): ``clamp``

@@ -1,4 +1,4 @@
-"""Weight <-> differential conductance mapping, and the ideal device round trip (DESIGN.md section 3)."""
+"""Weight <-> differential conductance mapping, and the ideal device round trip (docs/concepts/physics.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PCM device physics: seeded moments against the formulas of DESIGN.md section 3 (Joshi et al. 2020).
+"""PCM device physics: seeded moments against the formulas of docs/concepts/physics.md (Joshi et al. 2020).
 
 Moments use 10^6 devices, so a std estimate is good to ~0.07 % and a mean to ~0.1 sigma/1000; the
 stated tolerances are far above sampling error. Expected values are computed by hand from the published

@@ -210,7 +210,7 @@ def test_polarities_read_tracks_the_mean_drift_where_the_differential_read_is_no
             apply_gdc(chip)
             per_seed.append(float(chip.layers[""].row_groups[0].gdc_alpha[0]))
         alphas[read] = torch.tensor(per_seed)
-    # One day of drift: the mean factor is ~1 / 0.66 ~ 1.5 (DESIGN.md section 3). The polarities read
+    # One day of drift: the mean factor is ~1 / 0.66 ~ 1.5 (docs/concepts/physics.md). The polarities read
     # sees it within a few % on every seed; the differential read scatters across seeds.
     assert bool(((alphas["polarities"] > 1.35) & (alphas["polarities"] < 1.7)).all())
     assert float(alphas["polarities"].std()) < 0.02

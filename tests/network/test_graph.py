@@ -183,7 +183,7 @@ def test_resnet32_pcm_graph() -> None:
     assert len(analog) == 34
     assert (
         sum(s.weights for s in analog) == 361_424
-    )  # DESIGN.md: 361,434 with 1 input channel, less 10 biases
+    )  # Joshi 2020's widths: 361,434 with 1 input channel, less 10 biases
     down = layers["layer3.0.conv1"]
     assert (down.input_shape, down.output_shape, down.stride, down.mvms_per_inference) == (
         (28, 16, 16), (56, 8, 8), (2, 2), 64

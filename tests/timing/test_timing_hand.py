@@ -1,6 +1,6 @@
 """One-layer networks on tiny_4 against latency and energy computed by hand.
 
-tiny_4 (architectures/tiny_4.toml): 64 x 32 weights per tile, 2x2 mesh (tiles 0 1 / 2 3, snake order
+tiny_4 (the shipped tiny_4.toml): 64 x 32 weights per tile, 2x2 mesh (tiles 0 1 / 2 3, snake order
 0, 1, 3, 2), 10 ns integration, 4 columns per ADC at 2 ns, 1 pJ per MAC, 1 pJ per DAC row, 2 pJ per
 conversion, digital 1 op/ns at 1 pJ/op, NoC 1 byte/ns, 1 ns/hop, 1 pJ/bit/hop, static 1 mW.
 One MVM: 10 + 4 * 2 = 18 ns.

@@ -1,6 +1,6 @@
 """The trace's lists of event kinds and tasks are the timing layer's enums, value for value, in order.
 
-``trace`` may not import ``timing`` (DESIGN.md section 2), so ``trace.schema`` spells the values out
+``trace`` may not import ``timing`` (docs/concepts/layers.md), so ``trace.schema`` spells the values out
 again; this test ties the two copies, so a kind added, renamed or dropped on one side fails here.
 """
 
