@@ -19,24 +19,28 @@ from chiptwin.files import output_folder
 from chiptwin.report.compare import load_runs, load_sweeps, run_labels, write_comparison
 from chiptwin.report.html import is_sweep_dir
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "compare_dirs"]
 
 
-def _run(args: argparse.Namespace) -> int:
+def compare_dirs(dirs: list[Path], out_dir: Path | None, html: bool) -> int:
+    """Compare the trace (or sweep) directories ``dirs`` into ``out_dir`` (default ``traces/compare-A-B``),
+    print the comparison and the files written; ``chiptwin compare`` and ``chiptwin report A B`` alike."""
     # Read before any folder is made: a bad argument gets nothing created.
-    runs = load_sweeps(args.traces) if is_sweep_dir(args.traces[0]) else load_runs(args.traces)
-    if args.out is not None:
-        out = Path(args.out)
-    else:
-        names = [n.replace("/", "_") for n in run_labels([Path(t) for t in args.traces])]
-        out = Path("traces") / ("compare-" + "-".join(names))
-    with output_folder(out, "--out", UsageError) as folder:
-        text, files = write_comparison(runs, folder, html=args.html)
+    runs = load_sweeps(dirs) if is_sweep_dir(dirs[0]) else load_runs(dirs)
+    if out_dir is None:
+        names = [n.replace("/", "_") for n in run_labels([Path(d) for d in dirs])]
+        out_dir = Path("traces") / ("compare-" + "-".join(names))
+    with output_folder(out_dir, "--out", UsageError, kind="report folder") as folder:
+        text, files = write_comparison(runs, folder, html=html)
     print(text)
     print()
     for written in files.written():
         print(f"wrote {written}")
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    return compare_dirs(list(args.traces), args.out, args.html)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

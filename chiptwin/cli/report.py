@@ -1,5 +1,6 @@
 """``chiptwin report``: the plots and plain-text summary of a trace directory, printed and written;
-``--html`` adds the interactive page (also of a sweep directory)."""
+``--html`` adds the interactive page (also of a sweep directory). Two or more directories are compared
+side by side (``chiptwin compare``, :mod:`chiptwin.cli.compare`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from chiptwin.cli.arguments import path
+from chiptwin.cli.compare import compare_dirs
 from chiptwin.errors import DataError, UsageError
 from chiptwin.files import output_folder
 from chiptwin.report.html import is_sweep_dir, write_html_report
@@ -18,6 +20,9 @@ __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    if len(args.trace_dir) > 1:
+        return compare_dirs(list(args.trace_dir), args.out, args.html)
+    args.trace_dir = args.trace_dir[0]
     sweep = is_sweep_dir(args.trace_dir)
     if sweep and not args.html:
         raise DataError(
@@ -48,9 +53,19 @@ def _report(args: argparse.Namespace, out: Path, sweep: bool) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="plots and summary of a trace directory")
-    p.add_argument("trace_dir", type=path("trace_dir"), help="trace directory written by a scenario run")
-    p.add_argument("--out", type=path("out"), default=None, help="output folder (default TRACE_DIR/report)")
+    p = sub.add_parser("report", help="plots and summary of a trace directory, or several side by side")
+    p.add_argument(
+        "trace_dir",
+        nargs="+",
+        type=path("trace_dir"),
+        help="trace directory written by a scenario run; two or more: compared side by side (as compare)",
+    )
+    p.add_argument(
+        "--out",
+        type=path("out"),
+        default=None,
+        help="output folder (default TRACE_DIR/report; for several, traces/compare-A-B)",
+    )
     p.add_argument(
         "--html",
         action="store_true",

@@ -127,5 +127,8 @@ def test_two_sweeps_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[s
     row = next(line for line in lines if line.startswith("adc_bits=6,strategy=dense"))
     assert row.split()[1:] == ["80.00", "77.00", "-3.00", "100", "200", "×2", "39.6", "39.6"]
     assert "nJ" in next(line for line in lines if line.startswith("configuration"))
+    # chiptwin report A B is the same comparison.
+    assert main(["report", str(a), str(b), "--out", str(tmp_path / "r")]) == 0
+    assert capsys.readouterr().out.splitlines()[:-1] == lines[:-1]  # the last line names its folder
     with pytest.raises(DataError, match="compare traces with traces"):
         load_runs([_write_trace(tmp_path / "t"), a])
