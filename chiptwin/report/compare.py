@@ -36,6 +36,7 @@ from chiptwin.report.colours import age_ticks, policy_colours
 from chiptwin.report.html import SWEEP_FILE, Chart, is_sweep_dir, page_html
 from chiptwin.report.html_charts import LEGEND
 from chiptwin.report.pareto import ParetoPoint, pareto_points_from_sweep
+from chiptwin.report.plain_text import plain_text, save_figure
 from chiptwin.report.summary import (
     AccuracyPoint,
     CostResult,
@@ -419,6 +420,7 @@ def _checkpoints(runs: Sequence[ComparedRun]) -> list[str]:
     )
 
 
+@plain_text
 def plot_comparison_accuracy(runs: Sequence[ComparedRun], out: Path) -> Path | None:
     """Accuracy vs device age: a panel per checkpoint, a colour per policy, a line style per run."""
     if not any(r.points for r in runs):
@@ -453,8 +455,7 @@ def plot_comparison_accuracy(runs: Sequence[ComparedRun], out: Path) -> Path | N
     axes[0].set_ylabel("test accuracy (%)")
     fig.suptitle(_suptitle(runs), fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, format="png")
-    return out
+    return save_figure(fig, out)
 
 
 def _suptitle(runs: Sequence[ComparedRun]) -> str:
@@ -464,6 +465,7 @@ def _suptitle(runs: Sequence[ComparedRun]) -> str:
     )
 
 
+@plain_text
 def plot_comparison_energy(runs: Sequence[ComparedRun], out: Path) -> Path | None:
     """Dynamic energy per inference of each (checkpoint, policy): a bar per run, in one unit."""
     keys = [(c.checkpoint, c.policy) for c in runs[0].costs]
@@ -486,8 +488,7 @@ def plot_comparison_energy(runs: Sequence[ComparedRun], out: Path) -> Path | Non
         "Dynamic energy per inference (array, converters, NoC, digital; mean over seeds)", fontsize=9
     )
     fig.tight_layout()
-    fig.savefig(out, format="png")
-    return out
+    return save_figure(fig, out)
 
 
 def comparison_accuracy_figure(runs: Sequence[ComparedRun]) -> go.Figure:

@@ -132,3 +132,16 @@ def test_two_sweeps_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out.splitlines()[:-1] == lines[:-1]  # the last line names its folder
     with pytest.raises(DataError, match="compare traces with traces"):
         load_runs([_write_trace(tmp_path / "t"), a])
+
+
+@pytest.mark.slow  # a PNG: ~2.5 s
+def test_a_dollar_in_a_run_name_is_plain_text(tmp_path: Path) -> None:
+    from chiptwin.report.compare import plot_comparison_accuracy
+
+    a = _write_trace(tmp_path / "a")
+    b = _run_b(a, tmp_path / "b")
+    manifest = json.loads((b / "manifest.json").read_text())
+    manifest["scenario"]["name"] = "$\\undefinedcommand$"  # matplotlib would read it as math: a traceback
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    png = plot_comparison_accuracy(load_runs([a, b]), tmp_path / "c.png")
+    assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -84,7 +84,7 @@ def test_sweep_page_has_table_and_pareto(tmp_path: Path) -> None:
     assert '"accuracy %"' not in page  # no empty accuracy column in its table
     # The figure itself says the front ranks no accuracy (a 4-bit ADC "wins" only because of that).
     pareto = page.split('data-chart="pareto"')[1]
-    assert pareto.startswith('><h2>Single-inference latency vs dynamic energy per image</h2>')
+    assert pareto.startswith("><h2>Single-inference latency vs dynamic energy per image</h2>")
     assert f'<p class="note">{TIMING_ONLY_NOTE}</p>' in pareto
 
 
