@@ -29,7 +29,7 @@ from chiptwin.report.html_charts import (
     tile_map_figure,
 )
 from chiptwin.report.summary import checkpoint_order, format_summary, read_live_manifest
-from chiptwin.report.sweep_table import TIMING_ONLY_NOTE, grid_keys, in_grid_order, timing_only, varying_keys
+from chiptwin.report.sweep_table import grid_keys, in_grid_order, varying_keys
 from chiptwin.sweep.run import read_sweep
 from chiptwin.trace.mapping_table import read_mapping_table
 from chiptwin.trace.reader import MAPPING_FILE, iter_batches, read_table
@@ -131,10 +131,9 @@ def _sweep_page(root: Path) -> tuple[str, list[Chart], str]:
     keys = grid_keys(table)
     rows = table.to_pylist()
     varying = varying_keys(table)
-    note = f" ({TIMING_ONLY_NOTE})" if timing_only(rows) else ""
     charts: list[Chart] = [("results", sweep_table_figure(rows, varying), CAPTIONS["results"])]
     if any(r["dynamic_energy_pj"] is not None for r in rows):
-        charts.append(("pareto", pareto_figure(rows, varying), CAPTIONS["pareto"] + note))
+        charts.append(("pareto", pareto_figure(rows, varying), CAPTIONS["pareto"]))
     cells = len({r["sweep_cell"] for r in rows})
     text = f"{len(rows)} result rows of {cells} finished cells; grid keys: {', '.join(keys)}"
     return f"sweep {root.name}", charts, text
