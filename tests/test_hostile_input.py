@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from chiptwin.spec.load import load_chip
 from chiptwin.sweep import load_sweep
 from chiptwin.trace import TraceWriter
 from chiptwin.trace.manifest import TRACE_VERSION
+from chiptwin.trace.reader import iter_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID_ARCH = ROOT / "tests/bad_inputs/valid_arch.toml"
@@ -689,6 +691,22 @@ def _tree(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 
 
+def test_map_never_writes_into_or_over_a_trace(
+    tmp_path: Path, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    before = _tree(finished_trace)
+    link = tmp_path / "link"
+    link.symlink_to(finished_trace)
+    tiny = ["map", "--arch", str(VALID_ARCH), "--model", "resnet32_pcm"]
+    _one_line([*tiny, "--out", str(link)], capsys, f"--out {link} (-> {finished_trace})", "is the trace")
+    for inside in ("probes", "cells", "report/../events"):
+        _one_line([*tiny, "--out", str(finished_trace / inside)], capsys, "lies inside the trace directory")
+    around = finished_trace.parent
+    _one_line([*tiny, "--out", str(around)], capsys, f"holds the trace directory {finished_trace}")
+    assert _tree(finished_trace) == before
+
+
 def test_run_sweep_and_report_refuse_another_output(
     tmp_path: Path, finished_trace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -738,6 +756,18 @@ def test_export_timeline_writes_a_json_file_outside_the_trace_data(
     assert _tree(finished_trace) == before
 
 
+def test_a_mapping_folder_has_one_writer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "map"
+    out.mkdir()
+    with FolderLock(out, "mapping folder", DataError):  # a map of the same folder, still writing
+        _one_line(
+            ["map", "--arch", str(VALID_ARCH), "--model", "resnet32_pcm", "--out", str(out)],
+            capsys,
+            "another chiptwin writer in this process is writing this mapping folder",
+        )
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+
+
 # ---- issue 30, 2. Parquet parts that lie about their size ------------------------------------------------
 
 
@@ -762,11 +792,12 @@ def test_a_trace_part_that_declares_too_many_rows_is_refused_from_its_footer(
     trace = tmp_path / "trace"
     shutil.copytree(finished_trace, trace)
     part = next((trace / table).glob("*.parquet"))
-    _bomb(part, part, 100_000)  # the same refusal at 10^9 rows, without building them here
-    expect = f"{part}: trace part declares 100,000 rows; at most"
-    if table == "events":  # the bound its manifest implies: 2 probes to 60 s, no compensation
+    _bomb(part, part, 20_000)  # the same refusal at 10^9 rows, without building them here
+    expect = f"{part}: trace part declares 20,000 rows; at most"
+    if table == "events":  # the bound its manifest implies: 2 probes to 60 s, no compensation, 4,096 tiles
         _one_line(["export-timeline", str(trace), "--out", str(tmp_path / "t.json")], capsys, expect)
-        _one_line(["report", str(trace), "--html", "--out", str(tmp_path / "r")], capsys, expect)
+        with pytest.raises(DataError, match="declares 20,000 rows; at most 5,12"):  # what reports read
+            next(iter_batches(trace, "events"))
     else:
         _one_line(["report", str(trace), "--out", str(tmp_path / "r")], capsys, expect)
 
@@ -905,6 +936,8 @@ def test_every_manifest_member_a_reader_uses_has_its_type_checked(
     [
         ({"widths": [16, 28, 1e8]}, "model.widths[2](=100000000"),
         ({"in_channels": 0}, "model.in_channels(=0) must be an integer in 1..4096"),
+        ({"depth": float("inf")}, "model.depth(=inf) must be an integer"),  # JSON Infinity
+        ({"depth": 32.9}, "model.depth(=32.9) must be an integer"),  # not truncated to 32
         ({"widths": [4096, 4096, 4096]}, "would hold up to 1.93e+10 weights"),
     ],
 )
@@ -916,3 +949,24 @@ def test_a_model_card_figure_is_in_bounds_before_a_layer_is_built(
     card["model"].update(model)
     weights.with_suffix(".json").write_text(json.dumps(card))
     _one_line(["evaluate", "--checkpoint", str(weights), "--arch", "hermes_64"], capsys, "model.json", expect)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expect"),
+    [(float("nan"), "arrival 2 (arrival_s=nan) must be in 0..3.1536e+09 s"), (1e300, "(arrival_s=1e+300)")],
+)
+def test_a_replayed_arrival_time_is_checked_before_it_becomes_ns(
+    tmp_path: Path, seconds: float, expect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    replay = tmp_path / "arrivals.parquet"
+    pq.write_table(pa.table({"arrival_s": [0.5, seconds]}), replay)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning before the error line
+        _one_line(
+            ["timing", "--arch", "hermes_64", "--model", "resnet20", "--replay", str(replay)],
+            capsys,
+            f"{replay}: {expect}" if seconds != seconds else expect,
+        )
