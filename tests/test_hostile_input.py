@@ -728,6 +728,17 @@ def test_run_sweep_and_report_refuse_another_output(
     assert _tree(finished_trace) == before
 
 
+def test_evaluate_never_writes_its_trace_inside_another(
+    tmp_path: Path, finished_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    before = _tree(finished_trace)
+    evaluate = ["evaluate", "--checkpoint", str(SHIPPED), "--arch", "hermes_64", "--n-images", "10", "--out"]
+    _one_line([*evaluate, str(finished_trace / "probes")], capsys, "lies inside the trace directory")
+    _one_line([*evaluate, str(finished_trace.parent)], capsys, f"holds the trace directory {finished_trace}")
+    assert _tree(finished_trace) == before
+
+
 def test_a_run_inside_a_running_trace_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = {"trace_version": TRACE_VERSION, "scenario": {"name": "t"}, "seeds": [0]}
     with TraceWriter(tmp_path / "running", manifest):  # a run still writing: manifest "running"

@@ -44,6 +44,7 @@ from chiptwin.device.models import noise_model
 from chiptwin.device.noise import IdealNoiseModel, NoiseModel
 from chiptwin.durations import format_age
 from chiptwin.errors import UsageError
+from chiptwin.files import check_output_alias
 from chiptwin.functional import AccuracyResult, ConverterBits, EvalSpec, evaluate
 from chiptwin.functional.chip import blocks_from_mapping
 from chiptwin.limits import MAX_BATCH_SIZE, MAX_CALIBRATION_IMAGES, MAX_SEEDS, MAX_TEST_IMAGES
@@ -69,6 +70,8 @@ __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.out is not None:  # never into, over or around another output (the writer locks the folder)
+        check_output_alias(args.out, "--out", UsageError, kind="trace directory")
     policies = tuple(get_policy(name) for name in args.policies)
     if args.weights_only:
         # Other simulators' weights-only view has no batch-norm on the chip: no policy that needs images.
