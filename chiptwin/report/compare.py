@@ -475,16 +475,16 @@ def plot_comparison_energy(runs: Sequence[ComparedRun], out: Path) -> Path | Non
         return None
     values = [[b[k].dynamic_energy_pj for k in keys] for b in by_run]
     unit, scale = energy_unit(max(max(v) for v in values))
-    fig = Figure(figsize=(1.5 + 0.5 * len(keys) * len(runs), 4.2), dpi=120)
+    fig = Figure(figsize=(2.0 + 0.6 * len(keys) * len(runs), 4.8), dpi=120)
     ax = fig.add_subplot()
     width = 0.8 / len(runs)
     for n, (run, row) in enumerate(zip(runs, values, strict=True)):
         x = [i + (n - (len(runs) - 1) / 2) * width for i in range(len(keys))]
         ax.bar(x, [v / scale for v in row], width=width, color=f"C{n}", label=f"{run.letter}: {run.title}")
-    ax.set_xticks(range(len(keys)), [f"{c}\n{p}" for c, p in keys], fontsize=7)
+    ax.set_xticks(range(len(keys)), [f"{c}\n{p}" for c, p in keys], fontsize=7, rotation=30, ha="right")
     ax.set_ylabel(f"dynamic energy per inference ({unit})")
-    ax.legend(fontsize=7)
-    ax.set_title(
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(runs), frameon=False)
+    fig.suptitle(
         "Dynamic energy per inference (array, converters, NoC, digital; mean over seeds)", fontsize=9
     )
     fig.tight_layout()
