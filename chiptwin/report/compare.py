@@ -52,7 +52,7 @@ from chiptwin.seeding import format_seeds
 from chiptwin.sweep.run import read_sweep
 from chiptwin.trace.reader import read_table
 from chiptwin.trace.schema import dynamic_energy_pj
-from chiptwin.units import energy_unit
+from chiptwin.units import energy_unit, plural
 
 __all__ = [
     "COMPARE_HTML",
@@ -257,8 +257,8 @@ def format_sweep_comparison(sweeps: Sequence[ComparedSweep]) -> str:
     what = (
         "accuracy at each configuration's probe nearest 1 d, " if accuracy else "timing only (no accuracy), "
     )
-    note = f"{what}dynamic energy per image; mean over {'-'.join(str(n) for n in seeds)} seed(s) of each"
-    note = note.replace("1 seed(s)", "1 seed").replace("seed(s)", "seeds")
+    count = plural(seeds[0], "seed") if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]} seeds"
+    note = f"{what}dynamic energy per image; mean over {count} of each"
     dropped = len(a.points) - len(shared)
     if dropped:
         note += f"; {dropped} of sweep {a.letter}'s configurations are not in every sweep"
