@@ -164,10 +164,7 @@ def _run(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for age in sorted(spec.ages_s):
         cells = [r for r in results if r.age_s == age]
-        print(
-            f"{format_age(age):>8} | "
-            + " | ".join(f"{_spread(r):>15}" for r in cells)
-        )
+        print(f"{format_age(age):>8} | " + " | ".join(f"{_spread(r):>15}" for r in cells))
     print(f"({time.perf_counter() - start:.0f} s)")
     if writer is not None:
         with writer:
