@@ -30,6 +30,7 @@ extensions = [
 ]
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
+smartquotes = False  # "--list" stays two hyphens
 myst_enable_extensions = ["dollarmath", "deflist"]
 myst_heading_anchors = 3
 
@@ -38,6 +39,7 @@ autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "undoc-members": False}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+napoleon_use_ivar = True  # a class's "Attributes:" as fields, not a second entry per attribute
 
 html_theme = "alabaster"
 html_title = f"chiptwin {VERSION}"

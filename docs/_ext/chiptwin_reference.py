@@ -1,6 +1,7 @@
 """Reference pages generated from the code, never copied by hand.
 
-Directives (each renders reStructuredText built from chiptwin's own definitions at build time):
+Directives (each renders Markdown (MyST, as the pages are) built from chiptwin's own definitions at build
+time):
 
 - ``chiptwin-cli``: every command of ``chiptwin`` (:func:`chiptwin.cli.build_parser`): usage, description,
   each argument with its help and default;
@@ -60,21 +61,25 @@ def unit_of(name: str) -> str:
     return ""
 
 
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
 def _cell(text: str) -> str:
-    """One table cell: a single line of reST."""
-    return " ".join(str(text).split()) or " "
+    """One table cell: a single line of Markdown (a docstring's Sphinx role shown as code)."""
+    return _ROLE.sub(r"`\1`", " ".join(str(text).split())) or " "
 
 
 def list_table(header: list[str], rows: list[list[str]], widths: str | None = None) -> list[str]:
-    lines = [".. list-table::", "   :header-rows: 1"]
+    """A MyST ``list-table`` (the pages are Markdown, and so is what a directive here generates)."""
+    lines = ["```{list-table}", ":header-rows: 1"]
     if widths:
-        lines.append(f"   :widths: {widths}")
+        lines.append(f":widths: {widths}")
     lines.append("")
     for row in [header, *rows]:
         first, *rest = row
-        lines.append(f"   * - {_cell(first)}")
-        lines += [f"     - {_cell(c)}" for c in rest]
-    lines.append("")
+        lines.append(f"* - {_cell(first)}")
+        lines += [f"  - {_cell(c)}" for c in rest]
+    lines += ["```", ""]
     return lines
 
 
@@ -126,7 +131,7 @@ def cli_lines() -> list[str]:
         if helps.get(name):
             lines += [_cell(helps[name]).capitalize().rstrip(".") + ".", ""]
         usage = " ".join(command.format_usage().split())
-        lines += [".. code-block:: text", "", f"   {usage}", ""]
+        lines += ["```text", usage, "```", ""]
         rows = [
             _argument_row(command, a)
             for a in command._actions
@@ -311,15 +316,18 @@ def api_lines() -> list[str]:
     """One autodoc entry per public name of ``chiptwin`` (``chiptwin.__all__``), where it is defined."""
     import chiptwin
 
-    lines: list[str] = []
+    lines: list[str] = ["```{eval-rst}"]  # autodoc writes reST: parse it as such
     for name in chiptwin.__all__:
         where = chiptwin._WHERE[name]
         obj = getattr(chiptwin, name)
-        kind = "autoclass" if inspect.isclass(obj) else "autofunction" if callable(obj) else "autodata"
+        if not callable(obj):  # a constant: its value is its documentation
+            lines += [f".. py:data:: {name}", f"   :value: {obj!r}", f"   :module: {where}", ""]
+            continue
+        kind = "autoclass" if inspect.isclass(obj) else "autofunction"
         lines += [f".. {kind}:: {where}.{name}", ""]
         if kind == "autoclass":
             lines += ["   :members:", ""]
-    return lines
+    return [*lines, "```", ""]
 
 
 class APIDirective(_Generated):
