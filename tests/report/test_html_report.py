@@ -151,3 +151,30 @@ def test_what_a_reader_sees_at_phone_and_desktop_width(width: int, tmp_path: Pat
     assert "latency (µs)" in titles and "mesh column" in titles
     assert all(left >= 0 and right <= width for _, left, right in seen.axis_titles + seen.chart_titles)
     print(f"screenshot: {shot}")
+
+
+@pytest.mark.slow  # two pages in headless Chromium: ~10 s
+@pytest.mark.parametrize("kind", ["sweep", "compare"])
+def test_sweep_and_comparison_pages_read_at_phone_width(kind: str, tmp_path: Path) -> None:
+    from test_compare import _run_b
+
+    from chiptwin.report.compare import COMPARE_HTML, load_runs, write_comparison
+
+    exe = chromium_or_skip()
+    if kind == "sweep":
+        page, charts = write_html_report(_write_sweep(tmp_path / "s"), tmp_path / "out"), 2
+    else:
+        a = _write_trace(tmp_path / "a")
+        write_comparison(load_runs([a, _run_b(a, tmp_path / "b")]), tmp_path / "out", html=True)
+        page, charts = tmp_path / "out" / COMPARE_HTML, 2
+    seen = render(exe, page, charts, tmp_path / f"{kind}.png", width=420)
+    assert seen.console_errors == [] and seen.page_errors == [] and seen.refused == []
+    assert seen.charts == charts and seen.widest_px <= 420
+    boxes = seen.legends + seen.axis_titles + seen.chart_titles
+    assert all(left >= 0 and right <= 420 for _, left, right in boxes), boxes
+    titles = {t for t, _, _ in seen.axis_titles}
+    if kind == "sweep":
+        assert {"dynamic energy per image (nJ)", "accuracy at the probe (%)"} <= titles
+    else:
+        assert {"test accuracy (%)", "dynamic energy per inference (µJ)"} <= titles
+        assert [n for n, _, _ in seen.legends][:2] == ["A · none", "A · gdc"]
