@@ -27,7 +27,9 @@ def test_every_kind_is_a_folder_inside_the_package() -> None:
     package = Path(__file__).resolve().parents[1] / "chiptwin"
     for kind in KINDS:
         assert shipped_dir(kind).parent == package / "shipped"
-    assert shipped_names("architectures") == ["hermes_64", "joshi2020", "large_512", "rram_64", "tiny_4"]
+    chips = shipped_names("architectures")
+    assert chips == sorted(chips)
+    assert {"hermes_64", "joshi2020", "large_512", "rram_64", "tiny_4"} <= set(chips)
     assert {"timing_only", "adc_bits"} <= set(shipped_names("sweeps"))
     assert {"hourly_gdc", "daily_cycle", "dwcnn_retention"} <= set(shipped_names("scenarios"))
     assert shipped_names("examples") == ["dwcnn"]
@@ -60,7 +62,7 @@ def test_a_users_file_wins_over_a_shipped_one(elsewhere: Path) -> None:
 
 def test_an_unknown_name_lists_the_shipped_ones(elsewhere: Path) -> None:
     with pytest.raises(
-        SpecError, match=r"^nochip: no such file or architecture \(known: hermes_64, joshi2020"
+        SpecError, match=r"^nochip: no such file or architecture \(known: hermes_64, .*tiny_4\)$"
     ):
         resolve("architectures", "nochip")
     with pytest.raises(SpecError, match=r"^nosweep: no such file or sweep \(known: adc_bits"):
