@@ -24,9 +24,21 @@ def format_chip(chip: ChipSpec) -> str:
     """A few lines describing a chip and its nominal figures."""
     f = chip_figures(chip)
     t = chip.tiles
+    s = chip.system
+    system = (
+        []
+        if s is None
+        else [
+            f"  system     {s.chips} chips ({s.chips_rows} x {s.chips_cols}) of {t.count // s.chips} tiles "
+            f"({s.chip_mesh_rows}x{s.chip_mesh_cols} mesh) joined edge to edge; chip-to-chip links "
+            f"{s.link_bandwidth_bytes_per_ns:g} bytes/ns, {s.link_latency_ns:g} ns, "
+            f"{s.link_energy_per_bit_pj:g} pJ/bit"
+        ]
+    )
     return "\n".join(
         [
             f"chip {chip.name}: {f.tiles} tiles on a {chip.noc.mesh_rows}x{chip.noc.mesh_cols} mesh",
+            *system,
             f"  devices    {chip.device_model} ({DEVICE_MODELS[chip.device_model].source}), "
             f"{chip.device.g_min_usiemens:g}-{chip.device.g_max_usiemens:g} µS",
             f"  crossbar   {t.rows} x {t.cols} ({t.pair_layout}, {t.devices_per_weight} devices per weight)"

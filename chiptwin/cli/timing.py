@@ -47,7 +47,7 @@ from chiptwin.limits import (
     MAX_REPLAY_ARRIVALS,
     MIN_RATE_PER_S,
 )
-from chiptwin.mapping import SearchResult, map_graph
+from chiptwin.mapping import Mapping, SearchResult, map_graph
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.network.graph import model_layer_graph
 from chiptwin.spec.chip import ChipSpec
@@ -78,6 +78,7 @@ __all__ = [
     "HERMES_TOPS_PER_W",
     "add_parser",
     "format_result",
+    "format_system",
     "load_warning",
     "mvm_stream_graph",
     "parse_duration_ns",  # re-exported from chiptwin.durations, where the one duration grammar lives
@@ -158,6 +159,22 @@ def load_warning(offered_per_s: float, peak_per_s: float, latency_mean_ns: float
             f"{100 * offered_per_s / peak_per_s:.0f} %)"
         )
     return ""
+
+
+def format_system(plan: PipelinePlan, mapping: Mapping, chip: ChipSpec) -> str:
+    """Chips used and the traffic over chip-to-chip links of a system's mapping (one line)."""
+    system = chip.system
+    assert system is not None
+    chips = {system.chip_of(mapping.positions[t]) for t in mapping.tiles_used}
+    edge = [ns for i, ns in plan.link_busy_ns.items() if plan.links[i].endswith("(chip-to-chip)")]
+    busiest = (
+        f"busiest busy {100 * max(edge) / plan.bottleneck_ns:.1f} % of the interval" if edge else "none used"
+    )
+    return (
+        f"system      {len(chips)} of {system.chips} chips used; {plan.offchip_bytes:,} bytes x links per "
+        f"image over chip-to-chip links ({_pj(plan.offchip_bytes * 8 * system.link_energy_per_bit_pj)}); "
+        f"{busiest}"
+    )
 
 
 def format_result(result: TimingResult, plan: PipelinePlan, *, layers: int | None = None) -> str:
@@ -359,6 +376,8 @@ def _run(args: argparse.Namespace) -> int:
     print(format_result(result, plan, layers=args.layers))
     for found in searched:
         print(format_search(found, args.objective or "throughput"))
+    if chip.system is not None:
+        print(format_system(plan, mapping, chip))
     if compensation is not None and result.compensation is not None:
         base = engine(plan, workload, compensation=None, **kwargs)
         c = result.compensation

@@ -136,12 +136,22 @@ def tile_position(chip: ChipSpec, tile: int) -> tuple[int, int]:
 
 
 def snake_order(chip: ChipSpec) -> tuple[int, ...]:
-    """The chip's tiles in snake (boustrophedon) order over the mesh rows."""
+    """The chip's tiles in snake (boustrophedon) order over the mesh rows; a system's chip by chip (chips
+    in snake order too), so consecutive tiles leave a chip only once it is full."""
     cols = chip.noc.mesh_cols
+    system = chip.system
+    rows, width = (
+        (chip.noc.mesh_rows, cols) if system is None else (system.chip_mesh_rows, system.chip_mesh_cols)
+    )
+    chips_rows, chips_cols = (1, 1) if system is None else (system.chips_rows, system.chips_cols)
     order = []
-    for row in range(chip.noc.mesh_rows):
-        line = [row * cols + c for c in range(cols)]
-        order += [t for t in (line if row % 2 == 0 else line[::-1]) if t < chip.tiles.count]
+    for chip_row in range(chips_rows):
+        line_of_chips = range(chips_cols) if chip_row % 2 == 0 else range(chips_cols - 1, -1, -1)
+        for chip_col in line_of_chips:
+            for row in range(rows):
+                r = chip_row * rows + row
+                line = [r * cols + chip_col * width + c for c in range(width)]
+                order += [t for t in (line if row % 2 == 0 else line[::-1]) if t < chip.tiles.count]
     return tuple(order)
 
 

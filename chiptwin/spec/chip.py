@@ -1,7 +1,7 @@
 """Frozen chip specification: tiles, converters, digital units, on-chip network, programming, PCM.
 
 Every field carries its unit in its name and its source in its docstring. The defaults describe the
-HERMES-like 64-core PCM chip of DESIGN.md section 4 (Le Gallo et al., "A 64-core mixed-signal in-memory
+HERMES-like 64-core PCM chip (Le Gallo et al., "A 64-core mixed-signal in-memory
 compute chip based on phase-change memory for deep neural network inference", Nature Electronics 6,
 680-693 (2023), "HERMES" below), the same numbers as the shipped ``hermes_64.toml``.
 """
@@ -23,9 +23,12 @@ from chiptwin.limits import (
     MAX_STATIC_POWER_MW,
     MAX_THROUGHPUT,
     MAX_TILES,
+    MIN_OP_TIME_NS,
+    MIN_THROUGHPUT,
 )
 from chiptwin.spec.device import DeviceParams, describe_age_convention, device_model_name
 from chiptwin.spec.pcm import PCMSpec
+from chiptwin.spec.system import SystemSpec
 
 __all__ = [
     "ADC_TIME_LAWS",
@@ -74,9 +77,11 @@ def _count(value: int, high: int, low: int = 1) -> tuple[bool, str]:
     return low <= value <= high, f"in {low}..{high:,}"
 
 
-def _amount(value: float, high: float, *, positive: bool = False) -> tuple[bool, str]:
-    """A figure ``>= 0`` (``> 0`` if ``positive``) and ``<= high``."""
-    ok = (value > 0 if positive else value >= 0) and value <= high
+def _amount(value: float, high: float, *, positive: bool = False, low: float = 0.0) -> tuple[bool, str]:
+    """A figure ``>= 0`` (``> 0`` if ``positive``) and ``<= high``; if nonzero, ``>= low``."""
+    ok = (value > 0 if positive else value >= 0) and value <= high and (value == 0 or value >= low)
+    if low > 0:
+        return ok, f"{'> 0 and' if positive else '0 or'} in {low:g}..{high:g}"
     return ok, f"{'> 0' if positive else '>= 0'} and <= {high:g}"
 
 
@@ -206,7 +211,9 @@ class DACSpec:
             self,
             {
                 "bits": (1 <= self.bits <= 16, "in 1..16"),
-                "integration_time_ns": _amount(self.integration_time_ns, MAX_OP_TIME_NS, positive=True),
+                "integration_time_ns": _amount(
+                    self.integration_time_ns, MAX_OP_TIME_NS, positive=True, low=MIN_OP_TIME_NS
+                ),
                 "energy_per_row_pj": _amount(self.energy_per_row_pj, MAX_ENERGY_PJ),
                 "figures_at_bits": (0 <= self.figures_at_bits <= 16, "in 1..16 (or 0: at bits)"),
                 "area_um2": _amount(self.area_um2, MAX_AREA_UM2),
@@ -280,7 +287,9 @@ class ADCSpec:
                 "output_noise": (0 <= self.output_noise < 1, "in [0, 1)"),
                 "bits": (1 <= self.bits <= 16, "in 1..16"),
                 "columns_per_adc": _count(self.columns_per_adc, MAX_CROSSBAR_SIDE),
-                "conversion_time_ns": _amount(self.conversion_time_ns, MAX_OP_TIME_NS, positive=True),
+                "conversion_time_ns": _amount(
+                    self.conversion_time_ns, MAX_OP_TIME_NS, positive=True, low=MIN_OP_TIME_NS
+                ),
                 "energy_per_conversion_pj": _amount(self.energy_per_conversion_pj, MAX_ENERGY_PJ),
                 "range_headroom": (0 < self.range_headroom <= 100, "in (0, 100]"),
                 "time_law": (self.time_law in ADC_TIME_LAWS, f"one of {ADC_TIME_LAWS}"),
@@ -339,7 +348,7 @@ class DigitalSpec:
     µm² (assumed 0.15 mm²). Optional key."""
 
     def __post_init__(self) -> None:
-        checks = {"ops_per_ns": _amount(self.ops_per_ns, MAX_THROUGHPUT, positive=True)}
+        checks = {"ops_per_ns": _amount(self.ops_per_ns, MAX_THROUGHPUT, positive=True, low=MIN_THROUGHPUT)}
         for f in fields(self):
             if f.name.startswith("energy_"):
                 checks[f.name] = _amount(getattr(self, f.name), MAX_ENERGY_PJ)
@@ -377,9 +386,9 @@ class NoCSpec:
                 "mesh_rows": _count(self.mesh_rows, MAX_MESH_SIDE),
                 "mesh_cols": _count(self.mesh_cols, MAX_MESH_SIDE),
                 "link_bandwidth_bytes_per_ns": _amount(
-                    self.link_bandwidth_bytes_per_ns, MAX_THROUGHPUT, positive=True
+                    self.link_bandwidth_bytes_per_ns, MAX_THROUGHPUT, positive=True, low=MIN_THROUGHPUT
                 ),
-                "hop_latency_ns": _amount(self.hop_latency_ns, MAX_OP_TIME_NS),
+                "hop_latency_ns": _amount(self.hop_latency_ns, MAX_OP_TIME_NS, low=MIN_OP_TIME_NS),
                 "energy_per_bit_hop_pj": _amount(self.energy_per_bit_hop_pj, MAX_ENERGY_PJ),
                 "router_area_um2": _amount(self.router_area_um2, MAX_AREA_UM2),
             },
@@ -408,7 +417,9 @@ class ProgrammingSpec:
             self,
             {
                 "iterations": _count(self.iterations, MAX_ITERATIONS),
-                "time_per_iteration_ns": _amount(self.time_per_iteration_ns, MAX_OP_TIME_NS, positive=True),
+                "time_per_iteration_ns": _amount(
+                    self.time_per_iteration_ns, MAX_OP_TIME_NS, positive=True, low=MIN_OP_TIME_NS
+                ),
                 "energy_per_iteration_pj": _amount(self.energy_per_iteration_pj, MAX_ENERGY_PJ),
                 "devices_in_parallel": _count(self.devices_in_parallel, MAX_CROSSBAR_SIDE**2),
             },
@@ -468,6 +479,9 @@ class ChipSpec:
     """The parameter record of the chip's device model (``[device] model`` and that model's table;
     :mod:`chiptwin.spec.device`). Default: the Joshi 2020 PCM fit."""
     gdc: GDCSpec = field(default_factory=GDCSpec)
+    system: SystemSpec | None = None
+    """A system of several chips (a chip file's ``[system]`` table, :mod:`chiptwin.spec.system`): the
+    tiles, mesh, static power and other area above are then the whole system's. None: one chip."""
 
     @property
     def device_model(self) -> str:

@@ -5,7 +5,9 @@ A file has the top-level keys ``name`` and ``static_power_mw`` and one table per
 its whole chip), an optional ``[device]`` table naming the device model (``model``, default
 ``pcm_joshi2020``) and an optional table of that model's constants (``[pcm]`` for the Joshi et al. 2020
 fit, ``[rram]`` for the CMO/HfOx ReRAM fit; :mod:`chiptwin.spec.device`) whose omitted keys take the
-published values. Every problem raises :class:`SpecError` naming the file, the key and the offending value.
+published values. An optional ``[system]`` table makes the file a system of several such chips joined by
+chip-to-chip links (:mod:`chiptwin.spec.system`). Every problem raises :class:`SpecError` naming the file,
+the key and the offending value.
 
 The device tables may come from a file of their own, a *device table* (``chiptwin fit-device`` writes one):
 ``[device] include = "my_device.toml"`` (a path relative to the chip file) reads that file's ``[device]
@@ -37,6 +39,7 @@ from chiptwin.spec.chip import (
     TileSpec,
 )
 from chiptwin.spec.device import DEFAULT_DEVICE_MODEL, DEVICE_MODELS
+from chiptwin.spec.system import SystemSpec, tile_system
 
 __all__ = [
     "FigureSources",
@@ -79,8 +82,13 @@ _OPTIONAL_KEYS = {
     ("digital", "energy_per_layernorm_op_pj"),
     ("digital", "energy_per_gelu_op_pj"),
     ("noc", "router_area_um2"),
+    ("system", "chips_rows"),
+    ("system", "chip_mesh_rows"),
+    ("system", "chip_mesh_cols"),
 }
 """Keys added after chip files were written: they take their defaults when absent."""
+_SYSTEM_SET_BY_LOADER = ("chip_mesh_rows", "chip_mesh_cols")
+"""Keys of :class:`SystemSpec` the loader takes from the chip's ``[noc]`` (a file gives the others)."""
 _TOP_LEVEL = ("name", "static_power_mw", "other_area_mm2")
 _OPTIONAL_TOP_LEVEL = ("other_area_mm2",)
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}
@@ -135,8 +143,13 @@ def chip_from_dict(data: dict[str, Any]) -> ChipSpec:
     """
     model_tables = {entry.table: name for name, entry in DEVICE_MODELS.items()}
     for key in data:
-        if key not in _SECTIONS and key not in _TOP_LEVEL and key != "device" and key not in model_tables:
-            known = (*_TOP_LEVEL, *_SECTIONS, "device", *model_tables)
+        if (
+            key not in _SECTIONS
+            and key not in _TOP_LEVEL
+            and key not in ("device", "system")
+            and (key not in model_tables)
+        ):
+            known = (*_TOP_LEVEL, *_SECTIONS, "device", "system", *model_tables)
             raise SpecError(f"unknown key {key!r} (known: {', '.join(known)})")
     kwargs: dict[str, Any] = {}
     for key in _TOP_LEVEL:
@@ -153,7 +166,14 @@ def chip_from_dict(data: dict[str, Any]) -> ChipSpec:
             raise SpecError(f"missing table [{section}]")
         kwargs[section] = _build(cls, data[section], section, all_required=section not in _OPTIONAL_SECTIONS)
     kwargs["device"] = _device_params(data, model_tables)
-    return ChipSpec(**kwargs)
+    chip = ChipSpec(**kwargs)
+    if "system" not in data:
+        return chip
+    table = data["system"]
+    for key in _SYSTEM_SET_BY_LOADER:
+        if isinstance(table, dict) and key in table:
+            raise SpecError(f"key 'system.{key}' is set from [noc]: leave it out")
+    return tile_system(chip, _build(SystemSpec, table, "system", all_required=True))
 
 
 def _device_params(data: dict[str, Any], model_tables: dict[str, str]) -> Any:
@@ -184,8 +204,18 @@ def chip_to_dict(chip: ChipSpec) -> dict[str, Any]:
         value = getattr(chip, f.name)
         if f.name in _SECTIONS:
             data[f.name] = dataclasses.asdict(value)
-        elif f.name != "device":
+        elif f.name not in ("device", "system"):
             data[f.name] = value
+    system = chip.system
+    if system is not None:  # the file states one chip and the [system] table that repeats it
+        n = system.chips
+        data["system"] = {
+            k: v for k, v in dataclasses.asdict(system).items() if k not in _SYSTEM_SET_BY_LOADER
+        }
+        data["tiles"]["count"] = chip.tiles.count // n
+        data["noc"].update(mesh_rows=system.chip_mesh_rows, mesh_cols=system.chip_mesh_cols)
+        data["static_power_mw"] = chip.static_power_mw / n
+        data["other_area_mm2"] = chip.other_area_mm2 / n
     model = chip.device_model
     data["device"] = {"model": model}
     data[DEVICE_MODELS[model].table] = dataclasses.asdict(chip.device)  # type: ignore[call-overload]

@@ -17,7 +17,9 @@ inference ``i`` has released it).
 - *transfer* of activations from the producing layer's output node to the consumer (each flow of
   :func:`~chiptwin.mapping.chip_graph.route_flows`): ``bytes / link_bandwidth + hops * hop_latency``,
   holding every link of its XY route; energy ``bytes * 8 * hops * energy_per_bit_hop``. A flow that
-  stays on its tile (0 hops) costs neither time nor energy.
+  stays on its tile (0 hops) costs neither time nor energy. In a system of chips
+  (:mod:`chiptwin.spec.system`) the hops that cross a chip's edge are chip-to-chip links: their latency
+  and energy per bit replace the mesh's, and the slower of the two bandwidths sets the rate.
 - *MVM* of one placed block (:class:`BlockWork`): ``m`` MVMs (its replica's share of the layer's output
   positions, :func:`~chiptwin.mapping.placement.replica_share`), each taking the MVM time of
   :func:`~chiptwin.spec.figures.mvm_cost` (the DAC window and the ADC conversions at the chip's bits,
@@ -135,24 +137,38 @@ class _Builder:
         pos = self.mapping.positions
         route = xy_route(pos[flow.src_tile], pos[flow.dst_tile])
         links = tuple(self.link_ids.setdefault(hop, len(self.link_ids)) for hop in route)
-        noc = self.chip.noc
+        noc, system = self.chip.noc, self.chip.system
+        # A system's chip-to-chip links replace the mesh links that cross a chip's edge: the slowest
+        # link of the route sets the rate, every link adds its latency and its energy per bit.
+        off = 0 if system is None else system.crossings(pos[flow.src_tile], pos[flow.dst_tile])
+        on = flow.hops - off
+        bandwidth = noc.link_bandwidth_bytes_per_ns
+        latency_ns, pj_per_bit = on * noc.hop_latency_ns, on * noc.energy_per_bit_hop_pj
+        if system is not None and off:
+            bandwidth = min(bandwidth, system.link_bandwidth_bytes_per_ns)
+            latency_ns += off * system.link_latency_ns
+            pj_per_bit += off * system.link_energy_per_bit_pj
         return Transfer(
             src_tile=flow.src_tile,
             dst_tile=flow.dst_tile,
             size_bytes=flow.bytes_per_inference,
             hops=flow.hops,
             links=links,
-            duration_ns=ceil_ns(
-                flow.bytes_per_inference / noc.link_bandwidth_bytes_per_ns + flow.hops * noc.hop_latency_ns
-            ),
-            energy_pj=flow.bytes_per_inference * BITS_PER_BYTE * flow.hops * noc.energy_per_bit_hop_pj,
+            duration_ns=ceil_ns(flow.bytes_per_inference / bandwidth + latency_ns),
+            energy_pj=flow.bytes_per_inference * BITS_PER_BYTE * pj_per_bit,
+            offchip_links=off,
         )
 
     def link_names(self) -> tuple[str, ...]:
         def name(pos: tuple[int, int]) -> str:
             return str(self.at[pos]) if pos in self.at else f"{pos}"
 
-        return tuple(f"{name(a)}->{name(b)}" for (a, b) in self.link_ids)
+        system = self.chip.system
+
+        def kind(a: tuple[int, int], b: tuple[int, int]) -> str:
+            return " (chip-to-chip)" if system is not None and system.crossings(a, b) else ""
+
+        return tuple(f"{name(a)}->{name(b)}{kind(a, b)}" for (a, b) in self.link_ids)
 
     def block(self, layer: LayerSpec, p: BlockPlacement, ins: list[Flow], out: Flow) -> BlockWork:
         start, stop = replica_share(layer.mvms_per_inference, self.mapping.replication[layer.name], p.replica)

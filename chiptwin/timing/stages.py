@@ -40,6 +40,8 @@ class Transfer:
 
     duration_ns: int
     energy_pj: float
+    offchip_links: int = 0
+    """Chip-to-chip links the route crosses (a system of chips, :mod:`chiptwin.spec.system`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,3 +195,12 @@ class PipelinePlan:
     def dynamic_energy_pj(self) -> float:
         """Dynamic energy of one inference, pJ."""
         return sum(self.energy_pj.values())
+
+    @property
+    def offchip_bytes(self) -> int:
+        """Bytes per image times the chip-to-chip links they cross (0 on one chip)."""
+        transfers = [t for s in self.stages for t in s.inputs]
+        transfers += [
+            t for s in self.stages for b in s.blocks for t in (*b.inputs, *filter(None, [b.output]))
+        ]
+        return sum(t.size_bytes * t.offchip_links for t in transfers)

@@ -190,8 +190,10 @@ def _rows(cls: type, section: str, optional: set[str] | None, defaults: Any) -> 
 def chip_key_lines() -> list[str]:
     from chiptwin.shipped import resolve
     from chiptwin.spec import load
+    from chiptwin.spec import system as system_module
     from chiptwin.spec.chip import ChipSpec
     from chiptwin.spec.device import DEFAULT_DEVICE_MODEL, DEVICE_MODELS
+    from chiptwin.spec.system import SystemSpec
 
     hermes = load.load_chip(resolve("architectures", "hermes_64"))
     header = ["key", "type", "unit", "value (hermes_64)", "", "meaning and source"]
@@ -229,6 +231,20 @@ def chip_key_lines() -> list[str]:
             _rows(entry.params, entry.table, None, None),
             widths,
         )
+    system_optional = {key for sec, key in load._OPTIONAL_KEYS if sec == "system"}
+    system_rows = [
+        r
+        for r in _rows(SystemSpec, "system", system_optional, None)
+        if r[0].strip("`").split(".")[1] not in load._SYSTEM_SET_BY_LOADER
+    ]
+    lines += ["[system]", "--------", ""]
+    lines += [
+        "Optional: the file then describes ``chips_rows x chips_cols`` copies of its chip joined edge to "
+        "edge (the shipped ``hermes_64x8``); the tables above describe one chip. "
+        + " ".join((inspect.getdoc(system_module) or "").split("\n\n")[1].split()),
+        "",
+    ]
+    lines += list_table(["key", "type", "unit", "default", "", "meaning and source"], system_rows, widths)
     return lines
 
 

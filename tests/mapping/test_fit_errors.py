@@ -38,8 +38,12 @@ def test_another_strategy_is_suggested_when_it_fits(resnet32_pcm_graph, arch) ->
 
 
 def test_nothing_fits_says_how_many_tiles_it_would_take(arch) -> None:
-    # A 4096 x 4608 matrix: 16 x 18 = 288 crossbars of 256 x 256 (every one full), and 8 x 9 = 72 > 64 of
-    # 512 x 512 on large_512: no shipped chip holds it.
-    graph = chain_graph([linear("huge", 4096, 4608)])
-    with pytest.raises(MappingError, match=r"no strategy fits .* at least 288 tiles of 256x256 weights"):
+    # An 8192 x 4608 matrix: 32 x 18 = 576 crossbars of 256 x 256 (every one full), more than the 512 of
+    # the hermes_64x8 system; 16 x 9 = 144 > 64 of 512 x 512 on large_512, 16 x 5 = 80 > 36 of 512 x 1024
+    # on joshi2020: no shipped chip or system holds it.
+    graph = chain_graph([linear("huge", 8192, 4608)])
+    with pytest.raises(MappingError, match=r"no strategy fits .* at least 576 tiles of 256x256 weights"):
         map_graph(graph, arch("hermes_64"), "dense")
+    # 4096 x 4608 (288 crossbars) fits the system of eight HERMES chips.
+    with pytest.raises(MappingError, match=r"would fit: --arch hermes_64x8 \('dense', 288 of 512 tiles\)"):
+        map_graph(chain_graph([linear("huge", 4096, 4608)]), arch("hermes_64"), "dense")
