@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "timing"))
 from timing_graphs import chain_graph, cifar_resnet_graph, conv
 
 from chiptwin.errors import MappingError
+from chiptwin.limits import MIN_OP_TIME_NS
 from chiptwin.mapping import Mapping, analog_layers, map_graph, split_graph, validate_mapping
 from chiptwin.mapping.strategies import STRATEGIES
 from chiptwin.spec.chip import (
@@ -138,7 +139,8 @@ def chips_for(draw: st.DrawFn, graph: nx.DiGraph) -> ChipSpec:
             mesh_rows=mesh_rows,
             mesh_cols=mesh_cols,
             link_bandwidth_bytes_per_ns=draw(floats(0.5, 64.0)),
-            hop_latency_ns=draw(floats(0.0, 5.0)),
+            # 0 or at least MIN_OP_TIME_NS: the spec refuses a nonzero hop shorter than that.
+            hop_latency_ns=draw(st.one_of(st.just(0.0), floats(MIN_OP_TIME_NS, 5.0))),
             energy_per_bit_hop_pj=draw(energies_pj),
         ),
         programming=ProgrammingSpec(),

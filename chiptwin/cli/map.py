@@ -75,6 +75,9 @@ def _run(args: argparse.Namespace) -> int:
         with search_or_placer(args, searched) as chosen:
             mapping = map_graph(graph, chip, chosen, source=path)
         print(format_result(measure_mapping(graph, mapping), chip))
+        if chip.system is not None:
+            used = {chip.system.chip_of(mapping.positions[t]) for t in mapping.tiles_used}
+            print(f"system      {len(used)} of {chip.system.chips} chips used (chiptwin timing: their links)")
         for result in searched:
             print(format_search(result, args.objective or "throughput"))
         if args.frontier is not None:

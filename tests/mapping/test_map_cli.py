@@ -92,3 +92,13 @@ def test_map_search_writes_the_frontier(tmp_path: Path, capsys: pytest.CaptureFi
     assert all(used <= budget for used, budget in zip(table["tiles_used"], table["budget"], strict=True))
     assert max(table["throughput_per_s"][:3]) >= max(table["throughput_per_s"][3:])
     assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_map_on_a_system_says_how_many_chips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # packed: 6 crossbars (test_placement_strategies), all on the first of the 8 chips (tiles fill chip by
+    # chip).
+    argv = ["map", "--arch", "hermes_64x8", "--model", "resnet32_pcm", "--strategy", "packed"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    text = capsys.readouterr().out
+    assert "tiles       6 of 512 used" in text
+    assert "system      1 of 8 chips used" in text
