@@ -43,13 +43,19 @@ __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    with output_folder(args.out, "--out", UsageError) as out:  # first: fail before loading 60,000 images
+    # first: fail before loading 60,000 images
+    with output_folder(args.out, "--out", UsageError, kind="training folder") as out:
         return _train(args, out)
 
 
 def _train(args: argparse.Namespace, out: Path) -> int:
     if (args.arch is not None or args.noise is not None or args.hwa_age is not None) and not args.hwa:
         raise UsageError("chiptwin train: --arch, --noise and --hwa-age choose the noise of --hwa; add --hwa")
+    if args.hwa_age is not None and (len(args.hwa_age) != 1 or args.noise == "paper"):
+        raise UsageError(
+            f"chiptwin train: --hwa-age takes one device age for --noise chip (got {len(args.hwa_age)}"
+            f"{' with --noise paper' if args.noise == 'paper' else ''})"
+        )
     if args.noise == "chip" and args.arch is None:
         raise UsageError("chiptwin train: --noise chip needs --arch CHIP (the chip the noise comes from)")
     # Before loading 60,000 images: the model file, the chip, and the noise on the model.

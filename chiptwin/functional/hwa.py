@@ -61,6 +61,7 @@ from chiptwin.functional.analog_layer import ConvGeometry, RowGroup, rows_mvm
 from chiptwin.functional.context import ChipContext
 from chiptwin.mapping.blocks import split_graph
 from chiptwin.network.graph import build_layer_graph
+from chiptwin.network.training import clip_weights
 from chiptwin.seeding import derive_seed
 from chiptwin.spec.chip import ChipSpec
 
@@ -185,17 +186,14 @@ class HardwareAware:
     ) -> None:
         self.remove()
 
-    @torch.no_grad()
-    def clip(self) -> None:
-        """Clip every analog layer's weights to ``± alpha · std(W)`` in place (no-op without ``alpha``)."""
-        alpha = self.recipe.alpha
-        if alpha is None:
-            return
-        for layer in self.layers:
-            w = layer.module.weight
-            if w.numel() > 1:
-                bound = alpha * w.std()
-                w.clamp_(-bound, bound)
+    def clip(self, layers: Sequence[_Layer] | None = None) -> None:
+        """Clip the weights of ``layers`` (default: every analog layer) to ``± alpha · std(W)`` per layer
+        in place (:func:`chiptwin.network.training.clip_weights`; no-op without ``alpha``)."""
+        if self.recipe.alpha is not None:
+            chosen = self.layers if layers is None else layers
+            clip_weights(
+                [layer.module for layer in chosen if layer.module.weight.numel() > 1], self.recipe.alpha
+            )
 
     def describe(self) -> dict[str, Any]:
         """The chip, convention and noise this model trains against (for a model card)."""
@@ -250,7 +248,7 @@ class HardwareAware:
         def forward(x: Tensor) -> Tensor:
             if not module.training:
                 return original(module, x)
-            self.clip()
+            self.clip([layer])
             if self.recipe.source == "paper":
                 return self._paper_forward(layer, x)
             return self._chip_forward(layer, x)

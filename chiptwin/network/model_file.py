@@ -16,6 +16,8 @@ files are data, and running one runs no code.
 ``FILE.py[:NAME]@WEIGHTS`` builds the model and then loads the safetensors state dict ``WEIGHTS``
 into it (every key and shape must match): how weights that ``chiptwin train --model FILE.py`` wrote
 (hardware-aware for a chip, say) reach every command; the model keeps the label of ``FILE.py[:NAME]``.
+A bare ``WEIGHTS`` name that is not in the current folder is one shipped next to the example model
+files (``dwcnn.py@dwcnn_hermes_64_hwa.safetensors``).
 
 A bare ``FILE.py`` that is not in the current folder is a shipped example model file
 (:mod:`chiptwin.shipped`: ``dwcnn.py``); a file of the user's own always wins.
@@ -47,7 +49,7 @@ from torch import nn
 from chiptwin.errors import CheckpointError
 from chiptwin.files import check_regular_file
 from chiptwin.network.data import DATASETS
-from chiptwin.shipped import shipped_path
+from chiptwin.shipped import shipped_dir, shipped_path
 
 __all__ = [
     "DEFAULT_FACTORY",
@@ -206,6 +208,9 @@ def load_model_file(ref: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     dataset = getattr(module, "DATASET", _DEFAULT_DATASET)
     weights = model_file_weights(ref)[1]
     if weights is not None:
+        if not weights.exists() and not weights.is_symlink() and len(weights.parts) == 1:
+            shipped = shipped_dir("examples") / weights.name  # weights shipped next to the example
+            weights = shipped if weights.suffix == ".safetensors" and shipped.is_file() else weights
         _load_weights(built, weights, where)
         where = f"{where}@{weights}"
     for key, tensor in built.state_dict().items():
