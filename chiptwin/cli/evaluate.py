@@ -260,8 +260,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--checkpoint",
         type=name_or_path("checkpoint"),
         default="resnet32_pcm_fmnist_hwa",
-        help="shipped name, checkpoint path, or a model file FILE.py[:NAME] (a function building your "
-        "nn.Module)",
+        help="shipped name, checkpoint path, or a model file FILE.py[:NAME][@WEIGHTS] (a function "
+        "building your nn.Module; @WEIGHTS: a safetensors state dict to load into it)",
     )
     p.add_argument(
         "--arch",

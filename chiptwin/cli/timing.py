@@ -407,7 +407,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--model",
         type=model_name,
         default="resnet32_pcm",
-        help="zoo model name, or a model file FILE.py[:NAME] (a function building your nn.Module)",
+        help="zoo model name, or a model file FILE.py[:NAME][@WEIGHTS] (a function building your nn.Module)",
     )
     p.add_argument(
         "--strategy", type=strategy_name, default="dense", help=f"placement strategy: {', '.join(STRATEGIES)}"

@@ -29,9 +29,9 @@ def add_model_argument(p: argparse.ArgumentParser, what: str) -> None:
         action="append",
         type=model_file,
         default=[],
-        metavar="FILE.py[:NAME]",
+        metavar="FILE.py[:NAME][@WEIGHTS]",
         help=f"a model of your own (a function building your nn.Module) for the {what}'s checkpoint "
-        "named FILE (FILE-NAME with :NAME); repeatable",
+        "named FILE (FILE-NAME with :NAME); @WEIGHTS loads those weights into it; repeatable",
     )
 
 
