@@ -53,7 +53,7 @@ from chiptwin.functional.chip import AnalogChip, ConverterBits, blocks_from_mapp
 from chiptwin.functional.finite import check_logits
 from chiptwin.functional.hwa import NoiseRecipe, hardware_aware
 from chiptwin.limits import MAX_AGE_S, MAX_ARRIVALS, MAX_EVENT_ARRIVALS, MAX_RATE_PER_S
-from chiptwin.mapping import MappingResult, map_graph, measure_mapping, resolve_arch
+from chiptwin.mapping import MappingResult, Placer, map_graph, measure_mapping, resolve_arch
 from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.network.accuracy import top1_accuracy
 from chiptwin.network.data import (
@@ -71,6 +71,7 @@ from chiptwin.network.training import train as _train
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.load import load_chip as _load_chip
 from chiptwin.timing import PeriodicWorkload, TimingResult, simulate
+from chiptwin.timing.search import resolve_strategy
 from chiptwin.units import NS_PER_S
 
 __all__ = [
@@ -178,10 +179,12 @@ class PlacedModel:
 
 
 def map_model(
-    model: nn.Module, chip: ChipSpec, input_shape: Sequence[int], *, strategy: str = "dense"
+    model: nn.Module, chip: ChipSpec, input_shape: Sequence[int], *, strategy: str | Placer = "dense"
 ) -> PlacedModel:
     """Trace ``model`` for inputs of ``input_shape`` (one image, e.g. ``(1, 32, 32)``) and place its
-    analog layers on ``chip`` with ``strategy`` (``"dense"``, ``"packed"``, ``"balanced"``).
+    analog layers on ``chip`` with ``strategy`` (``"dense"``, ``"packed"``, ``"balanced"``, ``"search"``
+    for throughput, or a placer: ``chiptwin.timing.search.search_placer(objective)`` searches for an
+    objective of one's own).
 
     Raises:
         MappingError: the model cannot be traced or placed (naming the module), or does not fit the
@@ -191,7 +194,7 @@ def map_model(
     graph = build_layer_graph(
         model.eval(), tuple(int(s) for s in input_shape), activation_bits=bits, name=type(model).__name__
     )
-    mapping = map_graph(graph, chip, strategy)
+    mapping = map_graph(graph, chip, resolve_strategy(strategy))
     return PlacedModel(graph, mapping, measure_mapping(graph, mapping))
 
 
@@ -202,7 +205,7 @@ def time_model(
     *,
     rate_per_s: float = 1000.0,
     duration_s: float = 1.0,
-    strategy: str = "dense",
+    strategy: str | Placer = "dense",
     mode: str = "batched",
 ) -> TimingResult:
     """Latency, throughput and energy of serving ``model`` on ``chip`` at ``rate_per_s`` periodic
@@ -250,7 +253,7 @@ def program(
     chip: ChipSpec,
     calibration: Tensor | Data,
     *,
-    strategy: str = "dense",
+    strategy: str | Placer = "dense",
     seed: int = 0,
     ideal_devices: bool = False,
     bits: ConverterBits | None = None,
@@ -269,7 +272,7 @@ def program(
     model = model.eval()
     first = _images(calibration, RANGE_CALIBRATION_IMAGES)
     graph = build_layer_graph(model, tuple(int(s) for s in first[0].shape[1:]), name=type(model).__name__)
-    mapping = map_graph(graph, chip, strategy)
+    mapping = map_graph(graph, chip, resolve_strategy(strategy))
     noise: NoiseModel = IdealNoiseModel() if ideal_devices else noise_model(chip)
     return program_chip(model, chip, blocks_from_mapping(mapping), noise, seed, first, bits=bits)
 

@@ -70,6 +70,19 @@ def test_map_and_time_a_model_of_your_own(name: str) -> None:
         ct.time_model(placed, ct.load_chip("joshi2020"))
 
 
+def test_a_model_of_your_own_searched_for_an_objective_of_your_own() -> None:
+    from chiptwin.timing.search import search_placer
+
+    model, chip = _models()["depthwise"], ct.load_chip("hermes_64")
+    placed = ct.map_model(model, chip, (1, 32, 32), strategy="search")  # throughput on the timing plan
+    assert placed.result.strategy == "search"
+    # The stem, depthwise and pointwise layers do 256 MVMs each (16 x 16 outputs): the search replicates.
+    assert placed.result.layers[0].replicas > 1
+    fewest = ct.map_model(model, chip, (1, 32, 32), strategy=search_placer(lambda plan: len(plan.tiles_used)))
+    # 9 x 8 (stem), 8 blocks of 9 x 1 (depthwise), 8 x 16 and 16 x 10 weights share one crossbar
+    assert fewest.result.tiles_used == 1
+
+
 @pytest.mark.slow  # ~3 s each
 @pytest.mark.parametrize("name", ["depthwise", "vit"])
 def test_program_a_model_of_your_own_on_ideal_parts_is_exact(name: str) -> None:
