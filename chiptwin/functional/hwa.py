@@ -21,9 +21,10 @@ Two noise sources (:class:`NoiseRecipe`), each cited where it is used:
    back to weights: the perturbation a programmed chip really has, at that block's scale. With
    ``age_s`` after ``t0`` the block is also compensated as GDC would (``reference(t0) / read(age)``,
    :mod:`chiptwin.functional.compensation`), so what remains is the drift *variability* the network must
-   tolerate: training against the noise of a later device age is the drift-aware option (the weight
-   noise grows with age, Joshi 2020 Fig. 4; Rasch et al., Nat. Commun. 14, 5282 (2023), train with noise
-   drawn from the statistical PCM model and evaluate at 1 h .. 1 y after GDC).
+   tolerate (and the output noise and ADC step grow by the same factor: they act on the drifted signal
+   before the digital GDC gain). Training against the noise of a later device age is the drift-aware
+   option (the weight noise grows with age, Joshi 2020 Fig. 4; Rasch et al., Nat. Commun. 14, 5282
+   (2023), train with noise drawn from the statistical PCM model and evaluate at 1 h .. 1 y after GDC).
 3. **Converters**, where the chip has them (not ``ideal``): inputs quantised by the DAC to ``dac.bits``
    over the layer's input range, each block's output digitised by the ADC to ``adc.bits`` over its range
    times ``adc.range_headroom``, both with straight-through gradients (rounding passes the gradient
@@ -283,7 +284,7 @@ class HardwareAware:
         out: Tensor | None = None
         for rows in layer.rows:
             w_rows = unrolled[rows.row_start : rows.row_stop]
-            perturbation, beta = self._perturbation(w_rows.detach(), rows, gen)
+            perturbation, beta, gain = self._perturbation(w_rows.detach(), rows, gen)
             y = rows_mvm(x, w_rows + perturbation, rows.row_start, rows.row_stop, conv)
             if periphery:
                 # Normalised output units (a full-scale input through g_max is 1), per column.
@@ -291,7 +292,15 @@ class HardwareAware:
                 y = _Through.apply(
                     y,
                     _periphery(
-                        y.detach(), to_norm, sigma, adc_bits, rows, gen, chip.adc.range_headroom, conv
+                        y.detach(),
+                        to_norm,
+                        gain.view(shape),
+                        sigma,
+                        adc_bits,
+                        rows,
+                        gen,
+                        chip.adc.range_headroom,
+                        conv,
                     ),
                     1.0,
                 )
@@ -302,8 +311,11 @@ class HardwareAware:
         return out
 
     @torch.no_grad()
-    def _perturbation(self, w_rows: Tensor, rows: _RowRange, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        """The chip's weight error of these rows (programmed, read at the age, GDC), and beta per column."""
+    def _perturbation(
+        self, w_rows: Tensor, rows: _RowRange, gen: torch.Generator
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The chip's weight error of these rows (programmed, read at the age, GDC), beta per column (µS per
+        unit weight) and the GDC factor per column (``reference / now``; 1 at ``t0``)."""
         chip = self.chip
         assert self._noise is not None
         g_max = chip.device.g_max_usiemens
@@ -336,9 +348,12 @@ class HardwareAware:
                 )
             )
             alpha = torch.where(now > 0, reference / now.clamp_min(torch.finfo(now.dtype).tiny), 0.0)
-            read.mul_(group.expand_per_column(alpha))
+            gain = group.expand_per_column(alpha)
+            read.mul_(gain)
+        else:
+            gain = torch.ones_like(group.beta)
         perturbation = read.sub_(w_rows).mul_(self.recipe.noise_scale).to(w_rows.dtype)
-        return perturbation, group.beta.to(w_rows.dtype)
+        return perturbation, group.beta.to(w_rows.dtype), gain.to(w_rows.dtype)
 
 
 def _digital(layer: _Layer, x: Tensor, weight: Tensor) -> Tensor:
@@ -366,6 +381,7 @@ class _Through(torch.autograd.Function):
 def _periphery(
     y: Tensor,
     to_norm: Tensor,
+    gain: Tensor,
     sigma: float,
     adc_bits: int | None,
     rows: _RowRange,
@@ -377,11 +393,13 @@ def _periphery(
 
     The noise is ``sigma`` per output in normalised units (``y * to_norm``); the ADC digitises each block
     over ``headroom`` times its largest |normalised output| in this batch (the chip calibrates that
-    range once on images), ``levels(adc_bits)`` steps per sign.
+    range once on images), ``levels(adc_bits)`` steps per sign. Both act on the drifted signal, before
+    the digital GDC factor ``gain`` (per column, 1 at ``t0``) scales it back, so in compensated units the
+    noise and the step are ``gain`` times larger.
     """
     z = y * to_norm
     if sigma > 0:
-        z.add_(torch.empty_like(z).normal_(generator=gen).mul_(sigma))
+        z.add_(torch.empty_like(z).normal_(generator=gen).mul_(gain * sigma))
     if adc_bits is not None:
         n = levels(adc_bits)
         cols_last = z.movedim(1, -1) if conv is not None else z
@@ -390,7 +408,7 @@ def _periphery(
         ranges = torch.cat([per_col[c0:c1].amax().expand(c1 - c0) for c0, c1 in rows.col_blocks])
         steps = (ranges * headroom).clamp_min(tiny) / n
         shape = (1, -1, 1, 1) if conv is not None else (1,) * (z.dim() - 1) + (-1,)
-        steps = steps.view(shape)
+        steps = steps.view(shape) * gain
         z.div_(steps).round_().clamp_(-n, n).mul_(steps)
     return z.div_(to_norm)
 

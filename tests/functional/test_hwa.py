@@ -115,6 +115,31 @@ def test_noise_at_a_later_age_is_compensated_drift_variability() -> None:
         NoiseRecipe(age_s=-1.0)
 
 
+def test_output_noise_is_the_chips_and_grows_with_the_gdc_factor() -> None:
+    """Every weight at max|W| = 1 (beta = g_max) and a one-hot input at full scale: each output is one
+    weight plus the periphery's noise, 0.04 in normalised units = 0.04 in weight units at t0. At a later
+    age the devices have drifted down and GDC multiplies the output back, noise included."""
+    chip = ct.load_chip("hermes_64")
+    chip = dataclasses.replace(
+        chip, dac=dataclasses.replace(chip.dac, ideal=True), adc=dataclasses.replace(chip.adc, ideal=True)
+    )
+    assert chip.adc.output_noise == 0.04
+    layer = nn.Linear(16, 64, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    x = torch.zeros(4096, 16)
+    x[:, 0] = 1.0
+    spread = {}
+    for age in (None, 3.15e7):
+        with hardware_aware(layer, chip, (16,), recipe=NoiseRecipe(alpha=None, age_s=age)):
+            layer.train()
+            with torch.no_grad():
+                y = layer(x)
+        spread[age] = float(y.std(0).mean())  # over the batch: the same weights, fresh noise per output
+    assert spread[None] == pytest.approx(0.04, rel=0.02)
+    assert spread[3.15e7] > 1.3 * spread[None]  # a year of drift: a GDC factor well above 1
+
+
 def test_paper_recipe_is_eta_times_max_w() -> None:
     layer = nn.Linear(64, 64, bias=False)
     torch.manual_seed(1)
