@@ -326,35 +326,17 @@ def test_a_small_cnn_trains_for_a_chip_in_seconds(
 ) -> None:
     x, y = images
     test = ct.load_images("fashion-mnist", "test", n=500)
+    chip = ct.load_chip("hermes_64")
+    options = {"chip": chip, "test": test, "epochs": 2, "lr": 3e-3, "batch_size": 32, "out": tmp_path}
     model = _small_cnn()
-    result = ct.train(
-        model,
-        (x, y),
-        chip=ct.load_chip("hermes_64"),
-        test=test,
-        epochs=2,
-        lr=3e-3,
-        batch_size=32,
-        out=tmp_path,
-        name="small",
-    )
+    result = ct.train(model, (x, y), name="small", **options)
     assert result.history[1]["train_loss"] < result.history[0]["train_loss"]
     assert result.test_accuracy is not None and result.test_accuracy > 0.5  # 10 classes: chance is 0.1
     card = (tmp_path / "small.json").read_text()
     assert '"chip": "hermes_64"' in card and '"output_noise": 0.04' in card
-    # Resuming the finished run trains nothing more and gives the same weights.
+    # Training again into the finished run's folder resumes it: nothing more to train, the same weights.
     again = _small_cnn()
-    ct.train(
-        again,
-        (x, y),
-        chip=ct.load_chip("hermes_64"),
-        test=test,
-        epochs=2,
-        lr=3e-3,
-        batch_size=32,
-        out=tmp_path,
-        name="small",
-    )
+    ct.train(again, (x, y), name="small", **options)
     assert all(
         torch.equal(a, b)
         for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
