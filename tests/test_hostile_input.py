@@ -739,6 +739,22 @@ def test_evaluate_never_writes_its_trace_inside_another(
     assert _tree(finished_trace) == before
 
 
+def test_every_command_that_writes_names_the_kind_of_its_output() -> None:
+    # output_folder checks a folder against the outputs around it only for a named kind.
+    import ast
+
+    unnamed = [
+        f"{path.name}:{node.lineno}"
+        for path in sorted((ROOT / "chiptwin/cli").glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "output_folder"
+        and not any(k.arg == "kind" for k in node.keywords)
+    ]
+    assert unnamed == []
+
+
 def test_a_run_inside_a_running_trace_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = {"trace_version": TRACE_VERSION, "scenario": {"name": "t"}, "seeds": [0]}
     with TraceWriter(tmp_path / "running", manifest):  # a run still writing: manifest "running"
