@@ -34,7 +34,12 @@ from chiptwin.functional.hwa import NOISE_SOURCES, NoiseRecipe, hardware_aware
 from chiptwin.limits import MAX_BATCH_SIZE, MAX_CROP_PAD, MAX_EPOCHS
 from chiptwin.mapping import resolve_arch
 from chiptwin.network.data import FASHION_MNIST_DIR, image_shape, load_cifar10, load_fashion_mnist
-from chiptwin.network.model_file import is_model_file, load_model_file, model_file_label
+from chiptwin.network.model_file import (
+    is_model_file,
+    load_model_file,
+    model_file_label,
+    model_file_weights,
+)
 from chiptwin.network.training import OPTIMIZERS, TrainingNoise, TrainSpec
 from chiptwin.network.training import train as run_training
 from chiptwin.spec.load import load_chip
@@ -75,6 +80,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             for k in ("model_file", "factory", "class", "file_sha256", "weights")
             if k in file_card
         }
+        card["model_file"] = model_file_weights(args.model)[0]  # as given: no local path in the card
         dataset = str(file_card["dataset"])
     noise = None
     if args.arch is not None:
@@ -139,7 +145,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
     assert result.test_accuracy is not None
     print(f"{result.checkpoint}: digital test accuracy {100 * result.test_accuracy:.2f} %")
     if user_model is not None:
-        print(f"use it as {args.model}@{result.checkpoint} wherever a model file goes")
+        print(f"use it as {model_file_weights(args.model)[0]}@{result.checkpoint} wherever a model file goes")
     return 0
 
 
