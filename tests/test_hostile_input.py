@@ -909,8 +909,18 @@ def test_a_repeated_option_is_refused_not_overridden(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, b = _model_file(tmp_path / "a"), _model_file(tmp_path / "b")
-    _one_line(["map", "--model", str(a), "--model", str(b)], capsys, "argument --model: given twice")
-    _one_line(["map", "--strategy", "dense", "--strategy=packed"], capsys, "argument --strategy: given twice")
+    _one_line(
+        ["map", "--model", str(a), "--model", str(b)],
+        capsys,
+        f"argument --model: given twice (--model {a}, then --model {b}); give it once",
+    )
+    _one_line(
+        ["map", "--strategy", "dense", "--strategy=packed"],
+        capsys,
+        "argument --strategy: given twice (--strategy dense, then --strategy packed)",
+    )
+    # a flag given twice says the same thing: not refused (the missing scenario is the error)
+    _one_line(["run", str(tmp_path / "none.toml"), "--quiet", "--quiet"], capsys, "none.toml")
     scenario = _scenario(tmp_path, checkpoints='["user"]')
     _one_line(
         ["run", str(scenario), "--model", str(a), "--model", str(b), "--out", str(tmp_path / "t")],

@@ -75,22 +75,25 @@ class ArgumentParser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def _refuse_repeats(self, args: list[str]) -> None:
-        """Refuse an option of this parser that ``args`` give twice (``--model a.py --model b.py``), unless
-        it collects repeats (``action="append"``). Options of a command's parser are its parser's."""
+        """Refuse an option with a value that ``args`` give twice (``--model a.py --model b.py``), unless
+        it collects repeats (``action="append"``); a flag may repeat. A command's parser checks its own."""
         seen: dict[str, str] = {}
-        for token in args:
+        for i, token in enumerate(args):
             if token == "--":
                 break
-            name = token.split("=", 1)[0] if token.startswith("-") else ""
+            name, eq, value = token.partition("=") if token.startswith("-") else ("", "", "")
             action = self._option_string_actions.get(name)
-            if action is None or isinstance(action, argparse._AppendAction | argparse._CountAction):
-                continue
+            if action is None or action.nargs == 0 or isinstance(action, argparse._AppendAction):
+                continue  # a flag given twice says the same; an appending option collects its repeats
+            if not eq:  # the value is the next argument
+                value = args[i + 1] if i + 1 < len(args) else ""
+            shown = f"{name} {value}".strip()
             if action.dest in seen:
                 self.error(
-                    f"argument {'/'.join(action.option_strings)}: given twice ({seen[action.dest]!r}, then "
-                    f"{token!r}); give it once"
+                    f"argument {'/'.join(action.option_strings)}: given twice ({seen[action.dest]}, then "
+                    f"{shown}); give it once"
                 )
-            seen[action.dest] = token
+            seen[action.dest] = shown
 
     def error(self, message: str) -> NoReturn:
         """Raise the argparse ``message`` (one line) as a :class:`UsageError` naming the command."""
