@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 import chiptwin as ct
 from chiptwin.cli import main
 from chiptwin.device.pcm import PROG_NOISE_REFERENCE_G_MAX_USIEMENS
-from chiptwin.errors import DataError, MappingError, UsageError
+from chiptwin.errors import CheckpointError, DataError, MappingError, UsageError
 from chiptwin.functional.hwa import NoiseRecipe, hardware_aware
 from chiptwin.network.data import load_shipped
+from chiptwin.network.model_file import load_model_file
 from chiptwin.spec.chip import ChipSpec
 
 
@@ -422,14 +425,38 @@ def test_cli_refuses_chip_options_without_hwa(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_weights_of_another_model_are_refused(tmp_path: Path) -> None:
-    from chiptwin.errors import CheckpointError
-    from chiptwin.network.model_file import load_model_file
-
     model_file = tmp_path / "small.py"
     model_file.write_text(_MODEL_FILE)
     other = tmp_path / "other.safetensors"
-    from safetensors.torch import save_file
-
     save_file({"weight": torch.zeros(2, 2)}, str(other))
     with pytest.raises(CheckpointError, match="not the weights of"):
         load_model_file(f"{model_file}@{other}")
+
+
+_SHIPPED = {
+    "dwcnn_joshi2020_hwa": ("joshi2020", "chip"),
+    "dwcnn_hermes_64_hwa": ("hermes_64", "chip"),
+    "dwcnn_paper_hwa": ("joshi2020", "paper"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SHIPPED))
+def test_shipped_hardware_aware_weights_load_by_bare_name(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty folder: the bare names are the shipped files
+    _, card = load_model_file(f"dwcnn.py@{name}.safetensors")
+    assert card["class"] == "DWCNN" and card["weights"].endswith(f"examples/{name}.safetensors")
+    weights_card = json.loads(Path(card["weights"]).with_suffix(".json").read_text())
+    chip, source = _SHIPPED[name]
+    assert weights_card["hwa"]["chip"] == chip and weights_card["hwa"]["recipe"]["source"] == source
+    assert weights_card["model_file"] == "dwcnn.py"
+
+
+@pytest.mark.slow  # ~10 s: the 10,000 test images through each network
+@pytest.mark.parametrize("name", sorted(_SHIPPED))
+def test_shipped_hardware_aware_weights_have_their_cards_accuracy(name: str) -> None:
+    model, card = load_model_file(f"dwcnn.py@{name}.safetensors")
+    weights_card = json.loads(Path(card["weights"]).with_suffix(".json").read_text())
+    accuracy = ct.accuracy(model, ct.load_images("fashion-mnist", "test"))
+    assert accuracy == pytest.approx(weights_card["digital_test_accuracy"], abs=1e-4)
