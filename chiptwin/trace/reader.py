@@ -41,6 +41,7 @@ from chiptwin.trace.footer import check_parquet_rows
 from chiptwin.trace.manifest import TRACE_VERSION
 from chiptwin.trace.mapping_table import MAPPING_SCHEMA_VERSION
 from chiptwin.trace.schema import SCHEMA_VERSION, SCHEMAS
+from chiptwin.units import plural
 
 __all__ = [
     "MANIFEST_FILE",
@@ -206,7 +207,10 @@ def _events_limit(scenario: dict[str, Any]) -> tuple[int, str]:
             programs = max(programs, last / again + 2)
     chunks = last / _CHUNK_S + passes + len(times) + 2
     limit = MAX_TILES * programs + _EVENTS_PER_PASS * passes + 2 * chunks + 1000
-    why = f"{len(times)} probes to {last:g} s, {passes:,.0f} compensation passes, {programs:,.0f} programs"
+    count = f"{plural(len(times), 'probe')} to {last:g} s"
+    passes_text = plural(round(passes), "compensation pass", "compensation passes")
+    programmings = plural(round(programs), "programming")
+    why = f"{count}, at most {passes_text} and {programmings} of {MAX_TILES:,} tiles"
     return int(min(limit, 2**62)), why
 
 
