@@ -435,6 +435,7 @@ def test_weights_of_another_model_are_refused(tmp_path: Path) -> None:
 
 _SHIPPED = {
     "dwcnn_joshi2020_hwa": ("joshi2020", "chip"),
+    "dwcnn_joshi2020_hwa_1d": ("joshi2020", "chip"),
     "dwcnn_hermes_64_hwa": ("hermes_64", "chip"),
     "dwcnn_paper_hwa": ("joshi2020", "paper"),
 }
