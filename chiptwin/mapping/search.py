@@ -19,12 +19,13 @@ figures):
    which tightens it (:func:`whole_crossbars_allow`). The smallest ``T`` meeting the budget by both is the
    lower bound reported next to the ``T`` found.
 3. **Placement: a seeded local search with a lower bound on NoC traffic.** The crossbars go to tiles along
-   the snake in layer order; then sweeps over every move (a crossbar to a tile at most
-   :data:`MOVE_RADIUS_HOPS` away, swapping with the one there), in a seeded order, keep each move that
-   improves the score, until a sweep finds none (a local optimum, :attr:`SearchResult.converged`) or
-   ``max_evaluations`` are spent. Every byte sent from
-   one crossbar to another crosses at least one hop, which bounds the byte-hops of the chosen crossbars
-   from below.
+   the snake in layer order, or one by one on the free tile nearest (bytes x hops; in a system also with
+   a chip edge weighted by its link's energy) to those already placed, whichever scores best; then
+   sweeps over every move (a crossbar to a tile at most :data:`MOVE_RADIUS_HOPS` away, swapping with
+   the one there), in a seeded order, keep each move that improves the score, until a sweep finds none
+   (a local optimum, :attr:`SearchResult.converged`) or ``max_evaluations`` are spent. Every byte sent
+   from one crossbar to another crosses at least one hop, which bounds the byte-hops of the chosen
+   crossbars from below.
 
 The replication level is searched too: the throughput-optimal ``T`` with sharing, the unshared optimum,
 one copy of every layer packed (the fewest tiles) and a geometric ladder between, each scored. The fixed
@@ -328,6 +329,49 @@ def _refine(
             return tiles, best, True
 
 
+def _nearest_tiles(
+    graph: nx.DiGraph,
+    blocks: tuple[BlockSpec, ...],
+    chip: ChipSpec,
+    bins: list[_Bin],
+    snake: list[int],
+    *,
+    weigh_links: bool,
+) -> list[int]:
+    """Crossbars placed one by one in layer order, each on the free tile that minimises bytes x hops to
+    the crossbars already placed (ties: the earliest tile of the snake); a constructive start for the
+    local search that keeps heavy flows short. With ``weigh_links`` a hop across a system's chip edge
+    counts as many mesh hops as its energy per bit is worth (at least one); without, as one hop."""
+    n, count = len(bins), chip.tiles.count
+    on_snake = _layout(blocks, chip, bins, snake[:n])
+    crossbar_of = {t: i for i, t in enumerate(snake[:n])}
+    weight = np.zeros((n, n))
+    for f in route_flows(graph, on_snake):
+        a, b = crossbar_of[f.src_tile], crossbar_of[f.dst_tile]
+        if a != b:
+            weight[a, b] += f.bytes_per_inference
+            weight[b, a] += f.bytes_per_inference
+    position = np.array([tile_position(chip, t) for t in range(count)])
+    hops = np.abs(position[:, None, :] - position[None, :, :]).sum(axis=2).astype(float)
+    system = chip.system
+    if system is not None and weigh_links:  # a hop across a chip's edge: its link's energy, in mesh hops
+        chip_at = position // np.array([system.chip_mesh_rows, system.chip_mesh_cols])
+        crossings = np.abs(chip_at[:, None, :] - chip_at[None, :, :]).sum(axis=2)
+        per_hop = chip.noc.energy_per_bit_hop_pj
+        ratio = system.link_energy_per_bit_pj / per_hop if per_hop > 0 else 1.0
+        hops += crossings * (max(ratio, 1.0) - 1.0)
+    rank = np.empty(count, dtype=np.int64)
+    rank[snake] = np.arange(len(snake))
+    tiles: list[int] = []
+    free = np.ones(count, dtype=bool)
+    for i in range(n):
+        cost = hops[:, tiles] @ weight[i, :i] if tiles else np.zeros(count)
+        order = np.lexsort((rank, np.where(free, cost, np.inf)))
+        tiles.append(int(order[0]))
+        free[order[0]] = False
+    return tiles
+
+
 def _sent_between_crossbars(graph: nx.DiGraph, mapping: Mapping) -> int:
     return sum(f.bytes_per_inference for f in route_flows(graph, mapping) if f.src_tile != f.dst_tile)
 
@@ -412,11 +456,19 @@ def search_mapping(
     snake = list(snake_order(chip))
     best_s: tuple[float, ...] | None = None
     best_bins: list[_Bin] = []
+    best_tiles: list[int] = []
     for _, packing in levels:
         ordered = _in_layer_order(blocks, packing)
-        s = evaluate(_layout(blocks, chip, ordered, snake[: len(ordered)]))
-        if best_s is None or s < best_s:
-            best_s, best_bins = s, ordered
+        starts = [
+            snake[: len(ordered)],
+            _nearest_tiles(graph, blocks, chip, ordered, snake, weigh_links=False),
+        ]
+        if chip.system is not None:
+            starts.append(_nearest_tiles(graph, blocks, chip, ordered, snake, weigh_links=True))
+        for start in starts:
+            s = evaluate(_layout(blocks, chip, ordered, start))
+            if best_s is None or s < best_s:
+                best_s, best_bins, best_tiles = s, ordered, start
     assert best_s is not None
     scored = []
     for placer in recipes:
@@ -427,7 +479,7 @@ def search_mapping(
         if len(m.tiles_used) <= budget:
             scored.append((evaluate(dataclasses.replace(m, model=str(graph.graph.get("model", "")))), m))
     tiles, best_s, converged = _refine(
-        blocks, chip, best_bins, snake[: len(best_bins)], best_s, evaluate, np.random.default_rng(seed)
+        blocks, chip, best_bins, best_tiles, best_s, evaluate, np.random.default_rng(seed)
     )
     mapping, origin = _layout(blocks, chip, best_bins, tiles), "search"
     for s, m in scored:
