@@ -14,7 +14,7 @@ from chiptwin.errors import SpecError
 from chiptwin.mapping import map_graph, snake_order
 from chiptwin.mapping.mapper import resolve_arch
 from chiptwin.spec.chip import ChipSpec, NoCSpec, TileSpec
-from chiptwin.spec.load import load_chip
+from chiptwin.spec.load import apply_overrides, chip_from_dict, chip_to_dict, load_chip
 from chiptwin.spec.system import SystemSpec, tile_system
 from chiptwin.timing import build_plan
 
@@ -84,3 +84,12 @@ def test_a_system_without_its_links_is_a_one_line_error(tmp_path: Path) -> None:
     holes.write_text(text.replace("count = 64 ", "count = 60 "))
     with pytest.raises(SpecError, match=r"tiles.count\(=60\) must fill the mesh"):
         load_chip(holes)
+
+
+def test_a_system_round_trips_and_its_links_can_be_swept(tmp_path: Path) -> None:
+    system = load_chip(resolve_arch("hermes_64x8"))
+    assert chip_from_dict(chip_to_dict(system)) == system
+    # A sweep's section.key override (arch_overrides) reaches the links and keeps the 8 chips.
+    slower = apply_overrides(system, {"system.link_bandwidth_bytes_per_ns": 2.0}, tmp_path / "sweep.toml")
+    assert slower.system is not None and slower.system.link_bandwidth_bytes_per_ns == 2.0
+    assert slower.tiles.count == 512 and slower.static_power_mw == system.static_power_mw
