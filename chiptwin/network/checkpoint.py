@@ -39,9 +39,11 @@ SHIPPED_CHECKPOINTS = (
     "resnet32_pcm_fmnist_hwa",
     "vit4_fmnist_fp",
     "vit4_fmnist_hwa",
+    "vit4_fmnist_hermes_64_hwa",
 )
 """Checkpoints shipped in ``chiptwin/network/checkpoints`` (FP32 and hardware-aware fine-tuned, ResNet-32
-and the vision transformer vit4)."""
+and the vision transformer vit4; ``vit4_fmnist_hermes_64_hwa`` fine-tuned against ``hermes_64``'s own
+noise, :mod:`chiptwin.functional.hwa`)."""
 
 _CARD_REQUIRED = ("model", "dataset")
 
