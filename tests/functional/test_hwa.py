@@ -437,6 +437,7 @@ _SHIPPED = {
     "dwcnn_joshi2020_hwa": ("joshi2020", "chip"),
     "dwcnn_joshi2020_hwa_1d": ("joshi2020", "chip"),
     "dwcnn_hermes_64_hwa": ("hermes_64", "chip"),
+    "dwcnn_hermes_64_hwa_1d": ("hermes_64", "chip"),
     "dwcnn_paper_hwa": ("joshi2020", "paper"),
 }
 
