@@ -60,6 +60,7 @@ from chiptwin.device.models import NOISE_MODELS, noise_model
 from chiptwin.errors import DeviceError, MappingError, UsageError
 from chiptwin.functional.analog_layer import ConvGeometry, RowGroup, rows_mvm
 from chiptwin.functional.context import ChipContext
+from chiptwin.limits import MAX_AGE_S
 from chiptwin.mapping.blocks import split_graph
 from chiptwin.network.graph import build_layer_graph
 from chiptwin.network.training import clip_weights
@@ -108,7 +109,7 @@ class NoiseRecipe:
             "source": self.source in NOISE_SOURCES,
             "eta": _finite(self.eta) and 0 <= self.eta <= 1,
             "alpha": self.alpha is None or (_finite(self.alpha) and 0 < self.alpha <= 100),
-            "age_s": self.age_s is None or (_finite(self.age_s) and 0 <= self.age_s <= 1e10),
+            "age_s": self.age_s is None or (_finite(self.age_s) and 0 <= self.age_s <= MAX_AGE_S),
             "noise_scale": _finite(self.noise_scale) and 0 <= self.noise_scale <= 100,
         }
         for key, ok in checks.items():
