@@ -308,7 +308,7 @@ def train(
     model: nn.Module,
     data: str | TrainData,
     *,
-    chip: ChipSpec | None = None,
+    chip: ChipSpec | str | None = None,
     recipe: NoiseRecipe | None = None,
     test: TrainData | None = None,
     epochs: int = 1,
@@ -330,7 +330,8 @@ def train(
         data: ``"fashion-mnist"`` or ``"cifar10"`` (the training split from ``directory``, augmented by
             random crop and flip, with the test split as ``test``), ``(images, labels)`` tensors of
             normalised images (shuffled per epoch), or your own batches (a ``DataLoader``).
-        chip, recipe: the chip to train against and the noise; no chip: plain FP32 training.
+        chip, recipe: the chip to train against (a :class:`ChipSpec`, or a name or path for
+            :func:`load_chip`) and the noise; no chip: plain FP32 training.
         test: test data as ``data`` (not a name); its digital accuracy is reported every epoch.
         epochs, lr, optimizer, weight_decay, batch_size: AdamW (or ``"sgd"``) with a cosine schedule
             from ``lr``; ``batch_size`` for the dataset and tensors (a ``DataLoader`` batches itself).
@@ -349,6 +350,10 @@ def train(
     """
     if optimizer not in OPTIMIZERS:
         raise UsageError(f"optimizer(={optimizer!r}) must be one of {', '.join(OPTIMIZERS)}")
+    if isinstance(chip, (str, Path)):
+        chip = load_chip(chip)
+    elif chip is not None and not isinstance(chip, ChipSpec):
+        raise UsageError(f"chip(={chip!r}) must be a ChipSpec (chiptwin.load_chip), a chip name or None")
     try:
         spec = TrainSpec(
             model=type(model).__name__,
@@ -360,7 +365,7 @@ def train(
             weight_decay=weight_decay,
             seed=seed,
             hwa=chip is not None,
-            crop_pad=2,
+            crop_pad=2,  # a named dataset's random crop: shifts of up to 2 pixels (assumed, small)
         )
     except (ValueError, TypeError) as exc:
         raise UsageError(f"train: {exc}") from None

@@ -346,6 +346,14 @@ def test_a_small_cnn_trains_for_a_chip_in_seconds(
     )
 
 
+def test_train_takes_a_chip_name_and_refuses_anything_else(images: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = images[0][:32], images[1][:32]
+    result = ct.train(_small_cnn(), (x, y), chip="joshi2020", batch_size=32, progress=False)
+    assert len(result.history) == 1
+    with pytest.raises(UsageError, match="must be a ChipSpec"):
+        ct.train(_small_cnn(), (x, y), chip=64, progress=False)
+
+
 def test_a_non_finite_loss_is_one_error(images: tuple[torch.Tensor, torch.Tensor]) -> None:
     x = images[0][:64].clone()
     x[3, 0, 5, 5] = float("nan")
