@@ -22,7 +22,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeGuard
@@ -339,8 +339,12 @@ def _optimizer(spec: TrainSpec, model: nn.Module) -> torch.optim.Optimizer:
 
 def _epoch_batches(
     data: TrainData, spec: TrainSpec, order_gen: torch.Generator, device: torch.device
-) -> tuple[Iterable[tuple[torch.Tensor, torch.Tensor]], int | None]:
-    """One epoch's training batches on ``device`` (normalised, channels_last) and their count if known."""
+) -> tuple[Iterable[tuple[torch.Tensor, torch.Tensor]], int]:
+    """One epoch's training batches on ``device`` (normalised, channels_last) and their count.
+
+    Raises:
+        DataError: the user's batches have no length (a generator: they would run out after one epoch).
+    """
     if isinstance(data, ImageSet):
         order = torch.randperm(len(data), generator=order_gen)
 
@@ -370,8 +374,11 @@ def _epoch_batches(
                 raise DataError("training data must be (images, labels) tensors or batches of them")
             yield _on(batch[0], device), batch[1].to(device)
 
-    count = len(data) if hasattr(data, "__len__") else None  # type: ignore[arg-type]
-    return from_loader(), count
+    if not isinstance(data, Sized):  # a generator: one epoch only, and no step count for the schedule
+        raise DataError(
+            "training batches must be re-iterable with a length (a DataLoader, a list), not a generator"
+        )
+    return from_loader(), len(data)
 
 
 def _is_tensor_pair(data: object) -> TypeGuard[tuple[torch.Tensor, torch.Tensor]]:
@@ -509,7 +516,7 @@ def train(
             if attached is not None:
                 attached.reseed(noise_seed)
             batches, steps_per_epoch = _epoch_batches(train_data, spec, order_gen, device)
-            steps_for_lr = steps_per_epoch or meta.get("steps_per_epoch") or 1
+            steps_for_lr = max(steps_per_epoch, 1)
             total_loss, correct, seen = 0.0, 0, 0
             bar = tqdm(
                 batches,
@@ -545,7 +552,6 @@ def train(
             bar.close()
             if seen == 0:
                 raise DataError("training set is empty")
-            meta["steps_per_epoch"] = step + 1
             test_acc = _test_accuracy(model, test_data, device)
             elapsed = time.perf_counter() - start
             row = {

@@ -354,6 +354,17 @@ def test_train_takes_a_chip_name_and_refuses_anything_else(images: tuple[torch.T
         ct.train(_small_cnn(), (x, y), chip=64, progress=False)
 
 
+def test_batches_of_a_loader_train_and_a_generator_is_refused(
+    images: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    x, y = images[0][:64], images[1][:64]
+    loader = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]  # re-iterable, with a length
+    result = ct.train(_small_cnn(), loader, chip="hermes_64", epochs=2, progress=False)
+    assert [row["epoch"] for row in result.history] == [1, 2]
+    with pytest.raises(DataError, match="not a generator"):
+        ct.train(_small_cnn(), iter(loader), chip="hermes_64", progress=False)
+
+
 def test_a_non_finite_loss_is_one_error(images: tuple[torch.Tensor, torch.Tensor]) -> None:
     x = images[0][:64].clone()
     x[3, 0, 5, 5] = float("nan")
