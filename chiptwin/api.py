@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -392,24 +392,27 @@ def train(
             if first is None:
                 raise DataError("train: the training data holds no batch")
             shape = tuple(int(s) for s in first[0].shape[1:])
-    noise = None
-    if chip is not None:
-        chosen = chip
-        hardware_aware(model, chosen, shape, recipe=recipe, seed=seed).remove()  # fail before training
+    # Attached once, here: a model the chip cannot take fails before any training.
+    handle = None if chip is None else hardware_aware(model, chip, shape, recipe=recipe, seed=seed)
+    try:
+        with tempfile.TemporaryDirectory(prefix="chiptwin-train-") as scratch:
+            return _train(
+                spec,
+                train_data,
+                test_set,
+                Path(out) if out is not None else Path(scratch),
+                name=name,
+                model=model,
+                noise=None if handle is None else _attached(handle),
+                card={"class": type(model).__name__},
+                progress=progress,
+                log=(lambda _msg: None) if not progress else None,
+            )
+    finally:
+        if handle is not None:
+            handle.remove()  # idempotent: training removes it when it gets that far
 
-        def noise(m: nn.Module) -> TrainingNoise:
-            return hardware_aware(m, chosen, shape, recipe=recipe, seed=seed)
 
-    with tempfile.TemporaryDirectory(prefix="chiptwin-train-") as scratch:
-        return _train(
-            spec,
-            train_data,
-            test_set,
-            Path(out) if out is not None else Path(scratch),
-            name=name,
-            model=model,
-            noise=noise,
-            card={"class": type(model).__name__},
-            progress=progress,
-            log=(lambda _msg: None) if not progress else None,
-        )
+def _attached(handle: TrainingNoise) -> Callable[[nn.Module], TrainingNoise]:
+    """The training's noise factory for a model attached already."""
+    return lambda _model: handle

@@ -92,12 +92,17 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             else NoiseRecipe(alpha=args.alpha, age_s=age_s, noise_scale=args.noise_scale)
         )
         shape = image_shape(dataset)
-        if user_model is not None:  # the layer graph must take the model before any training starts
-            hardware_aware(user_model, chip, shape, recipe=recipe).remove()
         seed = args.seed
+        if user_model is not None:  # attached now: a model the chip cannot take fails before the images load
+            handle = hardware_aware(user_model, chip, shape, recipe=recipe, seed=seed)
 
-        def noise(model: nn.Module) -> TrainingNoise:
-            return hardware_aware(model, chip, shape, recipe=recipe, seed=seed)
+            def noise(model: nn.Module) -> TrainingNoise:  # the model attached above
+                return handle
+
+        else:  # a zoo model is built (or loaded) by the training
+
+            def noise(model: nn.Module) -> TrainingNoise:
+                return hardware_aware(model, chip, shape, recipe=recipe, seed=seed)
 
     if dataset == "fashion-mnist":
         directory = args.data_dir or FASHION_MNIST_DIR

@@ -63,7 +63,7 @@ from chiptwin.functional.context import ChipContext
 from chiptwin.limits import MAX_AGE_S
 from chiptwin.mapping.blocks import split_graph
 from chiptwin.network.graph import build_layer_graph
-from chiptwin.network.training import clip_weights
+from chiptwin.network.training import clip_weights, paper_noise_std
 from chiptwin.seeding import derive_seed
 from chiptwin.spec.chip import ChipSpec
 
@@ -260,9 +260,7 @@ class HardwareAware:
     def _paper_forward(self, layer: _Layer, x: Tensor) -> Tensor:
         # Joshi 2020, Methods: W + N(0, (eta max|W|)^2), redrawn every mini-batch.
         w = layer.module.weight
-        noise = (
-            torch.empty_like(w).normal_(generator=self._gen(w)).mul_(self.recipe.eta * w.detach().abs().max())
-        )
+        noise = torch.empty_like(w).normal_(generator=self._gen(w)).mul_(paper_noise_std(w, self.recipe.eta))
         return _digital(layer, x, w + noise)
 
     def _chip_forward(self, layer: _Layer, x: Tensor) -> Tensor:
