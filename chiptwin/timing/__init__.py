@@ -20,7 +20,7 @@ from chiptwin.timing.compensation import (
 from chiptwin.timing.engine import simulate_events, single_inference_ns
 from chiptwin.timing.plan import build_plan
 from chiptwin.timing.programming import ProgrammingResult, programming_cost
-from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
+from chiptwin.timing.records import EventBuffer, EventKind, EventRecord, RecordFn, Task
 from chiptwin.timing.results import ENERGY_COMPONENTS, CompensationResult, TimingResult, UtilisationResult
 from chiptwin.timing.server import Server, ceil_ns
 from chiptwin.timing.simulate import MODES, simulate
@@ -52,6 +52,7 @@ __all__ = [
     "CompensationResult",
     "CompensationSpec",
     "DigitalWork",
+    "EventBuffer",
     "EventKind",
     "EventRecord",
     "GDCTileWork",

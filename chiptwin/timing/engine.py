@@ -26,7 +26,7 @@ import simpy
 from chiptwin.errors import TimingError
 from chiptwin.timing.compensation import CompensationSpec, GDCTileWork, compensation_times_ns, gdc_work
 from chiptwin.timing.programming import programming_cost
-from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
+from chiptwin.timing.records import EventBuffer, EventKind, RecordFn, Task
 from chiptwin.timing.results import Tally, TimingResult, summarise
 from chiptwin.timing.server import Server, reserve
 from chiptwin.timing.stages import BlockWork, DigitalWork, LayerStage, PipelinePlan, Transfer
@@ -50,6 +50,9 @@ _ARRIVAL_WINDOW_NS = NS_PER_S // 10
 """Arrivals are taken from the workload 0.1 s of device time at a time."""
 
 Process = Generator[simpy.Event, Any, None]
+
+_TRANSFER, _MVM, _CONVERT = EventKind.TRANSFER, EventKind.MVM, EventKind.CONVERT
+_ARRIVAL, _DONE = EventKind.ARRIVAL, EventKind.DONE
 
 
 class _Countdown:
@@ -78,6 +81,7 @@ class _Run:
     __slots__ = (
         "adabs",
         "adc",
+        "buffer",
         "crossbar",
         "digital",
         "env",
@@ -85,7 +89,7 @@ class _Run:
         "ids",
         "links",
         "plan",
-        "record",
+        "rec",
         "stage_runs",
         "tally",
     )
@@ -101,7 +105,12 @@ class _Run:
             raise TimingError("the AdaBS plan must be built from the same graph and mapping as the plan")
         tiles = range(plan.chip.tiles.count)
         self.env = simpy.Environment()
-        self.plan, self.adabs, self.record, self.gdc = plan, adabs, record, gdc
+        self.plan, self.adabs, self.gdc = plan, adabs, gdc
+        # Records go to columns (records.py); a sink that is not a buffer gets them after the run.
+        self.buffer: EventBuffer | None = None
+        if record is not None:
+            self.buffer = record if isinstance(record, EventBuffer) else EventBuffer()
+        self.rec = None if self.buffer is None else self.buffer.add
         self.crossbar = [Server(f"crossbar {t}") for t in tiles]
         self.adc = [Server(f"adc {t}") for t in tiles]
         self.digital = [Server(f"digital {t}") for t in tiles]
@@ -139,24 +148,22 @@ def _move(run: _Run, job: _Job, layer: str, t: Transfer) -> int:
     links = run.links
     start = reserve([links[i] for i in t.links], now, t.duration_ns)
     run.tally.activities += 1
-    if run.record is not None:
-        run.record(EventRecord(
-            time_ns=start, duration_ns=t.duration_ns, kind=EventKind.TRANSFER, task=job.task, job=job.ident,
-            layer=layer, tile=t.src_tile, dst_tile=t.dst_tile, count=t.size_bytes, hops=t.hops, op="",
-            energy_pj=t.energy_pj,
-        ))  # fmt: skip
+    if run.rec is not None:
+        run.rec(
+            start, t.duration_ns, _TRANSFER, job.task, job.ident, layer, t.src_tile, t.dst_tile, t.size_bytes,
+            t.hops, "", t.energy_pj,
+        )  # fmt: skip
     return start + t.duration_ns
 
 
 def _compute(run: _Run, task: Task, ident: int, layer: str, work: DigitalWork, kind: EventKind) -> int:
     start = run.digital[work.tile].reserve(run.now, work.duration_ns)
     run.tally.activities += 1
-    if run.record is not None:
-        run.record(EventRecord(
-            time_ns=start, duration_ns=work.duration_ns, kind=kind, task=task, job=ident, layer=layer,
-            tile=work.tile, dst_tile=-1, count=work.total_ops, hops=0, op=work.main_op,
-            energy_pj=work.total_pj,
-        ))  # fmt: skip
+    if run.rec is not None:
+        run.rec(
+            start, work.duration_ns, kind, task, ident, layer, work.tile, -1, work.total_ops, 0, work.main_op,
+            work.total_pj,
+        )  # fmt: skip
     return start + work.duration_ns
 
 
@@ -170,17 +177,11 @@ def _block_steps(env: simpy.Environment, run: _Run, job: _Job, stage: LayerStage
         start = reserve((run.crossbar[t], run.adc[t]), run.now, b.duration_ns)
         run.tally.activities += 1
         run.tally.add_busy(t, start, b.duration_ns, job.task)
-        if run.record is not None:
-            run.record(EventRecord(
-                time_ns=start, duration_ns=b.duration_ns, kind=EventKind.MVM, task=job.task, job=job.ident,
-                layer=stage.layer, tile=t, dst_tile=-1, count=b.mvms, hops=0, op="",
-                energy_pj=b.array_pj + b.dac_pj,
-            ))  # fmt: skip
-            run.record(EventRecord(
-                time_ns=start, duration_ns=b.convert_ns, kind=EventKind.CONVERT, task=job.task, job=job.ident,
-                layer=stage.layer, tile=t, dst_tile=-1, count=b.mvms * b.cols, hops=0, op="",
-                energy_pj=b.adc_pj,
-            ))  # fmt: skip
+        rec = run.rec
+        if rec is not None:
+            task, ident, layer = job.task, job.ident, stage.layer
+            rec(start, b.duration_ns, _MVM, task, ident, layer, t, -1, b.mvms, 0, "", b.array_pj + b.dac_pj)
+            rec(start, b.convert_ns, _CONVERT, task, ident, layer, t, -1, b.mvms * b.cols, 0, "", b.adc_pj)
         yield env.timeout(start + b.duration_ns - env.now)
     if b.output is not None:
         end = _move(run, job, stage.layer, b.output)
@@ -241,11 +242,8 @@ def _finish(run: _Run, job: _Job) -> None:
         tally.add_latency(now - job.arrival_ns)
     if now > tally.last_done_ns:
         tally.last_done_ns = now
-    if run.record is not None:
-        run.record(EventRecord(
-            time_ns=job.arrival_ns, duration_ns=now - job.arrival_ns, kind=EventKind.DONE, task=job.task,
-            job=job.ident, layer="", tile=-1, dst_tile=-1, count=1, hops=0, op="", energy_pj=0.0,
-        ))  # fmt: skip
+    if run.rec is not None:
+        run.rec(job.arrival_ns, now - job.arrival_ns, _DONE, job.task, job.ident, "", -1, -1, 1, 0, "", 0.0)
     if job.done is not None:
         job.done.left -= 1
         if job.done.left == 0:
@@ -257,11 +255,8 @@ def _start_job(run: _Run, task: Task, plan: PipelinePlan, done: _Countdown | Non
     run.ids[task] = ident + 1
     env = run.env
     job = _Job(task, ident, plan, run.now, done)
-    if run.record is not None:
-        run.record(EventRecord(
-            time_ns=job.arrival_ns, duration_ns=0, kind=EventKind.ARRIVAL, task=task, job=ident, layer="",
-            tile=-1, dst_tile=-1, count=1, hops=0, op="", energy_pj=0.0,
-        ))  # fmt: skip
+    if run.rec is not None:
+        run.rec(job.arrival_ns, 0, _ARRIVAL, task, ident, "", -1, -1, 1, 0, "", 0.0)
     for s in plan.sources:
         env.process(walk_layers(env, run, job, s))
 
@@ -286,12 +281,11 @@ def calibrate_tile(env: simpy.Environment, run: _Run, n: int, work: GDCTileWork)
     energy["array"] += work.array_pj
     energy["dac"] += work.dac_pj
     energy["adc"] += work.adc_pj
-    if run.record is not None:
-        run.record(EventRecord(
-            time_ns=start, duration_ns=work.read_ns, kind=EventKind.CALIBRATE, task=Task.GDC, job=n, layer="",
-            tile=t, dst_tile=-1, count=work.mvms, hops=0, op="",
-            energy_pj=work.array_pj + work.dac_pj + work.adc_pj,
-        ))  # fmt: skip
+    if run.rec is not None:
+        run.rec(
+            start, work.read_ns, EventKind.CALIBRATE, Task.GDC, n, "", t, -1, work.mvms, 0, "",
+            work.array_pj + work.dac_pj + work.adc_pj,
+        )  # fmt: skip
     yield env.timeout(start + work.read_ns - env.now)
     if work.digital is not None:
         end = _compute(run, Task.GDC, n, "", work.digital, EventKind.DIGITAL)
@@ -338,12 +332,11 @@ def _program(run: _Run, plan: PipelinePlan) -> None:
         start = reserve((run.crossbar[t], run.adc[t]), 0, ns)
         run.tally.add_busy(t, start, ns, Task.PROGRAM)
         run.tally.activities += 1
-        if run.record is not None:
-            run.record(EventRecord(
-                time_ns=start, duration_ns=ns, kind=EventKind.PROGRAM, task=Task.PROGRAM, job=0, layer="",
-                tile=t, dst_tile=-1, count=cost.devices_by_tile[t], hops=0, op="",
-                energy_pj=cost.energy_by_tile_pj[t],
-            ))  # fmt: skip
+        if run.rec is not None:
+            run.rec(
+                start, ns, EventKind.PROGRAM, Task.PROGRAM, 0, "", t, -1, cost.devices_by_tile[t], 0, "",
+                cost.energy_by_tile_pj[t],
+            )  # fmt: skip
 
 
 def single_inference_ns(plan: PipelinePlan) -> int:
@@ -386,7 +379,10 @@ def simulate_events(
         compensation: periodic compensation (None: none).
         adabs_plan: the ``bn_statistics=True`` plan, required when the policy runs AdaBS.
         program: program every used tile at time 0 first.
-        record: sink for every event (None: no records are built).
+        record: sink for every event (None: no records are built). An
+            :class:`~chiptwin.timing.records.EventBuffer` receives them as columns during the run (the
+            fast path); any other callable gets one :class:`~chiptwin.timing.records.EventRecord` per
+            event after the run, in the order they were scheduled.
         window_ns: utilisation window, ns (default: a hundredth of the run).
 
     Raises:
@@ -412,6 +408,9 @@ def simulate_events(
         env.process(compensate(env, run, compensation, times))
     env.process(inject_arrivals(env, run, workload, duration_ns))
     env.run()
+    if record is not None and run.buffer is not record:
+        assert run.buffer is not None
+        run.buffer.replay(record)
     run.book_stage_runs()
     fill = single_inference_ns(plan)
     elapsed = max(duration_ns, int(env.now))

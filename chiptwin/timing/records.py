@@ -7,17 +7,26 @@ write it as one Parquet row without the code that made it. The timing layer neve
 layer: a run takes ``record: RecordFn | None`` and calls it once per event (``None``: no records are
 built at all, the fast path).
 
+**Columnar buffers.** The event engine makes hundreds of records per inference; one frozen object per
+record cost three times the simulation itself (its construction, and the garbage collector walking
+hundreds of thousands of live objects). So records are kept in an :class:`EventBuffer`: one list per
+field, appended by :meth:`EventBuffer.add` (ints, floats and strings are not tracked by the collector).
+Passing an :class:`EventBuffer` as ``record`` keeps the columns (:meth:`EventBuffer.columns`); passing any
+other callable makes the engine buffer the run and then call it once per record, in the same order, with
+an :class:`EventRecord` (after the run rather than during it).
+
 Records are emitted when an activity is *scheduled*; ``time_ns`` is when it starts, which may be later
 than the moment it was requested (it queued behind other work). Sort by ``time_ns`` for a timeline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["EventKind", "EventRecord", "RecordFn", "Task"]
+__all__ = ["RECORD_FIELDS", "EventBuffer", "EventKind", "EventRecord", "RecordFn", "Task"]
 
 
 class EventKind(StrEnum):
@@ -109,3 +118,76 @@ class EventRecord:
 
 RecordFn = Callable[[EventRecord], None]
 """The injected sink for events (the trace layer's writer, a list's ``append``, ...)."""
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EventRecord))
+"""The fields of a record, in order (the columns of an :class:`EventBuffer`)."""
+
+
+class EventBuffer:
+    """Records as columns: one list per field of :class:`EventRecord` (module docstring).
+
+    A :data:`RecordFn` too (``buffer(record)`` appends one record), so it goes wherever a sink does.
+    """
+
+    __slots__ = ("_columns", "add")
+
+    def __init__(self) -> None:
+        self._columns: dict[str, list[Any]] = {name: [] for name in RECORD_FIELDS}
+        (t, d, k, ta, j, la, ti, ds, c, h, o, e) = (col.append for col in self._columns.values())
+
+        def add(
+            time_ns: int,
+            duration_ns: int,
+            kind: EventKind,
+            task: Task,
+            job: int,
+            layer: str,
+            tile: int,
+            dst_tile: int,
+            count: int,
+            hops: int,
+            op: str,
+            energy_pj: float,
+        ) -> None:
+            t(time_ns)
+            d(duration_ns)
+            k(kind)
+            ta(task)
+            j(job)
+            la(layer)
+            ti(tile)
+            ds(dst_tile)
+            c(count)
+            h(hops)
+            o(op)
+            e(energy_pj)
+
+        self.add = add
+        """Append one record, its fields in :data:`RECORD_FIELDS` order (the fast path of the engines)."""
+
+    def __call__(self, r: EventRecord) -> None:
+        self.add(
+            r.time_ns, r.duration_ns, r.kind, r.task, r.job, r.layer, r.tile, r.dst_tile, r.count, r.hops,
+            r.op, r.energy_pj,
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self._columns["time_ns"])
+
+    def __iter__(self) -> Iterator[EventRecord]:
+        """The records, one :class:`EventRecord` each, in the order they were added."""
+        for t, d, k, ta, j, la, ti, ds, c, h, o, e in zip(*self._columns.values(), strict=True):
+            yield EventRecord(
+                time_ns=t, duration_ns=d, kind=k, task=ta, job=j, layer=la, tile=ti, dst_tile=ds, count=c,
+                hops=h, op=o, energy_pj=e,
+            )  # fmt: skip
+
+    def columns(self) -> dict[str, list[Any]]:
+        """Each field's values in record order (the buffer's own lists: treat as read-only)."""
+        return self._columns
+
+    def replay(self, sink: RecordFn) -> None:
+        """Hand every record to ``sink`` as an :class:`EventRecord`, in order."""
+        for r in self:
+            sink(r)

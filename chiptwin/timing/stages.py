@@ -6,7 +6,7 @@ rules that give every duration and energy); the engines only read them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chiptwin.spec.chip import ChipSpec
 
@@ -87,20 +87,20 @@ class DigitalWork:
     energy_pj: tuple[tuple[str, float], ...]
     """``(kind, pJ)`` pairs matching :attr:`ops`."""
 
-    @property
-    def total_ops(self) -> int:
-        """Operations of every kind."""
-        return sum(n for _, n in self.ops)
+    total_ops: int = field(init=False, compare=False, repr=False)
+    """Operations of every kind."""
 
-    @property
-    def total_pj(self) -> float:
-        """Energy of every kind, pJ."""
-        return sum(e for _, e in self.energy_pj)
+    total_pj: float = field(init=False, compare=False, repr=False)
+    """Energy of every kind, pJ."""
 
-    @property
-    def main_op(self) -> str:
-        """The kind with the most operations (the ``op`` of its event record)."""
-        return max(self.ops, key=lambda kv: kv[1])[0]
+    main_op: str = field(init=False, compare=False, repr=False)
+    """The kind with the most operations (the ``op`` of its event record)."""
+
+    def __post_init__(self) -> None:
+        # Derived once here: the event engine reads them for every digital job it records.
+        object.__setattr__(self, "total_ops", sum(n for _, n in self.ops))
+        object.__setattr__(self, "total_pj", sum(e for _, e in self.energy_pj))
+        object.__setattr__(self, "main_op", max(self.ops, key=lambda kv: kv[1])[0])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

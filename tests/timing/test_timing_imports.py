@@ -37,7 +37,8 @@ def test_timing_runs_without_torch() -> None:
 def test_public_api_is_curated() -> None:
     assert set(chiptwin.timing.__all__) == {
         "COMPONENTS", "DIGITAL_OPS", "ENERGY_COMPONENTS", "MODES", "BlockWork", "BurstyWorkload",
-        "CompensationResult", "CompensationSpec", "DigitalWork", "EventKind", "EventRecord", "GDCTileWork",
+        "CompensationResult", "CompensationSpec", "DigitalWork", "EventBuffer", "EventKind", "EventRecord",
+        "GDCTileWork",
         "LayerStage", "PeriodicWorkload", "PipelinePlan", "PoissonWorkload", "ProgrammingResult", "RecordFn",
         "ReplayWorkload", "Server", "Task", "TimingResult", "Transfer", "UtilisationResult", "Workload",
         "build_plan", "ceil_ns", "compensation_times_ns", "gdc_work", "load_arrivals_csv",
