@@ -5,7 +5,10 @@ Per forward batch, in the order the chip does it (docs/concepts/physics.md; Josh
 
 1. inputs are quantised by the DAC to ``dac_bits`` signed levels over the layer's input range
    (calibrated right after programming, :mod:`chiptwin.functional.calibration`), i.e. normalised to
-   [-1, 1];
+   [-1, 1]; with the chip's ``dac.input_range = "per_vector"`` each input vector (a Linear's feature
+   vector, a Conv2d's unrolled patch) is instead normalised by its own max |x| over the rows of each
+   crossbar block row (:func:`input_vectors`: a tile's DACs see only its rows), and the block's outputs
+   are multiplied back by that scale digitally after the ADC (step 4);
 2. every crossbar block computes its MVM on its conductances at the chip's device age, read with
    fresh 1/f read noise (:class:`~chiptwin.functional.crossbar.Crossbar`);
 3. every block's outputs carry the periphery's output noise (``adc.output_noise``, a Gaussian std per
@@ -45,7 +48,17 @@ from chiptwin.functional.crossbar import Crossbar
 from chiptwin.mapping.placement import replica_share
 from chiptwin.spec.faults import FaultSpec
 
-__all__ = ["AnalogLayer", "BlockRange", "ConvGeometry", "RowGroup", "rows_mvm", "unrolled_weight"]
+__all__ = [
+    "AnalogLayer",
+    "BlockRange",
+    "ConvGeometry",
+    "RowGroup",
+    "input_vectors",
+    "rows_mvm",
+    "unrolled_weight",
+    "vector_scale",
+    "vectors_mvm",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +307,29 @@ class AnalogLayer(nn.Module):
         return len(self.replica_groups)
 
     def _mvm(self, x_n: Tensor, group: RowGroup, g_norm: Tensor) -> Tensor:
+        if self.ctx.input_range == "per_vector":  # x_n: the group's own input vectors (_per_vector)
+            return vectors_mvm(x_n, g_norm, self.conv)
         return rows_mvm(x_n, g_norm, group.row_start, group.row_stop, self.conv)
+
+    def _per_vector(
+        self, x: Tensor, group: RowGroup, done: dict[tuple[int, int], tuple[Tensor, float, Tensor]]
+    ) -> tuple[Tensor, float, Tensor]:
+        """The DAC codes of ``group``'s input vectors, each at its own full scale, the factor from a code
+        to the normalised input, and each vector's scale broadcast to the MVM output (``dac.input_range =
+        "per_vector"``). ``done`` keeps them per row range for the other replicas and column splits."""
+        key = (group.row_start, group.row_stop)
+        if key not in done:
+            vectors = input_vectors(x, group.row_start, group.row_stop, self.conv)
+            scale = vectors.abs().amax(-1, keepdim=True)
+            # Divided (not multiplied by 1 / scale): an all-zero vector gives 0, never 0 * inf.
+            x_n = vectors / scale.clamp_min(torch.finfo(x.dtype).tiny)  # every vector at full scale ±1
+            if self.ctx.dac_bits is not None:
+                n_dac = levels(self.ctx.dac_bits)
+                done[key] = (encode_(x_n.mul_(n_dac), self.ctx.dac_bits), 1.0 / n_dac, scale)
+            else:
+                done[key] = (x_n, 1.0, scale)
+        codes, per_input, scale = done[key]
+        return codes, per_input, vector_scale(scale, self.conv, int(self.weights.shape[1]))
 
     def _share_mask(self, replica: int, y: Tensor) -> Tensor:
         """1 at the output positions replica ``replica`` computes, 0 elsewhere (broadcast over y).
@@ -317,23 +352,31 @@ class AnalogLayer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         ctx = self.ctx
-        full_scale = float(self.input_range.clamp_min(torch.finfo(x.dtype).tiny))
-        # The DAC's integer codes go into the MVM and every per-column factor (DAC step, ADC step,
-        # conductance-to-weight scale, GDC) is folded into the small weight matrix instead of into
-        # the large activation tensors: per batch the activations see one multiply on the way in
-        # and round/clamp/multiply (all in place) on the way out.
-        if ctx.dac_bits is not None:
-            n_dac = levels(ctx.dac_bits)
-            x_in = encode_(x * (n_dac / full_scale), ctx.dac_bits)
-            per_input = 1.0 / n_dac  # x_in * per_input is the normalised input x / full_scale
-        else:
-            x_in, per_input = x, 1.0 / full_scale
+        per_vector = ctx.input_range == "per_vector"
+        x_in, per_input, full_scale = x, 1.0, 1.0
+        if not per_vector:
+            full_scale = float(self.input_range.clamp_min(torch.finfo(x.dtype).tiny))
+            # The DAC's integer codes go into the MVM and every per-column factor (DAC step, ADC step,
+            # conductance-to-weight scale, GDC) is folded into the small weight matrix instead of into
+            # the large activation tensors: per batch the activations see one multiply on the way in
+            # and round/clamp/multiply (all in place) on the way out.
+            if ctx.dac_bits is not None:
+                n_dac = levels(ctx.dac_bits)
+                x_in = encode_(x * (n_dac / full_scale), ctx.dac_bits)
+                per_input = 1.0 / n_dac  # x_in * per_input is the normalised input x / full_scale
+            else:
+                per_input = 1.0 / full_scale
         shape = (1, -1, 1, 1) if self.is_conv else (1, -1)
+        vectors: dict[tuple[int, int], tuple[Tensor, float, Tensor]] = {}
         out: Tensor | None = None
         for replica, groups in enumerate(self.replica_groups):
             y_rep: Tensor | None = None
             for group in groups:
-                y = self._group_output(x_in, per_input, full_scale, group, shape)
+                if per_vector:  # normalised outputs of each vector at full scale, times its scale
+                    codes, per_code, scale = self._per_vector(x, group, vectors)
+                    y = self._group_output(codes, per_code, 1.0, group, shape).mul_(scale)
+                else:
+                    y = self._group_output(x_in, per_input, full_scale, group, shape)
                 y_rep = y if y_rep is None else y_rep.add_(y)  # partial sums of row blocks, digitally
             assert y_rep is not None
             if self.replica_count > 1:
@@ -442,6 +485,78 @@ def rows_mvm(x: Tensor, rows: Tensor, row_start: int, row_stop: int, conv: ConvG
     weight = full.T.reshape(-1, cin, *conv.kernel_size).contiguous(memory_format=torch.channels_last)
     x_part = x if conv.groups > 1 else x[:, c0:c1]
     return F.conv2d(x_part, weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+def input_vectors(x: Tensor, row_start: int, row_stop: int, conv: ConvGeometry | None) -> Tensor:
+    """The input vectors the DACs of unrolled weight rows ``[row_start, row_stop)`` see, one per MVM,
+    features last: a Linear's ``x[..., row_start:row_stop]`` (any leading dimensions); a Conv2d's
+    unrolled input patches (the columns of ``F.unfold``, rows ordered as :func:`unrolled_weight`),
+    ``(N, H_out, W_out, rows)``; a grouped convolution's ``(N, H_out, W_out, groups, rows)`` (each
+    group's patch is its own vector: its columns see only that group's channels). Differentiable.
+
+    Example (a 1x2 kernel over one channel, no padding: two patches of two pixels):
+        >>> import torch
+        >>> conv = ConvGeometry(1, 1, (1, 2), (1, 1), (0, 0), (1, 1), 1)
+        >>> input_vectors(torch.tensor([[[[1.0, -3.0, 2.0]]]]), 0, 2, conv).tolist()
+        [[[[1.0, -3.0], [-3.0, 2.0]]]]
+    """
+    if conv is None:
+        return x[..., row_start:row_stop]
+    k_h, k_w = conv.kernel_size
+    k2 = k_h * k_w
+    c0, c1 = (0, conv.in_channels) if conv.groups > 1 else (row_start // k2, -(-row_stop // k2))
+    part = x[:, c0:c1]
+    pad = _conv_padding(conv)
+    if any(pad):
+        part = F.pad(part, pad)  # zeros, as F.conv2d pads (an unfolded pad counts in no max)
+    h_out = (part.shape[2] - conv.dilation[0] * (k_h - 1) - 1) // conv.stride[0] + 1
+    w_out = (part.shape[3] - conv.dilation[1] * (k_w - 1) - 1) // conv.stride[1] + 1
+    patches = F.unfold(part, conv.kernel_size, dilation=conv.dilation, stride=conv.stride)  # (N, C k2, L)
+    n = x.shape[0]
+    if conv.groups > 1:
+        per_group = patches.shape[1] // conv.groups
+        return patches.view(n, conv.groups, per_group, h_out, w_out).permute(0, 3, 4, 1, 2)
+    lo = row_start - c0 * k2
+    return patches[:, lo : lo + row_stop - row_start].view(n, -1, h_out, w_out).permute(0, 2, 3, 1)
+
+
+def _conv_padding(conv: ConvGeometry) -> tuple[int, int, int, int]:
+    """A convolution's zero padding as ``F.pad`` takes it: (left, right, top, bottom). ``"same"`` pads
+    ``dilation * (kernel - 1)`` in all, the odd one at the end (as ``torch.nn.Conv2d`` does)."""
+    if conv.padding == "valid":
+        return (0, 0, 0, 0)
+    if conv.padding == "same":
+        (top, bottom), (left, right) = (
+            (d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+            for d, k in zip(conv.dilation, conv.kernel_size, strict=True)
+        )
+        return (left, right, top, bottom)
+    assert not isinstance(conv.padding, str)
+    p_h, p_w = conv.padding
+    return (p_w, p_w, p_h, p_h)
+
+
+def vectors_mvm(vectors: Tensor, rows: Tensor, conv: ConvGeometry | None) -> Tensor:
+    """The MVM of rows ``rows`` ((rows, cols)) on every input vector of :func:`input_vectors`, in the
+    layer's output layout: ``(..., cols)`` for a Linear, ``(N, cols, H_out, W_out)`` for a Conv2d (a
+    channels-last view). A grouped convolution's column ``c`` sees group ``c // (cols / groups)``."""
+    if conv is not None and conv.groups > 1:
+        r, cols = rows.shape
+        per_group = rows.reshape(r, conv.groups, cols // conv.groups).transpose(0, 1)  # (groups, r, cols/g)
+        y = (vectors.unsqueeze(-2) @ per_group).flatten(-3)
+    else:
+        y = vectors @ rows
+    return y if conv is None else y.permute(0, 3, 1, 2)
+
+
+def vector_scale(scale: Tensor, conv: ConvGeometry | None, cols: int) -> Tensor:
+    """Each input vector's scale (``(..., 1)``, one per vector of :func:`input_vectors`), broadcast to the
+    output of :func:`vectors_mvm` (a grouped convolution's columns take their group's scale)."""
+    if conv is None:
+        return scale
+    if conv.groups > 1:
+        scale = scale.expand(*scale.shape[:-1], cols // conv.groups).flatten(-2)
+    return scale.permute(0, 3, 1, 2)
 
 
 def _check_cover(groups: dict[tuple[int, int], list[tuple[int, int]]], shape: torch.Size) -> None:

@@ -229,6 +229,7 @@ def program_chip(
         adc_bits=bits.adc_bits,
         gdc_read=chip.gdc.read,
         output_noise=chip.adc.output_noise,
+        input_range=chip.dac.input_range,
     )
     layers: dict[str, AnalogLayer] = {}
     for name, module in list(copy_.named_modules()):

@@ -29,6 +29,8 @@ class ChipContext:
             (a full-scale input through g_max is 1; ``adc.output_noise``); 0: none.
         gdc_read: the GDC calibration read, ``polarities`` or ``differential``
             (:class:`chiptwin.spec.chip.GDCSpec`).
+        input_range: how the DACs' full scale is set, ``calibrated`` (one range per layer) or
+            ``per_vector`` (each input vector's own max |x|; :data:`chiptwin.spec.chip.INPUT_RANGES`).
         observe_adc: set only by the converter-range calibration
             (:func:`chiptwin.functional.calibration.calibrate_converters`): the row groups' outputs are
             not digitised but handed to it in normalised units (``(group, y)``, the group's columns on
@@ -42,4 +44,5 @@ class ChipContext:
     compensate: bool = True
     gdc_read: str = "polarities"
     output_noise: float = 0.0
+    input_range: str = "calibrated"
     observe_adc: Callable[[RowGroup, Tensor], None] | None = None

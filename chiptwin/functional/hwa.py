@@ -30,7 +30,10 @@ Two noise sources (:class:`NoiseRecipe`), each cited where it is used:
    times ``adc.range_headroom``, both with straight-through gradients (rounding passes the gradient
    unchanged, saturation stops it). Ranges as the chip sets them: one input range per layer and one
    output range per block, the chip calibrating them once on images (:mod:`.calibration`), the
-   training on each batch (its largest |input| and |output|).
+   training on each batch (its largest |input| and |output|). A chip with ``dac.input_range =
+   "per_vector"`` scales each input vector to full scale by its own max |input| over each block row's
+   rows instead (:func:`~chiptwin.functional.analog_layer.input_vectors`, the scale a constant of the
+   step), and its output noise and ADC act on the rescaled outputs, as on the chip.
 4. **Output noise**: ``adc.output_noise`` std per MVM output in normalised units (a full-scale input
    through ``g_max``), drawn per output, as :class:`~chiptwin.functional.analog_layer.AnalogLayer` does.
 
@@ -55,10 +58,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from chiptwin.device.converters import levels
+from chiptwin.device.converters import encode_, levels
 from chiptwin.device.models import NOISE_MODELS, noise_model
 from chiptwin.errors import DeviceError, MappingError, UsageError
-from chiptwin.functional.analog_layer import ConvGeometry, RowGroup, rows_mvm
+from chiptwin.functional.analog_layer import (
+    ConvGeometry,
+    RowGroup,
+    input_vectors,
+    rows_mvm,
+    vector_scale,
+    vectors_mvm,
+)
 from chiptwin.functional.context import ChipContext
 from chiptwin.limits import MAX_AGE_S
 from chiptwin.mapping.blocks import split_graph
@@ -213,7 +223,11 @@ class HardwareAware:
                 adc_bits=self._adc_bits,
                 adc_range_headroom=chip.adc.range_headroom,
                 output_noise=self._output_noise,
-                input_ranges="calibrated: one range per layer (the batch's max |input|)",
+                input_ranges=(
+                    "per-vector: each input vector's own max |input| per crossbar block row"
+                    if chip.dac.input_range == "per_vector"
+                    else "calibrated: one range per layer (the batch's max |input|)"
+                ),
             )
         return out
 
@@ -271,38 +285,55 @@ class HardwareAware:
         w = module.weight
         unrolled = w.reshape(w.shape[0], -1).T  # (rows, cols), a view: gradients reach the weights
         shape = (1, -1, 1, 1) if conv is not None else (1, -1)
-        # The layer's input range, as the chip calibrates it once on images: here the batch's.
         periphery = sigma > 0 or adc_bits is not None
-        full_scale = 1.0
-        if periphery or dac_bits is not None:
-            full_scale = float(x.detach().abs().max().clamp_min(torch.finfo(x.dtype).tiny))
-        if dac_bits is not None:
-            n_dac = levels(dac_bits)
-            codes = (x.detach() * (n_dac / full_scale)).round_().mul_(full_scale / n_dac)
-            x = _Through.apply(x, codes, 1.0)
+        per_vector = chip.dac.input_range == "per_vector"
+        tiny = torch.finfo(x.dtype).tiny
+        full_scale: float | Tensor = 1.0
+        if not per_vector:
+            # The layer's input range, as the chip calibrates it once on images: here the batch's.
+            if periphery or dac_bits is not None:
+                full_scale = float(x.detach().abs().max().clamp_min(tiny))
+            if dac_bits is not None:
+                codes = encode_(x.detach() * (levels(dac_bits) / full_scale), dac_bits)
+                x = _Through.apply(x, codes.mul_(full_scale / levels(dac_bits)), 1.0)
         out: Tensor | None = None
         for rows in layer.rows:
             w_rows = unrolled[rows.row_start : rows.row_stop]
             perturbation, beta, gain = self._perturbation(w_rows.detach(), rows, gen)
-            y = rows_mvm(x, w_rows + perturbation, rows.row_start, rows.row_stop, conv)
+            zeroed: Tensor | None = None
+            if per_vector:
+                # Each input vector at its own full scale over these rows (the scale a constant of the
+                # step: the gradient passes the DAC straight through, as in the calibrated path).
+                # An all-zero vector takes scale 1 here and its outputs are zeroed after the periphery:
+                # the chip multiplies them by its scale, 0 (AnalogLayer), so they carry no noise.
+                vectors = input_vectors(x, rows.row_start, rows.row_stop, conv)
+                scale = vectors.detach().abs().amax(-1, keepdim=True)
+                live = scale > 0
+                scale = torch.where(live, scale, 1.0)
+                if dac_bits is not None:
+                    codes = encode_(vectors.detach() / scale * levels(dac_bits), dac_bits)
+                    vectors = _Through.apply(vectors, codes.mul_(scale / levels(dac_bits)), 1.0)
+                y = vectors_mvm(vectors, w_rows + perturbation, conv)
+                full_scale = vector_scale(scale, conv, w_rows.shape[1])
+                zeroed = vector_scale(live.to(y.dtype), conv, w_rows.shape[1])
+            else:
+                y = rows_mvm(x, w_rows + perturbation, rows.row_start, rows.row_stop, conv)
             if periphery:
-                # Normalised output units (a full-scale input through g_max is 1), per column.
-                to_norm = (beta / (self.chip.device.g_max_usiemens * full_scale)).view(shape)
-                y = _Through.apply(
-                    y,
-                    _periphery(
-                        y.detach(),
-                        to_norm,
-                        gain.view(shape),
-                        sigma,
-                        adc_bits,
-                        rows,
-                        gen,
-                        chip.adc.range_headroom,
-                        conv,
-                    ),
-                    1.0,
+                # Normalised output units (a full-scale input through g_max is 1), per column (and per
+                # input vector with per-vector scales).
+                to_norm = beta.view(shape) / (self.chip.device.g_max_usiemens * full_scale)
+                value = _periphery(
+                    y.detach(),
+                    to_norm,
+                    gain.view(shape),
+                    sigma,
+                    adc_bits,
+                    rows,
+                    gen,
+                    chip.adc.range_headroom,
+                    conv,
                 )
+                y = _Through.apply(y, value if zeroed is None else value.mul_(zeroed), 1.0)
             out = y if out is None else out + y
         assert out is not None
         if module.bias is not None:

@@ -33,6 +33,7 @@ from chiptwin.spec.system import SystemSpec
 __all__ = [
     "ADC_TIME_LAWS",
     "GDC_READS",
+    "INPUT_RANGES",
     "PAIR_LAYOUTS",
     "READ_MODES",
     "ADCSpec",
@@ -70,6 +71,27 @@ ADC_TIME_LAWS = ("counting", "sar")
 ``counting`` (a ramp, time-based or CCO converter counts one LSB per fixed time: 2^bits steps; HERMES'
 CCO ADCs at 300 ps/LSB, Khaddam-Aljameh et al., IEEE JSSC 57, 1027 (2022)) or ``sar`` (successive
 approximation: one bit per cycle, time proportional to bits)."""
+
+
+INPUT_RANGES: dict[str, str] = {
+    "calibrated": "calibrated ranges",
+    "per_vector": "per-vector rescaling",
+}
+"""How the DACs' full scale is set (``[dac] input_range``), and the words a run prints for each
+(:func:`describe_chip`):
+
+- ``calibrated`` (default): one input range per analog layer, fixed right after programming from
+  calibration images (:mod:`chiptwin.functional.calibration`), as a chip's DAC references are set once;
+  an input vector with small values uses few DAC levels, and the output noise stays the same in absolute
+  terms. Costs nothing at inference.
+- ``per_vector``: every input vector is scaled to the DAC's full scale by its own max |x| before its
+  MVM and the MVM's outputs multiplied back by that scale digitally, per crossbar block row (the input
+  slice one tile's DACs see); the output noise and the ADC step then act relative to each vector's
+  own full scale. aihwkit's default (``IOParameters.noise_management = ABS_MAX``: ``y = a F(x / a)``,
+  ``a = max|x|``). Costs a max-|x| reduction over each input vector before its DACs and a multiply
+  per output after the ADCs, which the timing model charges to the digital unit
+  (:mod:`chiptwin.timing.plan`).
+"""
 
 
 def _count(value: int, high: int, low: int = 1) -> tuple[bool, str]:
@@ -205,12 +227,20 @@ class DACSpec:
     """Inputs reach the array unquantised (an experiment that computed the MVMs from read-back
     conductances, Joshi 2020); ``bits`` then only sets the converter's time and energy. Optional key."""
 
+    input_range: str = "calibrated"
+    """How the DACs' full scale is set, one of :data:`INPUT_RANGES`: ``calibrated`` (one range per layer
+    fixed after programming, as a chip's DACs; free) or ``per_vector`` (each input vector scaled to full
+    scale by its own max |x| per crossbar block row and the outputs scaled back digitally, aihwkit's
+    default noise management; costs one compare per input element and one multiply per output on the
+    digital unit). Optional key."""
+
     def __post_init__(self) -> None:
         _require(
             "dac",
             self,
             {
                 "bits": (1 <= self.bits <= 16, "in 1..16"),
+                "input_range": (self.input_range in INPUT_RANGES, f"one of {tuple(INPUT_RANGES)}"),
                 "integration_time_ns": _amount(
                     self.integration_time_ns, MAX_OP_TIME_NS, positive=True, low=MIN_OP_TIME_NS
                 ),
@@ -509,7 +539,8 @@ class ChipSpec:
 
 
 def describe_chip(chip: ChipSpec) -> str:
-    """One line saying what a chip's accuracy numbers are of: device model, converters, scales, GDC, ages."""
+    """One line saying what a chip's accuracy numbers are of: device model, converters, scales, GDC, the
+    input-range convention (:data:`INPUT_RANGES`), ages."""
     t = chip.tiles
 
     def converter(name: str, bits: int, ideal: bool) -> str:
@@ -518,8 +549,9 @@ def describe_chip(chip: ChipSpec) -> str:
     dac = converter("DAC", chip.dac.bits, chip.dac.ideal)
     adc = converter("ADC", chip.adc.bits, chip.adc.ideal)
     noise = f", output noise {chip.adc.output_noise:g}" if chip.adc.output_noise else ""
+    inputs = INPUT_RANGES[chip.dac.input_range]
     return (
         f"{chip.name}: {t.devices_per_weight} {chip.device_model} devices per weight ({t.pair_layout}), "
         f"{dac} / {adc} in the MVM{noise}, {chip.device.weight_scale} weight scale, GDC read "
-        f"'{chip.gdc.read}'; {describe_age_convention(chip.device)}"
+        f"'{chip.gdc.read}', inputs: {inputs}; {describe_age_convention(chip.device)}"
     )

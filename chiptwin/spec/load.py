@@ -65,6 +65,7 @@ _DEVICE_KEYS = ("model",)
 """Keys of the ``[device]`` table; the model's constants sit in the model's own table."""
 _OPTIONAL_KEYS = {
     ("dac", "ideal"),
+    ("dac", "input_range"),
     ("adc", "ideal"),
     ("adc", "output_noise"),
     ("tiles", "read_mode"),
