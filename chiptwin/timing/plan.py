@@ -32,7 +32,12 @@ inference ``i`` has released it).
   the GDC / ADC scale to every output (``cols * M``, ``scale``) and its bias (``cols * M``, ``add``); a
   digital layer costs its ``ops_per_inference`` (batch-norm ``bn``, ``relu``, ``add``, ``pool``, and a
   transformer's ``matmul``, ``softmax``, ``layernorm``, ``gelu`` and scales as ``scale``; input, output,
-  flatten and reshape are free). Energy per op from ``chip.digital`` by kind.
+  flatten and reshape are free). Energy per op from ``chip.digital`` by kind. A chip that rescales every
+  input vector (``[dac] input_range = "per_vector"``, :data:`~chiptwin.spec.chip.INPUT_RANGES`) also
+  takes each vector's max |x| over each block row's rows (one compare per input element, kind ``pool``:
+  ``rows * groups * M``) and multiplies every block row's outputs back by its vector's scale (``row
+  blocks * cols * M`` more ``scale``). Both are charged to the host's digital job after the MVMs (on a
+  chip the max comes before the DACs; a layer's latency is the same sum either way).
 
 An analog stage sends its input flows (all at once, as soon as every predecessor is done), runs each
 block when its inputs have arrived, gathers the block outputs to the host, then runs the host's digital
@@ -276,6 +281,9 @@ def build_plan(
             )
             outputs = layer.cols * layer.mvms_per_inference
             ops = {"psum": (nrows[name] - 1) * outputs, "scale": outputs, "add": outputs * layer.has_bias}
+            if chip.dac.input_range == "per_vector":  # [dac] input_range (module docstring)
+                ops["pool"] = layer.rows * layer.groups * layer.mvms_per_inference
+                ops["scale"] += nrows[name] * outputs
         else:
             stage_inputs = tuple(t for f in flows if (t := build.transfer(f)) is not None)
             if layer.kind in _OP_OF_KIND:
