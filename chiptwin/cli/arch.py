@@ -8,7 +8,7 @@ import argparse
 from chiptwin.cli.arguments import name_or_path
 from chiptwin.cli.listing import add_list_argument, format_shipped, needs_target
 from chiptwin.mapping.mapper import ARCHITECTURES_DIR, resolve_arch
-from chiptwin.spec.chip import ChipSpec
+from chiptwin.spec.chip import INPUT_RANGES, ChipSpec
 from chiptwin.spec.device import DEVICE_MODELS, describe_age_convention
 from chiptwin.spec.figures import chip_area, chip_figures
 from chiptwin.spec.load import figure_sources, load_chip
@@ -46,7 +46,8 @@ def format_chip(chip: ChipSpec) -> str:
             f"  capacity   {f.weights:,} weights on {f.devices:,} devices",
             f"  converters {chip.dac.bits}-bit DAC{' (ideal in the MVM)' if chip.dac.ideal else ''}, "
             f"{chip.adc.bits}-bit ADC{' (ideal in the MVM)' if chip.adc.ideal else ''}"
-            f" ({plural(chip.adc.columns_per_adc, 'column')} per ADC)",
+            f" ({plural(chip.adc.columns_per_adc, 'column')} per ADC); "
+            f"inputs: {INPUT_RANGES[chip.dac.input_range]}",
             f"  GDC read   {chip.gdc.read}; {describe_age_convention(chip.device)}",
             f"  MVM        {f.mvm_time_ns:.1f} ns, {f.mvm_energy_pj / 1e3:.2f} nJ (full crossbar, read mode"
             f" {t.read_mode}: {plural(t.read_phases, 'phase')})",

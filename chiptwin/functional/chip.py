@@ -108,6 +108,12 @@ class AnalogChip(nn.Module):
     def age_s(self) -> float:
         return self.ctx.age_s
 
+    @property
+    def input_range(self) -> str:
+        """How the DACs' full scale is set (the chip file's ``[dac] input_range``): ``calibrated`` or
+        ``per_vector`` (:data:`chiptwin.spec.chip.INPUT_RANGES`)."""
+        return self.ctx.input_range
+
     def set_age(self, age_s: float) -> None:
         """Advance (or set) the device age, s. Compensation state is kept as it is.
 
