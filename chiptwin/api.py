@@ -35,6 +35,7 @@ knows.
 
 from __future__ import annotations
 
+import itertools
 import math
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -52,6 +53,7 @@ from chiptwin.errors import DataError, UsageError
 from chiptwin.functional.chip import AnalogChip, ConverterBits, blocks_from_mapping, program_chip
 from chiptwin.functional.finite import check_logits
 from chiptwin.functional.hwa import NoiseRecipe, hardware_aware
+from chiptwin.functional.torch_device import check_torch_device
 from chiptwin.limits import MAX_AGE_S, MAX_ARRIVALS, MAX_EVENT_ARRIVALS, MAX_RATE_PER_S
 from chiptwin.mapping import MappingResult, Placer, map_graph, measure_mapping, resolve_arch
 from chiptwin.mapping.placement import Mapping as ChipMapping
@@ -257,24 +259,32 @@ def program(
     seed: int = 0,
     ideal_devices: bool = False,
     bits: ConverterBits | None = None,
+    device: torch.device | str = "cpu",
 ) -> AnalogChip:
     """Trace ``model``, map it on ``chip`` with ``strategy``, program one chip with ``seed`` and calibrate
     its converter ranges on ``calibration`` (the first 256 images); returns the programmed chip at device
     age ``t0`` (an ``nn.Module``: call it on images; ``set_age`` moves its devices in time).
 
     ``ideal_devices``: no programming noise, drift or read noise (the mapping and converters stay).
+    ``device``: the torch device the chip lives and computes on (``"cuda"`` for a GPU); :func:`compensate`
+    and :func:`accuracy` move their images there (a GPU draws other random numbers than the CPU: the same
+    statistics).
 
     Raises:
         MappingError: the model cannot be traced (the module is named) or does not fit the chip (what
             would fit is said).
         DataError: no calibration images.
+        UsageError: ``device`` is not a torch device this machine has.
     """
+    device = check_torch_device(device)  # before the tracing and mapping: a bad device fails at once
     model = model.eval()
     first = _images(calibration, RANGE_CALIBRATION_IMAGES)
     graph = build_layer_graph(model, tuple(int(s) for s in first[0].shape[1:]), name=type(model).__name__)
     mapping = map_graph(graph, chip, resolve_strategy(strategy))
     noise: NoiseModel = IdealNoiseModel() if ideal_devices else noise_model(chip)
-    return program_chip(model, chip, blocks_from_mapping(mapping), noise, seed, first, bits=bits)
+    return program_chip(
+        model, chip, blocks_from_mapping(mapping), noise, seed, first, bits=bits, device=device
+    )
 
 
 def compensate(programmed: AnalogChip, policy: str, calibration: Tensor | Data | None = None) -> int:
@@ -289,19 +299,32 @@ def compensate(programmed: AnalogChip, policy: str, calibration: Tensor | Data |
     if chosen.needs_images and calibration is None:
         raise UsageError(f"policy {policy!r} re-estimates batch-norm statistics: give calibration images")
     images = None if calibration is None else _images(calibration, 2600)
+    if images is not None:  # to the chip's device (a no-op on the CPU)
+        images = [batch.to(programmed.torch_device) for batch in images]
     return chosen.compensate(programmed, images)
 
 
 def accuracy(model: nn.Module, data: Data, *, batch_size: int = 100) -> float:
-    """Top-1 accuracy (fraction) of ``model`` (a programmed chip or any ``nn.Module``) on ``data``.
+    """Top-1 accuracy (fraction) of ``model`` (a programmed chip or any ``nn.Module``) on ``data``; the
+    images go to the model's device (the chip's, or that of its first parameter).
 
     Raises:
         DeviceError: the model computes NaN or inf (where it starts is named).
         DataError: no images.
     """
-    return top1_accuracy(
-        model, _batches(data, batch_size), check=lambda batch, logits: check_logits(model, batch, logits)
-    )
+    device = _device_of(model)
+    batches = ((images.to(device), labels) for images, labels in _batches(data, batch_size))
+    return top1_accuracy(model, batches, check=lambda batch, logits: check_logits(model, batch, logits))
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    """Where ``model`` computes: a programmed chip's device, else that of its first parameter or buffer
+    (the CPU for a model without any)."""
+    if isinstance(model, AnalogChip):
+        return model.torch_device
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def train(

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn, TypeVar
 
-import torch
-
 from chiptwin.durations import parse_duration_ns, parse_duration_s
 from chiptwin.errors import ChipTwinError, UsageError
+from chiptwin.functional.torch_device import check_torch_device
 from chiptwin.limits import MAX_AGE_S, MAX_SEED
 from chiptwin.mapping.strategies import placer_for
 from chiptwin.network.model_file import is_model_file
@@ -320,22 +319,13 @@ def checkpoint_name(text: str) -> str:
 
 
 def torch_device(text: str) -> str:
-    """A torch device this machine has: ``cpu``, or ``cuda``/``cuda:N``/``mps`` when available."""
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        _fail("device", text, "a torch device such as cpu or cuda:0")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise argparse.ArgumentTypeError(f"device(={text!r}): CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise argparse.ArgumentTypeError(
-                f"device(={text!r}): this machine has {torch.cuda.device_count()} CUDA device(s)"
-            )
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise argparse.ArgumentTypeError(f"device(={text!r}): MPS is not available on this machine")
-    elif device.type not in {"cpu", "cuda", "mps"}:
-        _fail("device", text, "cpu, cuda, cuda:N or mps")
+    """A torch device this machine has: ``cpu``, or ``cuda``/``cuda:N``/``mps`` when available (the check of
+    :func:`chiptwin.functional.torch_device.check_torch_device`); returned as written.
+
+    >>> torch_device("cpu")
+    'cpu'
+    """
+    _library(check_torch_device, text)
     return text
 
 

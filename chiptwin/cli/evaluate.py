@@ -11,7 +11,9 @@ The first line describes the chip as evaluated (converters as ``--bits`` or ``--
 them), so it never contradicts the run. A bar shows the measurements as they are made (on a terminal,
 without ``--quiet``). ``--out DIR`` also writes the table as a trace (a manifest and a ``probes`` part per
 checkpoint, policy and seed: device age as the run clock, the chip programmed at 0) that ``chiptwin
-report DIR`` plots and compares.
+report DIR`` plots and compares. ``--device cuda`` programs and evaluates the chips on a GPU (the header
+and the trace name it: a GPU draws other random streams than the CPU, so its accuracies agree with the
+CPU's within their spread over seeds, not digit for digit).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from chiptwin.cli.arguments import (
     path,
     real,
     strategy_name,
+    torch_device,
 )
 from chiptwin.cli.progress import add_quiet_argument, progress_bar
 from chiptwin.compensation import POLICY_NAMES, get_policy
@@ -47,6 +50,7 @@ from chiptwin.errors import UsageError
 from chiptwin.files import check_output_alias
 from chiptwin.functional import AccuracyResult, ConverterBits, EvalSpec, evaluate
 from chiptwin.functional.chip import blocks_from_mapping
+from chiptwin.functional.torch_device import describe_torch_device
 from chiptwin.limits import MAX_BATCH_SIZE, MAX_CALIBRATION_IMAGES, MAX_SEEDS, MAX_TEST_IMAGES
 from chiptwin.mapping import map_graph
 from chiptwin.network.checkpoint import load_checkpoint
@@ -126,12 +130,14 @@ def _run(args: argparse.Namespace) -> int:
     digital = evaluate_digital(model, type(test)(test.images[:n], test.labels[:n], test.dataset))
     evaluated = as_evaluated(chip, bits)
     label = checkpoint_label(str(args.checkpoint))
+    # Numbers say where they were computed: a GPU draws other random streams than the CPU.
+    computed_on = "" if args.device == "cpu" else f"; computed on {describe_torch_device(args.device)}"
     print(describe_chip(evaluated))
     print(
         f"{args.checkpoint} on {chip.name} ({args.strategy}, {plural(len(mapping.tiles_used), 'tile')}), "
         f"{'ideal devices' if args.ideal else chip.device_model + ' devices'}, "
         f"{plural(n, 'test image')} (the first of {len(test):,}), {format_seeds(spec.seeds)}; "
-        f"digital accuracy {100 * digital:.2f} %"
+        f"digital accuracy {100 * digital:.2f} %{computed_on}"
     )
     writer = None
     if args.out is not None:  # claimed before the work: a folder that holds another run is refused now
@@ -155,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
             spec,
             policies,
             bits=bits,
+            device=args.device,
             on_result=measured,
         )
     spread = "of 1 seed" if len(spec.seeds) == 1 else f"mean ± std over {len(spec.seeds)} seeds"
@@ -226,6 +233,7 @@ def _manifest(
             "chip_description": describe_chip(chip),
             "age_convention": describe_age_convention(chip.device),
             "digital_accuracy": {label: digital},
+            "torch_device": describe_torch_device(args.device),
         },
     )
 
@@ -310,6 +318,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=integer("batch_size", minimum=1, maximum=MAX_BATCH_SIZE), default=500)
     p.add_argument("--data-dir", type=path("data_dir"), default=None)
+    p.add_argument(
+        "--device",
+        type=torch_device,
+        default="cpu",
+        help="torch device the chips are programmed and evaluated on: cpu (default), cuda, cuda:N or mps",
+    )
     p.add_argument("--verbose", action="store_true", help="print every (seed, age, policy) as measured")
     p.add_argument(
         "--out",

@@ -4,7 +4,8 @@
 ``compensation_period``, ``tile_mapping``, ...), the name of a shipped scenario file (``hourly_gdc``,
 :mod:`chiptwin.shipped`) or a path to a scenario ``.toml`` file. Prints the accuracy
 table (rows: device age; columns: checkpoint x policy) with latency and energy, and writes the trace
-directory and its report (PNG plots, summary.txt).
+directory and its report (PNG plots, summary.txt). ``--device cuda`` runs the cells' chips on a GPU (the
+first line and each trace's manifest name it).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from chiptwin.cli.arguments import integer, name_or_path, path
+from chiptwin.cli.arguments import integer, name_or_path, path, torch_device
 from chiptwin.cli.listing import add_list_argument, format_shipped, needs_target
 from chiptwin.cli.progress import add_quiet_argument, show_progress
 from chiptwin.cli.user_models import add_model_argument, build_user_models
 from chiptwin.errors import MappingError, UsageError
 from chiptwin.files import output_folder
+from chiptwin.functional.torch_device import describe_torch_device
 from chiptwin.limits import MAX_SEEDS, MAX_TEST_IMAGES, MAX_THREADS
 from chiptwin.report.pareto import pareto_points_from_rows, write_pareto
 from chiptwin.report.summary import format_accuracy_table
@@ -98,6 +100,8 @@ def _run_specs(
     start = time.perf_counter()
     runs = []
     failed: list[tuple[str, str]] = []
+    if args.device != "cpu":  # numbers say where they were computed (the manifests name it too)
+        print(f"computed on {describe_torch_device(args.device)}", flush=True)
     for label, spec in specs:
         trace_dir = out / label if label else out
         if label:
@@ -105,7 +109,9 @@ def _run_specs(
         try:
             mine = {k: m for k, m in models.items() if k in spec.checkpoints}
             bar = show_progress(args.quiet)
-            run = run_scenario(spec, trace_dir, resume=args.resume, progress=bar, models=mine)
+            run = run_scenario(
+                spec, trace_dir, resume=args.resume, progress=bar, models=mine, device=args.device
+            )
         except MappingError as exc:
             if not label:
                 raise
@@ -167,6 +173,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=integer("threads", minimum=1, maximum=MAX_THREADS),
         default=None,
         help="torch threads (default: torch's)",
+    )
+    p.add_argument(
+        "--device",
+        type=torch_device,
+        default="cpu",
+        help="torch device the cells program their chips and probe on: cpu (default), cuda, cuda:N or mps",
     )
     p.add_argument(
         "--seeds",

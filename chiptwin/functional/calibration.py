@@ -87,7 +87,7 @@ def calibrate_converters(
         ctx.observe_adc = None
     for layer in layers:
         for group in layer.row_groups:
-            seen = block_max.get(id(group), torch.zeros(len(group.col_blocks)))
+            seen = block_max.get(id(group), group.adc_range.new_zeros(len(group.col_blocks)))
             group.adc_range = group.expand_per_column(seen * (adc_headroom * run_headroom)).to(
                 group.adc_range
             )

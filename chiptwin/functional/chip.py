@@ -24,6 +24,7 @@ from chiptwin.errors import DeviceError, MappingError
 from chiptwin.functional.analog_layer import AnalogLayer, BlockRange, RowGroup, unrolled_weight
 from chiptwin.functional.calibration import calibrate_converters
 from chiptwin.functional.context import ChipContext
+from chiptwin.functional.torch_device import check_torch_device
 from chiptwin.mapping.placement import BlockPlacement
 from chiptwin.mapping.placement import Mapping as ChipMapping
 from chiptwin.seeding import derive_seed
@@ -107,6 +108,12 @@ class AnalogChip(nn.Module):
     @property
     def age_s(self) -> float:
         return self.ctx.age_s
+
+    @property
+    def torch_device(self) -> torch.device:
+        """The torch device the chip was programmed on (``program_chip(device=...)``): its state and
+        random generators live there, and its inputs must too."""
+        return self.ctx.read_generator.device
 
     @property
     def input_range(self) -> str:
@@ -206,7 +213,9 @@ def program_chip(
         calibration: normalised input batches for the DAC/ADC range calibration
             (:func:`~chiptwin.functional.calibration.calibrate_converters`, two passes).
         bits: converter resolutions (default: the chip's).
-        device: torch device of the programmed state.
+        device: torch device of the programmed state (checked by :func:`check_torch_device`): every
+            tensor of the chip and its random generators live there, and its forward pass takes inputs on
+            it (:attr:`AnalogChip.torch_device`).
         faults: stuck devices and ADC errors (default None: none). Each row group of layer ``name`` draws
             its device faults from ``derive_seed(fault_seed, "faults", name, row_start)`` and its column
             ADCs from ``derive_seed(fault_seed, "faults", name, row_start, "adc")`` (``"replica", k``
@@ -223,9 +232,10 @@ def program_chip(
     Raises:
         MappingError: an analog layer has no blocks, or its blocks do not tile its weight matrix, or the
             inherited chip has another mapping.
+        UsageError: ``device`` is not a torch device this machine has.
     """
     bits = bits or ConverterBits.of(chip)
-    device = torch.device(device)
+    device = check_torch_device(device)
     fault_seed = seed if fault_seed is None else fault_seed
     copy_ = copy.deepcopy(model).to(device).eval()
     ctx = ChipContext(

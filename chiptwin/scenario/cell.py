@@ -245,8 +245,9 @@ def _program(
     cell_seed: int,
     inherit: tuple[AnalogChip, float] | None = None,
 ) -> AnalogChip:
-    """Program the cell's chip with programming seed ``seed``; its faults belong to the cell's silicon
-    (``cell_seed``), and a reprogrammed chip ``inherit``s them from the chip it replaces."""
+    """Program the cell's chip with programming seed ``seed`` on the run's torch device; its faults belong
+    to the cell's silicon (``cell_seed``), and a reprogrammed chip ``inherit``s them from the chip it
+    replaces."""
     spec = prepared.spec
     return program_chip(
         model.model,
@@ -255,6 +256,7 @@ def _program(
         noise_model(prepared.chip),
         seed,
         batches(prepared.calibration[: spec.n_range_calibration], spec.batch_size),
+        device=prepared.device,
         faults=spec.faults,
         fault_seed=cell_seed,
         inherit=inherit,

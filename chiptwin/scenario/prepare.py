@@ -24,6 +24,7 @@ from chiptwin.device.temperature import TemperatureHistory
 from chiptwin.errors import SpecError
 from chiptwin.functional.analog_layer import BlockRange
 from chiptwin.functional.chip import blocks_from_mapping
+from chiptwin.functional.torch_device import check_torch_device
 from chiptwin.mapping import Mapping, map_graph
 from chiptwin.network.checkpoint import load_checkpoint, resolve_checkpoint
 from chiptwin.network.data import evaluation_sets, image_shape, normalise
@@ -36,6 +37,8 @@ from chiptwin.timing import PipelinePlan, build_plan
 from chiptwin.timing.search import resolve_strategy
 
 __all__ = ["Prepared", "PreparedModel", "prepare", "weights_sha256"]
+
+_CPU = torch.device("cpu")
 
 
 @dataclass(slots=True)
@@ -75,6 +78,10 @@ class Prepared:
     temperature: TemperatureHistory | None = None
     """The chip's temperature over the run (None: the device model's reference temperature)."""
 
+    device: torch.device = _CPU
+    """The torch device the cells program their chips and probe on; ``images``, ``labels`` and
+    ``calibration`` are on it."""
+
     def temperature_c(self, t_s: float) -> float:
         """The chip's temperature at run time ``t_s``, °C (the device model's reference without a
         ``[temperature]``; NaN for a model without a temperature law)."""
@@ -105,16 +112,24 @@ def _user_model(label: str, model: nn.Module, spec: ScenarioSpec) -> tuple[nn.Mo
     return model.eval(), card
 
 
-def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None = None) -> Prepared:
+def prepare(
+    spec: ScenarioSpec,
+    user_models: AnyMapping[str, nn.Module] | None = None,
+    *,
+    device: torch.device | str = "cpu",
+) -> Prepared:
     """Load and map everything the scenario names; a checkpoint named in ``user_models`` is that object (a
-    model of your own, :func:`chiptwin.scenario.run.run_scenario`), not a file.
+    model of your own, :func:`chiptwin.scenario.run.run_scenario`), not a file. The test and calibration
+    images go to ``device``, where the cells program and probe (the digital accuracy is the CPU's).
 
     Raises:
+        UsageError: ``device`` is not a torch device this machine has.
         SpecError, CheckpointError, DataError, MappingError: a bad architecture, checkpoint, data set, a
             model that does not fit the chip, or a ``tile_failure.tile`` that holds none of its blocks
             (each names the file/key/value).
     """
     torch.set_flush_denormal(True)
+    device = check_torch_device(device)
     given = dict(user_models or {})
     unknown = sorted(set(given) - set(spec.checkpoints))
     if unknown:
@@ -177,8 +192,9 @@ def prepare(spec: ScenarioSpec, user_models: AnyMapping[str, nn.Module] | None =
         arch_path=arch_path,
         chip=chip,
         models=models,
-        images=images,
-        labels=labels,
-        calibration=calibration,
+        images=images.to(device),
+        labels=labels.to(device),
+        calibration=calibration.to(device),
         temperature=temperature,
+        device=device,
     )

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from chiptwin.functional.torch_device import describe_torch_device
 from chiptwin.scenario.cell import CellResult, CellTiming, cell_id, run_cell, schedule, time_cell
 from chiptwin.scenario.mapping_rows import mapping_records
 from chiptwin.scenario.prepare import Prepared, PreparedModel, prepare
@@ -64,6 +65,7 @@ def run_scenario(
     progress: bool = True,
     threads: int | None = None,
     models: Mapping[str, nn.Module] | None = None,
+    device: torch.device | str = "cpu",
 ) -> ScenarioRun:
     """Run ``spec`` and write its trace directory ``out``.
 
@@ -77,17 +79,20 @@ def run_scenario(
         progress: show a progress bar on stderr (a step per probe, compensation pass, reprogramming or
             tile failure of each cell's schedule).
         threads: torch threads for this run (None: leave torch's setting).
+        device: torch device the cells program their chips and probe on (``cpu``, ``cuda``, ``cuda:N``,
+            ``mps``); the manifest's ``torch_device`` names it. A GPU draws other random streams than the
+            CPU: the same statistics, other numbers. Resuming on another device is allowed.
 
     Raises:
         ChipTwinError: bad inputs (architecture, checkpoint, data set, a model that does not fit, a trace
-            directory that holds another run).
+            directory that holds another run, a torch device this machine does not have).
     """
     start = time.perf_counter()
     if threads is not None:
         torch.set_num_threads(threads)
     if not resume:
         check_fresh(out)  # before loading data and programming: seconds
-    prepared = prepare(spec, models)
+    prepared = prepare(spec, models, device=device)
     files = {"arch": prepared.arch_path} | {
         f"checkpoint:{m.label}": m.path for m in prepared.models.values() if m.path is not None
     }
@@ -109,6 +114,7 @@ def run_scenario(
             "chip_description": describe_chip(prepared.chip),
             "device_model": prepared.chip.device_model,
             "age_convention": describe_age_convention(prepared.chip.device),
+            "torch_device": describe_torch_device(prepared.device),
             "temperature": describe_temperature(
                 spec.temperature, getattr(prepared.chip.device, "drift_temperature_ref_c", None)
             ),
