@@ -354,9 +354,13 @@ class AnalogLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         ctx = self.ctx
         per_vector = ctx.input_range == "per_vector"
-        x_in, per_input, full_scale = x, 1.0, 1.0
+        x_in = x
+        per_input: float | Tensor = 1.0
+        full_scale: float | Tensor = 1.0
         if not per_vector:
-            full_scale = float(self.input_range.clamp_min(torch.finfo(x.dtype).tiny))
+            full_scale = self.input_range.clamp_min(torch.finfo(x.dtype).tiny)
+            if x.device.type == "cpu":  # a float there; on a GPU a tensor, so no host sync per layer
+                full_scale = float(full_scale)
             # The DAC's integer codes go into the MVM and every per-column factor (DAC step, ADC step,
             # conductance-to-weight scale, GDC) is folded into the small weight matrix instead of into
             # the large activation tensors: per batch the activations see one multiply on the way in
@@ -396,7 +400,12 @@ class AnalogLayer(nn.Module):
             add_gaussian_(y, scale * sigma, self.ctx.read_generator, 1 if self.is_conv else -1)
 
     def _group_output(
-        self, x_in: Tensor, per_input: float, full_scale: float, group: RowGroup, shape: tuple[int, ...]
+        self,
+        x_in: Tensor,
+        per_input: float | Tensor,
+        full_scale: float | Tensor,
+        group: RowGroup,
+        shape: tuple[int, ...],
     ) -> Tensor:
         ctx = self.ctx
         to_weight = full_scale * group.g_max_usiemens / group.beta  # normalised output -> weight units
