@@ -80,6 +80,7 @@ def test_manifest_records_inputs(trace: Path) -> None:
     manifest = read_manifest(trace)
     assert manifest["status"] == "complete" and manifest["cells_total"] == 2
     assert set(manifest["hashes"]) == {"arch", "checkpoint:resnet32_pcm_fmnist_hwa"}
+    assert manifest["torch_device"] == "cpu"  # where the numbers were computed (run_scenario(device=))
     assert manifest["scenario"]["probes_s"] == [1800.0, 3600.0, 6600.0]
     assert (trace / "mapping.parquet").exists()
 
@@ -149,3 +150,20 @@ def test_a_dead_tile_and_its_repair_on_a_small_cell(tmp_path: Path) -> None:
     first = [e for e in events if e["kind"] == "program" and e["time_ns"] == 0]
     full_ns = max(e["duration_ns"] for e in first)
     assert cell["programming_ns"] == 2 * full_ns + repair[0]["duration_ns"]  # program, reprogram, repair
+
+
+@pytest.mark.cuda
+def test_a_run_on_cuda_follows_the_same_clock(trace: Path, tmp_path: Path) -> None:
+    # The cells program and probe on the GPU: other random streams than the CPU's, so the accuracies agree
+    # within sampling (100 images, one seed), and the manifest says where they were computed.
+    out = tmp_path / "cuda"
+    run_scenario(SPEC, out, progress=False, device="cuda")
+    assert read_manifest(out)["torch_device"].startswith("cuda:0 (")
+    for policy in ("none", "gdc_hourly"):
+        gpu, cpu = _rows(out, "probes", policy), _rows(trace, "probes", policy)
+        assert [r["time_ns"] for r in gpu] == [r["time_ns"] for r in cpu]
+        assert [r["compensations"] for r in gpu] == [r["compensations"] for r in cpu]
+        for g, c in zip(gpu, cpu, strict=True):
+            assert abs(g["accuracy"] - c["accuracy"]) < 0.15, (policy, g["time_ns"], g, c)
+    rows = _rows(out, "probes", "gdc_hourly")
+    assert rows[1]["accuracy"] > 0.8 and rows[2]["accuracy"] > 0.8  # GDC restores it on the GPU too
