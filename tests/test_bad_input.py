@@ -790,6 +790,15 @@ ARGUMENT_CASES: dict[str, tuple[list[str], list[str]]] = {
     "evaluate_age_inf": (["evaluate", "--ages", "1h,inf"], ["age(='inf') must be a number and a unit"]),
     "evaluate_age_unit": (["evaluate", "--ages", "1 fortnight"], ["age(='1 fortnight')"]),
     "evaluate_age_too_long": (["evaluate", "--ages", "1000y"], ["age(='1000y') must be at most"]),
+    "evaluate_device_unknown": (
+        ["evaluate", "--device", "gpu"],
+        ["--device", "device(='gpu') must be a torch"],
+    ),
+    "evaluate_device_absent": (["evaluate", "--device", "cuda:99"], ["--device", _CUDA_99]),
+    "run_device_absent": (
+        ["run", "day_retention", "--device", "cuda:99"],
+        ["chiptwin run", "--device", _CUDA_99],
+    ),
     "evaluate_policies_empty": (["evaluate", "--policies", ""], ["policies(='') must be a comma-separated"]),
     "evaluate_policy_unknown": (["evaluate", "--policies", "gdc,magic"], ["policy(='magic') must be one of"]),
     "evaluate_policy_repeated": (["evaluate", "--policies", "gdc,gdc"], ["lists 'gdc' twice"]),

@@ -37,7 +37,7 @@ def test_evaluate_out_is_a_trace_the_report_reads(tmp_path: Path, capsys: pytest
         "--policies",
         "none,gdc",
     ]
-    assert main([*argv, "--out", str(out)]) == 0
+    assert main([*argv, "--device", "cpu", "--out", str(out)]) == 0
     printed, err = capsys.readouterr()
     lines = printed.splitlines()
     # The chip line and the run line agree (4-bit converters), in words, no Python values.
@@ -54,6 +54,8 @@ def test_evaluate_out_is_a_trace_the_report_reads(tmp_path: Path, capsys: pytest
     assert probes.num_rows == 2 * 2 * 2 and set(probes["age_s"].to_pylist()) == {3600.0, 86_400.0}
     manifest = read_manifest(out)
     assert manifest["status"] == "complete" and manifest["digital_accuracy"].keys() == {"dwcnn"}
+    # Where the numbers were computed: the manifest always, the header only off the CPU.
+    assert manifest["torch_device"] == "cpu" and "computed on" not in printed
     assert main(["report", str(out), "--out", str(tmp_path / "r")]) == 0
     report = capsys.readouterr().out
     # The report's accuracy table shows the cells evaluate printed (same mean ± population std).
