@@ -57,9 +57,18 @@ __all__ = [
     "input_vectors",
     "rows_mvm",
     "unrolled_weight",
+    "vector_dim",
+    "vector_max",
     "vector_scale",
     "vectors_mvm",
 ]
+
+
+PATCH_CHUNK_BYTES = 8 * 2**20
+"""Largest unrolled input patches a per-vector convolution builds at once, bytes (8 MiB, assumed: under
+glibc's largest mmap threshold, 32 MiB, the buffers are reused from the heap instead of being mapped
+and faulted in afresh; 1.5 to 3x faster than a batch of 500 images at once on the development
+machine). The batch is split into as many images as fit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,9 +330,11 @@ class AnalogLayer(nn.Module):
         key = (group.row_start, group.row_stop)
         if key not in done:
             vectors = input_vectors(x, group.row_start, group.row_stop, self.conv)
-            scale = vectors.abs().amax(-1, keepdim=True)
-            # Divided (not multiplied by 1 / scale): an all-zero vector gives 0, never 0 * inf.
-            x_n = vectors / scale.clamp_min(torch.finfo(x.dtype).tiny)  # every vector at full scale ±1
+            scale = vector_max(vectors, self.conv)
+            # Every vector at full scale ±1. Divided (not multiplied by 1 / scale): an all-zero vector
+            # gives 0, never 0 * inf. A conv's unfolded patches are a new tensor: changed in place.
+            divisor = scale.clamp_min(torch.finfo(x.dtype).tiny)
+            x_n = vectors / divisor if self.conv is None else vectors.div_(divisor)
             if self.ctx.dac_bits is not None:
                 n_dac = levels(self.ctx.dac_bits)
                 done[key] = (encode_(x_n.mul_(n_dac), self.ctx.dac_bits), 1.0 / n_dac, scale)
@@ -354,6 +365,11 @@ class AnalogLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         ctx = self.ctx
         per_vector = ctx.input_range == "per_vector"
+        if per_vector and self.conv is not None:  # unrolled patches: a few MiB of images at a time
+            per_image = x[0].numel() * x.element_size() * self.conv.kernel_size[0] * self.conv.kernel_size[1]
+            step = max(1, PATCH_CHUNK_BYTES // per_image)
+            if step < x.shape[0]:
+                return torch.cat([self.forward(x[i : i + step]) for i in range(0, x.shape[0], step)])
         x_in = x
         per_input: float | Tensor = 1.0
         full_scale: float | Tensor = 1.0
@@ -491,36 +507,48 @@ def rows_mvm(x: Tensor, rows: Tensor, row_start: int, row_stop: int, conv: ConvG
 
 
 def input_vectors(x: Tensor, row_start: int, row_stop: int, conv: ConvGeometry | None) -> Tensor:
-    """The input vectors the DACs of unrolled weight rows ``[row_start, row_stop)`` see, one per MVM,
-    features last: a Linear's ``x[..., row_start:row_stop]`` (any leading dimensions); a Conv2d's
-    unrolled input patches (the columns of ``F.unfold``, rows ordered as :func:`unrolled_weight`),
-    ``(N, H_out, W_out, rows)``; a grouped convolution's ``(N, H_out, W_out, groups, rows)`` (each
-    group's patch is its own vector: its columns see only that group's channels). Differentiable.
+    """The input vectors the DACs of unrolled weight rows ``[row_start, row_stop)`` see, one per MVM: a
+    Linear's ``x[..., row_start:row_stop]`` (features last, any leading dimensions); a Conv2d's unrolled
+    input patches (the columns of ``F.unfold``, rows ordered as :func:`unrolled_weight`) as
+    ``(N, rows, H_out, W_out)``, a grouped convolution's as ``(N, groups, rows, H_out, W_out)`` (each
+    group's patch is its own vector: its columns see only that group's channels). The features lie
+    on dimension :func:`vector_dim`. Differentiable.
 
-    Example (a 1x2 kernel over one channel, no padding: two patches of two pixels):
+    Example (a 1x2 kernel over one channel, no padding: two patches, [1, -3] and [-3, 2]):
         >>> import torch
         >>> conv = ConvGeometry(1, 1, (1, 2), (1, 1), (0, 0), (1, 1), 1)
         >>> input_vectors(torch.tensor([[[[1.0, -3.0, 2.0]]]]), 0, 2, conv).tolist()
-        [[[[1.0, -3.0], [-3.0, 2.0]]]]
+        [[[[1.0, -3.0]], [[-3.0, 2.0]]]]
     """
     if conv is None:
         return x[..., row_start:row_stop]
     k_h, k_w = conv.kernel_size
     k2 = k_h * k_w
     c0, c1 = (0, conv.in_channels) if conv.groups > 1 else (row_start // k2, -(-row_stop // k2))
-    part = x[:, c0:c1]
+    part = x[:, c0:c1].contiguous()  # im2col is several times slower on a channels-last input
     pad = _conv_padding(conv)
     if any(pad):
-        part = F.pad(part, pad)  # zeros, as F.conv2d pads (an unfolded pad counts in no max)
+        part = F.pad(part, pad)  # zeros, as F.conv2d pads
     h_out = (part.shape[2] - conv.dilation[0] * (k_h - 1) - 1) // conv.stride[0] + 1
     w_out = (part.shape[3] - conv.dilation[1] * (k_w - 1) - 1) // conv.stride[1] + 1
     patches = F.unfold(part, conv.kernel_size, dilation=conv.dilation, stride=conv.stride)  # (N, C k2, L)
     n = x.shape[0]
     if conv.groups > 1:
-        per_group = patches.shape[1] // conv.groups
-        return patches.view(n, conv.groups, per_group, h_out, w_out).permute(0, 3, 4, 1, 2)
+        return patches.view(n, conv.groups, -1, h_out, w_out)
     lo = row_start - c0 * k2
-    return patches[:, lo : lo + row_stop - row_start].view(n, -1, h_out, w_out).permute(0, 2, 3, 1)
+    return patches[:, lo : lo + row_stop - row_start].view(n, -1, h_out, w_out)
+
+
+def vector_dim(conv: ConvGeometry | None) -> int:
+    """The dimension of :func:`input_vectors`' result that holds each vector's features."""
+    return -1 if conv is None else -3
+
+
+def vector_max(vectors: Tensor, conv: ConvGeometry | None) -> Tensor:
+    """Each input vector's max |x| (no gradient), kept as a dimension of size 1 where its features were."""
+    d, v = vector_dim(conv), vectors.detach()
+    # max(max x, -min x): two reductions, no |x| copy of the (unfolded, large) vectors.
+    return torch.maximum(v.amax(d, keepdim=True), v.amin(d, keepdim=True).neg_())
 
 
 def _conv_padding(conv: ConvGeometry) -> tuple[int, int, int, int]:
@@ -541,25 +569,26 @@ def _conv_padding(conv: ConvGeometry) -> tuple[int, int, int, int]:
 
 def vectors_mvm(vectors: Tensor, rows: Tensor, conv: ConvGeometry | None) -> Tensor:
     """The MVM of rows ``rows`` ((rows, cols)) on every input vector of :func:`input_vectors`, in the
-    layer's output layout: ``(..., cols)`` for a Linear, ``(N, cols, H_out, W_out)`` for a Conv2d (a
-    channels-last view). A grouped convolution's column ``c`` sees group ``c // (cols / groups)``."""
-    if conv is not None and conv.groups > 1:
-        r, cols = rows.shape
-        per_group = rows.reshape(r, conv.groups, cols // conv.groups).transpose(0, 1)  # (groups, r, cols/g)
-        y = (vectors.unsqueeze(-2) @ per_group).flatten(-3)
-    else:
-        y = vectors @ rows
-    return y if conv is None else y.permute(0, 3, 1, 2)
+    layer's output layout: ``(..., cols)`` for a Linear, ``(N, cols, H_out, W_out)`` for a Conv2d. A
+    grouped convolution's column ``c`` sees group ``c // (cols / groups)``."""
+    if conv is None:
+        return vectors @ rows
+    n, h, w = vectors.shape[0], vectors.shape[-2], vectors.shape[-1]
+    r, cols = rows.shape
+    if conv.groups == 1:
+        return (rows.T @ vectors.flatten(2)).view(n, cols, h, w)
+    g = conv.groups
+    per_group = rows.T.reshape(g, cols // g, r)  # (groups, cols / groups, r)
+    return (per_group @ vectors.flatten(3)).reshape(n, cols, h, w)  # (N, groups, cols / groups, positions)
 
 
 def vector_scale(scale: Tensor, conv: ConvGeometry | None, cols: int) -> Tensor:
-    """Each input vector's scale (``(..., 1)``, one per vector of :func:`input_vectors`), broadcast to the
-    output of :func:`vectors_mvm` (a grouped convolution's columns take their group's scale)."""
-    if conv is None:
+    """Each input vector's scale (:func:`vector_max`'s shape), broadcast to the output of
+    :func:`vectors_mvm` (a grouped convolution's columns take their group's scale)."""
+    if conv is None or conv.groups == 1:
         return scale
-    if conv.groups > 1:
-        scale = scale.expand(*scale.shape[:-1], cols // conv.groups).flatten(-2)
-    return scale.permute(0, 3, 1, 2)
+    n, g, _, h, w = scale.shape
+    return scale.expand(n, g, cols // g, h, w).reshape(n, cols, h, w)
 
 
 def _check_cover(groups: dict[tuple[int, int], list[tuple[int, int]]], shape: torch.Size) -> None:

@@ -66,6 +66,7 @@ from chiptwin.functional.analog_layer import (
     RowGroup,
     input_vectors,
     rows_mvm,
+    vector_max,
     vector_scale,
     vectors_mvm,
 )
@@ -307,7 +308,7 @@ class HardwareAware:
                 # An all-zero vector takes scale 1 here and its outputs are zeroed after the periphery:
                 # the chip multiplies them by its scale, 0 (AnalogLayer), so they carry no noise.
                 vectors = input_vectors(x, rows.row_start, rows.row_stop, conv)
-                scale = vectors.detach().abs().amax(-1, keepdim=True)
+                scale = vector_max(vectors, conv)
                 live = scale > 0
                 scale = torch.where(live, scale, 1.0)
                 if dac_bits is not None:

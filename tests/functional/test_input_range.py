@@ -17,7 +17,7 @@ from small_model import model_and_data
 from torch import nn
 
 from chiptwin.device.noise import IdealNoiseModel
-from chiptwin.functional import BlockRange, ConverterBits, program_chip, whole_layer_blocks
+from chiptwin.functional import BlockRange, ConverterBits, analog_layer, program_chip, whole_layer_blocks
 from chiptwin.functional.hwa import NoiseRecipe, hardware_aware
 from chiptwin.spec.chip import ADCSpec, ChipSpec, DACSpec, describe_chip
 from chiptwin.spec.load import chip_from_dict, chip_to_dict
@@ -134,6 +134,15 @@ def test_unfolded_patches_match_the_convolution() -> None:
         y = _chip_output(layer, PER_VECTOR, inputs, bits=bits)
         assert y.shape == digital.shape
         assert float((y - digital).abs().max() / digital.abs().max()) < 1e-3
+
+
+def test_a_batch_split_into_chunks_computes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A per-vector convolution unrolls a few images at a time (PATCH_CHUNK_BYTES): the same outputs."""
+    model, x = model_and_data()
+    chip = program_chip(model, PER_VECTOR, whole_layer_blocks(model), IdealNoiseModel(), 0, [x])
+    whole = chip(x)
+    monkeypatch.setattr(analog_layer, "PATCH_CHUNK_BYTES", 3 * 8 * 8 * 9 * 4 * 5)  # 5 images of conv1
+    torch.testing.assert_close(chip(x), whole, rtol=1e-6, atol=1e-6)
 
 
 def test_adc_range_is_calibrated_on_rescaled_outputs() -> None:
