@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from chiptwin.functional import gaussian
-from chiptwin.functional.gaussian import add_gaussian_, quantile_tables
+from chiptwin.functional.gaussian import add_gaussian_
 
 pytestmark = pytest.mark.skipif(not gaussian.fast_path_available(), reason="numba not installed")
 
@@ -48,15 +49,27 @@ def test_tails_follow_the_normal_distribution() -> None:
         assert abs(count - n * p) < 5 * math.sqrt(n * p), (k, count, n * p)
 
 
-def test_tables_reach_the_quantiles_of_two_to_the_minus_32() -> None:
-    start, slope, tail = (torch.from_numpy(t).double() for t in quantile_tables())
-    # The extreme draw u = 0.5 / 2**32: -6.34 standard deviations.
-    assert float(tail[0]) == pytest.approx(-6.3380, abs=1e-3)
-    # Bin b covers [ndtri(b / 65536), ndtri((b + 1) / 65536)): start plus 65536 slopes reaches the next.
-    b = torch.tensor([1, 1000, 32768, 65000])
-    nxt = torch.special.ndtri((b + 1).double() / 65536)
-    assert torch.allclose(start[b] + slope[b] * 65536, nxt, atol=1e-5)
-    assert float(start[32768]) == 0.0
+def test_polynomial_ln_sin_cos_are_exact_to_float32() -> None:
+    kernels = gaussian._kernels()
+    assert kernels is not None
+    _, ln, sincos = kernels
+    for u in (2.0**-33, 1e-20, 1e-6, 0.1, 0.5, 0.7071, 0.7072, 0.999, 1 - 2**-24):
+        assert float(ln(np.float32(u))) == pytest.approx(math.log(float(np.float32(u))), rel=3e-7, abs=1e-7)
+    for x in np.linspace(0.0, math.pi / 2, 101, dtype=np.float32):
+        s, c = sincos(x)
+        assert float(s) == pytest.approx(math.sin(float(x)), abs=2e-7)
+        assert float(c) == pytest.approx(math.cos(float(x)), abs=2e-7)
+
+
+def test_block_order_and_odd_lengths() -> None:
+    # A block of 2 * _BLOCK draws holds pairs (p, p + half); an odd total takes one more pair's first
+    # draw. The first n draws do not depend on how many follow.
+    n = 2 * gaussian._BLOCK
+    whole = _draws((3 * n,))
+    assert torch.equal(_draws((n,)), whole[:n])
+    odd = _draws((n + 7,))
+    assert torch.equal(odd[:n], whole[:n])
+    assert torch.isfinite(odd).all() and odd[n:].abs().max() > 0
 
 
 def test_neighbouring_outputs_and_calls_are_uncorrelated() -> None:
@@ -70,8 +83,10 @@ def test_neighbouring_outputs_and_calls_are_uncorrelated() -> None:
         return float(((u - u.mean()) * (v - v.mean())).mean() / (u.std() * v.std()))
 
     bound = 5 / math.sqrt(n / 2)
-    assert abs(corr(a[:, 0::2], a[:, 1::2])) < bound  # the two halves of one hash
-    assert abs(corr(a[:, 1:-1:2], a[:, 2::2])) < bound  # neighbours from two hashes
+    half = gaussian._BLOCK
+    flat = a.flatten()[: (n // (2 * half)) * 2 * half].view(-1, 2, half)
+    assert abs(corr(flat[:, 0], flat[:, 1])) < bound  # cosine and sine of one pair
+    assert abs(corr(a[:, 0::2], a[:, 1::2])) < bound  # neighbours
     assert abs(corr(a[:-1], a[1:])) < 2 * bound  # neighbouring rows
     assert abs(corr(a, b)) < 2 * bound  # two calls
     assert not torch.equal(a, b)
