@@ -58,7 +58,7 @@ ALLOWED_THIRD_PARTY: dict[str, set[str]] = {
     "device": {"torch", "numpy"},
     "network": {"torch", "numpy", "networkx", "safetensors", "tqdm"},
     "mapping": {"networkx", "numpy"},
-    "functional": {"torch", "numpy"},
+    "functional": {"torch", "numpy", "numba", "llvmlite"},  # numba: the output-noise kernel (gaussian)
     "timing": {"simpy", "numpy"},
     "compensation": {"torch"},
     "trace": {"pyarrow", "numpy"},

@@ -71,6 +71,7 @@ from chiptwin.functional.analog_layer import (
     vectors_mvm,
 )
 from chiptwin.functional.context import ChipContext
+from chiptwin.functional.gaussian import add_gaussian_
 from chiptwin.limits import MAX_AGE_S
 from chiptwin.mapping.blocks import split_graph
 from chiptwin.network.graph import build_layer_graph
@@ -430,7 +431,7 @@ def _periphery(
     """
     z = y * to_norm
     if sigma > 0:
-        z.add_(torch.empty_like(z).normal_(generator=gen).mul_(gain * sigma))
+        add_gaussian_(z, gain * sigma, gen, 1 if conv is not None else -1)
     if adc_bits is not None:
         n = levels(adc_bits)
         cols_last = z.movedim(1, -1) if conv is not None else z
