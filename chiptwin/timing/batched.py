@@ -37,19 +37,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from chiptwin.errors import TimingError
+from chiptwin.timing.aggregate import Pieces, periodic_pieces, poisson_pieces
 from chiptwin.timing.compensation import CompensationSpec, compensation_times_ns, gdc_work
 from chiptwin.timing.engine import check_duration, check_window, single_inference_ns
 from chiptwin.timing.programming import ProgrammingResult, programming_cost
 from chiptwin.timing.records import EventKind, EventRecord, RecordFn, Task
-from chiptwin.timing.results import UTILISATION_WINDOWS, Tally, TimingResult, summarise
+from chiptwin.timing.results import (
+    MAX_UTILISATION_WINDOWS,
+    UTILISATION_WINDOWS,
+    Tally,
+    TimingResult,
+    summarise,
+)
 from chiptwin.timing.stages import PipelinePlan
-from chiptwin.timing.workload import Workload
+from chiptwin.timing.workload import PeriodicWorkload, PoissonWorkload, Workload
 from chiptwin.units import NS_PER_S
 
 __all__ = ["PlanChange", "pipeline_makespan_ns", "serve_jobs", "simulate_batched"]
 
 DEFAULT_CHUNK_NS = 10 * NS_PER_S
 """Arrivals are served 10 s of device time at a time."""
+
+AGGREGATE_MIN_ARRIVALS = 1_000_000
+"""With ``aggregate=None``, a run of Poisson traffic is served by the piece between compensation passes
+from this many expected arrivals on (below it, job by job: the very arrivals of the event engine)."""
 
 _USER, _GDC, _IMAGE, _UPDATE = 0, 1, 2, 3
 
@@ -103,6 +114,9 @@ class _Batches:
             gdc_work(plan, compensation.gdc_reads_per_block) if compensation and compensation.gdc else ()
         )
         gdc_latency = [w.read_ns + (w.digital.duration_ns if w.digital else 0) for w in self.gdc]
+        self.busy_rows = {Task.INFERENCE: tally.busy_row(plan.crossbar_busy_ns)}
+        if adabs is not None:
+            self.busy_rows[Task.ADABS] = tally.busy_row(adabs.crossbar_busy_ns)
         self.figures = {  # kind -> (service, latency) in ns
             _USER: (plan.bottleneck_ns, self.fill),
             _GDC: (max((w.read_ns for w in self.gdc), default=0), max(gdc_latency, default=0)),
@@ -114,20 +128,27 @@ class _Batches:
 
     def compensation_jobs(self, times_ns: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Arrival times and kinds of every compensation job of the run."""
-        at: list[int] = []
-        kinds: list[int] = []
+        at: list[np.ndarray] = []
+        kinds: list[np.ndarray] = []
         gdc = self.comp is not None and self.comp.gdc
         gdc_latency = self.figures[_GDC][1] if gdc else 0
-        for t in times_ns:
-            if gdc:
-                at.append(t)
-                kinds.append(_GDC)
-            if self.comp is not None and self.comp.adabs:
-                # AdaBS starts when the GDC calibration is done (on an idle chip: its latency later).
-                at += [t + gdc_latency] * (self.comp.adabs_images + 1)
-                kinds += [_IMAGE] * self.comp.adabs_images + [_UPDATE]
-        order = np.argsort(np.array(at, dtype=np.int64), kind="stable")
-        return np.array(at, dtype=np.int64)[order], np.array(kinds, dtype=np.int8)[order]
+        if gdc:
+            at.append(np.zeros(1, dtype=np.int64))
+            kinds.append(np.array([_GDC], dtype=np.int8))
+        if self.comp is not None and self.comp.adabs:
+            # AdaBS starts when the GDC calibration is done (on an idle chip: its latency later).
+            images = self.comp.adabs_images
+            at.append(np.full(images + 1, gdc_latency, dtype=np.int64))
+            kinds.append(np.array([_IMAGE] * images + [_UPDATE], dtype=np.int8))
+        if not at or not times_ns:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8)
+        # One pass's jobs (offsets from its time), repeated at every pass time, in pass order.
+        offsets, pass_kinds = np.concatenate(at), np.concatenate(kinds)
+        times = np.asarray(times_ns, dtype=np.int64)
+        all_at = (times[:, None] + offsets[None, :]).ravel()
+        all_kinds = np.tile(pass_kinds, times.size)
+        order = np.argsort(all_at, kind="stable")
+        return all_at[order], all_kinds[order]
 
     def book_users(self, entries: np.ndarray, exits: np.ndarray, arrivals: np.ndarray) -> None:
         n, tally = int(entries.size), self.tally
@@ -153,6 +174,45 @@ class _Batches:
                 )
             )  # fmt: skip
 
+    def book_pieces(self, pieces: Pieces, start_ns: int, chunk_ns: int) -> None:
+        """Book a quiet stretch served by the piece as :meth:`book_users` books its chunks one by one:
+        the same tally, the same utilisation windows, one ``BATCH`` record per chunk with arrivals."""
+        on = pieces.count > 0
+        if not on.any():
+            return
+        tally = self.tally
+        starts = pieces.edges[:-1][on]
+        count, first, last = pieces.count[on], pieces.first_entry[on], pieces.last_exit[on]
+        n = int(count.sum())
+        lo, hi = int(pieces.latency_min[on].min()), int(pieces.latency_max[on].max())
+        if tally.latency_count == 0 or lo < tally.latency_min:
+            tally.latency_min = lo
+        tally.latency_max = max(tally.latency_max, hi)
+        tally.latency_sum += int(pieces.latency_sum[on].sum())
+        tally.latency_count += n
+        tally.jobs[Task.INFERENCE] += n
+        tally.activities += n
+        tally.last_done_ns = max(tally.last_done_ns, int(last.max()))
+        # Crossbar time to the window of each piece (a piece lies in one window), integer ns.
+        windows, at = np.unique(starts // tally.base_window_ns, return_index=True)
+        for k, jobs in zip(windows.tolist(), np.add.reduceat(count, at).tolist(), strict=True):
+            tally.add_window_jobs(k, jobs, self.busy_rows[Task.INFERENCE], Task.INFERENCE)
+        if self.record is None:
+            return
+        chunk = (starts - start_ns) // chunk_ns
+        _, at = np.unique(chunk, return_index=True)
+        heads = first[at].tolist()
+        tails = np.maximum.reduceat(last, at).tolist()
+        jobs = np.add.reduceat(count, at).tolist()
+        energy = self.plan.dynamic_energy_pj
+        for s, c, m in zip(heads, tails, jobs, strict=True):
+            self.record(
+                EventRecord(
+                    time_ns=s, duration_ns=c - s, kind=EventKind.BATCH, task=Task.INFERENCE, job=-1, layer="",
+                    tile=-1, dst_tile=-1, count=m, hops=0, op="", energy_pj=m * energy,
+                )
+            )  # fmt: skip
+
     def book_busy(self, entries: np.ndarray, plan: PipelinePlan, task: Task) -> None:
         """Book the crossbar time of jobs entering at ``entries`` (sorted) to their entry windows."""
         base = self.tally.base_window_ns
@@ -165,8 +225,7 @@ class _Batches:
             windows, counts = uniq.tolist(), cnt.tolist()
         for k, n in zip(windows, counts, strict=True):
             if n:
-                for t, ns in plan.crossbar_busy_ns.items():
-                    self.tally.add_window_busy(k, t, n * ns, task)
+                self.tally.add_window_jobs(k, n, self.busy_rows[task], task)
 
     def book_energy(self) -> None:
         """Jobs times the plans' energies (every job of a kind costs the same), when the plan's time ends."""
@@ -292,6 +351,7 @@ def simulate_batched(
     window_ns: int | None = None,
     chunk_ns: int = DEFAULT_CHUNK_NS,
     changes: Sequence[PlanChange] = (),
+    aggregate: bool | None = None,
 ) -> TimingResult:
     """Serve the workload's arrivals in ``[0, duration_ns)`` with the pipeline formula (module docstring).
 
@@ -302,6 +362,18 @@ def simulate_batched(
     calibration images, ``BN_UPDATE``) and one ``PROGRAM`` record per programmed tile. The result's
     stage figures (latency of one inference, peak throughput) are those of ``plan``; its energies,
     utilisation and latencies are of the plans in force.
+
+    ``aggregate``: serve the quiet stretches between compensation jobs by the piece
+    (:mod:`chiptwin.timing.aggregate`). Periodic traffic always is (the same numbers to the ns).
+    Poisson traffic is when ``aggregate`` is True, or None and the run expects at least
+    :data:`AGGREGATE_MIN_ARRIVALS` arrivals: then it is another draw of the same process (the same
+    distributions, not the same values); False serves every arrival of the workload one by one.
+
+    **Cost against the horizon.** Served job by job, wall time grows linearly with the number of
+    arrivals (about 50 ns each, plus a few hundred us per chunk and per compensation pass): a year at
+    100 images/s took minutes. By the piece, periodic traffic costs per chunk and per pass only, and
+    Poisson traffic per busy period of two or more jobs (``rate * (1 - exp(-rate * B))`` per second:
+    1.3 per second at 100 images/s on ``hermes_64``); ``bench/timing_speed.py`` prints both for a year.
 
     Raises:
         TimingError: a bad duration, window or chunk, AdaBS without ``adabs_plan``, or changes out of
@@ -330,6 +402,11 @@ def simulate_batched(
     base = window_ns if window_ns is not None else max(1, duration_ns // UTILISATION_WINDOWS)
     tally = Tally(tuple(sorted({t for seg in segments for t in seg.plan.tiles_used})), base)
     passes = compensation_times_ns(compensation, duration_ns)
+    if aggregate is None:
+        rate = getattr(workload, "rate_per_s", 0.0)
+        aggregate = (
+            isinstance(workload, PoissonWorkload) and rate * duration_ns / NS_PER_S >= AGGREGATE_MIN_ARRIVALS
+        )
     free = 0
     cost = None
     fill = 0
@@ -344,7 +421,14 @@ def simulate_batched(
         elif seg.program is not None:
             free = max(free, run.book_programming(seg.at_ns, seg.program))
         free = _serve(
-            run, workload, [t for t in passes if seg.at_ns <= t < end], seg.at_ns, end, chunk_ns, free
+            run,
+            workload,
+            [t for t in passes if seg.at_ns <= t < end],
+            seg.at_ns,
+            end,
+            chunk_ns,
+            free,
+            aggregate,
         )
         run.book_energy()
     elapsed = max(duration_ns, tally.last_done_ns)
@@ -361,25 +445,77 @@ def simulate_batched(
     )
 
 
+def _piece_edges(start_ns: int, stop_ns: int, chunk_ns: int, window_ns: int) -> np.ndarray:
+    """Edges of the pieces of ``[start_ns, stop_ns)``: its chunks (from ``start_ns``, a chunk edge) cut at
+    the utilisation windows' edges."""
+    chunks = np.arange(start_ns, stop_ns, chunk_ns, dtype=np.int64)
+    first = -(-start_ns // window_ns)
+    windows = np.arange(first, -(-stop_ns // window_ns), dtype=np.int64) * window_ns
+    return np.union1d(np.union1d(chunks, windows), [stop_ns])
+
+
+def _aggregatable(workload: Workload, aggregate: bool) -> bool:
+    return type(workload) is PeriodicWorkload or (type(workload) is PoissonWorkload and aggregate)
+
+
+def _quiet_pieces(
+    run: _Batches, workload: Workload, edges: np.ndarray, free: int, aggregate: bool
+) -> Pieces | None:
+    """The stretch ``[edges[0], edges[-1])`` served by the piece (:mod:`chiptwin.timing.aggregate`), or
+    None where it is served job by job: another workload, Poisson traffic without ``aggregate``, a
+    pipeline still busy, or a load the piece cannot take."""
+    b, f = run.figures[_USER]
+    if type(workload) is PeriodicWorkload:
+        return periodic_pieces(workload, edges, b, f, free)
+    if type(workload) is PoissonWorkload and aggregate:
+        return poisson_pieces(workload, edges, b, f, free)
+    return None
+
+
 def _serve(
-    run: _Batches, workload: Workload, passes: list[int], start_ns: int, end_ns: int, chunk_ns: int, free: int
+    run: _Batches,
+    workload: Workload,
+    passes: list[int],
+    start_ns: int,
+    end_ns: int,
+    chunk_ns: int,
+    free: int,
+    aggregate: bool,
 ) -> int:
     """Serve the arrivals in ``[start_ns, end_ns)`` and the compensation passes at ``passes`` on one plan.
 
     Returns when the pipeline is free again. Compensation jobs of a pass that spill past ``end_ns``
-    (AdaBS images right before a plan change) are served with the last chunk.
+    (AdaBS images right before a plan change) are served with the last chunk. Chunks without
+    compensation jobs that start on an empty pipeline are served together, by the piece, where
+    :func:`_quiet_pieces` allows.
     """
     tally = run.tally
     comp_at, comp_kind = run.compensation_jobs(passes)
     service_of = np.array([run.figures.get(k, (0, 0))[0] for k in range(4)], dtype=np.int64)
     latency_of = np.array([run.figures.get(k, (0, 0))[1] for k in range(4)], dtype=np.int64)
     b, f = run.figures[_USER]
-    for w0 in range(start_ns, end_ns, chunk_ns):
+    w0 = start_ns
+    while w0 < end_ns:
         w1 = min(w0 + chunk_ns, end_ns)
-        arrivals = workload.arrivals_ns(w0, w1)
         lo, hi = np.searchsorted(comp_at, [w0, w1], side="left")
         if w1 == end_ns:
             hi = comp_at.size
+        if lo == hi and free <= w0:
+            # Quiet chunks up to the one holding the next compensation job (or the end).
+            # (compensation jobs past the end are served with the last chunk: it is never quiet then).
+            nxt = end_ns if lo == comp_at.size else min(int(comp_at[lo]), end_ns - 1)
+            stop = min(end_ns, start_ns + (nxt - start_ns) // chunk_ns * chunk_ns if nxt < end_ns else end_ns)
+            windows = stop // tally.base_window_ns - w0 // tally.base_window_ns
+            if stop > w0 and _aggregatable(workload, aggregate) and windows <= MAX_UTILISATION_WINDOWS:
+                edges = _piece_edges(w0, stop, chunk_ns, tally.base_window_ns)
+                pieces = _quiet_pieces(run, workload, edges, free, aggregate)
+                if pieces is not None:
+                    run.book_pieces(pieces, start_ns, chunk_ns)
+                    free = pieces.free_ns
+                    w0 = stop
+                    continue
+        arrivals = workload.arrivals_ns(w0, w1)
+        w0 = w1
         if lo == hi:
             n = arrivals.size
             if not n:

@@ -173,7 +173,7 @@ class Tally:
         self.base_window_ns = base_window_ns
         self.columns = {t: i for i, t in enumerate(tiles)}
         self.intervals: dict[int, tuple[list[int], list[int]]] = {t: ([], []) for t in tiles}
-        self.binned: dict[int, list[float]] = {}
+        self.binned: dict[int, np.ndarray] = {}
         self.jobs = dict.fromkeys(Task, 0)
         self.passes = {Task.GDC: 0, Task.ADABS: 0}
         self.energy = {task: dict.fromkeys(COMPONENTS, 0.0) for task in Task}
@@ -206,9 +206,25 @@ class Tally:
         """Book ``busy_ns`` of the crossbar of ``tile`` for ``task`` to window number ``window``."""
         row = self.binned.get(window)
         if row is None:
-            row = self.binned[window] = [0.0] * len(self.columns)
+            row = self.binned[window] = np.zeros(len(self.columns))
         row[self.columns[tile]] += busy_ns
         self.crossbar_busy[task] += int(busy_ns)
+
+    def busy_row(self, busy_ns_by_tile: dict[int, int]) -> np.ndarray:
+        """Per-tile busy time as a row of the binned table (tiles of the tally, in its column order)."""
+        row = np.zeros(len(self.columns))
+        for tile, ns in busy_ns_by_tile.items():
+            row[self.columns[tile]] += ns
+        return row
+
+    def add_window_jobs(self, window: int, jobs: int, row: np.ndarray, task: Task) -> None:
+        """Book ``jobs`` jobs of crossbar time ``row`` (:meth:`busy_row`, whole ns) to window ``window``:
+        as :meth:`add_window_busy` tile by tile (sums of whole ns are exact in float64)."""
+        binned = self.binned.get(window)
+        if binned is None:
+            binned = self.binned[window] = np.zeros(len(self.columns))
+        binned += jobs * row
+        self.crossbar_busy[task] += int(jobs * row.sum())
 
     def utilisation(self, elapsed_ns: int, window_ns: int | None = None) -> UtilisationResult:
         """Busy fractions per window up to ``elapsed_ns`` (default window: a hundredth of the run,

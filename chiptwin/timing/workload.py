@@ -90,6 +90,20 @@ class PeriodicWorkload:
             return self.phase_ns + k * q + (k * r) // int(rate)
         return self.phase_ns + np.floor(k.astype(np.float64) * self.period_ns).astype(np.int64)
 
+    def times_of(self, k: np.ndarray) -> np.ndarray:
+        """Times of arrivals number ``k`` (sorted int64, from 0), ns."""
+        return self._times(np.asarray(k, dtype=np.int64))
+
+    def count_before_ns(self, times_ns: np.ndarray) -> np.ndarray:
+        """How many arrivals come before each of ``times_ns`` (sorted int64 ns): the arrival indices at
+        those times, exact (a float estimate corrected against :meth:`times_of`)."""
+        x = np.asarray(times_ns, dtype=np.int64)
+        k = np.maximum(0, np.ceil((x - self.phase_ns) / self.period_ns)).astype(np.int64)
+        for _ in range(3):  # the estimate is off by one at most; the loop makes sure
+            k += self._times(k) < x
+            k -= (k > 0) & (self._times(np.maximum(k - 1, 0)) >= x)
+        return k
+
     def arrivals_ns(self, start_ns: int, stop_ns: int) -> np.ndarray:
         """Arrivals in ``[start_ns, stop_ns)`` (protocol)."""
         _window(start_ns, stop_ns)
