@@ -99,15 +99,66 @@ def _truncated_exponential(rng: np.random.Generator, scale: float, below: float,
     return -scale * np.log1p(-rng.random(n) * -np.expm1(-below / scale))
 
 
-def _busy_periods(
-    rng: np.random.Generator, n: int, scale: float, service_ns: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``n`` busy periods of two or more jobs: per period its job count; per job (period by period, in
-    arrival order) its period, its arrival offset from the period's first job and its wait, int64 ns."""
+@dataclass(frozen=True, slots=True)
+class _Busy:
+    """Busy periods of two or more jobs (one per run). Job ``k`` (from 0) of a period enters the pipeline
+    ``k B`` after the period's first arrival, so a period is booked whole; its jobs one by one only where
+    an edge cuts it (:meth:`jobs`)."""
+
+    count: np.ndarray
+    second: np.ndarray
+    """Arrival offset of each period's second job from its first, ns."""
+
+    last: np.ndarray
+    """Arrival offset of its last job, ns."""
+
+    wait_sum: np.ndarray
+    wait_max: np.ndarray
+    later: tuple[tuple[np.ndarray, int, np.ndarray, np.ndarray], ...]
+    """Third and later jobs: (periods, job index, arrival offsets, waits) per index."""
+
+    def take(self, keep: int, shift: int) -> _Busy:
+        """The first ``keep`` periods, numbered from ``shift``."""
+        later = tuple((p[p < keep] + shift, k, a[p < keep], w[p < keep]) for p, k, a, w in self.later)
+        return _Busy(
+            self.count[:keep], self.second[:keep], self.last[:keep], self.wait_sum[:keep],
+            self.wait_max[:keep], later,
+        )  # fmt: skip
+
+    @staticmethod
+    def join(parts: list[_Busy]) -> _Busy:
+        count, second, last, wait_sum, wait_max = (
+            np.concatenate([getattr(p, f) for p in parts]) for f in _BUSY_ARRAYS
+        )
+        return _Busy(count, second, last, wait_sum, wait_max, tuple(x for p in parts for x in p.later))
+
+    def jobs(self, periods: np.ndarray, service_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every job of ``periods`` (ascending): its period, its arrival offset and its wait."""
+        period = [periods, periods]
+        offset = [np.zeros(periods.size, dtype=np.int64), self.second[periods]]
+        wait = [np.zeros(periods.size, dtype=np.int64), service_ns - self.second[periods]]
+        for p, _, a, w in self.later:
+            pick = np.isin(p, periods)
+            period.append(p[pick])
+            offset.append(a[pick])
+            wait.append(w[pick])
+        all_p, all_o, all_w = (np.concatenate(x) for x in (period, offset, wait))
+        order = np.lexsort((all_o, all_p))
+        return all_p[order], all_o[order], all_w[order]
+
+
+_BUSY_ARRAYS = ("count", "second", "last", "wait_sum", "wait_max")
+
+
+def _busy_periods(rng: np.random.Generator, n: int, scale: float, service_ns: int) -> _Busy:
+    """``n`` busy periods of two or more jobs (module docstring)."""
     gap = np.minimum(np.rint(_truncated_exponential(rng, scale, service_ns - 0.5, n)), service_ns - 1)
     second = gap.astype(np.int64)
     count = np.full(n, 2, dtype=np.int64)
-    extra: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []  # (periods, job index, offset, wait)
+    wait_sum = service_ns - second
+    wait_max = wait_sum.copy()
+    last_at = second.copy()
+    later: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
     active, last, free = np.arange(n, dtype=np.int64), second, np.full(n, 2 * service_ns, dtype=np.int64)
     k = 2
     while active.size:  # a third job and later ones: rare at low load
@@ -115,21 +166,15 @@ def _busy_periods(
         joins = at < free
         active, at, free = active[joins], at[joins], free[joins]
         if active.size:
-            extra.append((active, k, at, free - at))
+            w = free - at
+            later.append((active, k, at, w))
             count[active] = k + 1
+            wait_sum[active] += w
+            np.maximum.at(wait_max, active, w)
+            last_at[active] = at
         last, free = at, free + service_ns
         k += 1
-    starts = np.cumsum(count) - count
-    total = int(count.sum())
-    period = np.repeat(np.arange(n, dtype=np.int64), count)
-    offset = np.zeros(total, dtype=np.int64)
-    wait = np.zeros(total, dtype=np.int64)
-    offset[starts + 1] = second
-    wait[starts + 1] = service_ns - second
-    for periods, index, at, waits in extra:
-        offset[starts[periods] + index] = at
-        wait[starts[periods] + index] = waits
-    return count, period, offset, wait
+    return _Busy(count, second, last_at, wait_sum, wait_max, tuple(later))
 
 
 def poisson_pieces(
@@ -188,61 +233,86 @@ def _poisson_span(
     carried_wait: list[int] = []
     if free_ns > t0:
         carried_at, carried_wait, t0 = _carry_over(rng, rate, t0, free_ns, service_ns)
-        if t0 >= t1:
-            kept_i = [i for i, t in enumerate(carried_at) if t < t1]
-            arrival = np.array([carried_at[i] for i in kept_i], dtype=np.int64)
-            waits = np.array([carried_wait[i] for i in kept_i], dtype=np.int64)
-            none = np.empty(0, dtype=np.int64)
-            return _book(edges, arrival, waits, none, none, service_ns, fill_ns, free_ns)
-    scale = 1.0 / rate
-    single = math.exp(-rate * (service_ns - 0.5))  # a gap rounds to >= B when it is >= B - 0.5 ns
-    # Runs: R singletons (R ~ geometric), an idle gap, a busy period of two or more jobs.
-    starts: list[np.ndarray] = []
-    runs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    at, first_run = t0, 0
-    mean_run = _mean_run_ns(rate, service_ns)
-    while at < t1:
-        n = int(min(_RUNS_PER_DRAW, (t1 - at) / mean_run * 1.1 + 16))
-        singles = rng.geometric(1.0 - single, n) - 1
-        gaps = np.rint(rng.standard_gamma(np.maximum(singles, 1)) * scale * (singles > 0)).astype(np.int64)
-        idle = np.rint(rng.exponential(scale, n)).astype(np.int64)
-        size, period, offset, wait = _busy_periods(rng, n, scale, service_ns)
-        length = singles * service_ns + gaps + idle + size * service_ns
-        start = at + np.cumsum(length) - length
-        keep = int(np.searchsorted(start, t1, side="left"))
-        starts.append(start[:keep])
-        runs.append((singles[:keep], gaps[:keep], idle[:keep], size[:keep]))
-        kept = period < keep
-        jobs.append((period[kept] + first_run, offset[kept], wait[kept]))
-        at = int(start[-1] + length[-1]) if keep == n else t1
-        first_run += keep
-    start = np.concatenate(starts)
-    singles, gaps, idle, size = (np.concatenate([r[i] for r in runs]) for i in range(4))
-    period, offset, wait = (np.concatenate([j[i] for j in jobs]) for i in range(3))
-    busy_at = start + singles * service_ns + gaps + idle  # arrival of each busy period's first job
-    run_of, rank, single_at, nx, lump_at, lump_count = _place_singles(
-        rng, edges, start, singles, gaps, busy_at, size, service_ns
-    )
-    # Every explicit job in arrival order: a run's singletons, then its busy period.
-    per_run = nx + size
-    base = np.cumsum(per_run) - per_run
-    n_x = int(per_run.sum())
-    arrival = np.empty(n_x, dtype=np.int64)
-    waits = np.zeros(n_x, dtype=np.int64)
-    arrival[base[run_of] + rank] = single_at
-    job_rank = np.arange(period.size, dtype=np.int64) - np.repeat(np.cumsum(size) - size, size)
-    slot = base[period] + nx[period] + job_rank
-    arrival[slot] = busy_at[period] + offset
-    waits[slot] = wait
+    jobs_at = [np.array(carried_at, dtype=np.int64)]
+    jobs_wait = [np.array(carried_wait, dtype=np.int64)]
+    none = np.empty(0, dtype=np.int64)
+    units = _Units(none, none, none, none, none, none)
+    lump_piece, lump_count = none, none
+    if t0 < t1:
+        scale = 1.0 / rate
+        single = math.exp(-rate * (service_ns - 0.5))  # a gap rounds to >= B when it is >= B - 0.5 ns
+        # Runs: R singletons (R ~ geometric), an idle gap, a busy period of two or more jobs.
+        starts: list[np.ndarray] = []
+        runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        busy_parts: list[_Busy] = []
+        at, first_run = t0, 0
+        mean_run = _mean_run_ns(rate, service_ns)
+        while at < t1:
+            n = int(min(_RUNS_PER_DRAW, (t1 - at) / mean_run * 1.1 + 16))
+            singles = rng.geometric(1.0 - single, n) - 1
+            gaps = np.rint(rng.standard_gamma(np.maximum(singles, 1)) * scale * (singles > 0)).astype(
+                np.int64
+            )
+            idle = np.rint(rng.exponential(scale, n)).astype(np.int64)
+            busy = _busy_periods(rng, n, scale, service_ns)
+            length = (singles + busy.count) * service_ns + gaps + idle
+            start = at + np.cumsum(length) - length
+            keep = int(np.searchsorted(start, t1, side="left"))
+            starts.append(start[:keep])
+            runs.append((singles[:keep], gaps[:keep], idle[:keep]))
+            busy_parts.append(busy.take(keep, first_run))
+            at = int(start[-1] + length[-1]) if keep == n else t1
+            first_run += keep
+        start = np.concatenate(starts)
+        singles, gaps, idle = (np.concatenate([r[i] for r in runs]) for i in range(3))
+        busy = _Busy.join(busy_parts)
+        busy_at = start + singles * service_ns + gaps + idle  # arrival of each busy period's first job
+        # The piece of each busy period's first job (that of the whole run unless an edge cuts the run).
+        after = np.searchsorted(edges, busy_at, side="right")
+        single_at, lump_piece, lump_count = _place_singles(
+            rng, edges, start, singles, gaps, busy_at, busy.count, service_ns, after - 1
+        )
+        jobs_at.append(single_at)
+        jobs_wait.append(np.zeros(single_at.size, dtype=np.int64))
+        # Busy periods whole, but those an edge cuts (t1 included), job by job.
+        cut = edges[np.minimum(after, edges.size - 1)] <= busy_at + busy.last
+        cut &= after < edges.size
+        cut_runs = np.flatnonzero(cut)
+        if cut_runs.size:
+            p, offset, wait = busy.jobs(cut_runs, service_ns)
+            jobs_at.append(busy_at[p] + offset)
+            jobs_wait.append(wait)
+        whole = ~cut & (busy_at < t1)
+        first_in = busy_at[whole]
+        units = _Units(
+            first_in,
+            busy.count[whole],
+            first_in,
+            first_in + (busy.count[whole] - 1) * service_ns,
+            busy.wait_sum[whole],
+            busy.wait_max[whole],
+        )
+    arrival, waits = np.concatenate(jobs_at), np.concatenate(jobs_wait)
+    order = np.argsort(arrival, kind="stable")
+    arrival, waits = arrival[order], waits[order]
     inside = arrival < t1
     arrival, waits = arrival[inside], waits[inside]
-    if carried_at:
-        arrival = np.concatenate([np.array(carried_at, dtype=np.int64), arrival])
-        waits = np.concatenate([np.array(carried_wait, dtype=np.int64), waits])
-    inside = lump_at < t1
-    lump_piece = np.searchsorted(edges, lump_at[inside], side="right") - 1
-    return _book(edges, arrival, waits, lump_piece, lump_count[inside], service_ns, fill_ns, free_ns)
+    jobs = _Units(
+        arrival, np.ones(arrival.size, dtype=np.int64), arrival + waits, arrival + waits, waits, waits
+    )
+    return _book(edges, (jobs, units), lump_piece, lump_count, service_ns, fill_ns, free_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class _Units:
+    """Jobs booked together (a busy period, or one job), sorted by ``time`` (their first arrival)."""
+
+    time: np.ndarray
+    count: np.ndarray
+    first_entry: np.ndarray
+    last_entry: np.ndarray
+    wait_sum: np.ndarray
+    wait_max: np.ndarray
 
 
 def _place_singles(
@@ -254,7 +324,8 @@ def _place_singles(
     busy_at: np.ndarray,
     size: np.ndarray,
     service_ns: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    piece_of_run: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which singletons of the runs must be placed one by one, and where; the rest go by the lump.
 
     Singleton ``k`` (1..R) of a run arrives at ``start + G V_k + (k - 1) B``, ``V_R = 1`` and ``V_1 <
@@ -266,8 +337,9 @@ def _place_singles(
     holding two edges, or an edge and a first job to place.
 
     Returns:
-        per placed singleton its run, its rank among the run's placed ones, its arrival; per run how
-        many are placed; and lumps (a time inside the piece, a count) for the others.
+        the arrivals of the placed singletons, and lumps (a piece, a count) for the others
+        (``piece_of_run``: the piece of each run's busy period, that of the whole run where no edge
+        cuts it).
     """
     runs = start.size
     end = np.append(start[1:], busy_at[-1] + size[-1] * service_ns)
@@ -285,8 +357,8 @@ def _place_singles(
     search = some & (cuts == 1) & ~needs_first
     first = some & needs_first & (cuts == 0)
     plain = some & (cuts == 0) & ~needs_first
-    parts_run, parts_rank, parts_at = [], [], []
-    lumps_at, lumps_n = [start[plain]], [singles[plain]]
+    parts_at: list[np.ndarray] = []
+    lumps_at, lumps_n = [piece_of_run[plain]], [singles[plain]]
     # Every singleton of the full runs (Dirichlet split of G: normalised cumulative exponentials).
     runs_x = np.flatnonzero(full)
     r = singles[runs_x]
@@ -296,8 +368,6 @@ def _place_singles(
     before = np.repeat(np.concatenate([[0.0], cum[ends[:-1] - 1]]), r) if r.size else cum
     total = np.repeat(cum[ends - 1], r) - before if r.size else cum
     k = np.arange(owner.size, dtype=np.int64) - np.repeat(ends - r, r)
-    parts_run.append(owner)
-    parts_rank.append(k)
     parts_at.append(
         start[owner] + np.rint((cum - before) / total * gaps[owner]).astype(np.int64) + k * service_ns
     )
@@ -305,10 +375,8 @@ def _place_singles(
     runs_f = np.flatnonzero(first)
     r = singles[runs_f]
     v1 = np.where(r > 1, rng.beta(1.0, np.maximum(r - 1, 1).astype(np.float64)), 1.0)
-    parts_run.append(runs_f)
-    parts_rank.append(np.zeros(runs_f.size, dtype=np.int64))
     parts_at.append(start[runs_f] + np.rint(v1 * gaps[runs_f]).astype(np.int64))
-    lumps_at.append(start[runs_f])
+    lumps_at.append(piece_of_run[runs_f])
     lumps_n.append(r - 1)
     # Bisection around the one edge of a run.
     runs_s = np.flatnonzero(search)
@@ -335,66 +403,59 @@ def _place_singles(
         lo[open_[below]], v_lo[open_[below]] = m[below], v[below]
         hi[open_[~below]], v_hi[open_[~below]] = m[~below], v[~below]
     has_lo, has_hi = lo >= 1, hi <= r
-    parts_run += [runs_s[has_lo], runs_s[has_hi]]
-    parts_rank += [np.zeros(int(has_lo.sum()), dtype=np.int64), has_lo[has_hi].astype(np.int64)]
     parts_at += [at(lo, v_lo)[has_lo], at(hi, v_hi)[has_hi]]
-    lumps_at += [s0, e]
+    lumps_at += [np.searchsorted(edges, s0, side="right") - 1, np.searchsorted(edges, e, side="right") - 1]
     lumps_n += [np.maximum(lo - 1, 0), np.maximum(r - hi, 0)]
-    nx = np.zeros(runs, dtype=np.int64)
-    nx[full] = singles[full]
-    nx[first] = 1
-    nx[runs_s] = has_lo.astype(np.int64) + has_hi
-    return (
-        np.concatenate(parts_run),
-        np.concatenate(parts_rank),
-        np.concatenate(parts_at),
-        nx,
-        np.concatenate(lumps_at),
-        np.concatenate(lumps_n),
-    )
+    pieces, counts = np.concatenate(lumps_at), np.concatenate(lumps_n)
+    inside = pieces < edges.size - 1  # a run starting past the span's end has no job in it
+    return np.concatenate(parts_at), pieces[inside], counts[inside]
 
 
 def _book(
     edges: np.ndarray,
-    arrival: np.ndarray,
-    waits: np.ndarray,
+    streams: tuple[_Units, ...],
     lump_piece: np.ndarray,
     lump_count: np.ndarray,
     service_ns: int,
     fill_ns: int,
     free_ns: int,
 ) -> Pieces:
-    """Per-piece figures of explicit jobs (sorted arrivals and their waits) and lumps of jobs waiting 0."""
+    """Per-piece figures of streams of units and of lumps of jobs waiting 0 (the first job of every
+    busy period waits 0 too, so only a lone job can make a piece's least wait positive)."""
     pieces = edges.size - 1
-    if not arrival.size:
-        return _empty(edges, free_ns)
-    bounds = np.searchsorted(arrival, edges)
-    explicit = np.diff(bounds)
-    lumped = np.bincount(lump_piece, weights=lump_count, minlength=pieces).astype(np.int64)
-    count = explicit + lumped
-    has = explicit > 0
-    entry = arrival + waits
-    heads = bounds[:-1].clip(max=arrival.size - 1)
-    tails = (bounds[1:] - 1).clip(min=0)
-    first = np.where(has, entry[heads], 0)
-    last = np.where(has, entry[tails] + fill_ns, 0)
-    segs = np.flatnonzero(has)
-    wait_max = np.zeros(pieces, dtype=np.int64)
-    wait_min = np.zeros(pieces, dtype=np.int64)
-    wait_max[segs] = np.maximum.reduceat(waits, bounds[:-1][segs])
-    wait_min[segs] = np.minimum.reduceat(waits, bounds[:-1][segs])
-    wait_min[lumped > 0] = 0
+    count = np.bincount(lump_piece, weights=lump_count, minlength=pieces).astype(np.int64)
+    wait_zero = count > 0
     wait_sum = np.zeros(pieces, dtype=np.int64)
-    cum = np.concatenate([[0], np.cumsum(waits)])
-    wait_sum = cum[bounds[1:]] - cum[bounds[:-1]]
+    wait_max = np.zeros(pieces, dtype=np.int64)
+    wait_min = np.full(pieces, np.iinfo(np.int64).max, dtype=np.int64)
+    first = np.full(pieces, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(pieces, -1, dtype=np.int64)
+    for u in streams:
+        if not u.time.size:
+            continue
+        bounds = np.searchsorted(u.time, edges)
+        n = np.diff(bounds)
+        has = np.flatnonzero(n > 0)
+        heads = bounds[:-1][has]
+        cum = np.concatenate([[0], np.cumsum(u.count)])
+        count += cum[bounds[1:]] - cum[bounds[:-1]]
+        cum = np.concatenate([[0], np.cumsum(u.wait_sum)])
+        wait_sum += cum[bounds[1:]] - cum[bounds[:-1]]
+        wait_max[has] = np.maximum(wait_max[has], np.maximum.reduceat(u.wait_max, heads))
+        lone = np.where(u.count > 1, 0, u.wait_max)  # a period's least wait is its first job's, 0
+        wait_min[has] = np.minimum(wait_min[has], np.minimum.reduceat(lone, heads))
+        first[has] = np.minimum(first[has], u.first_entry[heads])
+        last[has] = np.maximum(last[has], u.last_entry[bounds[1:][has] - 1])
     on = count > 0
+    wait_min = np.where(wait_zero, 0, wait_min)
+    free = max(free_ns, int(last.max()) + service_ns) if (last >= 0).any() else free_ns
     return Pieces(
         edges,
         count,
-        first,
-        last,
+        np.where(on & (last >= 0), first, 0),
+        np.where(on & (last >= 0), last + fill_ns, 0),
         count * fill_ns + wait_sum,
         np.where(on, wait_min + fill_ns, 0),
         np.where(on, wait_max + fill_ns, 0),
-        max(free_ns, int(entry[-1]) + service_ns),
+        free,
     )

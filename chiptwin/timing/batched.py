@@ -194,13 +194,12 @@ class _Batches:
         tally.activities += n
         tally.last_done_ns = max(tally.last_done_ns, int(last.max()))
         # Crossbar time to the window of each piece (a piece lies in one window), integer ns.
-        windows, at = np.unique(starts // tally.base_window_ns, return_index=True)
+        windows, at = _runs_of(starts // tally.base_window_ns)
         for k, jobs in zip(windows.tolist(), np.add.reduceat(count, at).tolist(), strict=True):
             tally.add_window_jobs(k, jobs, self.busy_rows[Task.INFERENCE], Task.INFERENCE)
         if self.record is None:
             return
-        chunk = (starts - start_ns) // chunk_ns
-        _, at = np.unique(chunk, return_index=True)
+        _, at = _runs_of((starts - start_ns) // chunk_ns)
         heads = first[at].tolist()
         tails = np.maximum.reduceat(last, at).tolist()
         jobs = np.add.reduceat(count, at).tolist()
@@ -443,6 +442,12 @@ def simulate_batched(
         programming=cost,
         window_ns=window_ns,
     )
+
+
+def _runs_of(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of sorted ``keys`` and where each first appears (``np.unique`` for sorted)."""
+    at = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[at], at
 
 
 def _piece_edges(start_ns: int, stop_ns: int, chunk_ns: int, window_ns: int) -> np.ndarray:
