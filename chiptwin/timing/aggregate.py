@@ -71,10 +71,8 @@ class Pieces:
     free_ns: int
     """When the pipeline takes the next job after the stretch."""
 
-
-def _empty(edges: np.ndarray, free_ns: int) -> Pieces:
-    z = np.zeros(edges.size - 1, dtype=np.int64)
-    return Pieces(edges, z, z, z, z, z, z, free_ns)
+    latencies: tuple[np.ndarray, np.ndarray]
+    """Every latency of the stretch and how many jobs had it (for the percentiles)."""
 
 
 def periodic_pieces(
@@ -91,7 +89,18 @@ def periodic_pieces(
     last = np.where(has, workload.times_of(np.maximum(k[1:] - 1, 0)), 0)
     latency = np.where(has, fill_ns, 0)
     free = int(last[has][-1]) + service_ns if has.any() else free_ns
-    return Pieces(edges, count, first, last + latency, count * fill_ns, latency, latency, free)
+    jobs = np.array([int(count.sum())], dtype=np.int64)
+    return Pieces(
+        edges,
+        count,
+        first,
+        last + latency,
+        count * fill_ns,
+        latency,
+        latency,
+        free,
+        (jobs * 0 + fill_ns, jobs),
+    )
 
 
 def _truncated_exponential(rng: np.random.Generator, scale: float, below: float, n: int) -> np.ndarray:
@@ -198,7 +207,8 @@ def poisson_pieces(
         return parts[0]
     fields = ("count", "first_entry", "last_exit", "latency_sum", "latency_min", "latency_max")
     joined = {f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}
-    return Pieces(edges=edges, free_ns=free_ns, **joined)
+    latencies = tuple(np.concatenate([p.latencies[i] for p in parts]) for i in (0, 1))
+    return Pieces(edges=edges, free_ns=free_ns, latencies=latencies, **joined)  # type: ignore[arg-type]
 
 
 def _mean_run_ns(rate: float, service_ns: int) -> float:
@@ -238,6 +248,7 @@ def _poisson_span(
     none = np.empty(0, dtype=np.int64)
     units = _Units(none, none, none, none, none, none)
     lump_piece, lump_count = none, none
+    period_waits: list[np.ndarray] = []  # waits of the later jobs of whole busy periods
     if t0 < t1:
         scale = 1.0 / rate
         single = math.exp(-rate * (service_ns - 0.5))  # a gap rounds to >= B when it is >= B - 0.5 ns
@@ -283,6 +294,8 @@ def _poisson_span(
             jobs_at.append(busy_at[p] + offset)
             jobs_wait.append(wait)
         whole = ~cut & (busy_at < t1)
+        period_waits.append(service_ns - busy.second[whole])
+        period_waits += [w[whole[p]] for p, _, _, w in busy.later]
         first_in = busy_at[whole]
         units = _Units(
             first_in,
@@ -300,7 +313,14 @@ def _poisson_span(
     jobs = _Units(
         arrival, np.ones(arrival.size, dtype=np.int64), arrival + waits, arrival + waits, waits, waits
     )
-    return _book(edges, (jobs, units), lump_piece, lump_count, service_ns, fill_ns, free_ns)
+    # Latencies: F for every job that waits 0 (lumps, first jobs of whole periods), F + wait otherwise.
+    zero = int(lump_count.sum()) + units.time.size
+    waits_all = np.concatenate([jobs.wait_max, *period_waits])
+    latencies = (
+        np.concatenate([[fill_ns], waits_all + fill_ns]),
+        np.concatenate([[zero], np.ones(waits_all.size, dtype=np.int64)]),
+    )
+    return _book(edges, (jobs, units), lump_piece, lump_count, service_ns, fill_ns, free_ns, latencies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +439,7 @@ def _book(
     service_ns: int,
     fill_ns: int,
     free_ns: int,
+    latencies: tuple[np.ndarray, np.ndarray],
 ) -> Pieces:
     """Per-piece figures of streams of units and of lumps of jobs waiting 0 (the first job of every
     busy period waits 0 too, so only a lone job can make a piece's least wait positive)."""
@@ -458,4 +479,5 @@ def _book(
         np.where(on, wait_min + fill_ns, 0),
         np.where(on, wait_max + fill_ns, 0),
         free,
+        latencies,
     )

@@ -30,6 +30,7 @@ windows are much longer than the fill).
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,7 +63,8 @@ AGGREGATE_MIN_ARRIVALS = 1_000_000
 """With ``aggregate=None``, a run of Poisson traffic is served by the piece between compensation passes
 from this many expected arrivals on (below it, job by job: the very arrivals of the event engine)."""
 
-_USER, _GDC, _IMAGE, _UPDATE = 0, 1, 2, 3
+_USER, _GDC, _IMAGE, _UPDATE, _SLICE, _LAST_SLICE = 0, 1, 2, 3, 4, 5
+_KINDS = 6
 
 
 def pipeline_makespan_ns(fill_ns: int, bottleneck_ns: int, n: int) -> int:
@@ -121,6 +123,14 @@ class _Batches:
             _USER: (plan.bottleneck_ns, self.fill),
             _GDC: (max((w.read_ns for w in self.gdc), default=0), max(gdc_latency, default=0)),
         }
+        # Shared passes: GDC in slices of one calibration read of every block (all tiles at once), the
+        # last one followed by the scale computation.
+        self.slices = max((w.mvms for w in self.gdc), default=0)
+        if self.slices:
+            read, total = self.figures[_GDC]
+            self.figures[_SLICE] = (-(-read // self.slices), -(-read // self.slices))
+            self.figures[_LAST_SLICE] = (-(-read // self.slices), -(-read // self.slices) + total - read)
+        self.open_passes: collections.deque[int] = collections.deque()
         if adabs is not None:
             update = max((w.duration_ns for _, w in adabs.bn_updates), default=0)
             self.figures[_IMAGE] = (adabs.bottleneck_ns, single_inference_ns(adabs))
@@ -161,6 +171,7 @@ class _Batches:
         tally.latency_max = max(tally.latency_max, hi)
         tally.latency_sum += int(latency.sum())
         tally.latency_count += n
+        tally.add_latency_bins(latency)
         tally.jobs[Task.INFERENCE] += n
         tally.activities += n
         self.book_busy(entries, self.plan, Task.INFERENCE)
@@ -190,6 +201,7 @@ class _Batches:
         tally.latency_max = max(tally.latency_max, hi)
         tally.latency_sum += int(pieces.latency_sum[on].sum())
         tally.latency_count += n
+        tally.add_latency_bins(*pieces.latencies)
         tally.jobs[Task.INFERENCE] += n
         tally.activities += n
         tally.last_done_ns = max(tally.last_done_ns, int(last.max()))
@@ -253,7 +265,11 @@ class _Batches:
                 )  # fmt: skip
         return at_ns + cost.time_ns
 
-    def book_compensation(self, kinds: np.ndarray, entries: np.ndarray, exits: np.ndarray) -> None:
+    def book_compensation(
+        self, kinds: np.ndarray, entries: np.ndarray, exits: np.ndarray, *, count_passes: bool = True
+    ) -> None:
+        """Book compensation jobs (``count_passes``: time each pass ending here against its scheduled
+        time, the blocking mode's FIFO order)."""
         tally = self.tally
         images = kinds == _IMAGE
         if images.any():
@@ -271,10 +287,13 @@ class _Batches:
                 int(exits[images].max()),
                 n * self.adabs.dynamic_energy_pj,
             )
+        ends_pass = _UPDATE if self.adabs is not None else _GDC
         for kind, s, c in zip(
             kinds[~images].tolist(), entries[~images].tolist(), exits[~images].tolist(), strict=True
         ):
             tally.activities += 1
+            if count_passes and kind == ends_pass and self.open_passes:
+                tally.pass_ns.append(c - self.open_passes.popleft())
             if kind == _GDC:
                 self._gdc(s, c)
             else:
@@ -441,6 +460,7 @@ def simulate_batched(
         policy=compensation.policy if compensation is not None else None,
         programming=cost,
         window_ns=window_ns,
+        mode_of_passes=compensation.mode if compensation is not None else "blocking",
     )
 
 
@@ -495,9 +515,14 @@ def _serve(
     :func:`_quiet_pieces` allows.
     """
     tally = run.tally
-    comp_at, comp_kind = run.compensation_jobs(passes)
-    service_of = np.array([run.figures.get(k, (0, 0))[0] for k in range(4)], dtype=np.int64)
-    latency_of = np.array([run.figures.get(k, (0, 0))[1] for k in range(4)], dtype=np.int64)
+    shared = _SharedPasses(run) if run.comp is not None and run.comp.shared else None
+    if shared is None:
+        comp_at, comp_kind = run.compensation_jobs(passes)
+        run.open_passes.extend(passes)
+    else:  # passes are queued as they come (:class:`_SharedPasses`); their times mark the busy chunks
+        comp_at, comp_kind = np.asarray(passes, dtype=np.int64), np.empty(0, dtype=np.int8)
+    service_of = np.array([run.figures.get(k, (0, 0))[0] for k in range(_KINDS)], dtype=np.int64)
+    latency_of = np.array([run.figures.get(k, (0, 0))[1] for k in range(_KINDS)], dtype=np.int64)
     b, f = run.figures[_USER]
     w0 = start_ns
     while w0 < end_ns:
@@ -505,6 +530,11 @@ def _serve(
         lo, hi = np.searchsorted(comp_at, [w0, w1], side="left")
         if w1 == end_ns:
             hi = comp_at.size
+        if shared is not None and (lo < hi or shared.pending):
+            arrivals = workload.arrivals_ns(w0, w1)
+            free = shared.serve(arrivals, comp_at[lo:hi].tolist(), free, w1, last=w1 == end_ns)
+            w0 = w1
+            continue
         if lo == hi and free <= w0:
             # Quiet chunks up to the one holding the next compensation job (or the end).
             # (compensation jobs past the end are served with the last chunk: it is never quiet then).
@@ -540,3 +570,100 @@ def _serve(
         run.book_compensation(kinds[~user], entries[~user], exits[~user])
         tally.last_done_ns = max(tally.last_done_ns, int(exits.max()))
     return free
+
+
+class _SharedPasses:
+    """Compensation passes that share the pipeline (``mode = "shared"``): a non-preemptive priority queue.
+
+    A pass is a chain of calibration jobs: its GDC slices (one calibration read of every block each,
+    from the pass's time; the last one also computes the scale factors), then its AdaBS images (from
+    when the last slice is out), then the batch-norm update (from when the last image entered). A
+    calibration job enters the pipeline only when no user inference is waiting for it: whenever the
+    pipeline frees, a waiting inference goes first (ties included), else the next calibration job if it
+    may start, else the pipeline idles until one of them comes. An inference arriving while a
+    calibration job is in the pipeline waits for that one job (its service time) only. Passes run one
+    after the other, as in blocking mode.
+    """
+
+    def __init__(self, run: _Batches) -> None:
+        assert run.comp is not None
+        self.run, self.comp = run, run.comp
+        # Each pending job: [kind, not before (ns), pass time, pass number].
+        self.pending: collections.deque[list[int]] = collections.deque()
+        self.passes = 0
+        self.slice_start: dict[int, int] = {}
+
+    def queue(self, at_ns: int) -> None:
+        """A pass scheduled at ``at_ns``: its jobs join the end of the calibration queue."""
+        n, comp = self.passes, self.comp
+        self.passes += 1
+        jobs = []
+        if comp.gdc:
+            slices = self.run.slices
+            jobs += [[_SLICE, at_ns, at_ns, n] for _ in range(slices - 1)] + [[_LAST_SLICE, at_ns, at_ns, n]]
+        if comp.adabs:
+            jobs += [[_IMAGE, at_ns, at_ns, n] for _ in range(comp.adabs_images)] + [
+                [_UPDATE, at_ns, at_ns, n]
+            ]
+        self.pending.extend(jobs)
+
+    def serve(self, arrivals: np.ndarray, passes: list[int], free: int, end_ns: int, *, last: bool) -> int:
+        """Serve one chunk's arrivals (before ``end_ns``) and the calibration jobs that may start in it;
+        returns when the pipeline frees. ``last``: the segment's last chunk (every pending job runs)."""
+        run, tally = self.run, self.run.tally
+        for t in passes:
+            self.queue(t)
+        b, f = run.figures[_USER]
+        users = arrivals.tolist()
+        entries: list[int] = []
+        cal: list[tuple[int, int, int]] = []  # kind, entry, exit
+        i, n = 0, len(users)
+        pending = self.pending
+        while pending:
+            job = pending[0]
+            start = max(free, job[1])
+            if i < n and users[i] <= start:  # an inference is waiting when the pipeline frees: it goes
+                e = max(free, users[i])
+                entries.append(e)
+                free = e + b
+                i += 1
+                continue
+            if start >= end_ns and not last:  # a later chunk's inference may come first: decide there
+                break
+            pending.popleft()
+            kind, at, number = job[0], job[2], job[3]
+            service, latency = run.figures[kind]
+            free = start + service
+            exit_ = start + latency
+            cal.append((kind, start, exit_))
+            nxt = pending[0] if pending else None
+            if kind == _SLICE:
+                self.slice_start.setdefault(number, start)
+            elif kind == _LAST_SLICE:
+                first = self.slice_start.pop(number, start)
+                tally.activities += 1
+                run._gdc(first, exit_)
+                if nxt is not None and nxt[3] == number:
+                    nxt[1] = exit_  # AdaBS starts when the GDC calibration is done
+                elif not self.comp.adabs:
+                    tally.pass_ns.append(exit_ - at)
+            elif kind == _UPDATE:
+                tally.pass_ns.append(exit_ - at)
+            tally.last_done_ns = max(tally.last_done_ns, exit_)
+        user_entries = np.array(entries, dtype=np.int64)
+        if i < n:  # the calibration queue is empty: the rest of the chunk by the formula
+            rest = arrivals[i:]
+            more, _, free = serve_jobs(rest, np.full(rest.size, b, dtype=np.int64), rest * 0 + f, free)
+            user_entries = np.concatenate([user_entries, more])
+        if n:
+            exits = user_entries + f
+            run.book_users(user_entries, exits, arrivals)
+            tally.last_done_ns = max(tally.last_done_ns, int(exits.max()))
+        images = [(k, s, c) for k, s, c in cal if k in (_IMAGE, _UPDATE)]
+        if images:
+            kinds = np.array([k for k, _, _ in images], dtype=np.int8)
+            starts = np.array([s for _, s, _ in images], dtype=np.int64)
+            ends = np.array([c for _, _, c in images], dtype=np.int64)
+            run.book_compensation(kinds, starts, ends, count_passes=False)
+        tally.activities += sum(1 for k, _, _ in cal if k == _SLICE)
+        return free

@@ -33,11 +33,16 @@ from chiptwin.timing.stages import DigitalWork, PipelinePlan
 from chiptwin.units import FJ_PER_PJ, NS_PER_S
 
 __all__ = [
+    "COMPENSATION_MODES",
     "CompensationSpec",
     "GDCTileWork",
     "compensation_times_ns",
     "gdc_work",
 ]
+
+
+COMPENSATION_MODES = ("blocking", "shared")
+"""How a compensation pass shares the chip with inferences (:attr:`CompensationSpec.mode`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +72,14 @@ class CompensationSpec:
     adabs_images: int = 0
     """Calibration images per AdaBS pass (Joshi 2020 use 2,600 for CIFAR-10); 0: no AdaBS."""
 
+    mode: str = "blocking"
+    """How a pass shares the chip with inferences (:data:`COMPENSATION_MODES`): ``blocking`` queues the
+    whole pass (every calibration read, every AdaBS image) first-come-first-served with inferences, so
+    inferences arriving during it wait for all of it; ``shared`` splits it into slices (one calibration
+    read of every block per GDC slice, one image per AdaBS slice) that take the pipeline only when no
+    inference is waiting (an inference waits at most for the one slice in progress), so the pass takes
+    longer and traffic hardly notices it."""
+
     def __post_init__(self) -> None:
         if not isinstance(self.policy, str) or not self.policy:
             raise TimingError(f"compensation policy(={self.policy!r}) must be a non-empty name")
@@ -84,6 +97,10 @@ class CompensationSpec:
             raise TimingError(f"gdc_reads_per_block(={self.gdc_reads_per_block}) must be >= 0")
         if self.adabs_images < 0:
             raise TimingError(f"adabs_images(={self.adabs_images}) must be >= 0")
+        if self.mode not in COMPENSATION_MODES:
+            raise TimingError(
+                f"compensation mode(={self.mode!r}) must be one of {', '.join(COMPENSATION_MODES)}"
+            )
         if not (self.gdc or self.adabs):
             raise TimingError(
                 f"compensation {self.policy!r}: a pass with no GDC read and no AdaBS image does nothing"
@@ -93,6 +110,11 @@ class CompensationSpec:
     def gdc(self) -> bool:
         """A pass takes the GDC calibration reads."""
         return self.gdc_reads_per_block > 0
+
+    @property
+    def shared(self) -> bool:
+        """The pass shares the chip with inferences in slices (``mode = "shared"``)."""
+        return self.mode == "shared"
 
     @property
     def adabs(self) -> bool:

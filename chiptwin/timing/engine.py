@@ -36,6 +36,7 @@ from chiptwin.units import NS_PER_S
 __all__ = [
     "adapt_batchnorm",
     "calibrate_tile",
+    "calibrate_tile_shared",
     "check_duration",
     "check_window",
     "compensate",
@@ -294,13 +295,65 @@ def calibrate_tile(env: simpy.Environment, run: _Run, n: int, work: GDCTileWork)
         yield env.timeout(end - env.now)
 
 
-def adapt_batchnorm(env: simpy.Environment, run: _Run, n: int, images: int) -> Process:
-    """SimPy process: an AdaBS pass: ``images`` calibration images through the chip, then the BN update."""
+def calibrate_tile_shared(env: simpy.Environment, run: _Run, n: int, work: GDCTileWork) -> Process:
+    """SimPy process: one tile's GDC calibration in slices of one MVM (``mode = "shared"``), each taken
+    only when the tile's crossbar and ADCs are idle (a request already queued there goes first), then
+    its new scale factors. The slices' times add up to the blocking read's."""
+    t = work.tile
+    servers = (run.crossbar[t], run.adc[t])
+    tally = run.tally
+    base, extra = divmod(work.read_ns, work.mvms)
+    for k in range(work.mvms):
+        while (busy := max(s.free_at_ns for s in servers)) > env.now:
+            yield env.timeout(busy - env.now)
+        ns = base + (k < extra)
+        start = reserve(servers, run.now, ns)
+        tally.activities += 1
+        tally.add_busy(t, start, ns, Task.GDC)
+        if run.rec is not None:
+            run.rec(
+                start, ns, EventKind.CALIBRATE, Task.GDC, n, "", t, -1, 1, 0, "",
+                (work.array_pj + work.dac_pj + work.adc_pj) / work.mvms,
+            )  # fmt: skip
+        yield env.timeout(start + ns - env.now)
+    energy = tally.energy[Task.GDC]
+    energy["array"] += work.array_pj
+    energy["dac"] += work.dac_pj
+    energy["adc"] += work.adc_pj
+    if work.digital is not None:
+        end = _compute(run, Task.GDC, n, "", work.digital, EventKind.DIGITAL)
+        for comp, pj in work.digital.energy_pj:
+            energy[f"digital.{comp}"] += pj
+        yield env.timeout(end - env.now)
+
+
+def _server(run: _Run, name: str) -> Server:
+    """The resource a plan calls ``name`` (``crossbar 3``, ``digital 0``, ``link 3->4``)."""
+    kind, _, rest = name.partition(" ")
+    if kind == "link":
+        return run.links[run.plan.links.index(rest)]
+    return {"crossbar": run.crossbar, "digital": run.digital}[kind][int(rest)]
+
+
+def adapt_batchnorm(env: simpy.Environment, run: _Run, n: int, images: int, shared: bool = False) -> Process:
+    """SimPy process: an AdaBS pass: ``images`` calibration images through the chip, then the BN update
+    (``shared``: the images one at a time into free slots, see below)."""
     plan = run.adabs
     assert plan is not None
     countdown = _Countdown(images, env.event())
-    for _ in range(images):
-        _start_job(run, Task.ADABS, plan, countdown)
+    if shared:
+        # One image at a time, each when the AdaBS plan's bottleneck is idle and the previous image has
+        # had its turn there: images take the free slots of the pipeline, inferences keep theirs.
+        neck = _server(run, plan.bottleneck)
+        entered = -plan.bottleneck_ns
+        for _ in range(images):
+            while (ready := max(neck.free_at_ns, entered + plan.bottleneck_ns)) > env.now:
+                yield env.timeout(ready - env.now)
+            entered = run.now
+            _start_job(run, Task.ADABS, plan, countdown)
+    else:
+        for _ in range(images):
+            _start_job(run, Task.ADABS, plan, countdown)
     yield countdown.event
     energy = run.tally.energy[Task.ADABS]
     end = env.now
@@ -316,14 +369,16 @@ def adapt_batchnorm(env: simpy.Environment, run: _Run, n: int, images: int) -> P
 def compensate(env: simpy.Environment, run: _Run, spec: CompensationSpec, times_ns: list[int]) -> Process:
     """SimPy process: at each scheduled time a GDC calibration of every used tile (if the policy's pass
     takes one), then an AdaBS pass (if it takes one); a pass that is still running delays the next one."""
+    calibrate = calibrate_tile_shared if spec.shared else calibrate_tile
     for n, t in enumerate(times_ns):
         if t > env.now:
             yield env.timeout(t - env.now)
         if spec.gdc:
-            yield env.all_of([env.process(calibrate_tile(env, run, n, w)) for w in run.gdc])
+            yield env.all_of([env.process(calibrate(env, run, n, w)) for w in run.gdc])
             run.tally.passes[Task.GDC] += 1
         if spec.adabs:
-            yield env.process(adapt_batchnorm(env, run, n, spec.adabs_images))
+            yield env.process(adapt_batchnorm(env, run, n, spec.adabs_images, spec.shared))
+        run.tally.pass_ns.append(run.now - t)  # from its scheduled time (a late start counts)
 
 
 def _program(run: _Run, plan: PipelinePlan) -> None:
@@ -424,4 +479,5 @@ def simulate_events(
         policy=compensation.policy if compensation is not None else None,
         programming=cost,
         window_ns=window_ns,
+        mode_of_passes=compensation.mode if compensation is not None else "blocking",
     )

@@ -20,6 +20,7 @@ from chiptwin.units import NS_PER_S
 
 __all__ = [
     "ENERGY_COMPONENTS",
+    "LATENCY_BIN_NS",
     "CompensationResult",
     "Tally",
     "TimingResult",
@@ -55,9 +56,17 @@ class CompensationResult:
     """What compensation did and cost in a run."""
 
     policy: str
+    mode: str
+    """How a pass shared the chip (:attr:`~chiptwin.timing.compensation.CompensationSpec.mode`)."""
+
     gdc_passes: int
     adabs_passes: int
     calibration_images: int
+    pass_mean_ns: float
+    pass_max_ns: int
+    """Mean and longest pass, from its scheduled time to the end of its last job (GDC read and scale,
+    or the AdaBS batch-norm update), ns (0 without a completed pass)."""
+
     crossbar_busy_ns: int
     """Crossbar time all compensation took, summed over tiles, ns."""
 
@@ -96,6 +105,11 @@ class TimingResult:
 
     latency_min_ns: int
     latency_max_ns: int
+    latency_p50_ns: int
+    latency_p99_ns: int
+    """Median and 99th percentile of the latencies, to :data:`LATENCY_BIN_NS` (the start of the bin
+    holding the quantile)."""
+
     throughput_per_s: float
     """User inferences per second of elapsed time."""
 
@@ -136,6 +150,10 @@ class TimingResult:
         return sum(v for k, v in self.energy_per_inference_pj.items() if k in COMPONENTS)
 
 
+LATENCY_BIN_NS = 1000
+"""Latencies are counted in bins of 1 us for their percentiles (assumed fine enough: a fill is
+hundreds of us to ms)."""
+
 UTILISATION_WINDOWS = 100
 """Windows of the utilisation record when the caller gives no window: the run in a hundred slices."""
 
@@ -161,11 +179,13 @@ class Tally:
         "intervals",
         "jobs",
         "last_done_ns",
+        "latency_bins",
         "latency_count",
         "latency_max",
         "latency_min",
         "latency_sum",
         "layer_energy",
+        "pass_ns",
         "passes",
     )
 
@@ -183,6 +203,8 @@ class Tally:
         self.latency_count = 0
         self.latency_min = 0
         self.latency_max = 0
+        self.latency_bins: dict[int, int] = {}
+        self.pass_ns: list[int] = []
         self.last_done_ns = 0
         self.activities = 0
 
@@ -194,6 +216,26 @@ class Tally:
             self.latency_max = latency_ns
         self.latency_sum += latency_ns
         self.latency_count += 1
+        k = latency_ns // LATENCY_BIN_NS
+        self.latency_bins[k] = self.latency_bins.get(k, 0) + 1
+
+    def add_latency_bins(self, latencies_ns: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Count latencies (``weights``: how many jobs had each) in the percentile bins (the sum, least,
+        worst and count are booked by the caller)."""
+        bins = latencies_ns // LATENCY_BIN_NS
+        lo = int(bins.min())
+        counts = np.bincount(bins - lo, weights=weights).astype(np.int64)
+        held = self.latency_bins
+        for k in np.flatnonzero(counts).tolist():
+            held[k + lo] = held.get(k + lo, 0) + int(counts[k])
+
+    def latency_quantile(self, q: float) -> int:
+        """The start of the bin holding the ``q`` quantile of the latencies, ns (0 without any)."""
+        if not self.latency_count:
+            return 0
+        keys = sorted(self.latency_bins)
+        cum = np.cumsum([self.latency_bins[k] for k in keys])
+        return int(keys[int(np.searchsorted(cum, q * cum[-1], side="left"))]) * LATENCY_BIN_NS
 
     def add_busy(self, tile: int, start_ns: int, duration_ns: int, task: Task) -> None:
         """Tile ``tile``'s crossbar is busy for ``task`` from ``start_ns`` for ``duration_ns`` (exact)."""
@@ -276,6 +318,7 @@ def summarise(
     policy: str | None,
     programming: ProgrammingResult | None,
     window_ns: int | None = None,
+    mode_of_passes: str = "blocking",
 ) -> TimingResult:
     """Freeze a run's tally into a :class:`TimingResult` (module docstring for the conventions)."""
     n = tally.latency_count
@@ -293,6 +336,9 @@ def summarise(
     if policy is not None:
         compensation = CompensationResult(
             policy=policy,
+            mode=mode_of_passes,
+            pass_mean_ns=sum(tally.pass_ns) / len(tally.pass_ns) if tally.pass_ns else 0.0,
+            pass_max_ns=max(tally.pass_ns, default=0),
             gdc_passes=tally.passes[Task.GDC],
             adabs_passes=tally.passes[Task.ADABS],
             calibration_images=tally.jobs[Task.ADABS],
@@ -313,6 +359,8 @@ def summarise(
         latency_mean_ns=tally.latency_sum * per,
         latency_min_ns=tally.latency_min,
         latency_max_ns=tally.latency_max,
+        latency_p50_ns=tally.latency_quantile(0.5),
+        latency_p99_ns=tally.latency_quantile(0.99),
         throughput_per_s=throughput,
         peak_throughput_per_s=NS_PER_S / plan.bottleneck_ns,
         ops_per_inference=ops,
