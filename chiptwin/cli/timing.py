@@ -55,6 +55,7 @@ from chiptwin.spec.figures import chip_area, mvm_cost
 from chiptwin.spec.graph import EdgeSpec, LayerSpec
 from chiptwin.spec.load import load_chip
 from chiptwin.timing import (
+    COMPENSATION_MODES,
     BurstyWorkload,
     PeriodicWorkload,
     PipelinePlan,
@@ -186,7 +187,8 @@ def format_result(result: TimingResult, plan: PipelinePlan, *, layers: int | Non
         f"{r.model} on {r.chip}, strategy {r.strategy}, mode {r.mode}: {r.inferences:,} inferences in "
         f"{_ns(r.duration_ns)} of arrivals (run {_ns(r.elapsed_ns)})",
         f"latency     single {_ns(r.latency_single_ns)}; under the workload mean {_ns(r.latency_mean_ns)}, "
-        f"min {_ns(r.latency_min_ns)}, max {_ns(r.latency_max_ns)}",
+        f"min {_ns(r.latency_min_ns)}, p50 {_ns(r.latency_p50_ns)}, p99 {_ns(r.latency_p99_ns)}, "
+        f"max {_ns(r.latency_max_ns)}",
         f"pipeline    interval {_ns(r.interval_ns)} (bottleneck {r.bottleneck}), peak "
         f"{r.peak_throughput_per_s:,.0f} inferences/s",
         f"throughput  {r.throughput_per_s:,.1f} inferences/s",
@@ -354,6 +356,7 @@ def _run(args: argparse.Namespace) -> int:
         adabs_images=args.adabs_images,
         gdc_reads_per_block=chip.gdc.reads_per_block if args.gdc_reads is None else args.gdc_reads,
         period_s=args.period.ns / NS_PER_S,
+        mode=args.compensation_mode,
     )
     bits = max(chip.dac.bits, chip.adc.bits)
     graph = model_layer_graph(args.model, in_channels=args.in_channels, activation_bits=bits)
@@ -383,9 +386,10 @@ def _run(args: argparse.Namespace) -> int:
         c = result.compensation
         extra = result.energy_per_inference_pj["compensation"]
         print(
-            f"compensation {c.policy} every {args.period}: {c.gdc_passes} GDC, {c.adabs_passes} AdaBS passes "
-            f"({c.calibration_images:,} images), crossbar time {_ns(c.crossbar_busy_ns)} (all tiles), "
-            f"{_pj(extra)} per image"
+            f"compensation {c.policy} every {args.period} ({c.mode}): {c.gdc_passes} GDC, {c.adabs_passes} "
+            f"AdaBS passes ({c.calibration_images:,} images), crossbar time {_ns(c.crossbar_busy_ns)} (all "
+            f"tiles), {_pj(extra)} per image; a pass takes {_ns(c.pass_mean_ns)} on average, "
+            f"{_ns(c.pass_max_ns)} at most"
         )
         more = result.latency_mean_ns - base.latency_mean_ns
         print(
@@ -459,6 +463,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--policy", choices=POLICY_NAMES, default="none", help="periodic compensation")
     p.add_argument("--period", type=duration("period"), default="1h", help="compensation period (default 1h)")
+    p.add_argument(
+        "--compensation-mode",
+        choices=COMPENSATION_MODES,
+        default="blocking",
+        help="blocking: a pass queues with inferences, which wait for all of it; shared: the pass in "
+        "slices that take the chip only when no inference waits (default blocking)",
+    )
     p.add_argument(
         "--adabs-images",
         type=integer("adabs_images", minimum=1, maximum=MAX_CALIBRATION_IMAGES),

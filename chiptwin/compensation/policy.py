@@ -78,8 +78,11 @@ def compensation_spec(
     period_s: float = 3600.0,
     first_s: float | None = None,
     times_s: tuple[float, ...] | None = None,
+    mode: str = "blocking",
 ) -> CompensationSpec | None:
-    """The timing layer's spec of ``policy``'s passes at these times (None: its passes cost nothing).
+    """The timing layer's spec of ``policy``'s passes at these times (None: its passes cost nothing);
+    ``mode``: how a pass shares the chip with inferences (``blocking`` or ``shared``,
+    :attr:`~chiptwin.timing.CompensationSpec.mode`).
 
     Example:
         >>> from chiptwin.compensation import get_policy
@@ -98,4 +101,5 @@ def compensation_spec(
         times_s=times_s,
         gdc_reads_per_block=work.gdc_reads_per_block,
         adabs_images=work.adabs_images,
+        mode=mode,
     )

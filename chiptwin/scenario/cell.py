@@ -180,6 +180,7 @@ def time_cell(prepared: Prepared, model: PreparedModel, policy: PolicySpec) -> C
         adabs_images=prepared.spec.n_adabs,
         gdc_reads_per_block=prepared.chip.gdc.reads_per_block,
         times_s=passes,
+        mode=policy.compensation_mode,
     )
     if not passes:
         comp = None

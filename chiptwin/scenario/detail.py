@@ -114,6 +114,7 @@ def detail_window(
             times_s=tuple(t / NS_PER_S for t in played),
             gdc_reads_per_block=compensation.gdc_reads_per_block,
             adabs_images=compensation.adabs_images,
+            mode=compensation.mode,
         )
     simulate_events(
         plan,

@@ -54,6 +54,7 @@ from chiptwin.spec.chip import ChipSpec
 from chiptwin.spec.faults import FaultSpec
 from chiptwin.spec.load import apply_overrides, load_chip
 from chiptwin.spec.temperature import TemperatureSpec
+from chiptwin.timing.compensation import COMPENSATION_MODES
 
 __all__ = [
     "COMPENSATIONS",
@@ -132,6 +133,11 @@ class PolicySpec:
     reprogram_after_s: float | None = None
     """Reprogram the weights every this many seconds (None: never)."""
 
+    compensation_mode: str = "blocking"
+    """How a pass shares the chip with the workload's inferences (timing only; the accuracy is the
+    same): ``blocking`` (the whole pass first-come-first-served with them) or ``shared`` (the pass in
+    slices taking the chip only when no inference waits), :attr:`chiptwin.timing.CompensationSpec.mode`."""
+
     every_factor: float | None = None
     """Compensate whenever the device age has grown by this factor (in [1.001, 1000]): passes at ages
     ``t0 F, t0 F^2, ...`` (``t0`` of the chip's device model). Not with ``reprogram_after_s``. At least
@@ -143,6 +149,11 @@ class PolicySpec:
         where = f"policy {self.name!r}"
         if self.compensation not in COMPENSATIONS:
             raise SpecError(f"{where}: compensation(={self.compensation!r}) must be one of {COMPENSATIONS}")
+        if self.compensation_mode not in COMPENSATION_MODES:
+            raise SpecError(
+                f"{where}: compensation_mode(={self.compensation_mode!r}) must be one of "
+                f"{', '.join(COMPENSATION_MODES)}"
+            )
         if self.every not in (None, "probe"):
             raise SpecError(f"{where}: every(={self.every!r}) must be 'probe' (or use every_s)")
         given = [k for k in ("every", "every_s", "every_factor") if getattr(self, k) is not None]

@@ -12,6 +12,7 @@ event reaches the trace layer through ``record=`` (:class:`EventRecord`).
 
 from chiptwin.timing.batched import PlanChange, pipeline_makespan_ns, serve_jobs, simulate_batched
 from chiptwin.timing.compensation import (
+    COMPENSATION_MODES,
     CompensationSpec,
     GDCTileWork,
     compensation_times_ns,
@@ -43,6 +44,7 @@ from chiptwin.timing.workload import (
 )
 
 __all__ = [
+    "COMPENSATION_MODES",
     "COMPONENTS",
     "DIGITAL_OPS",
     "ENERGY_COMPONENTS",

@@ -76,9 +76,9 @@ class CompensationSpec:
     """How a pass shares the chip with inferences (:data:`COMPENSATION_MODES`): ``blocking`` queues the
     whole pass (every calibration read, every AdaBS image) first-come-first-served with inferences, so
     inferences arriving during it wait for all of it; ``shared`` splits it into slices (one calibration
-    read of every block per GDC slice, one image per AdaBS slice) that take the pipeline only when no
-    inference is waiting (an inference waits at most for the one slice in progress), so the pass takes
-    longer and traffic hardly notices it."""
+    MVM of every tile per GDC slice, one image per AdaBS slice) that take the chip only when no
+    inference is waiting (an inference waits at most for the slice in progress), so the pass takes
+    longer and traffic hardly notices it. The work, its energy and the accuracy side are the same."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.policy, str) or not self.policy:

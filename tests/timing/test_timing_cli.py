@@ -62,7 +62,7 @@ def test_resnet32_summary(capsys: pytest.CaptureFixture[str]) -> None:
     for component in ("array", "dac", "adc", "noc", "digital.bn", "static", "compensation"):
         assert f"  {component} " in out
     assert "energy by layer (dynamic; 3 most costly of" in out
-    assert "compensation gdc every 5ms: 3 GDC, 0 AdaBS passes" in out
+    assert "compensation gdc every 5ms (blocking): 3 GDC, 0 AdaBS passes" in out
 
 
 def test_replay_from_csv_and_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,7 +36,8 @@ def test_timing_runs_without_torch() -> None:
 
 def test_public_api_is_curated() -> None:
     assert set(chiptwin.timing.__all__) == {
-        "COMPONENTS", "DIGITAL_OPS", "ENERGY_COMPONENTS", "MODES", "BlockWork", "BurstyWorkload",
+        "COMPENSATION_MODES", "COMPONENTS", "DIGITAL_OPS", "ENERGY_COMPONENTS", "MODES", "BlockWork",
+        "BurstyWorkload",
         "CompensationResult", "CompensationSpec", "DigitalWork", "EventBuffer", "EventKind", "EventRecord",
         "GDCTileWork",
         "LayerStage", "PeriodicWorkload", "PipelinePlan", "PoissonWorkload", "ProgrammingResult", "RecordFn",

@@ -10,11 +10,15 @@ by hand, on the conv -> batch-norm -> ReLU plan of hermes_64 (one tile):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from timing_graphs import conv_bn_graph, plan_of
 
-from chiptwin.errors import TimingError
+from chiptwin.cli import main
+from chiptwin.errors import SpecError, TimingError
+from chiptwin.scenario.spec import PolicySpec, load_scenario
 from chiptwin.spec.chip import ChipSpec
 from chiptwin.timing import (
     CompensationSpec,
@@ -142,3 +146,41 @@ def test_gdc_pass_in_slices_by_hand(plans: tuple[PipelinePlan, PipelinePlan], en
 def test_a_bad_mode_is_refused() -> None:
     with pytest.raises(TimingError, match=r"compensation mode\(='sliced'\) must be one of blocking, shared"):
         CompensationSpec(policy="gdc", mode="sliced")
+
+
+SCENARIO = """
+checkpoints = ["resnet32_pcm_fmnist_hwa"]
+probes_s = [60, 3600]
+
+[[policies]]
+name = "gdc_shared"
+compensation = "gdc"
+every = "probe"
+compensation_mode = "shared"
+"""
+
+
+def test_a_scenario_policy_takes_the_mode(tmp_path: Path) -> None:
+    path = tmp_path / "shared.toml"
+    path.write_text(SCENARIO)
+    (policy,) = load_scenario(path).policies
+    assert policy.compensation_mode == "shared"
+    assert PolicySpec(name="x").compensation_mode == "blocking"
+    path.write_text(SCENARIO.replace('"shared"', '"sliced"'))
+    with pytest.raises(SpecError) as err:
+        load_scenario(path)
+    assert str(err.value) == (
+        f"{path}: policy 'gdc_shared': compensation_mode(='sliced') must be one of blocking, shared"
+    )
+
+
+def test_the_timing_command_takes_the_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["timing", "--model", "resnet32_pcm", "--duration", "8ms", "--layers", "1", "--policy"]
+    argv += ["gdc+adabs", "--period", "5ms", "--adabs-images", "2", "--compensation-mode", "shared"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "compensation gdc+adabs every 5ms (shared): 1 GDC, 1 AdaBS passes (2 images)" in out
+    assert "a pass takes" in out and " p99 " in out
+    assert main(["timing", "--compensation-mode", "sliced"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --compensation-mode: invalid choice: 'sliced'" in err and err.count("\n") == 1
