@@ -11,6 +11,8 @@ resnet32_pcm (zoo, traced once, not timed) dense on hermes_64. Measures, in one 
   ``append``, for comparison);
 - batched mode: one day of device time at 1,000 inferences/s, periodic and Poisson (by the piece, and
   Poisson job by job), and Poisson with hourly GDC + AdaBS compensation: wall time;
+- compensation blocking vs shared: a day at 1,000 images/s with hourly GDC + AdaBS passes: latency
+  p50, p99 and max, and each pass's duration;
 - the horizon: a scenario cell's traffic (Poisson at 100 images/s, a record a minute, GDC + AdaBS
   passes) served job by job for 1 and 2 days (the wall time per day of traffic, extrapolated to
   ``--year-days``), and by the piece for ``--year-days`` (periodic and Poisson with hourly passes,
@@ -36,6 +38,7 @@ from chiptwin.mapping.mapper import ARCHITECTURES_DIR
 from chiptwin.network.graph import zoo_layer_graph
 from chiptwin.spec.load import load_chip
 from chiptwin.timing import (
+    COMPENSATION_MODES,
     CompensationSpec,
     EventBuffer,
     EventRecord,
@@ -162,7 +165,25 @@ def main() -> None:
             f"batched     {label:<13} {args.days:g} day: {_describe(result, wall)}; {verdict} the "
             f"{MAX_DAY_S:.0f} s/day target"
         )
+    sharing(plan, adabs, day, args.days)
     horizon(plan, adabs, args.year_days)
+
+
+def sharing(plan: Any, adabs: Any, day: int, days: float) -> None:
+    """Blocking vs shared compensation: Poisson traffic at 1,000 images/s with hourly GDC + AdaBS passes
+    of 2,600 images: the latency's median, 99th percentile and worst, and how long a pass takes."""
+    for mode in COMPENSATION_MODES:
+        comp = CompensationSpec(policy="gdc+adabs", period_s=3600, adabs_images=2600, mode=mode)
+        workload = PoissonWorkload(RATE_PER_S, seed=0)
+        result, wall = _batched(plan, adabs, workload, day, comp, None, DEFAULT_CHUNK_NS, program=False)
+        c = result.compensation
+        assert c is not None
+        print(
+            f"compensation {mode:<8} {days:g} day, hourly GDC+AdaBS (2,600 images): latency p50 "
+            f"{result.latency_p50_ns / 1e6:.3f} ms, p99 {result.latency_p99_ns / 1e6:.3f} ms, max "
+            f"{result.latency_max_ns / 1e6:.3f} ms; a pass takes {c.pass_mean_ns / 1e6:.1f} ms on average, "
+            f"{c.pass_max_ns / 1e6:.1f} ms at most ({c.adabs_passes} passes; {wall:.2f} s wall)"
+        )
 
 
 def _batched(

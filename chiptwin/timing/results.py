@@ -223,11 +223,19 @@ class Tally:
         """Count latencies (``weights``: how many jobs had each) in the percentile bins (the sum, least,
         worst and count are booked by the caller)."""
         bins = latencies_ns // LATENCY_BIN_NS
+        w = np.ones(bins.size) if weights is None else weights
         lo = int(bins.min())
-        counts = np.bincount(bins - lo, weights=weights).astype(np.int64)
+        near = bins < lo + 4 * bins.size + 64  # counted bin by bin; the few far ones (a pass's backlog) apart
+        counts = np.bincount(bins[near] - lo, weights=w[near]).astype(np.int64)
+        keys = np.flatnonzero(counts)
+        pairs = list(zip((keys + lo).tolist(), counts[keys].tolist(), strict=True))
+        if not near.all():
+            far, inverse = np.unique(bins[~near], return_inverse=True)
+            far_counts = np.bincount(inverse, weights=w[~near]).astype(np.int64)
+            pairs += zip(far.tolist(), far_counts.tolist(), strict=True)
         held = self.latency_bins
-        for k in np.flatnonzero(counts).tolist():
-            held[k + lo] = held.get(k + lo, 0) + int(counts[k])
+        for k, n in pairs:
+            held[k] = held.get(k, 0) + n
 
     def latency_quantile(self, q: float) -> int:
         """The start of the bin holding the ``q`` quantile of the latencies, ns (0 without any)."""
