@@ -68,7 +68,7 @@ PATCH_CHUNK_BYTES = 8 * 2**20
 """Largest unrolled input patches a per-vector convolution builds at once, bytes (8 MiB, assumed: under
 glibc's largest mmap threshold, 32 MiB, the buffers are reused from the heap instead of being mapped
 and faulted in afresh; 1.5 to 3x faster than a batch of 500 images at once on the development
-machine). The batch is split into as many images as fit."""
+machine). The batch is split into as many images as fit; on the CPU only (the reason is glibc's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +365,8 @@ class AnalogLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         ctx = self.ctx
         per_vector = ctx.input_range == "per_vector"
-        if per_vector and self.conv is not None:  # unrolled patches: a few MiB of images at a time
+        if per_vector and self.conv is not None and x.device.type == "cpu" and x.shape[0] > 1:
+            # Unrolled patches: a few MiB of images at a time (PATCH_CHUNK_BYTES).
             per_image = x[0].numel() * x.element_size() * self.conv.kernel_size[0] * self.conv.kernel_size[1]
             step = max(1, PATCH_CHUNK_BYTES // per_image)
             if step < x.shape[0]:
