@@ -24,6 +24,7 @@ from chiptwin.timing import (
     simulate_batched,
     single_inference_ns,
 )
+from chiptwin.timing import aggregate as aggregate_module
 from chiptwin.timing import batched as batched_module
 from chiptwin.units import NS_PER_S
 
@@ -217,3 +218,61 @@ def test_poisson_pieces_place_the_first_and_last_job_of_every_chunk(
     gap = NS_PER_S / rate
     for sample in (starts, tails):
         assert abs(sample.mean() - gap) < 4 * gap / math.sqrt(sample.size), (sample.mean(), gap)
+
+
+def test_poisson_pieces_place_the_first_job_after_each_pass(plans: tuple[PipelinePlan, PipelinePlan]) -> None:
+    """A GDC pass every 30 ms, chunks of 10 ms: each pass's chunk is served job by job and the two quiet
+    chunks after it by the piece, from an empty pipeline. The first job of such a stretch is its first
+    run's first singleton (placed by its own order statistic): it comes an exponential time of mean
+    1 / rate after the stretch's start, as in the job-by-job engine."""
+    plan, _ = plans
+    rate = 0.02 * NS_PER_S / plan.bottleneck_ns
+    chunk = NS_PER_S // 100
+    firsts = {}
+    for aggregate in (False, True):
+        records: list[EventRecord] = []
+        simulate_batched(
+            plan,
+            PoissonWorkload(rate, seed=11),
+            duration_ns=10 * NS_PER_S,
+            compensation=CompensationSpec(policy="gdc", period_s=0.03, first_s=0.0),
+            chunk_ns=chunk,
+            record=records.append,
+            aggregate=aggregate,
+        )
+        batches = [r for r in records if r.kind is EventKind.BATCH]
+        # Chunks right after a pass's chunk: time from the chunk's start to its first job's entry.
+        firsts[aggregate] = np.array(
+            [r.time_ns % chunk for r in batches if (r.time_ns // chunk) % 3 == 1], dtype=np.float64
+        )
+    gap = NS_PER_S / rate
+    for sample in firsts.values():
+        assert sample.size > 300
+        assert abs(sample.mean() - gap) < 4 * gap / math.sqrt(sample.size), (sample.mean(), gap)
+
+
+def test_poisson_spans_carry_a_busy_pipeline(
+    plans: tuple[PipelinePlan, PipelinePlan], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spans of a few dozen runs (instead of a million): a span often starts while the previous one's last
+    busy period still runs (load 0.3), and its arrivals queue behind it one by one. Counts and mean
+    latency keep the distributions of the job-by-job engine."""
+    plan, _ = plans
+    carried: list[int] = []
+    carry_over = aggregate_module._carry_over
+
+    def counted(*args: object) -> tuple[list[int], list[int], int]:
+        out = carry_over(*args)  # type: ignore[arg-type]
+        carried.append(len(out[0]))
+        return out
+
+    monkeypatch.setattr(aggregate_module, "_RUNS_PER_DRAW", 150)
+    monkeypatch.setattr(aggregate_module, "_carry_over", counted)
+    exact = _poisson_figures(plan, aggregate=False, seeds=range(8))
+    fast = _poisson_figures(plan, aggregate=True, seeds=range(200, 208))
+    assert sum(n > 0 for n in carried) > 15  # spans that began with arrivals queued behind the last one
+    for column in (0, 1, 2):
+        a, c = exact[:, column], fast[:, column]
+        se = math.sqrt(a.var(ddof=1) / a.size + c.var(ddof=1) / c.size)
+        assert abs(a.mean() - c.mean()) < 4 * se, (column, a.mean(), c.mean(), se)
+    assert np.array_equal(fast[:, 3], fast[:, 0])
