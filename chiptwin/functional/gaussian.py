@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -58,6 +59,14 @@ def _kernels() -> tuple[Callable[..., None], Callable[..., Any], Callable[..., A
     try:
         from chiptwin.functional import _gaussian_kernels as k
     except ImportError:  # pragma: no cover - numba is a dependency; kept for unusual installs
+        return None
+    except RuntimeError as exc:  # pragma: no cover - numba finds no writable cache folder
+        warnings.warn(
+            f"chiptwin: the output-noise kernel is not available ({exc}); drawing with torch instead "
+            "(set NUMBA_CACHE_DIR to a writable folder)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return None
     return k.fill, k.ln, k.sincos
 
