@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,7 +78,8 @@ def fast_path_available() -> bool:
 
 
 @functools.cache
-def _pool(workers: int) -> ThreadPoolExecutor:
+def _pool(workers: int, pid: int) -> ThreadPoolExecutor:
+    # One pool per process (``pid``): a forked child inherits the cache but not the pool's threads.
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chiptwin-noise")
 
 
@@ -102,7 +104,9 @@ def standard_normal(n: int, generator: torch.Generator) -> Tensor:
         fill(target, key, 0, blocks)
         return out
     bounds = [blocks * k // parts for k in range(parts + 1)]
-    jobs = [_pool(parts).submit(fill, target, key, j0, j1) for j0, j1 in itertools.pairwise(bounds)]
+    jobs = [
+        _pool(parts, os.getpid()).submit(fill, target, key, j0, j1) for j0, j1 in itertools.pairwise(bounds)
+    ]
     for job in jobs:
         job.result()
     return out

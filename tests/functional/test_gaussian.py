@@ -4,6 +4,9 @@ independent across outputs, columns and calls, deterministic per seed and per th
 from __future__ import annotations
 
 import math
+import os
+import select
+import signal
 
 import numpy as np
 import pytest
@@ -134,3 +137,30 @@ def test_other_dtypes_and_layouts_fall_back_to_torch() -> None:
     per_output = torch.full((300, 300), 3.0)
     z = add_gaussian_(torch.zeros(300, 300), per_output, torch.Generator().manual_seed(0))
     assert abs(float(z.std()) - 3) < 0.06
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_draws_with_its_own_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The parent's pool of threads does not survive a fork: the child must start its own, not wait
+    # for threads that are not there.
+    monkeypatch.setattr(gaussian, "_MIN_SPLIT", 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        parent = _draws((64, 512), seed=9)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: draw the same numbers, report, leave without cleanup
+            ok = torch.equal(_draws((64, 512), seed=9), parent)
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as answer:
+            ready, _, _ = select.select([answer], [], [], 20.0)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            assert ready, "the forked child did not answer within 20 s"
+            assert answer.read() == b"1"
+    finally:
+        torch.set_num_threads(threads)
