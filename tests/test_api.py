@@ -23,11 +23,14 @@ def _guide() -> str:
     return GUIDE.read_text(encoding="utf-8")
 
 
-def _readme_example() -> str:
-    text = _guide()
-    match = re.search(r"<!-- from-python example[^>]*-->\n```python\n(.*?)```", text, re.S)
-    assert match is not None, "docs/guides/ml.md lost its From Python example"
+def _guide_example(name: str) -> str:
+    match = re.search(rf"<!-- {name} example[^>]*-->\n```python\n(.*?)```", _guide(), re.S)
+    assert match is not None, f"docs/guides/ml.md lost its {name} example"
     return match.group(1)
+
+
+def _readme_example() -> str:
+    return _guide_example("from-python")
 
 
 @pytest.mark.slow  # trains a small CNN and ages it: ~15 s
@@ -50,6 +53,21 @@ def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
     assert [line.rsplit(" ", 1)[0] for line in shown] == [line.rsplit(" ", 1)[0] for line in lines]
     for mine, theirs in zip(shown, lines, strict=True):
         assert abs(float(mine.rsplit(" ", 1)[1]) - float(theirs.rsplit(" ", 1)[1])) <= 0.01, (mine, theirs)
+
+
+@pytest.mark.slow  # trains a small CNN hardware-aware for hermes_64 (2 epochs of 3,000 images): ~12 s
+def test_the_hardware_aware_training_example_runs_as_written(tmp_path: Path) -> None:
+    example = _guide_example("hwa")  # the block marked "hwa example", moved here from test_docs (~12 s)
+    result = subprocess.run(
+        [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    digital_line, chip_line = result.stdout.splitlines()
+    digital = float(digital_line.removeprefix("digital accuracy "))
+    assert digital > 0.6  # trained (chance: 0.1)
+    # Trained against hermes_64's noise: programmed on it, a day old, GDC keeps it near its digital accuracy.
+    assert chip_line.startswith("on hermes_64 after one day, GDC: ")
+    assert float(chip_line.rsplit(" ", 1)[1]) > digital - 0.05
 
 
 def _tiny_model() -> nn.Module:
