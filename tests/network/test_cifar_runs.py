@@ -56,7 +56,8 @@ def test_cifar_sets_evaluate_and_scenario(
         evaluation_sets("cifar10")
 
     argv = ["evaluate", "--checkpoint", str(checkpoint), "--arch", "hermes_64", "--n-images", "20"]
-    argv += ["--seeds", "1", "--ages", "1h", "--policies", "none", "--n-adabs", "20", "--batch-size", "20"]
+    # one batch of the 256 range-calibration images (in batches of 20 they took most of this test)
+    argv += ["--seeds", "1", "--ages", "1h", "--policies", "none", "--n-adabs", "20", "--batch-size", "256"]
     assert main([*argv, "--data-dir", str(folder)]) == 0
     assert "20 test images" in capsys.readouterr().out
     assert main(argv) == 2  # the checkpoint says cifar10: its folder is needed

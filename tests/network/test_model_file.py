@@ -168,12 +168,12 @@ def test_a_bad_model_file_on_the_command_line_is_one_line_exit_2(
 EXAMPLE = "dwcnn.py"  # the shipped example model file, found by name from any folder (chiptwin.shipped)
 
 
-@pytest.mark.slow  # ~5 s: two seeds of the example CNN on 500 images
+@pytest.mark.slow  # ~5 s: two seeds of the example CNN on 200 images
 def test_evaluate_a_model_file_on_ideal_parts_is_its_digital_accuracy(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = ["evaluate", "--checkpoint", str(EXAMPLE), "--ideal", "--weights-only", "--ages", "1h,1d"]
-    argv += ["--policies", "none,gdc", "--seeds", "2", "--n-images", "500", "--strategy", "packed"]
+    argv += ["--policies", "none,gdc", "--seeds", "2", "--n-images", "200", "--strategy", "packed"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     digital = out.split("digital accuracy ")[1].split(" %")[0]

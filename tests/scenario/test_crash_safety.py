@@ -4,7 +4,7 @@ Each case starts ``chiptwin run`` in a subprocess, kills it at one point (as soo
 after one finished cell; after three), checks what a reader sees, plants the temporary files a kill in
 the middle of a write leaves, then resumes the run and compares the finished trace with one uninterrupted
 run. Both use one torch thread, so the two traces agree bit for bit (only the ``wall_s`` column differs).
-Every case runs ResNet-32 cells in a subprocess (40 s or more on 2 cores): all are ``slow``, run by
+Every case runs ResNet-32 cells in a subprocess (10-30 s each on one core): all are ``slow``, run by
 ``.ci/run``.
 """
 
@@ -42,10 +42,10 @@ name = "crash_safety"
 checkpoints = ["resnet32_pcm_fmnist_hwa"]
 seeds = [0, 1]
 probes_s = [3600.0, 86400.0]
-n_images = 100
-n_adabs = 100
-n_range_calibration = 50
-batch_size = 50
+n_images = 50
+n_adabs = 50
+n_range_calibration = 25
+batch_size = 25
 
 [workload]
 kind = "periodic"

@@ -1,7 +1,9 @@
 """The scenario scripts in ``scenarios/`` run end to end in their quick versions, and write traces.
 
-Each takes 15-30 s of ResNet-32 on 2 cores, so they are ``slow`` (``.ci/run`` runs them); the default
-suite covers the same physics in smaller cells (``test_scenario_run.py``).
+Each takes 10-30 s of ResNet-32 on one core, so they are ``slow`` (``.ci/run`` runs them); the default
+suite covers the same physics in smaller cells (``test_scenario_run.py``). Where a test asserts no
+accuracy it probes fewer test images than the quick size (``--n-images``): the cells, probes,
+compensation passes, traces and tables are the quick run's.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from chiptwin.trace.reader import is_complete, read_table
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 
-def _run_script(name: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "argv", [name, "--quick", "--quiet", "--out", str(out)])
+def _run_script(name: str, out: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> None:
+    monkeypatch.setattr(sys, "argv", [name, "--quick", "--quiet", "--out", str(out), *extra])
     with pytest.raises(SystemExit) as done:
         runpy.run_path(str(SCENARIOS_DIR / f"{name}.py"), run_name="__main__")
     assert done.value.code == 0
@@ -27,7 +29,7 @@ def _run_script(name: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.slow
 def test_day_retention_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    _run_script("day_retention", tmp_path, monkeypatch)
+    _run_script("day_retention", tmp_path, monkeypatch, "--n-images", "50")
     printed = capsys.readouterr().out
     # The paper's own chip, named with what its numbers mean.
     assert "chip joshi2020: 2 pcm_joshi2020 devices per weight (columns), ideal DAC / ideal ADC" in printed
@@ -43,7 +45,7 @@ def test_day_retention_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
 
 @pytest.mark.slow
 def test_compensation_period_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _run_script("compensation_period", tmp_path, monkeypatch)
+    _run_script("compensation_period", tmp_path, monkeypatch, "--n-images", "20")
     probes = read_table(tmp_path, "probes").to_pylist()
     periodic = [p for p in probes if p["policy"] == "every_6h"]
     # Passes at 6, 12, 18 and 24 h: probes every 2 h see the count of passes made so far.
@@ -52,7 +54,7 @@ def test_compensation_period_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.slow
 def test_tile_mapping_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    _run_script("tile_mapping", tmp_path, monkeypatch)
+    _run_script("tile_mapping", tmp_path, monkeypatch, "--n-images", "20")
     printed = capsys.readouterr().out
     for label in ("xbar128_adc6_dense", "xbar128_adc8_dense", "xbar256_adc6_dense", "xbar256_adc8_dense"):
         assert label in printed and is_complete(tmp_path / label)
@@ -106,7 +108,7 @@ def test_faults_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.slow
 def test_retention_temperature_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    _run_script("retention_temperature", tmp_path, monkeypatch)
+    _run_script("retention_temperature", tmp_path, monkeypatch, "--n-images", "20")
     printed = capsys.readouterr().out
     assert "chip temperature 85 °C" in printed and "within 1 point of digital" in printed
     for celsius, days in (("25", 1.0), ("55", 2.3217), ("85", 5.3902)):
