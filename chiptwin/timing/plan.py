@@ -198,14 +198,22 @@ class _Builder:
 
 
 def _analog_latency(blocks: tuple[BlockWork, ...]) -> int:
-    # Blocks on one tile share its crossbar: their MVMs run one after another.
-    per_tile: dict[int, tuple[int, int, int]] = {}
+    # Blocks on one tile share its crossbar: their MVMs run one after another, each once its inputs are
+    # in, in the order they arrive (as the engine serves them); of blocks whose inputs arrive together,
+    # the one with the longest output first (the order that finishes soonest: no contention assumed,
+    # so the fill stays a lower bound of one inference's latency).
+    per_tile: dict[int, list[tuple[int, int, int]]] = {}
     for b in blocks:
         t_in = max((t.duration_ns for t in b.inputs), default=0)
         t_out = b.output.duration_ns if b.output else 0
-        i, s, o = per_tile.get(b.tile, (0, 0, 0))
-        per_tile[b.tile] = (max(i, t_in), s + b.duration_ns, max(o, t_out))
-    return max((i + s + o for i, s, o in per_tile.values()), default=0)
+        per_tile.setdefault(b.tile, []).append((t_in, -t_out, b.duration_ns))
+    latency = 0
+    for work in per_tile.values():
+        free = 0
+        for t_in, neg_out, duration in sorted(work):
+            free = max(free, t_in) + duration
+            latency = max(latency, free - neg_out)
+    return latency
 
 
 def _stage_energy(
