@@ -409,7 +409,7 @@ class AnalogLayer(nn.Module):
             out = out.add_(self.bias.view(shape))
         return out
 
-    def _add_output_noise(self, y: Tensor, scale: Tensor | float, shape: tuple[int, ...]) -> None:
+    def _add_output_noise(self, y: Tensor, scale: Tensor | float) -> None:
         """Add the periphery's output noise in place: ``ctx.output_noise`` std per MVM output in normalised
         units (full-scale input times g_max = 1), times ``scale`` (per column) into ``y``'s units."""
         sigma = self.ctx.output_noise
@@ -431,7 +431,7 @@ class AnalogLayer(nn.Module):
         g_norm = group.read_normalised(ctx)
         if ctx.observe_adc is not None:  # range calibration: the normalised outputs, unconverted
             y = self._mvm(x_in, group, g_norm.mul_(per_input))
-            self._add_output_noise(y, 1.0, shape)
+            self._add_output_noise(y, 1.0)
             # A replica's ADCs convert its share of the output positions only; columns go last.
             seen = y if self.replica_count == 1 else y * self._share_mask(group.replica, y)
             ctx.observe_adc(group, seen.movedim(1, -1) if self.is_conv else seen)
@@ -443,7 +443,7 @@ class AnalogLayer(nn.Module):
             if group.adc_gain is not None:  # the column's gain error, folded into its weights
                 to_code = to_code * group.adc_gain
             y = self._mvm(x_in, group, g_norm.mul_(per_input * to_code))
-            self._add_output_noise(y, to_code, shape)
+            self._add_output_noise(y, to_code)
             if group.adc_offset is not None:
                 y.add_((group.adc_offset * n_adc).view(shape))
             # The digital unit knows the nominal step only: gain and offset errors stay in the output.
@@ -451,7 +451,7 @@ class AnalogLayer(nn.Module):
         # No quantisation, but the same column gain and offset as the quantised path.
         scale = to_weight if group.adc_gain is None else to_weight * group.adc_gain
         y = self._mvm(x_in, group, g_norm.mul_(per_input * scale))
-        self._add_output_noise(y, scale, shape)
+        self._add_output_noise(y, scale)
         if group.adc_offset is not None:
             y.add_((group.adc_offset * group.adc_range * to_weight).view(shape))
         return y
