@@ -30,7 +30,7 @@ from chiptwin.cli.arguments import (
 )
 from chiptwin.errors import ChipTwinError, UsageError
 from chiptwin.files import output_folder
-from chiptwin.functional.hwa import NOISE_SOURCES, NoiseRecipe, hardware_aware
+from chiptwin.functional.hwa import BN_STATISTICS, NOISE_SOURCES, NoiseRecipe, hardware_aware
 from chiptwin.limits import MAX_BATCH_SIZE, MAX_CROP_PAD, MAX_EPOCHS
 from chiptwin.mapping import resolve_arch
 from chiptwin.network.data import FASHION_MNIST_DIR, image_shape, load_cifar10, load_fashion_mnist
@@ -54,8 +54,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, out: Path) -> int:
-    if (args.arch is not None or args.noise is not None or args.hwa_age is not None) and not args.hwa:
-        raise UsageError("chiptwin train: --arch, --noise and --hwa-age choose the noise of --hwa; add --hwa")
+    chosen = (args.arch, args.noise, args.hwa_age, args.bn_statistics)
+    if any(option is not None for option in chosen) and not args.hwa:
+        raise UsageError(
+            "chiptwin train: --arch, --noise, --hwa-age and --bn-statistics choose the noise of --hwa; "
+            "add --hwa"
+        )
+    if args.bn_statistics == "other_read" and args.noise == "paper":
+        raise UsageError(
+            "chiptwin train: --bn-statistics other_read needs --noise chip (the paper's has no reads)"
+        )
     if args.hwa_age is not None and (len(args.hwa_age) != 1 or args.noise == "paper"):
         raise UsageError(
             f"chiptwin train: --hwa-age takes one device age for --noise chip (got {len(args.hwa_age)}"
@@ -89,7 +97,9 @@ def _train(args: argparse.Namespace, out: Path) -> int:
         recipe = (
             NoiseRecipe.paper(eta=args.eta, alpha=args.alpha)
             if args.noise == "paper"
-            else NoiseRecipe(alpha=args.alpha, age_s=age_s, noise_scale=args.noise_scale)
+            else NoiseRecipe(
+                alpha=args.alpha, age_s=age_s, noise_scale=args.noise_scale, bn_statistics=args.bn_statistics
+            )
         )
         shape = image_shape(dataset)
         seed = args.seed
@@ -205,6 +215,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=real("noise_scale", at_least=0, at_most=100),
         default=1.0,
         help="with --noise chip: factor on the chip's device and output noise (default 1)",
+    )
+    p.add_argument(
+        "--bn-statistics",
+        choices=BN_STATISTICS,
+        default=None,
+        help="with --noise chip: batch norms normalise with a first read's statistics, the loss comes "
+        "from a second read (other_read, default: as AdaBS on the chip) or with their own (batch)",
     )
     p.add_argument(
         "--eta", type=real("eta", at_least=0), default=0.038, help="HWA noise std / max|W| (default 3.8 %%)"

@@ -36,6 +36,17 @@ Two noise sources (:class:`NoiseRecipe`), each cited where it is used:
    step), and its output noise and ADC act on the rescaled outputs, as on the chip.
 4. **Output noise**: ``adc.output_noise`` std per MVM output in normalised units (a full-scale input
    through ``g_max``), drawn per output, as :class:`~chiptwin.functional.analog_layer.AnalogLayer` does.
+5. **Batch-norm statistics from another read** (``bn_statistics = "other_read"``, the default): the
+   chip's batch-norm layers normalise with statistics AdaBS measured on *earlier* reads of the same
+   programmed chip (Joshi 2020, "AdaBS"), while every read draws its own 1/f read noise; a training
+   step that normalised with its own batch's statistics would cancel that read's error in every channel
+   (a depthwise channel sums 9 products, so its read error is a gain of several % per read that no
+   later layer averages away) and so never learn to tolerate it. Each training step therefore programs
+   the chip once and reads it twice: a first pass without gradient measures the batch-norm statistics
+   (and updates the running ones), the second pass, with a fresh read of the same devices and the same
+   GDC factors, computes the loss with those statistics held fixed. ``"batch"``: the usual batch
+   statistics of the step's one read (one forward pass per step instead of two; what trainings
+   before this option did).
 
 The weights get the gradient of the perturbed forward pass (the perturbation is a constant of the
 step), i.e. the gradient is applied to the clean weights (Joshi 2020, Methods).
@@ -57,6 +68,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from chiptwin.device.converters import encode_, levels
 from chiptwin.device.models import NOISE_MODELS, noise_model
@@ -79,10 +91,13 @@ from chiptwin.network.training import clip_weights, paper_noise_std
 from chiptwin.seeding import derive_seed
 from chiptwin.spec.chip import ChipSpec
 
-__all__ = ["NOISE_SOURCES", "HardwareAware", "NoiseRecipe", "hardware_aware"]
+__all__ = ["BN_STATISTICS", "NOISE_SOURCES", "HardwareAware", "NoiseRecipe", "hardware_aware"]
 
 NOISE_SOURCES = ("chip", "paper")
 """Where the training noise comes from (:class:`NoiseRecipe`)."""
+
+BN_STATISTICS = ("other_read", "batch")
+"""What batch-norm layers normalise with while training against the chip (module docstring, point 5)."""
 
 PAPER_ETA = 0.038
 """Joshi 2020's weight-noise std relative to max|W| per layer (Methods; PCM programming noise at
@@ -106,6 +121,10 @@ class NoiseRecipe:
         output_noise: ``"chip"`` only: the periphery's output noise where the chip has it.
         noise_scale: ``"chip"`` only: factor on the device perturbation and the output noise (1: the
             chip's; above 1 trains against more noise than the chip has).
+        bn_statistics: ``"chip"`` only: ``"other_read"`` (batch-norm statistics from a first read of the
+            step's programmed chip, the loss from a second read: module docstring, point 5) or
+            ``"batch"`` (the step's own batch statistics); None: ``"other_read"`` for the chip source,
+            ``"batch"`` for the paper's (:attr:`bn_mode`).
     """
 
     source: str = "chip"
@@ -115,9 +134,11 @@ class NoiseRecipe:
     converters: bool = True
     output_noise: bool = True
     noise_scale: float = 1.0
+    bn_statistics: str | None = None
 
     def __post_init__(self) -> None:
         checks = {
+            "bn_statistics": self.bn_statistics is None or self.bn_statistics in BN_STATISTICS,
             "source": self.source in NOISE_SOURCES,
             "eta": _finite(self.eta) and 0 <= self.eta <= 1,
             "alpha": self.alpha is None or (_finite(self.alpha) and 0 < self.alpha <= 100),
@@ -127,6 +148,18 @@ class NoiseRecipe:
         for key, ok in checks.items():
             if not ok:
                 raise UsageError(f"NoiseRecipe: {key}(={getattr(self, key)!r}) is out of range")
+        if self.source == "paper" and self.bn_statistics == "other_read":
+            raise UsageError(
+                "NoiseRecipe: bn_statistics(='other_read') needs source 'chip' "
+                "(the paper's recipe has no reads)"
+            )
+
+    @property
+    def bn_mode(self) -> str:
+        """``bn_statistics`` resolved: ``"other_read"`` or ``"batch"``."""
+        if self.bn_statistics is not None:
+            return self.bn_statistics
+        return "other_read" if self.source == "chip" else "batch"
 
     @classmethod
     def paper(cls, eta: float = PAPER_ETA, alpha: float | None = PAPER_ALPHA) -> NoiseRecipe:
@@ -169,11 +202,28 @@ class HardwareAware:
         self._generator: torch.Generator | None = None
         self._seed = derive_seed(seed, "hwa")
         self.attached = False
-        for layer in self.layers:
-            if "forward" in vars(layer.module):
-                raise UsageError(f"layer {layer.name!r} is already attached to a chip (or wraps its forward)")
+        # Batch-norm statistics from another read (module docstring, point 5): the model's forward runs
+        # twice per training call, the batch norms and analog layers know which pass it is.
+        two_reads = recipe.source == "chip" and recipe.bn_mode == "other_read"
+        self._norms = tuple(m for m in model.modules() if isinstance(m, _BatchNorm)) if two_reads else ()
+        self._pass: str | None = None  # None (one read), "stats" (first read), "loss" (second read)
+        self._programmed: dict[tuple[str, int], list[tuple[RowGroup, Tensor]]] = {}
+        self._statistics: dict[int, list[tuple[Tensor, Tensor]]] = {}
+        wrapped: list[tuple[str, nn.Module]] = [
+            (f"layer {layer.name!r}", layer.module) for layer in self.layers
+        ]
+        wrapped += [(f"batch norm {name!r}", m) for name, m in model.named_modules() if m in self._norms]
+        if self._norms:
+            wrapped.append(("the model", model))
+        for what, module in wrapped:
+            if "forward" in vars(module):
+                raise UsageError(f"{what} is already attached to a chip (or wraps its forward)")
         for layer in self.layers:
             layer.module.forward = self._forward_of(layer)  # type: ignore[method-assign]
+        for norm in self._norms:
+            norm.forward = self._norm_forward_of(norm)  # type: ignore[method-assign]
+        if self._norms:
+            model.forward = self._two_reads_of(model)
         self.attached = True
 
     # -- the handle -----------------------------------------------------------------------------------
@@ -189,6 +239,10 @@ class HardwareAware:
             self.clip()
             for layer in self.layers:
                 del layer.module.forward
+            for norm in self._norms:
+                del norm.forward
+            if self._norms:
+                del self.model.forward
             self.attached = False
         return self.model
 
@@ -212,7 +266,12 @@ class HardwareAware:
     def describe(self) -> dict[str, Any]:
         """The chip, convention and noise this model trains against (for a model card)."""
         chip = self.chip
-        out: dict[str, Any] = {"chip": chip.name, "recipe": asdict(self.recipe), "layers": len(self.layers)}
+        out: dict[str, Any] = {
+            "chip": chip.name,
+            "recipe": asdict(self.recipe),
+            "layers": len(self.layers),
+            "bn_statistics": self.recipe.bn_mode,
+        }
         if self.recipe.source == "chip":
             out.update(
                 device_model=chip.device_model,
@@ -273,6 +332,44 @@ class HardwareAware:
 
         return forward
 
+    def _two_reads_of(self, model: nn.Module) -> Any:
+        original = type(model).forward
+
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            if self._pass is not None or not model.training or not any(n.training for n in self._norms):
+                return original(model, *args, **kwargs)
+            try:
+                # First read: batch-norm statistics (and running statistics) as AdaBS measures them.
+                self._pass = "stats"
+                with torch.no_grad():
+                    original(model, *args, **kwargs)
+                # Second read of the same programmed devices: the loss, with those statistics fixed.
+                self._pass = "loss"
+                return original(model, *args, **kwargs)
+            finally:
+                self._pass = None
+                self._programmed.clear()
+                self._statistics.clear()
+
+        return forward
+
+    def _norm_forward_of(self, norm: _BatchNorm) -> Any:
+        original = type(norm).forward
+
+        def forward(x: Tensor) -> Tensor:
+            if self._pass == "stats" and norm.training:
+                dims = [d for d in range(x.dim()) if d != 1]
+                measured = (x.mean(dims), x.var(dims, unbiased=False))
+                self._statistics.setdefault(id(norm), []).append(measured)
+                return original(norm, x)  # normalises by them and updates the running statistics
+            queue = self._statistics.get(id(norm)) if self._pass == "loss" else None
+            if not queue:
+                return original(norm, x)
+            mean, var = queue.pop(0)
+            return nn.functional.batch_norm(x, mean, var, norm.weight, norm.bias, False, 0.0, norm.eps)
+
+        return forward
+
     def _paper_forward(self, layer: _Layer, x: Tensor) -> Tensor:
         # Joshi 2020, Methods: W + N(0, (eta max|W|)^2), redrawn every mini-batch.
         w = layer.module.weight
@@ -299,9 +396,9 @@ class HardwareAware:
                 codes = encode_(x.detach() * (levels(dac_bits) / full_scale), dac_bits)
                 x = _Through.apply(x, codes.mul_(full_scale / levels(dac_bits)), 1.0)
         out: Tensor | None = None
-        for rows in layer.rows:
+        for index, rows in enumerate(layer.rows):
             w_rows = unrolled[rows.row_start : rows.row_stop]
-            perturbation, beta, gain = self._perturbation(w_rows.detach(), rows, gen)
+            perturbation, beta, gain = self._perturbation(w_rows.detach(), rows, gen, (layer.name, index))
             zeroed: Tensor | None = None
             if per_vector:
                 # Each input vector at its own full scale over these rows (the scale a constant of the
@@ -344,31 +441,42 @@ class HardwareAware:
 
     @torch.no_grad()
     def _perturbation(
-        self, w_rows: Tensor, rows: _RowRange, gen: torch.Generator
+        self, w_rows: Tensor, rows: _RowRange, gen: torch.Generator, key: tuple[str, int]
     ) -> tuple[Tensor, Tensor, Tensor]:
         """The chip's weight error of these rows (programmed, read at the age, GDC), beta per column (µS per
-        unit weight) and the GDC factor per column (``reference / now``; 1 at ``t0``)."""
+        unit weight) and the GDC factor per column (``reference / now``; 1 at ``t0``).
+
+        In the second pass of a two-read step (``key`` names the layer and row range) the rows are those
+        the first pass programmed, with the GDC factors it measured; only the read is new."""
         chip = self.chip
         assert self._noise is not None
         g_max = chip.device.g_max_usiemens
-        group = RowGroup(
-            w_rows.float(),
-            rows.row_start,
-            rows.row_stop,
-            rows.col_blocks,
-            self._noise,
-            g_max,
-            chip.device.weight_scale,
-            chip.tiles.devices_per_weight // 2,
-            gen,
-            0,
-            chip.device.g_min_usiemens,
-        )
+        queue = self._programmed.get(key) if self._pass == "loss" else None
+        compensated: Tensor | None = None
+        if queue:
+            group, compensated = queue.pop(0)
+        else:
+            group = RowGroup(
+                w_rows.float(),
+                rows.row_start,
+                rows.row_stop,
+                rows.col_blocks,
+                self._noise,
+                g_max,
+                chip.device.weight_scale,
+                chip.tiles.devices_per_weight // 2,
+                gen,
+                0,
+                chip.device.g_min_usiemens,
+            )
         ctx = ChipContext(
             age_s=self._age_s, read_generator=gen, dac_bits=None, adc_bits=None, gdc_read=chip.gdc.read
         )
         read = group.read_normalised(ctx).mul_(g_max / group.beta)  # weight units
-        if self._age_s > chip.device.t0_s:
+        if compensated is not None:
+            gain = compensated
+            read.mul_(gain)
+        elif self._age_s > chip.device.t0_s:
             now = group.calibration_response(ctx)
             reference = group.calibration_response(
                 ChipContext(
@@ -384,6 +492,8 @@ class HardwareAware:
             read.mul_(gain)
         else:
             gain = torch.ones_like(group.beta)
+        if self._pass == "stats":
+            self._programmed.setdefault(key, []).append((group, gain))
         perturbation = read.sub_(w_rows).mul_(self.recipe.noise_scale).to(w_rows.dtype)
         return perturbation, group.beta.to(w_rows.dtype), gain.to(w_rows.dtype)
 

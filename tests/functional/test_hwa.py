@@ -262,6 +262,71 @@ def test_a_conv_net_keeps_no_wrapper_and_its_state_dict_loads_anywhere() -> None
     assert noisy.shape == (8, 3)
 
 
+def _bn_net() -> nn.Sequential:
+    torch.manual_seed(11)
+    return nn.Sequential(nn.Linear(16, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def test_batch_norm_statistics_come_from_another_read_of_the_same_devices() -> None:
+    """Two reads per training call: the first measures the batch-norm statistics (and updates the running
+    ones once), the second computes the output with them fixed. Without read noise both reads of the
+    programmed devices are equal, so the output is plain batch-norm training's; with read noise the
+    second read differs, and the output is the second read normalised by the first read's statistics."""
+    x = torch.randn(64, 16, generator=torch.Generator().manual_seed(3))
+    quiet = _no_read_noise(ct.load_chip("joshi2020"))
+    outputs = {}
+    for mode in ("other_read", "batch"):
+        model = _bn_net()
+        with hardware_aware(model, quiet, (16,), recipe=NoiseRecipe(alpha=None, bn_statistics=mode)) as h:
+            model.train()
+            calls: list[torch.Tensor] = []
+            model[0].register_forward_hook(lambda m, i, o, seen=calls: seen.append(o.detach().clone()))
+            outputs[mode] = model(x)
+            assert len(calls) == (2 if mode == "other_read" else 1)
+            assert int(model[1].num_batches_tracked) == 1  # running statistics updated once per call
+            assert h.describe()["bn_statistics"] == mode
+        if mode == "other_read":
+            assert torch.equal(calls[0], calls[1])  # the same programmed devices, no read noise
+    # The same draws: the other-read output is batch-norm training's (statistics of an equal read).
+    assert torch.allclose(outputs["other_read"], outputs["batch"], atol=1e-5)
+
+    noisy = ct.load_chip("joshi2020")  # 1/f read noise: each read of the devices differs
+    model = _bn_net()
+    with hardware_aware(model, noisy, (16,), recipe=NoiseRecipe(alpha=None)):
+        model.train()
+        calls, normalised = [], []
+        model[0].register_forward_hook(lambda m, i, o: calls.append(o.detach().clone()))
+        model[1].register_forward_hook(lambda m, i, o: normalised.append(o.detach().clone()))
+        model(x)
+    first, second = calls
+    assert not torch.equal(first, second)
+    # By hand: the second read's output normalised with the first read's batch statistics.
+    bn = model[1]
+    mean, var = first.mean(0), first.var(0, unbiased=False)
+    expected = (second - mean) / torch.sqrt(var + bn.eps) * bn.weight + bn.bias
+    assert torch.allclose(normalised[1], expected, atol=1e-5)
+    own = (second - second.mean(0)) / torch.sqrt(second.var(0, unbiased=False) + bn.eps)
+    assert not torch.allclose(normalised[1], own * bn.weight + bn.bias, atol=1e-3)  # not its own statistics
+    # The second read reused the first's programming: the two differ by read noise only (a few % of
+    # each output), never by a new programming (whose error is ~5 % of max|W| per weight).
+    assert float((second - first).abs().max()) < 0.5 * float(first.abs().max())
+
+
+def test_two_reads_pass_gradients_and_leave_no_wrapper() -> None:
+    model = _bn_net()
+    x = torch.randn(32, 16, generator=torch.Generator().manual_seed(4))
+    with hardware_aware(model, ct.load_chip("hermes_64"), (16,)):
+        model.train()
+        model(x).sum().backward()
+        model.eval()
+        with torch.no_grad():
+            model(x)  # eval mode: one digital pass, no statistics kept
+    for p in model.parameters():
+        assert p.grad is not None and bool(torch.isfinite(p.grad).all())
+    assert all("forward" not in vars(m) for m in model.modules())
+    assert "forward" not in vars(model)
+
+
 def test_attaching_twice_is_refused() -> None:
     layer = nn.Linear(4, 4)
     chip = ct.load_chip("hermes_64")
@@ -289,6 +354,11 @@ def test_recipe_values_are_checked() -> None:
         NoiseRecipe(source="aihwkit")
     with pytest.raises(UsageError, match="alpha"):
         NoiseRecipe(alpha=0.0)
+    with pytest.raises(UsageError, match="bn_statistics"):
+        NoiseRecipe(bn_statistics="running")
+    with pytest.raises(UsageError, match="needs source 'chip'"):
+        NoiseRecipe(source="paper", bn_statistics="other_read")
+    assert NoiseRecipe().bn_mode == "other_read" and NoiseRecipe.paper().bn_mode == "batch"
 
 
 def _small_cnn() -> nn.Module:
@@ -441,6 +511,14 @@ def test_cli_refuses_chip_options_without_hwa(tmp_path: Path, capsys: pytest.Cap
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--hwa" in err[0]
+    common = ["train", "--model", "resnet32_pcm", "--out", str(tmp_path / "o"), "--name", "x"]
+    assert main([*common, "--bn-statistics", "batch"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "add --hwa" in err[0]
+    paper = [*common, "--hwa", "--arch", "joshi2020", "--noise", "paper", "--bn-statistics", "other_read"]
+    assert main(paper) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs --noise chip" in err[0]
 
 
 def test_weights_of_another_model_are_refused(tmp_path: Path) -> None:
