@@ -70,6 +70,22 @@ def test_the_hardware_aware_training_example_runs_as_written(tmp_path: Path) -> 
     assert float(chip_line.rsplit(" ", 1)[1]) > digital - 0.05
 
 
+@pytest.mark.slow  # trains a small depthwise CNN for joshi2020 (2 epochs of 3,000 images) and ages it: ~8 s
+def test_the_readme_training_example_runs_as_written(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- readme-hwa example[^>]*-->\n```python\n(.*?)```", readme, re.S)
+    assert match is not None, "README.md lost its readme-hwa example"
+    result = subprocess.run(
+        [sys.executable, "-c", match.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    found = re.fullmatch(r"digital (\S+), on joshi2020 after a day (\S+)\n", result.stdout)
+    assert found is not None, result.stdout
+    digital, chip = float(found.group(1)), float(found.group(2))
+    assert digital > 0.6  # trained (chance: 0.1)
+    assert chip > digital - 0.05  # trained against the chip: a day old, GDC+AdaBS keep it near digital
+
+
 def _tiny_model() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(

@@ -194,6 +194,7 @@ def check_result(result: TimingResult, dynamic_pj: dict[str, float], static_powe
     assert energy["compensation"] == 0.0
 
 
+@pytest.mark.slow  # 60 random chips and graphs through every strategy and the engine: ~4 s
 @settings(
     max_examples=60,
     deadline=None,

@@ -535,6 +535,8 @@ _SHIPPED = {
     "dwcnn_joshi2020_hwa_1d": ("joshi2020", "chip"),
     "dwcnn_hermes_64_hwa": ("hermes_64", "chip"),
     "dwcnn_hermes_64_hwa_1d": ("hermes_64", "chip"),
+    "dwcnn_joshi2020_hwa_2reads": ("joshi2020", "chip"),
+    "dwcnn_hermes_64_hwa_2reads": ("hermes_64", "chip"),
     "dwcnn_paper_hwa": ("joshi2020", "paper"),
 }
 
