@@ -128,8 +128,9 @@ class _Batches:
         self.slices = max((w.mvms for w in self.gdc), default=0)
         if self.slices:
             read, total = self.figures[_GDC]
-            self.figures[_SLICE] = (-(-read // self.slices), -(-read // self.slices))
-            self.figures[_LAST_SLICE] = (-(-read // self.slices), -(-read // self.slices) + total - read)
+            piece = -(-read // self.slices)  # one slice's read, rounded up
+            self.figures[_SLICE] = (piece, piece)
+            self.figures[_LAST_SLICE] = (piece, piece + total - read)
         self.open_passes: collections.deque[int] = collections.deque()
         if adabs is not None:
             update = max((w.duration_ns for _, w in adabs.bn_updates), default=0)

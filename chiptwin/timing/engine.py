@@ -278,18 +278,29 @@ def calibrate_tile(env: simpy.Environment, run: _Run, n: int, work: GDCTileWork)
     tally = run.tally
     tally.activities += 1
     tally.add_busy(t, start, work.read_ns, Task.GDC)
-    energy = tally.energy[Task.GDC]
-    energy["array"] += work.array_pj
-    energy["dac"] += work.dac_pj
-    energy["adc"] += work.adc_pj
+    _book_gdc_reads(tally, work)
     if run.rec is not None:
         run.rec(
             start, work.read_ns, EventKind.CALIBRATE, Task.GDC, n, "", t, -1, work.mvms, 0, "",
             work.array_pj + work.dac_pj + work.adc_pj,
         )  # fmt: skip
     yield env.timeout(start + work.read_ns - env.now)
+    yield from _gdc_scales(env, run, n, work)
+
+
+def _book_gdc_reads(tally: Tally, work: GDCTileWork) -> None:
+    """The energy of one tile's GDC calibration reads (array, DACs, ADCs), pJ."""
+    energy = tally.energy[Task.GDC]
+    energy["array"] += work.array_pj
+    energy["dac"] += work.dac_pj
+    energy["adc"] += work.adc_pj
+
+
+def _gdc_scales(env: simpy.Environment, run: _Run, n: int, work: GDCTileWork) -> Process:
+    """The digital unit computes the tile's new scale factors after its calibration reads (if it must)."""
     if work.digital is not None:
         end = _compute(run, Task.GDC, n, "", work.digital, EventKind.DIGITAL)
+        energy = run.tally.energy[Task.GDC]
         for comp, pj in work.digital.energy_pj:
             energy[f"digital.{comp}"] += pj
         yield env.timeout(end - env.now)
@@ -316,15 +327,8 @@ def calibrate_tile_shared(env: simpy.Environment, run: _Run, n: int, work: GDCTi
                 (work.array_pj + work.dac_pj + work.adc_pj) / work.mvms,
             )  # fmt: skip
         yield env.timeout(start + ns - env.now)
-    energy = tally.energy[Task.GDC]
-    energy["array"] += work.array_pj
-    energy["dac"] += work.dac_pj
-    energy["adc"] += work.adc_pj
-    if work.digital is not None:
-        end = _compute(run, Task.GDC, n, "", work.digital, EventKind.DIGITAL)
-        for comp, pj in work.digital.energy_pj:
-            energy[f"digital.{comp}"] += pj
-        yield env.timeout(end - env.now)
+    _book_gdc_reads(tally, work)
+    yield from _gdc_scales(env, run, n, work)
 
 
 def _server(run: _Run, name: str) -> Server:
